@@ -1,0 +1,133 @@
+"""Shared helpers for locusta's benchmarks: a pinned nginx target, child CPU accounting,
+and parsing of wrk and locusta outputs. Benchmarks target loopback only and are bounded in time."""
+
+import csv
+import os
+import re
+import resource
+import shutil
+import subprocess
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def build_example(name: str) -> Path:
+    subprocess.run(
+        ["cargo", "build", "--release", "--locked", "--example", name],
+        cwd=ROOT,
+        check=True,
+    )
+    return ROOT / "target" / "release" / "examples" / name
+
+
+def build_binary() -> Path:
+    subprocess.run(["cargo", "build", "--release", "--locked", "-p", "locusta"], cwd=ROOT, check=True)
+    return ROOT / "target" / "release" / "locusta"
+
+
+def require(tool: str, hint: str) -> str:
+    path = shutil.which(tool) or (f"/usr/sbin/{tool}" if os.path.exists(f"/usr/sbin/{tool}") else None)
+    if not path:
+        raise SystemExit(f"{tool} not found: {hint}")
+    return path
+
+
+@contextmanager
+def nginx(port: int, core: int, worker_connections: int = 4096, extra_listen=(), keepalive: bool = True):
+    """nginx with one worker pinned to `core`, answering 200 "ok" on 127.0.0.1:port."""
+    binary = require("nginx", "apt-get install nginx-light")
+    work = Path(tempfile.mkdtemp(prefix="locusta-bench-nginx-"))
+    listens = "\n".join(f"listen {addr};" for addr in [f"127.0.0.1:{port}", *extra_listen])
+    conf = work / "nginx.conf"
+    conf.write_text(
+        f"""
+worker_processes 1;
+worker_rlimit_nofile 200000;
+daemon off;
+pid {work}/nginx.pid;
+error_log {work}/error.log;
+events {{ worker_connections {worker_connections}; }}
+http {{
+    access_log off;
+    keepalive_requests 100000000;
+    keepalive_timeout {"300s" if keepalive else "0"};
+    client_body_temp_path {work};
+    proxy_temp_path {work};
+    fastcgi_temp_path {work};
+    uwsgi_temp_path {work};
+    scgi_temp_path {work};
+    server {{
+        {listens}
+        location / {{ return 200 "ok\\n"; }}
+    }}
+}}
+"""
+    )
+    proc = subprocess.Popen(["taskset", "-c", str(core), binary, "-c", str(conf), "-p", str(work)])
+    try:
+        deadline = time.time() + 5
+        import socket
+
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise SystemExit(f"nginx did not start: {(work / 'error.log').read_text()}")
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run_measured(cmd, **kwargs):
+    """Runs cmd to completion; returns (CompletedProcess, cpu_seconds, max_rss_kb) of that child."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.time()
+    proc = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
+    wall = time.time() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return proc, cpu, after.ru_maxrss, wall
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def parse_wrk(output: str):
+    """Requests, and latency percentiles in ms, from `wrk --latency` output."""
+    m = re.search(r"(\d+) requests in", output)
+    if not m:
+        raise SystemExit(f"cannot read wrk output:\n{output}")
+    pct = {}
+    for p, value, unit in re.findall(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s)\s*$", output, re.M):
+        pct[int(p)] = float(value) * _UNITS[unit]
+    return int(m.group(1)), pct
+
+
+def read_stats_csv(prefix: str):
+    with open(f"{prefix}_stats.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {row["Name"]: row for row in rows}
+
+
+def sample_rss(pid, out, stop):
+    """Samples VmRSS of `pid` every 0.2 s until `stop` is set; appends the peak (KB) to `out`."""
+    peak = 0
+    while not stop.is_set():
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        peak = max(peak, int(line.split()[1]))
+        except OSError:
+            pass
+        time.sleep(0.2)
+    out.append(peak)

@@ -1,0 +1,31 @@
+//! locusta's HTTP client: what `self.client` is for a simulated user.
+//!
+//! It mirrors Locust's `HttpSession` (a `requests.Session`): each [`Session`] is one user with its
+//! own keep-alive connections, cookies and default headers; URLs are joined to the user's host like
+//! Locust; redirects, gzip, basic auth and timeouts behave like requests; failures are values whose
+//! text matches what Locust puts in its failures table. Built on hyper's low-level HTTP/1.1 client
+//! (default) or on the lean driver that runs each exchange in the calling task with `httparse`
+//! ([`HttpDriver`]), and rustls; meant to run on per-core current-thread tokio runtimes (with
+//! time enabled).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), locusta_http::HttpError> {
+//! use locusta_http::{ClientConfig, HttpClient, RequestSpec};
+//! let client = HttpClient::new(ClientConfig::default())?;
+//! let session = client.session(Some("http://127.0.0.1:8080"))?;
+//! let ex = session.send(RequestSpec::get("/hello")).await;
+//! println!("{} {:?} {:?}", ex.stats_path, ex.elapsed, ex.failure_text(&ex.stats_path));
+//! # Ok(()) }
+//! ```
+
+mod client;
+mod conn;
+mod error;
+mod lean;
+mod session;
+mod types;
+
+pub use client::{ClientConfig, HttpClient, HttpDriver};
+pub use error::{py_str, status_error_text, HttpError};
+pub use session::{DefaultHeaders, Session};
+pub use types::{Body, Exchange, RequestSpec, Response};

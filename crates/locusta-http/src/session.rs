@@ -1,0 +1,1215 @@
+//! A session = one simulated user's `self.client`: base URL, default headers, cookie jar, basic
+//! auth and its own keep-alive connections, like a `requests.Session` inside Locust's HttpUser.
+//!
+//! [`Session::send`] performs one exchange: resolve the URL like Locust (`base_url + url`), send,
+//! read the whole body, follow redirects like requests, and time it all.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use base64::Engine as _;
+use bytes::{Buf, Bytes, BytesMut};
+use http::header::{self, HeaderMap, HeaderValue};
+use http::Method;
+use http_body_util::Full;
+use hyper::body::{Body as _, Incoming};
+
+use crate::client::{ClientShared, HttpDriver};
+use crate::conn::{Conn, Origin};
+use crate::error::HttpError;
+use crate::lean::{HeaderLines, LeanConn};
+use crate::types::{Body, Exchange, RequestSpec, Response};
+
+/// The base URL and the basic-auth credentials taken out of it.
+#[derive(Debug, Default, Clone)]
+struct Base {
+    url: Option<String>,
+    auth: Option<(String, String)>,
+    /// Bumped on every change of the base URL, to invalidate [`UrlCache`].
+    generation: u64,
+}
+
+/// The last URL resolved, so that a task requesting the same path again skips building and
+/// parsing it: the raw string as given, the base URL generation it was resolved against, and
+/// the results (parsed URL, the request target hyper needs).
+struct UrlCache {
+    raw: String,
+    base_generation: u64,
+    url: url::Url,
+    target: http::Uri,
+}
+
+/// The session's default headers plus a generation counter bumped on every mutable access, so
+/// that the prebuilt header set of plain requests ([`HeaderTemplate`]) knows when to rebuild.
+struct DefaultHeaderState {
+    map: HeaderMap,
+    generation: u64,
+}
+
+/// Guard over a session's default headers (see [`Session::default_headers`]); derefs to the
+/// [`HeaderMap`]. Do not hold it across an `.await`.
+pub struct DefaultHeaders<'a>(MutexGuard<'a, DefaultHeaderState>);
+
+impl std::ops::Deref for DefaultHeaders<'_> {
+    type Target = HeaderMap;
+
+    fn deref(&self) -> &HeaderMap {
+        &self.0.map
+    }
+}
+
+impl std::ops::DerefMut for DefaultHeaders<'_> {
+    fn deref_mut(&mut self) -> &mut HeaderMap {
+        self.0.generation += 1;
+        &mut self.0.map
+    }
+}
+
+/// The complete header set of a plain request (Host plus the default headers; no per-request
+/// headers, auth, cookies or body), built once and cloned for every such request.
+/// Sessions whose default headers were never changed share one template per host through the
+/// client (see [`ClientShared::templates`]), so a session holds only a pointer to it: memory per
+/// idle user matters more than the one-time cost of building a private template.
+#[derive(Debug)]
+pub(crate) struct HeaderTemplate {
+    host: String,
+    headers: HeaderMap,
+    /// The same headers as HTTP/1.1 header lines (`name: value\r\n` each), for the lean driver.
+    encoded: Bytes,
+}
+
+/// The headers of one hop: a full map, or the shared template of a plain request (which the lean
+/// driver writes out pre-encoded, without cloning the map).
+pub(crate) enum HopHeaders {
+    /// Headers built for this request.
+    Map(HeaderMap),
+    /// Host plus the session's default headers.
+    Plain(Arc<HeaderTemplate>),
+}
+
+impl HopHeaders {
+    /// The headers as a map (cloned from the template for a plain request).
+    fn into_map(self) -> HeaderMap {
+        match self {
+            HopHeaders::Map(m) => m,
+            HopHeaders::Plain(t) => t.headers.clone(),
+        }
+    }
+}
+
+/// At most this many shared templates (distinct hosts) are kept by a client; sessions talking to
+/// further hosts build private ones.
+const MAX_SHARED_TEMPLATES: usize = 64;
+
+/// One simulated user's HTTP state. `Send + Sync`; methods take `&self` (concurrent requests on
+/// one session work and simply open extra connections).
+///
+/// Connections: a few idle keep-alive connections are kept per origin (scheme, host, port, TLS
+/// verification). A request takes one, or opens a new one; it goes back once the response body is
+/// fully read and the server did not ask to close. When a *reused* connection turns out to be
+/// closed by the server, the request is retried once on a fresh connection, but only when it
+/// cannot have been processed: hyper had not started writing it, or (for idempotent methods, as
+/// RFC 9110 §9.2.2 allows) the server closed without sending a single response byte.
+pub struct Session {
+    shared: Arc<ClientShared>,
+    base: Mutex<Base>,
+    headers: Mutex<DefaultHeaderState>,
+    jar: Mutex<cookie_store::CookieStore>,
+    idle: Mutex<Vec<IdleSlot>>,
+    last_url: Mutex<Option<UrlCache>>,
+    /// The template of plain requests and the default headers generation it was built for.
+    template: Mutex<Option<(u64, Arc<HeaderTemplate>)>>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("base_url", &self.base_url())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these locks cannot leave the data inconsistent in a way that
+    // matters (every critical section is a single insert/remove), so recover from poisoning.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Splits `user:pass@` out of a URL string; returns the URL without it and the decoded credentials.
+fn strip_credentials(raw: String) -> (String, Option<(String, String)>) {
+    if !raw.contains('@') {
+        return (raw, None);
+    }
+    let Ok(mut u) = url::Url::parse(&raw) else {
+        return (raw, None);
+    };
+    if u.username().is_empty() && u.password().is_none() {
+        return (raw, None);
+    }
+    let dec = |s: &str| {
+        url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    let creds = (dec(u.username()), dec(u.password().unwrap_or("")));
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    // keep the caller's spelling (no trailing slash added by the parser)
+    let mut s = u.to_string();
+    if !raw.ends_with('/') && u.path() == "/" && u.query().is_none() && s.ends_with('/') {
+        s.pop();
+    }
+    (s, Some(creds))
+}
+
+fn basic_auth_value(user: &str, pass: &str) -> Option<HeaderValue> {
+    let enc = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+    HeaderValue::from_str(&format!("Basic {enc}")).ok()
+}
+
+fn default_headers(user_agent: &str) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(user_agent) {
+        h.insert(header::USER_AGENT, v);
+    }
+    h.insert(
+        header::ACCEPT_ENCODING,
+        HeaderValue::from_static("gzip, deflate"),
+    );
+    h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+    h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+    h
+}
+
+/// Path + query, as requests' `PreparedRequest.path_url` (the url crate always has a path for
+/// http(s) URLs).
+fn path_url(u: &url::Url) -> &str {
+    let pq = &u[url::Position::BeforePath..url::Position::AfterQuery];
+    if pq.is_empty() {
+        "/"
+    } else {
+        pq
+    }
+}
+
+fn is_https(u: &url::Url) -> bool {
+    u.scheme() == "https"
+}
+
+/// A keep-alive connection of either driver.
+enum PooledConn {
+    /// Driven by hyper (see [`Conn`]).
+    Hyper(Conn),
+    /// Driven by the request itself (see [`LeanConn`]).
+    Lean(LeanConn),
+}
+
+/// Idle connections to one origin.
+struct IdleSlot {
+    https: bool,
+    host: String,
+    port: u16,
+    verified: bool,
+    conns: Vec<PooledConn>,
+}
+
+impl IdleSlot {
+    fn matches(&self, o: &Origin<'_>) -> bool {
+        self.port == o.port
+            && self.https == o.https
+            && self.verified == o.verified
+            && self.host == o.host
+    }
+}
+
+/// Why a single hop failed, and whether it may be retried on a fresh connection.
+struct HopError {
+    error: HttpError,
+    retry: bool,
+}
+
+impl From<HttpError> for HopError {
+    fn from(error: HttpError) -> Self {
+        HopError {
+            error,
+            retry: false,
+        }
+    }
+}
+
+/// Request parts for one hop, rebuilt for a retry.
+struct HopRequest<'a> {
+    method: &'a Method,
+    url: &'a url::Url,
+    /// Builds the headers (called again only for a retry).
+    make_headers: &'a (dyn Fn() -> HopHeaders + Sync),
+    body: Option<&'a Bytes>,
+}
+
+impl HopRequest<'_> {
+    fn build(&self, session: &Session) -> Result<http::Request<Full<Bytes>>, HttpError> {
+        let body = self.body.cloned().unwrap_or_default();
+        let mut req = http::Request::new(Full::new(body));
+        *req.method_mut() = self.method.clone();
+        *req.uri_mut() = session.target_of(self.url)?;
+        *req.headers_mut() = (self.make_headers)().into_map();
+        Ok(req)
+    }
+}
+
+/// requests' `should_strip_auth`: drop Authorization when a redirect leaves the host, or changes
+/// port or scheme (except http→https on the standard ports).
+fn should_strip_auth(old: &url::Url, new: &url::Url) -> bool {
+    if old.host_str() != new.host_str() {
+        return true;
+    }
+    if old.scheme() == "http"
+        && new.scheme() == "https"
+        && old.port().is_none()
+        && new.port().is_none()
+    {
+        return false;
+    }
+    old.port_or_known_default() != new.port_or_known_default() || old.scheme() != new.scheme()
+}
+
+/// Methods RFC 9110 §9.2.2 lets a client retry automatically.
+fn idempotent(m: &Method) -> bool {
+    matches!(
+        *m,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
+}
+
+impl Session {
+    pub(crate) fn new(
+        shared: Arc<ClientShared>,
+        base_url: Option<&str>,
+    ) -> Result<Session, HttpError> {
+        let headers = default_headers(&shared.cfg.user_agent);
+        let s = Session {
+            shared,
+            base: Mutex::new(Base::default()),
+            headers: Mutex::new(DefaultHeaderState {
+                map: headers,
+                generation: 0,
+            }),
+            jar: Mutex::new(cookie_store::CookieStore::default()),
+            idle: Mutex::new(Vec::new()),
+            last_url: Mutex::new(None),
+            template: Mutex::new(None),
+        };
+        s.set_base_url(base_url);
+        Ok(s)
+    }
+
+    /// The session's default headers (`client.headers`), initially User-Agent, Accept-Encoding,
+    /// Accept and Connection like requests. Edit them through the guard; do not hold it across an
+    /// `.await`.
+    pub fn default_headers(&self) -> DefaultHeaders<'_> {
+        DefaultHeaders(lock(&self.headers))
+    }
+
+    /// Sets the base URL (the user's host). Credentials in it (`http://user:pass@host`) are removed
+    /// and used as basic auth for every request of the session, as Locust does.
+    pub fn set_base_url(&self, base_url: Option<&str>) {
+        let mut b = lock(&self.base);
+        let generation = b.generation + 1;
+        match base_url {
+            None => {
+                *b = Base {
+                    generation,
+                    ..Base::default()
+                }
+            }
+            Some(raw) => {
+                let (url, auth) = strip_credentials(raw.to_string());
+                *b = Base {
+                    url: Some(url),
+                    auth,
+                    generation,
+                };
+            }
+        }
+    }
+
+    /// The base URL (without credentials).
+    pub fn base_url(&self) -> Option<String> {
+        lock(&self.base).url.clone()
+    }
+
+    /// Sets the session's basic auth (`client.auth = (user, pass)`); `None` removes it.
+    pub fn set_basic_auth(&self, auth: Option<(String, String)>) {
+        lock(&self.base).auth = auth;
+    }
+
+    /// All unexpired cookies in the jar as (name, value).
+    pub fn cookies(&self) -> Vec<(String, String)> {
+        lock(&self.jar)
+            .iter_unexpired()
+            .map(|c| (c.name().to_string(), c.value().to_string()))
+            .collect()
+    }
+
+    /// Stores a cookie as if `url` had set it (host-only, path `/`). `url` may be relative to the
+    /// base URL; `None` means the base URL.
+    pub fn set_cookie(&self, name: &str, value: &str, url: Option<&str>) -> Result<(), HttpError> {
+        let target = self.resolve(url.unwrap_or(""))?.0;
+        let c = cookie::Cookie::build((name.to_string(), value.to_string()))
+            .path("/")
+            .build();
+        lock(&self.jar)
+            .insert_raw(&c, &target)
+            .map_err(|e| HttpError::InvalidUrl {
+                url: target.to_string(),
+                reason: format!("cookie {name:?} rejected: {e}"),
+            })?;
+        Ok(())
+    }
+
+    /// Removes all cookies.
+    pub fn clear_cookies(&self) {
+        lock(&self.jar).clear();
+    }
+
+    /// Closes all idle connections of this session.
+    pub fn close_connections(&self) {
+        lock(&self.idle).clear();
+    }
+
+    /// Number of idle keep-alive connections held (all origins).
+    pub fn idle_connections(&self) -> usize {
+        lock(&self.idle).iter().map(|s| s.conns.len()).sum()
+    }
+
+    /// Resolves `url` like Locust's `_build_url` (absolute http(s) URL as is, otherwise
+    /// `base_url + url`), strips credentials from it, and checks it.
+    fn resolve(&self, raw: &str) -> Result<(url::Url, Option<(String, String)>), HttpError> {
+        let lower_starts = |p: &str| raw.len() >= p.len() && raw[..p.len()].eq_ignore_ascii_case(p);
+        let absolute = lower_starts("http://") || lower_starts("https://");
+        let base = lock(&self.base);
+        // tasks usually request the same few URLs: skip building and parsing the last one again
+        if let Some(c) = lock(&self.last_url).as_ref() {
+            if c.raw == raw && (absolute || c.base_generation == base.generation) {
+                return Ok((c.url.clone(), None));
+            }
+        }
+        let full = if absolute {
+            raw.to_string()
+        } else {
+            let b = base.url.as_deref().unwrap_or("");
+            let mut full = String::with_capacity(b.len() + raw.len());
+            full.push_str(b);
+            full.push_str(raw);
+            full
+        };
+        let base_generation = base.generation;
+        drop(base);
+        let (no_creds, creds) = strip_credentials(full);
+        let cacheable = creds.is_none();
+        let parsed = self.parse_checked(no_creds, creds);
+        if cacheable {
+            if let Ok((u, _)) = &parsed {
+                if let Ok(target) = http::Uri::try_from(path_url(u)) {
+                    *lock(&self.last_url) = Some(UrlCache {
+                        raw: raw.to_string(),
+                        base_generation,
+                        url: u.clone(),
+                        target,
+                    });
+                }
+            }
+        }
+        parsed
+    }
+
+    /// The request target (path + query) of `url`, from the cache when it is the last URL
+    /// resolved.
+    fn target_of(&self, url: &url::Url) -> Result<http::Uri, HttpError> {
+        if let Some(c) = lock(&self.last_url).as_ref() {
+            if c.url.as_str() == url.as_str() {
+                return Ok(c.target.clone());
+            }
+        }
+        http::Uri::try_from(path_url(url)).map_err(|e| HttpError::InvalidUrl {
+            url: url.to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Parses an http(s) URL, with requests' error kinds.
+    fn parse_checked(
+        &self,
+        no_creds: String,
+        creds: Option<(String, String)>,
+    ) -> Result<(url::Url, Option<(String, String)>), HttpError> {
+        match url::Url::parse(&no_creds) {
+            Ok(u) => match u.scheme() {
+                "http" | "https" => {
+                    if u.host_str().is_none_or(str::is_empty) {
+                        Err(HttpError::InvalidUrl {
+                            url: no_creds.clone(),
+                            reason: "No host supplied".into(),
+                        })
+                    } else {
+                        Ok((u, creds))
+                    }
+                }
+                _ => Err(HttpError::InvalidSchema {
+                    url: no_creds.clone(),
+                }),
+            },
+            Err(url::ParseError::RelativeUrlWithoutBase) => Err(HttpError::MissingSchema {
+                url: no_creds.clone(),
+            }),
+            Err(e) => Err(HttpError::InvalidUrl {
+                url: no_creds.clone(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// Performs one exchange (with redirects) and reports timing, naming and outcome.
+    /// Never panics on bad input or network trouble: every failure is in `result`.
+    pub async fn send(&self, spec: RequestSpec) -> Exchange {
+        let started = SystemTime::now();
+        let t0 = Instant::now();
+        let (mut url, url_creds) = match self.resolve(&spec.url) {
+            Ok(v) => v,
+            Err(e) => {
+                return Exchange {
+                    started,
+                    elapsed: t0.elapsed(),
+                    request_url: invalid_url(),
+                    stats_path: spec.url.clone(),
+                    result: Err(e),
+                    history: Vec::new(),
+                };
+            }
+        };
+        if !spec.query.is_empty() {
+            let mut qp = url.query_pairs_mut();
+            for (k, v) in &spec.query {
+                qp.append_pair(k, v);
+            }
+        }
+        let request_url = url.clone();
+        let stats_path = path_url(&url).to_string();
+        let mut history = Vec::new();
+        let result = self
+            .run_redirects(&spec, &mut url, url_creds, &mut history)
+            .await;
+        Exchange {
+            started,
+            elapsed: t0.elapsed(),
+            request_url,
+            stats_path,
+            result,
+            history,
+        }
+    }
+
+    async fn run_redirects(
+        &self,
+        spec: &RequestSpec,
+        url: &mut url::Url,
+        url_creds: Option<(String, String)>,
+        history: &mut Vec<Response>,
+    ) -> Result<Response, HttpError> {
+        let cfg = &self.shared.cfg;
+        let timeout = spec.timeout.or(cfg.timeout);
+        let verify = spec.verify_tls.unwrap_or(cfg.verify_tls);
+        // requests: explicit auth > session auth > credentials in the URL
+        let auth = spec
+            .basic_auth
+            .clone()
+            .or_else(|| lock(&self.base).auth.clone())
+            .or(url_creds);
+        let mut auth_header = auth.and_then(|(u, p)| basic_auth_value(&u, &p));
+        let mut method = spec.method.clone();
+        let mut body = spec.body.encode();
+        loop {
+            let (cur_url, cur_body, cur_method, cur_auth) =
+                (&*url, body.as_ref(), &method, auth_header.as_ref());
+            let make_headers = || self.hop_headers(spec, cur_url, cur_body, cur_method, cur_auth);
+            let resp = self
+                .hop(
+                    &method,
+                    url,
+                    &make_headers,
+                    body.as_ref().map(|b| &b.0),
+                    timeout,
+                    verify,
+                )
+                .await?;
+            let location =
+                if spec.allow_redirects && matches!(resp.status, 301 | 302 | 303 | 307 | 308) {
+                    resp.headers
+                        .get(header::LOCATION)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string)
+                } else {
+                    None
+                };
+            let Some(location) = location else {
+                return Ok(resp);
+            };
+            if history.len() >= cfg.max_redirects {
+                history.push(resp);
+                return Err(HttpError::TooManyRedirects {
+                    max: cfg.max_redirects,
+                });
+            }
+            let next = url.join(&location).map_err(|e| HttpError::InvalidUrl {
+                url: location.clone(),
+                reason: e.to_string(),
+            })?;
+            // requests' rebuild_method
+            let status = resp.status;
+            if ((status == 303 || status == 302) && method != Method::HEAD)
+                || (status == 301 && method == Method::POST)
+            {
+                method = Method::GET;
+            }
+            // requests drops the body for everything but 307/308
+            if status != 307 && status != 308 {
+                body = None;
+            }
+            if should_strip_auth(url, &next) {
+                auth_header = None;
+            }
+            history.push(resp);
+            *url = next;
+        }
+    }
+
+    /// Headers for one hop: Host, session defaults overridden by the request's, auth, cookies,
+    /// content type and length.
+    fn hop_headers(
+        &self,
+        spec: &RequestSpec,
+        url: &url::Url,
+        body: Option<&(Bytes, Option<&'static str>)>,
+        method: &Method,
+        auth: Option<&HeaderValue>,
+    ) -> HopHeaders {
+        // host[:port] as in the URL (the url crate drops a default port)
+        let host = &url[url::Position::BeforeHost..url::Position::AfterPort];
+        let plain = spec.headers.is_empty()
+            && spec.cookies.is_empty()
+            && auth.is_none()
+            && body.is_none()
+            && (*method == Method::GET || *method == Method::HEAD);
+        if plain && lock(&self.jar).iter_any().next().is_none() {
+            return HopHeaders::Plain(self.plain_template(host));
+        }
+        let mut h = HeaderMap::with_capacity(8 + spec.headers.len());
+        if let Ok(v) = HeaderValue::from_str(host) {
+            h.insert(header::HOST, v);
+        }
+        {
+            let defaults = lock(&self.headers);
+            for (name, value) in defaults.map.iter() {
+                if !spec.headers.contains_key(name) {
+                    h.append(name.clone(), value.clone());
+                }
+            }
+        }
+        for (name, value) in spec.headers.iter() {
+            h.append(name.clone(), value.clone());
+        }
+        if let Some(a) = auth {
+            if !spec.headers.contains_key(header::AUTHORIZATION) {
+                h.insert(header::AUTHORIZATION, a.clone());
+            }
+        }
+        // cookies: the jar's for this URL, overridden by the request's own
+        let mut cookie_line = String::new();
+        {
+            let jar = lock(&self.jar);
+            for (n, v) in jar.get_request_values(url) {
+                if spec.cookies.iter().any(|(rn, _)| rn == n) {
+                    continue;
+                }
+                if !cookie_line.is_empty() {
+                    cookie_line.push_str("; ");
+                }
+                cookie_line.push_str(n);
+                cookie_line.push('=');
+                cookie_line.push_str(v);
+            }
+        }
+        for (n, v) in &spec.cookies {
+            if !cookie_line.is_empty() {
+                cookie_line.push_str("; ");
+            }
+            cookie_line.push_str(n);
+            cookie_line.push('=');
+            cookie_line.push_str(v);
+        }
+        if !cookie_line.is_empty() && !spec.headers.contains_key(header::COOKIE) {
+            if let Ok(v) = HeaderValue::from_str(&cookie_line) {
+                h.insert(header::COOKIE, v);
+            }
+        }
+        match body {
+            Some((data, default_ct)) => {
+                if !h.contains_key(header::CONTENT_TYPE) {
+                    let ct = match &spec.body {
+                        Body::Bytes {
+                            content_type: Some(ct),
+                            ..
+                        } => HeaderValue::from_str(ct).ok(),
+                        _ => default_ct.map(HeaderValue::from_static),
+                    };
+                    if let Some(ct) = ct {
+                        h.insert(header::CONTENT_TYPE, ct);
+                    }
+                }
+                h.insert(header::CONTENT_LENGTH, HeaderValue::from(data.len()));
+            }
+            None => {
+                // requests sends Content-Length: 0 for body-less methods other than GET/HEAD
+                if *method != Method::GET && *method != Method::HEAD {
+                    h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+                }
+            }
+        }
+        HopHeaders::Map(h)
+    }
+
+    /// The template of a plain request to `host` (Host and the default headers), rebuilt only
+    /// when either changed.
+    fn plain_template(&self, host: &str) -> Arc<HeaderTemplate> {
+        let defaults = lock(&self.headers);
+        let mut template = lock(&self.template);
+        if let Some((generation, t)) = template.as_ref() {
+            if *generation == defaults.generation && t.host == host {
+                return t.clone();
+            }
+        }
+        let build = || {
+            let mut h = HeaderMap::with_capacity(1 + defaults.map.len());
+            if let Ok(v) = HeaderValue::from_str(host) {
+                h.insert(header::HOST, v);
+            }
+            for (name, value) in defaults.map.iter() {
+                h.append(name.clone(), value.clone());
+            }
+            let mut encoded = Vec::new();
+            for (name, value) in h.iter() {
+                encoded.extend_from_slice(name.as_str().as_bytes());
+                encoded.extend_from_slice(b": ");
+                encoded.extend_from_slice(value.as_bytes());
+                encoded.extend_from_slice(b"\r\n");
+            }
+            Arc::new(HeaderTemplate {
+                host: host.to_string(),
+                headers: h,
+                encoded: Bytes::from(encoded),
+            })
+        };
+        let t = if defaults.generation == 0 {
+            // untouched defaults are the same in every session: share the template
+            let mut shared = lock(&self.shared.templates);
+            match shared.iter().find(|t| t.host == host) {
+                Some(t) => t.clone(),
+                None => {
+                    let t = build();
+                    if shared.len() < MAX_SHARED_TEMPLATES {
+                        shared.push(t.clone());
+                    }
+                    t
+                }
+            }
+        } else {
+            build()
+        };
+        *template = Some((defaults.generation, t.clone()));
+        t
+    }
+
+    fn take_idle(&self, key: &Origin<'_>) -> Option<PooledConn> {
+        let mut idle = lock(&self.idle);
+        idle.iter_mut()
+            .find(|s| s.matches(key))
+            .and_then(|s| s.conns.pop())
+    }
+
+    fn put_idle(&self, key: &Origin<'_>, conn: PooledConn) {
+        let max = self.shared.cfg.max_idle_per_origin;
+        let mut idle = lock(&self.idle);
+        match idle.iter_mut().find(|s| s.matches(key)) {
+            Some(slot) => {
+                if slot.conns.len() < max {
+                    slot.conns.push(conn);
+                }
+            }
+            None => {
+                if max > 0 {
+                    // most sessions talk to one origin: no room for four slots
+                    idle.reserve_exact(1);
+                    idle.push(IdleSlot {
+                        https: key.https,
+                        host: key.host.to_string(),
+                        port: key.port,
+                        verified: key.verified,
+                        conns: vec![conn],
+                    });
+                }
+            }
+        }
+    }
+
+    /// One request/response on a pooled or new connection, with a single transparent retry on a
+    /// fresh connection when a reused one turns out to be closed.
+    async fn hop(
+        &self,
+        method: &Method,
+        url: &url::Url,
+        make_headers: &(dyn Fn() -> HopHeaders + Sync),
+        body: Option<&Bytes>,
+        timeout: Option<Duration>,
+        verify: bool,
+    ) -> Result<Response, HttpError> {
+        let https = is_https(url);
+        let key = Origin {
+            https,
+            host: url.host_str().unwrap_or_default(),
+            port: url
+                .port_or_known_default()
+                .unwrap_or(if https { 443 } else { 80 }),
+            verified: https && verify,
+        };
+        let req = HopRequest {
+            method,
+            url,
+            make_headers,
+            body,
+        };
+        // a reused connection: at most one retry on a fresh one
+        let mut attempt_fresh = false;
+        loop {
+            let (mut conn, reused) = match self.pick_conn(&key, attempt_fresh, timeout).await {
+                Ok(c) => c,
+                Err(e) => return Err(e),
+            };
+            let exchange = async {
+                match &mut conn {
+                    PooledConn::Hyper(c) => self.exchange_on(c, &req, url, reused).await,
+                    PooledConn::Lean(c) => self.exchange_lean(c, &req, url, reused).await,
+                }
+            };
+            let outcome = match timeout {
+                Some(t) => match tokio::time::timeout(t, exchange).await {
+                    Ok(r) => r,
+                    Err(_) => Err(HopError::from(HttpError::ReadTimeout {
+                        host: key.host.to_string(),
+                        port: key.port,
+                        https,
+                        timeout: t,
+                    })),
+                },
+                None => exchange.await,
+            };
+            match outcome {
+                Ok((resp, keep)) => {
+                    let reusable = match &mut conn {
+                        PooledConn::Hyper(c) => keep && c.reusable(),
+                        PooledConn::Lean(c) => keep && c.release_buffer(),
+                    };
+                    if reusable {
+                        self.put_idle(&key, conn);
+                    }
+                    return Ok(resp);
+                }
+                Err(HopError { retry: true, .. }) if reused && !attempt_fresh => {
+                    attempt_fresh = true;
+                }
+                Err(e) => return Err(e.error),
+            }
+        }
+    }
+
+    /// An idle connection that is still usable, or a new one. The bool says "reused".
+    async fn pick_conn(
+        &self,
+        key: &Origin<'_>,
+        fresh: bool,
+        timeout: Option<Duration>,
+    ) -> Result<(PooledConn, bool), HttpError> {
+        if !fresh {
+            while let Some(mut c) = self.take_idle(key) {
+                let usable = match &mut c {
+                    PooledConn::Hyper(h) => h.ready().await,
+                    PooledConn::Lean(l) => l.is_usable(),
+                };
+                if usable {
+                    return Ok((c, true));
+                }
+            }
+        }
+        // boxed: connecting (DNS, TLS) is rare and its future is large; keeping it out of the
+        // request future makes every request cheaper to move around
+        // like requests, a request timeout also bounds connecting
+        let limit = match timeout {
+            Some(t) => t.min(self.shared.cfg.connect_timeout),
+            None => self.shared.cfg.connect_timeout,
+        };
+        let conn = match self.shared.cfg.driver {
+            HttpDriver::Hyper => {
+                PooledConn::Hyper(Box::pin(Conn::open(&self.shared, key, limit)).await?)
+            }
+            HttpDriver::Lean => {
+                PooledConn::Lean(Box::pin(LeanConn::open(&self.shared, key, limit)).await?)
+            }
+        };
+        Ok((conn, false))
+    }
+
+    /// Stores the cookies a response sets (requests does so even for redirects, and before the
+    /// body is read).
+    fn store_cookies(&self, headers: &HeaderMap, url: &url::Url) {
+        if headers.contains_key(header::SET_COOKIE) {
+            let cookies = headers
+                .get_all(header::SET_COOKIE)
+                .iter()
+                .filter_map(|v| std::str::from_utf8(v.as_bytes()).ok())
+                .filter_map(|s| cookie::Cookie::parse(s.to_string()).ok());
+            lock(&self.jar).store_response_cookies(cookies, url);
+        }
+    }
+
+    /// [`Session::exchange_on`] for the lean driver: the whole exchange runs here, in the
+    /// caller's task.
+    async fn exchange_lean(
+        &self,
+        conn: &mut LeanConn,
+        req: &HopRequest<'_>,
+        url: &url::Url,
+        reused: bool,
+    ) -> Result<(Response, bool), HopError> {
+        let headers = match (req.make_headers)() {
+            HopHeaders::Map(m) => HeaderLines::Map(m),
+            HopHeaders::Plain(t) => HeaderLines::Encoded(t.encoded.clone()),
+        };
+        let read_size = self.shared.cfg.read_buffer_size;
+        let head = conn
+            .send_and_read_head(req.method, path_url(url), &headers, req.body, read_size)
+            .await
+            .map_err(|e| HopError {
+                retry: reused && (e.not_sent || (e.no_response && idempotent(req.method))),
+                error: e.error,
+            })?;
+        self.store_cookies(&head.headers, url);
+        let (raw, keep) = conn.read_body(&head, read_size).await?;
+        let body = decode_body(&head.headers, raw)?;
+        Ok((
+            Response {
+                status: head.status,
+                reason: head.reason,
+                headers: head.headers,
+                body,
+                url: url.clone(),
+                version: head.version,
+            },
+            keep,
+        ))
+    }
+
+    /// Sends the request on `conn` and reads the full response. Returns the response and whether
+    /// the connection may be kept.
+    async fn exchange_on(
+        &self,
+        conn: &mut Conn,
+        req: &HopRequest<'_>,
+        url: &url::Url,
+        reused: bool,
+    ) -> Result<(Response, bool), HopError> {
+        if !conn.ready().await {
+            return Err(HopError {
+                error: HttpError::RemoteDisconnected,
+                retry: true,
+            });
+        }
+        let request = req.build(self)?;
+        let fut = conn.sender.try_send_request(request);
+        let res = conn.drive(std::pin::pin!(fut)).await;
+        let resp = match res {
+            Ok(r) => r,
+            Err(mut e) => {
+                let not_sent = e.take_message().is_some();
+                let err = e.into_error();
+                let early_close = err.is_incomplete_message() || is_reset(&err);
+                let retry = reused && (not_sent || (early_close && idempotent(req.method)));
+                return Err(HopError {
+                    error: map_hyper_error(&err, conn, false),
+                    retry,
+                });
+            }
+        };
+        let (parts, incoming) = resp.into_parts();
+        // store cookies as soon as the headers are in (requests does so even for redirects)
+        self.store_cookies(&parts.headers, url);
+        let expected_len = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|s| s.trim().parse::<u64>().ok());
+        let raw = read_body(conn, incoming, expected_len).await?;
+        let body = decode_body(&parts.headers, raw)?;
+        let keep = !parts
+            .headers
+            .get(header::CONNECTION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        let reason = parts
+            .extensions
+            .get::<hyper::ext::ReasonPhrase>()
+            .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned())
+            .unwrap_or_else(|| parts.status.canonical_reason().unwrap_or("").to_string());
+        Ok((
+            Response {
+                status: parts.status.as_u16(),
+                reason,
+                headers: parts.headers,
+                body,
+                url: url.clone(),
+                version: parts.version,
+            },
+            keep,
+        ))
+    }
+}
+
+fn invalid_url() -> url::Url {
+    // "about:invalid" always parses; fall back to a fixed http URL otherwise
+    url::Url::parse("about:invalid")
+        .or_else(|_| url::Url::parse("http://invalid/"))
+        .unwrap_or_else(|_| unreachable!("static URLs parse"))
+}
+
+fn is_reset(err: &hyper::Error) -> bool {
+    find_io(err).is_some_and(|io| {
+        matches!(
+            io.kind(),
+            std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::BrokenPipe
+                | std::io::ErrorKind::ConnectionAborted
+        )
+    })
+}
+
+/// The io::Error at the root of a hyper error, if any.
+fn find_io(err: &hyper::Error) -> Option<&std::io::Error> {
+    let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
+    while let Some(s) = src {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return Some(io);
+        }
+        src = s.source();
+    }
+    None
+}
+
+/// Maps a hyper error before/while receiving the response head to Locust-like text.
+fn map_hyper_error(err: &hyper::Error, conn: &Conn, in_body: bool) -> HttpError {
+    if let Some(io) = find_io(err) {
+        if io.kind() == std::io::ErrorKind::UnexpectedEof {
+            return HttpError::RemoteDisconnected;
+        }
+        return HttpError::from_io(io, in_body);
+    }
+    if err.is_incomplete_message() || err.is_canceled() || err.is_closed() {
+        return HttpError::RemoteDisconnected;
+    }
+    if err.is_parse() || err.is_parse_status() {
+        let line = conn.first_line();
+        if !line.is_empty() && !line.starts_with("HTTP/") {
+            return HttpError::BadStatusLine { line };
+        }
+        if err.is_parse_status() && !line.is_empty() {
+            return HttpError::BadStatusLine { line };
+        }
+    }
+    HttpError::Protocol {
+        message: err.to_string(),
+    }
+}
+
+/// Reads the whole body, driving the connection.
+async fn read_body(
+    conn: &mut Conn,
+    mut incoming: Incoming,
+    expected: Option<u64>,
+) -> Result<Bytes, HopError> {
+    let mut first: Option<Bytes> = None;
+    let mut rest: Option<BytesMut> = None;
+    let mut read: u64 = 0;
+    loop {
+        let frame = std::future::poll_fn(|cx| {
+            conn.poll_driver(cx);
+            std::pin::Pin::new(&mut incoming).poll_frame(cx)
+        })
+        .await;
+        match frame {
+            None => break,
+            Some(Ok(f)) => {
+                if let Ok(data) = f.into_data() {
+                    read += data.len() as u64;
+                    match (&mut first, &mut rest) {
+                        (None, _) => first = Some(data),
+                        (Some(f0), None) => {
+                            let mut m = BytesMut::with_capacity(f0.len() + data.len());
+                            m.extend_from_slice(f0);
+                            m.extend_from_slice(&data);
+                            rest = Some(m);
+                        }
+                        (Some(_), Some(m)) => m.extend_from_slice(data.chunk()),
+                    }
+                }
+            }
+            Some(Err(e)) => {
+                let eof =
+                    find_io(&e).is_some_and(|io| io.kind() == std::io::ErrorKind::UnexpectedEof);
+                let error = if let Some(io) = find_io(&e).filter(|_| !eof) {
+                    HttpError::from_io(io, true)
+                } else if eof || e.is_incomplete_message() || e.is_closed() {
+                    HttpError::BodyIncomplete {
+                        read,
+                        expected: expected.map(|n| n.saturating_sub(read)),
+                    }
+                } else {
+                    HttpError::Protocol {
+                        message: e.to_string(),
+                    }
+                };
+                return Err(HopError {
+                    error,
+                    retry: false,
+                });
+            }
+        }
+    }
+    Ok(match (first, rest) {
+        (_, Some(m)) => m.freeze(),
+        (Some(f), None) => f,
+        (None, None) => Bytes::new(),
+    })
+}
+
+/// Decompresses gzip/deflate bodies (requests does this transparently).
+fn decode_body(headers: &HeaderMap, raw: Bytes) -> Result<Bytes, HopError> {
+    use std::io::Read;
+    let Some(enc) = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Ok(raw);
+    };
+    let enc_l = enc.trim().to_ascii_lowercase();
+    if raw.is_empty() || !matches!(enc_l.as_str(), "gzip" | "x-gzip" | "deflate") {
+        return Ok(raw);
+    }
+    let mut out = Vec::with_capacity(raw.len() * 4);
+    let res = if enc_l == "deflate" {
+        // zlib-wrapped as the RFC says, or raw deflate as some servers send
+        let r = flate2::read::ZlibDecoder::new(&raw[..]).read_to_end(&mut out);
+        if r.is_err() {
+            out.clear();
+            flate2::read::DeflateDecoder::new(&raw[..]).read_to_end(&mut out)
+        } else {
+            r
+        }
+    } else {
+        flate2::read::MultiGzDecoder::new(&raw[..]).read_to_end(&mut out)
+    };
+    match res {
+        Ok(_) => Ok(Bytes::from(out)),
+        Err(e) => Err(HopError::from(HttpError::ContentDecoding {
+            encoding: enc.to_string(),
+            message: e.to_string(),
+        })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ClientConfig, HttpClient};
+
+    #[test]
+    fn auth_is_stripped_like_requests() {
+        let u = |s: &str| url::Url::parse(s).unwrap();
+        assert!(!should_strip_auth(&u("http://a/x"), &u("http://a/y")));
+        assert!(!should_strip_auth(&u("http://a/x"), &u("https://a/y")));
+        assert!(should_strip_auth(&u("http://a/x"), &u("http://b/y")));
+        assert!(should_strip_auth(
+            &u("http://a:8080/"),
+            &u("http://a:9090/")
+        ));
+        assert!(should_strip_auth(&u("https://a/"), &u("http://a/")));
+    }
+
+    #[test]
+    fn credentials_are_stripped_and_decoded() {
+        let (u, c) = strip_credentials("http://us%40er:p%3Ass@example.com:8080".into());
+        assert_eq!(u, "http://example.com:8080");
+        assert_eq!(c, Some(("us@er".to_string(), "p:ss".to_string())));
+        let (u, c) = strip_credentials("http://example.com/api".into());
+        assert_eq!(u, "http://example.com/api");
+        assert_eq!(c, None);
+    }
+
+    #[test]
+    fn relative_urls_are_concatenated_like_locust() {
+        let client = HttpClient::new(ClientConfig::default()).unwrap();
+        let s = client.session(Some("http://h:1/api")).unwrap();
+        let (u, _) = s.resolve("/x?y=1").unwrap();
+        assert_eq!(u.as_str(), "http://h:1/api/x?y=1");
+        // no RFC join: a url without leading slash is glued on
+        let (u, _) = s.resolve("x").unwrap();
+        assert_eq!(u.as_str(), "http://h:1/apix");
+        let (u, _) = s.resolve("HTTPS://other/z").unwrap();
+        assert_eq!(u.as_str(), "https://other/z");
+        let s2 = client.session(None).unwrap();
+        assert!(matches!(
+            s2.resolve("/x"),
+            Err(HttpError::MissingSchema { .. })
+        ));
+        assert!(matches!(
+            s2.resolve("ftp://x/"),
+            Err(HttpError::InvalidSchema { .. })
+        ));
+        assert_eq!(path_url(&url::Url::parse("http://h").unwrap()), "/");
+    }
+
+    #[test]
+    fn gzip_and_deflate_are_decoded() {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(b"hello hello").unwrap();
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        let out = decode_body(&h, Bytes::from(gz.finish().unwrap()))
+            .ok()
+            .unwrap();
+        assert_eq!(&out[..], b"hello hello");
+        let mut df = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        df.write_all(b"raw deflate").unwrap();
+        h.insert(
+            header::CONTENT_ENCODING,
+            HeaderValue::from_static("deflate"),
+        );
+        let out = decode_body(&h, Bytes::from(df.finish().unwrap()))
+            .ok()
+            .unwrap();
+        assert_eq!(&out[..], b"raw deflate");
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        let err = decode_body(&h, Bytes::from_static(b"not gzip"))
+            .err()
+            .unwrap();
+        assert!(err.error.to_string().starts_with("ContentDecodingError(("));
+    }
+}

@@ -1,0 +1,648 @@
+//! The bridge between gevent's hub (one Python thread running every user as a greenlet) and the
+//! tokio threads that do the HTTP I/O.
+//!
+//! `Engine.submit` hands a request to tokio and returns a token; the Python side parks the
+//! calling greenlet on a `gevent.hub.Waiter` under that token. When the exchange ends, the tokio
+//! task pushes plain Rust data (token + [`Exchange`]) onto a queue and, only when the queue was
+//! empty, writes the eventfd that a gevent io watcher listens on. The watcher's callback runs on
+//! the hub, calls `Engine.drain`, and switches each waiter. Python objects are built on the hub
+//! thread only; tokio threads never touch Python.
+
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue};
+use http::Method;
+use locusta_http::{ClientConfig, Exchange, HttpClient, HttpError, RequestSpec, Session};
+use locusta_stats::{Sample, StatsHub};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use crate::stats::Stats;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Completed exchanges waiting for the hub, and the eventfd that wakes it.
+struct Completions {
+    queue: Mutex<Vec<(u64, Exchange)>>,
+    efd: RawFd,
+}
+
+impl Completions {
+    fn push(&self, token: u64, ex: Exchange) {
+        let was_empty = {
+            let mut q = lock(&self.queue);
+            let was_empty = q.is_empty();
+            q.push((token, ex));
+            was_empty
+        };
+        if was_empty {
+            let one: u64 = 1;
+            // SAFETY: writes 8 bytes from a valid u64 to our own eventfd.
+            unsafe {
+                libc::write(self.efd, (&one as *const u64).cast(), 8);
+            }
+        }
+    }
+}
+
+impl Drop for Completions {
+    fn drop(&mut self) {
+        // SAFETY: the fd was created by us and is closed once.
+        unsafe {
+            libc::close(self.efd);
+        }
+    }
+}
+
+/// A submitted request waiting for [`Engine::flush`]: token, session, request, and where to
+/// record it when the Python side needs no verdict (the fast path).
+struct Job {
+    token: u64,
+    session: Arc<Session>,
+    spec: RequestSpec,
+    record: Option<(Arc<StatsHub>, String)>,
+}
+
+impl Job {
+    async fn run(self, done: Arc<Completions>) {
+        let ex = self.session.send(self.spec).await;
+        if let Some((hub, url)) = self.record {
+            record_default(&hub, &ex, &url);
+        }
+        done.push(self.token, ex);
+    }
+}
+
+/// Records `ex` as Locust's HttpSession reports a `get(url)` without a name: under its path and
+/// query (the URL as given if it has none), failing on an error or a status >= 400. URL errors
+/// are not recorded (they raise in Python, as in Locust).
+fn record_default(hub: &StatsHub, ex: &Exchange, url: &str) {
+    if let Err(
+        HttpError::MissingSchema { .. }
+        | HttpError::InvalidSchema { .. }
+        | HttpError::InvalidUrl { .. },
+    ) = &ex.result
+    {
+        return;
+    }
+    let name = if ex.result.is_ok() || !ex.stats_path.is_empty() {
+        ex.stats_path.as_str()
+    } else {
+        url
+    };
+    let err = ex.failure_text(name);
+    hub.record(&Sample {
+        method: "GET",
+        name,
+        response_time_us: Some(ex.elapsed.as_micros() as u64),
+        content_length: ex.content_length() as u64,
+        error: err.as_deref(),
+    });
+}
+
+/// The tokio runtime, the HTTP client and the completion queue of one run.
+///
+/// Submitted requests wait in `pending` until [`Engine::flush`] hands the whole batch to tokio
+/// with one wake-up of the I/O thread (the Python side flushes once per turn of gevent's loop),
+/// instead of waking it, and often switching to it, once per request.
+#[pyclass(module = "locusta._core")]
+pub struct Engine {
+    runtime: Mutex<Option<tokio::runtime::Runtime>>,
+    handle: tokio::runtime::Handle,
+    client: HttpClient,
+    done: Arc<Completions>,
+    next: AtomicU64,
+    pending: Mutex<Vec<Job>>,
+}
+
+/// One simulated user's HTTP state (`self.client`'s connections, cookies and default headers).
+#[pyclass(module = "locusta._core", frozen)]
+pub struct SessionCore {
+    inner: Arc<Session>,
+}
+
+fn header_pair(name: &str, value: &str) -> PyResult<(HeaderName, HeaderValue)> {
+    let n = HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| PyValueError::new_err(format!("invalid header name {name:?}")))?;
+    let v = HeaderValue::from_str(value).map_err(|_| {
+        PyValueError::new_err(format!("invalid value for header {name:?}: {value:?}"))
+    })?;
+    Ok((n, v))
+}
+
+#[pymethods]
+impl SessionCore {
+    /// The base URL (the user's host).
+    #[getter]
+    fn base_url(&self) -> Option<String> {
+        self.inner.base_url()
+    }
+
+    /// Sets the base URL.
+    fn set_base_url(&self, url: Option<&str>) {
+        self.inner.set_base_url(url);
+    }
+
+    /// Default headers as (name, value) pairs.
+    fn headers(&self) -> Vec<(String, String)> {
+        self.inner
+            .default_headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// Sets (replaces) a default header.
+    fn set_header(&self, name: &str, value: &str) -> PyResult<()> {
+        let (n, v) = header_pair(name, value)?;
+        self.inner.default_headers().insert(n, v);
+        Ok(())
+    }
+
+    /// Removes a default header; returns whether it was there.
+    fn del_header(&self, name: &str) -> bool {
+        match HeaderName::from_bytes(name.as_bytes()) {
+            Ok(n) => self.inner.default_headers().remove(n).is_some(),
+            Err(_) => false,
+        }
+    }
+
+    /// Cookies in the jar as (name, value) pairs.
+    fn cookies(&self) -> Vec<(String, String)> {
+        self.inner.cookies()
+    }
+
+    /// Stores a cookie (for `url`, or the base URL's host).
+    #[pyo3(signature = (name, value, url=None))]
+    fn set_cookie(&self, name: &str, value: &str, url: Option<&str>) -> PyResult<()> {
+        self.inner
+            .set_cookie(name, value, url)
+            .map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
+    /// Empties the cookie jar.
+    fn clear_cookies(&self) {
+        self.inner.clear_cookies();
+    }
+
+    /// Closes idle connections.
+    fn close(&self) {
+        self.inner.close_connections();
+    }
+}
+
+fn parse_method(m: &str) -> PyResult<Method> {
+    Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+        .map_err(|_| PyValueError::new_err(format!("invalid HTTP method {m:?}")))
+}
+
+impl Engine {
+    fn queue(
+        &self,
+        session: &SessionCore,
+        spec: RequestSpec,
+        record: Option<(Arc<StatsHub>, String)>,
+    ) -> u64 {
+        let token = self.next.fetch_add(1, Ordering::Relaxed);
+        lock(&self.pending).push(Job {
+            token,
+            session: Arc::clone(&session.inner),
+            spec,
+            record,
+        });
+        token
+    }
+}
+
+#[pymethods]
+impl Engine {
+    /// Starts the tokio runtime with `threads` I/O threads.
+    #[new]
+    #[pyo3(signature = (threads=1, user_agent=None))]
+    fn new(threads: usize, user_agent: Option<String>) -> PyResult<Self> {
+        // SAFETY: plain syscall; the result is checked.
+        let efd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if efd < 0 {
+            return Err(PyRuntimeError::new_err(format!(
+                "cannot create an eventfd: {}",
+                std::io::Error::last_os_error()
+            )));
+        }
+        let done = Arc::new(Completions {
+            queue: Mutex::new(Vec::new()),
+            efd,
+        });
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads.max(1))
+            .thread_name("locusta-io")
+            .enable_all()
+            .build()
+            .map_err(|e| PyRuntimeError::new_err(format!("cannot start the I/O threads: {e}")))?;
+        let mut cfg = ClientConfig::default();
+        if let Some(ua) = user_agent {
+            cfg.user_agent = ua;
+        }
+        let client = HttpClient::new(cfg)
+            .map_err(|e| PyRuntimeError::new_err(format!("cannot set up the HTTP client: {e}")))?;
+        Ok(Engine {
+            handle: runtime.handle().clone(),
+            runtime: Mutex::new(Some(runtime)),
+            client,
+            done,
+            next: AtomicU64::new(1),
+            pending: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The eventfd the hub watches for readability.
+    fn fileno(&self) -> i32 {
+        self.done.efd
+    }
+
+    /// A new session (one user's client) with this base URL.
+    #[pyo3(signature = (base_url=None))]
+    fn session(&self, base_url: Option<&str>) -> PyResult<SessionCore> {
+        let s = self
+            .client
+            .session(base_url)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        Ok(SessionCore { inner: Arc::new(s) })
+    }
+
+    /// Queues one request; returns its token. It starts at the next [`Engine::flush`]; the
+    /// response arrives through [`Engine::drain`].
+    #[pyo3(signature = (session, method, url, params=None, headers=None, body=None,
+        content_type=None, auth=None, timeout=None, allow_redirects=None, verify=None, cookies=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn submit(
+        &self,
+        session: &SessionCore,
+        method: &str,
+        url: String,
+        params: Option<Vec<(String, String)>>,
+        headers: Option<Vec<(String, String)>>,
+        body: Option<Vec<u8>>,
+        content_type: Option<String>,
+        auth: Option<(String, String)>,
+        timeout: Option<f64>,
+        allow_redirects: Option<bool>,
+        verify: Option<bool>,
+        cookies: Option<Vec<(String, String)>>,
+    ) -> PyResult<u64> {
+        let method = if method == "GET" {
+            Method::GET
+        } else {
+            parse_method(method)?
+        };
+        let mut spec = RequestSpec::new(method, url);
+        if let Some(p) = params {
+            spec.query = p;
+        }
+        if let Some(hs) = headers {
+            for (k, v) in hs {
+                let (n, v) = header_pair(&k, &v)?;
+                spec.headers.insert(n, v);
+            }
+        }
+        if let Some(b) = body {
+            spec = spec.bytes(Bytes::from(b), content_type.clone());
+            if let Some(ct) = content_type {
+                if !spec.headers.contains_key(http::header::CONTENT_TYPE) {
+                    let (n, v) = header_pair("content-type", &ct)?;
+                    spec.headers.insert(n, v);
+                }
+            }
+        }
+        if let Some((u, p)) = auth {
+            spec = spec.basic_auth(u, p);
+        }
+        if let Some(t) = timeout {
+            if t.is_finite() && t > 0.0 {
+                spec = spec.timeout(Duration::from_secs_f64(t));
+            }
+        }
+        if let Some(a) = allow_redirects {
+            spec = spec.allow_redirects(a);
+        }
+        if let Some(v) = verify {
+            spec = spec.verify_tls(v);
+        }
+        if let Some(cs) = cookies {
+            spec.cookies = cs;
+        }
+        Ok(self.queue(session, spec, None))
+    }
+
+    /// `session.get(url)` with every default (redirects followed), recorded in `stats` by Rust
+    /// under Locust's default name when it completes; returns the token. Use it when nothing
+    /// in Python needs to judge the response (no `catch_response`, no request listeners).
+    fn submit_get(&self, session: &SessionCore, url: String, stats: &Stats) -> u64 {
+        let record = Some((stats.hub(), url.clone()));
+        let spec = RequestSpec::new(Method::GET, url).allow_redirects(true);
+        self.queue(session, spec, record)
+    }
+
+    /// Hands every request submitted since the last flush to the I/O threads; returns how many.
+    fn flush(&self) -> usize {
+        let jobs = std::mem::take(&mut *lock(&self.pending));
+        let n = jobs.len();
+        if n == 0 {
+            return 0;
+        }
+        let done = Arc::clone(&self.done);
+        if n == 1 {
+            if let Some(job) = jobs.into_iter().next() {
+                self.handle.spawn(job.run(done));
+            }
+            return 1;
+        }
+        self.handle.spawn(async move {
+            for job in jobs {
+                tokio::spawn(job.run(Arc::clone(&done)));
+            }
+        });
+        n
+    }
+
+    /// Takes every completed exchange (clearing the eventfd): a list of (token, RawResponse).
+    fn drain(&self) -> Vec<(u64, RawResponse)> {
+        let mut buf = [0u8; 8];
+        // SAFETY: reads at most 8 bytes into a valid buffer from our nonblocking eventfd.
+        unsafe {
+            libc::read(self.done.efd, buf.as_mut_ptr().cast(), 8);
+        }
+        let items = std::mem::take(&mut *lock(&self.done.queue));
+        items
+            .into_iter()
+            .map(|(t, ex)| (t, RawResponse { ex }))
+            .collect()
+    }
+
+    /// Stops the I/O threads (pending requests are dropped).
+    fn close(&self, py: Python<'_>) {
+        let rt = lock(&self.runtime).take();
+        if let Some(rt) = rt {
+            py.detach(move || rt.shutdown_timeout(Duration::from_millis(500)));
+        }
+    }
+}
+
+/// The result of one exchange, as Rust data; Python's Response wraps it.
+#[pyclass(module = "locusta._core", frozen)]
+pub struct RawResponse {
+    ex: Exchange,
+}
+
+fn error_kind(e: &HttpError) -> &'static str {
+    match e {
+        HttpError::MissingSchema { .. } => "MissingSchema",
+        HttpError::InvalidSchema { .. } => "InvalidSchema",
+        HttpError::InvalidUrl { .. } => "InvalidURL",
+        _ if e.is_timeout() => "Timeout",
+        _ if e.is_tls() => "SSLError",
+        _ => "ConnectionError",
+    }
+}
+
+#[pymethods]
+impl RawResponse {
+    /// Status code, 0 without a response.
+    #[getter]
+    fn status_code(&self) -> u16 {
+        self.ex.status()
+    }
+
+    /// Reason phrase ("" without a response).
+    #[getter]
+    fn reason(&self) -> &str {
+        self.ex.result.as_ref().map_or("", |r| r.reason.as_str())
+    }
+
+    /// Response time in milliseconds, measured in Rust (whole exchange, body included).
+    #[getter]
+    fn response_time(&self) -> f64 {
+        self.ex.elapsed.as_secs_f64() * 1000.0
+    }
+
+    /// Response time in microseconds.
+    #[getter]
+    fn response_time_us(&self) -> u64 {
+        self.ex.elapsed.as_micros() as u64
+    }
+
+    /// Unix time the exchange started.
+    #[getter]
+    fn start_time(&self) -> f64 {
+        self.ex
+            .started
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0)
+    }
+
+    /// Locust's default stats name: path and query of the first request.
+    #[getter]
+    fn stats_path(&self) -> &str {
+        &self.ex.stats_path
+    }
+
+    /// The first request's full URL.
+    #[getter]
+    fn request_url(&self) -> String {
+        self.ex.request_url.to_string()
+    }
+
+    /// The final URL (after redirects); the request URL without a response.
+    #[getter]
+    fn url(&self) -> String {
+        match &self.ex.result {
+            Ok(r) => r.url.to_string(),
+            Err(_) => self.ex.request_url.to_string(),
+        }
+    }
+
+    /// Decoded body bytes.
+    #[getter]
+    fn content<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        match &self.ex.result {
+            Ok(r) => PyBytes::new(py, &r.body),
+            Err(_) => PyBytes::new(py, b""),
+        }
+    }
+
+    /// Body length in bytes (Locust's response_length).
+    #[getter]
+    fn content_length(&self) -> usize {
+        self.ex.content_length()
+    }
+
+    /// Response headers as (name, value) pairs in received order.
+    fn headers(&self) -> Vec<(String, String)> {
+        match &self.ex.result {
+            Ok(r) => r
+                .headers
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_owned(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Status codes and URLs of the redirect responses followed, oldest first.
+    fn history(&self) -> Vec<(u16, String, String)> {
+        self.ex
+            .history
+            .iter()
+            .map(|r| (r.status, r.reason.clone(), r.url.to_string()))
+            .collect()
+    }
+
+    /// HTTP version as requests' `raw.version` (11 for HTTP/1.1).
+    #[getter]
+    fn http_version(&self) -> u8 {
+        match self.ex.result.as_ref().map(|r| r.version) {
+            Ok(http::Version::HTTP_10) => 10,
+            Ok(http::Version::HTTP_2) => 20,
+            _ => 11,
+        }
+    }
+
+    /// The error text when there is no response (Locust's repr of the exception), else None.
+    #[getter]
+    fn error(&self) -> Option<String> {
+        self.ex.result.as_ref().err().map(|e| e.to_string())
+    }
+
+    /// The requests exception class name of the error, else None.
+    #[getter]
+    fn error_kind(&self) -> Option<&'static str> {
+        self.ex.result.as_ref().err().map(error_kind)
+    }
+
+    /// Locust's failure text under stats name `name`, or None for a success (status < 400).
+    fn failure_text(&self, name: &str) -> Option<String> {
+        self.ex.failure_text(name)
+    }
+
+    /// Records this exchange in `stats` as Locust's HttpSession would (failure = error or status
+    /// >= 400); returns the failure text, or None for a success.
+    fn record(&self, stats: &Stats, method: &str, name: &str) -> Option<String> {
+        let err = self.ex.failure_text(name);
+        stats.record_us(
+            method,
+            name,
+            Some(self.ex.elapsed.as_micros() as u64),
+            self.ex.content_length() as u64,
+            err.as_deref(),
+        );
+        err
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_and_methods_are_validated() {
+        assert!(header_pair("X-Test", "yes").is_ok());
+        assert!(header_pair("bad name", "x").is_err());
+        assert!(header_pair("X", "line\nbreak").is_err());
+        assert_eq!(parse_method("post").unwrap(), Method::POST);
+        assert!(parse_method("BAD METHOD").is_err());
+    }
+
+    #[test]
+    fn eventfd_is_written_once_per_batch() {
+        // SAFETY: plain syscall; checked below.
+        let efd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        assert!(efd >= 0);
+        let done = Completions {
+            queue: Mutex::new(Vec::new()),
+            efd,
+        };
+        let ex = |url: &str| Exchange {
+            started: std::time::SystemTime::now(),
+            elapsed: Duration::from_micros(5),
+            request_url: url::Url::parse(url).unwrap(),
+            stats_path: "/".into(),
+            result: Err(HttpError::MissingSchema { url: url.into() }),
+            history: Vec::new(),
+        };
+        done.push(1, ex("http://a/"));
+        done.push(2, ex("http://b/"));
+        let mut buf = [0u8; 8];
+        // SAFETY: reads 8 bytes into a valid buffer.
+        let n = unsafe { libc::read(efd, buf.as_mut_ptr().cast(), 8) };
+        assert_eq!(n, 8);
+        assert_eq!(
+            u64::from_ne_bytes(buf),
+            1,
+            "only the first push of a batch wakes the hub"
+        );
+        assert_eq!(lock(&done.queue).len(), 2);
+        assert_eq!(
+            error_kind(&HttpError::MissingSchema { url: "x".into() }),
+            "MissingSchema"
+        );
+    }
+
+    #[test]
+    fn fast_path_records_under_locusts_default_name() {
+        let hub = StatsHub::new(locusta_stats::StatsLimits::default());
+        let ex = |url: &str, stats_path: &str, result| Exchange {
+            started: std::time::SystemTime::now(),
+            elapsed: Duration::from_micros(1500),
+            request_url: url::Url::parse(url).unwrap(),
+            stats_path: stats_path.into(),
+            result: Err(result),
+            history: Vec::new(),
+        };
+        // URL errors raise in Python and are not recorded.
+        record_default(
+            &hub,
+            &ex(
+                "http://a/",
+                "",
+                HttpError::MissingSchema { url: "x".into() },
+            ),
+            "x",
+        );
+        // A failed connection without a path is recorded under the URL as given.
+        let refused = || HttpError::Connect {
+            errno: 111,
+            message: "Connection refused".into(),
+        };
+        record_default(&hub, &ex("http://a/", "", refused()), "http://a");
+        record_default(&hub, &ex("http://a/p?q=1", "/p?q=1", refused()), "/p?q=1");
+        hub.merge();
+        hub.read(|agg| {
+            let names: Vec<(String, u64, u64)> = agg
+                .entries()
+                .iter()
+                .map(|e| (e.name().to_string(), e.num_requests(), e.num_failures()))
+                .collect();
+            assert_eq!(
+                names,
+                vec![("/p?q=1".to_string(), 1, 1), ("http://a".to_string(), 1, 1)]
+            );
+        });
+    }
+}

@@ -1,0 +1,517 @@
+//! One statistics row (Locust's `StatsEntry`): counters, the microsecond HDR histogram, the
+//! per-second request/failure counts and the short per-second ring used for "current" values.
+//!
+//! Internally everything is in microseconds; the public accessors return milliseconds (`f64`),
+//! which is what Locust's outputs use.
+
+use hdrhistogram::Histogram;
+use std::collections::VecDeque;
+
+use crate::format::bucket_response_time;
+use crate::now_unix;
+
+/// Significant digits kept by the latency histograms.
+const SIGFIG: u8 = 3;
+/// Window of the "current" percentiles, seconds (Locust's CURRENT_RESPONSE_TIME_PERCENTILE_WINDOW).
+pub(crate) const CURRENT_WINDOW: i64 = 10;
+/// How many seconds of per-second histogram deltas are kept.
+const RING_SECONDS: i64 = 20;
+
+fn new_hist() -> Histogram<u64> {
+    // A constant, valid configuration (sigfig <= 5): creation cannot fail.
+    let mut h = Histogram::new(SIGFIG).expect("sigfig 3 is a valid HDR histogram precision");
+    h.auto(true);
+    h
+}
+
+/// Dense per-second counters (requests and failures), starting at `base` (unix second).
+#[derive(Debug, Clone, Default)]
+struct PerSecond {
+    base: i64,
+    reqs: Vec<u32>,
+    fails: Vec<u32>,
+}
+
+impl PerSecond {
+    /// Returns the slot index for second `sec`, growing the vectors as needed.
+    fn slot(&mut self, sec: i64) -> usize {
+        if self.reqs.is_empty() {
+            self.base = sec;
+        }
+        if sec < self.base {
+            // Out-of-order sample older than anything seen: extend backwards (bounded to an hour,
+            // older ones are counted at the first second).
+            let shift = (self.base - sec).min(3600) as usize;
+            let mut r = vec![0u32; shift];
+            r.extend_from_slice(&self.reqs);
+            self.reqs = r;
+            let mut f = vec![0u32; shift];
+            f.extend_from_slice(&self.fails);
+            self.fails = f;
+            self.base -= shift as i64;
+        }
+        let i = (sec.max(self.base) - self.base) as usize;
+        if i >= self.reqs.len() {
+            self.reqs.resize(i + 1, 0);
+            self.fails.resize(i + 1, 0);
+        }
+        i
+    }
+
+    fn get(&self, sec: i64) -> (u64, u64) {
+        if sec < self.base {
+            return (0, 0);
+        }
+        let i = (sec - self.base) as usize;
+        match (self.reqs.get(i), self.fails.get(i)) {
+            (Some(&r), Some(&f)) => (r as u64, f as u64),
+            _ => (0, 0),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (i64, u64, u64)> + '_ {
+        self.reqs
+            .iter()
+            .zip(self.fails.iter())
+            .enumerate()
+            .map(move |(i, (&r, &f))| (self.base + i as i64, r as u64, f as u64))
+    }
+}
+
+/// Sparse histogram delta for one second: sorted `(lowest equivalent µs, count)` pairs once
+/// compacted; raw pushes are appended between compactions.
+#[derive(Debug, Clone)]
+struct SecondSlot {
+    sec: i64,
+    pairs: Vec<(u64, u64)>,
+    compacted_len: usize,
+}
+
+/// One statistics row (Locust's `StatsEntry`). All public times are milliseconds.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    name: String,
+    method: String,
+    num_requests: u64,
+    num_none_requests: u64,
+    num_failures: u64,
+    total_rt_us: u128,
+    min_us: Option<u64>,
+    max_us: u64,
+    hist: Histogram<u64>,
+    total_content_length: u64,
+    start_time: f64,
+    last_request_timestamp: Option<f64>,
+    per_sec: PerSecond,
+    ring: VecDeque<SecondSlot>,
+    dirty: bool,
+    global_start: f64,
+    global_last: Option<f64>,
+}
+
+impl Entry {
+    pub(crate) fn new(name: &str, method: &str, start_time: f64) -> Entry {
+        Entry {
+            name: name.to_owned(),
+            method: method.to_owned(),
+            num_requests: 0,
+            num_none_requests: 0,
+            num_failures: 0,
+            total_rt_us: 0,
+            min_us: None,
+            max_us: 0,
+            hist: new_hist(),
+            total_content_length: 0,
+            start_time,
+            last_request_timestamp: None,
+            per_sec: PerSecond::default(),
+            ring: VecDeque::new(),
+            dirty: false,
+            global_start: start_time,
+            global_last: None,
+        }
+    }
+
+    pub(crate) fn reset(&mut self, now: f64) {
+        self.num_requests = 0;
+        self.num_none_requests = 0;
+        self.num_failures = 0;
+        self.total_rt_us = 0;
+        self.min_us = None;
+        self.max_us = 0;
+        self.hist.reset();
+        self.total_content_length = 0;
+        self.start_time = now;
+        self.last_request_timestamp = None;
+        self.per_sec = PerSecond::default();
+        self.ring.clear();
+        self.dirty = false;
+        self.global_start = now;
+        self.global_last = None;
+    }
+
+    pub(crate) fn set_globals(&mut self, start: f64, last: Option<f64>) {
+        self.global_start = start;
+        self.global_last = last;
+    }
+
+    /// Folds one sample in (Locust's `log` + `log_error`).
+    pub(crate) fn apply(&mut self, t: f64, rt_us: Option<u64>, len: u64, failed: bool) {
+        let sec = t.floor() as i64;
+        self.num_requests += 1;
+        let slot = self.per_sec.slot(sec);
+        self.per_sec.reqs[slot] = self.per_sec.reqs[slot].saturating_add(1);
+        self.last_request_timestamp = Some(match self.last_request_timestamp {
+            Some(l) if l > t => l,
+            _ => t,
+        });
+        match rt_us {
+            None => self.num_none_requests += 1,
+            Some(v) => {
+                self.total_rt_us += v as u128;
+                self.min_us = Some(self.min_us.map_or(v, |m| m.min(v)));
+                self.max_us = self.max_us.max(v);
+                if self.hist.record(v).is_err() {
+                    self.hist.saturating_record(v);
+                }
+                let q = self.hist.lowest_equivalent(v);
+                self.ring_push(sec, q);
+            }
+        }
+        self.total_content_length += len;
+        if failed {
+            self.num_failures += 1;
+            self.per_sec.fails[slot] = self.per_sec.fails[slot].saturating_add(1);
+        }
+    }
+
+    fn ring_push(&mut self, sec: i64, q: u64) {
+        let newest = self.ring.back().map_or(sec, |s| s.sec.max(sec));
+        if sec <= newest - RING_SECONDS {
+            return;
+        }
+        let pos = self.ring.iter().rposition(|s| s.sec <= sec);
+        let idx = match pos {
+            Some(i) if self.ring[i].sec == sec => i,
+            Some(i) => {
+                self.ring.insert(i + 1, SecondSlot::new(sec));
+                i + 1
+            }
+            None => {
+                self.ring.push_front(SecondSlot::new(sec));
+                0
+            }
+        };
+        let slot = &mut self.ring[idx];
+        slot.pairs.push((q, 1));
+        if slot.pairs.len() > 2 * slot.compacted_len + 1024 {
+            slot.compact();
+        }
+        self.dirty = true;
+        while self
+            .ring
+            .front()
+            .is_some_and(|s| s.sec <= newest - RING_SECONDS)
+        {
+            self.ring.pop_front();
+        }
+    }
+
+    /// Sorts and merges the pending per-second pairs (after each merge batch).
+    pub(crate) fn compact(&mut self) {
+        if self.dirty {
+            for s in self.ring.iter_mut() {
+                s.compact();
+            }
+            self.dirty = false;
+        }
+    }
+
+    /// Stats name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// Request method ("" for the Aggregated row).
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+    /// Number of requests (including failures and none-requests).
+    pub fn num_requests(&self) -> u64 {
+        self.num_requests
+    }
+    /// Requests reported without a response time.
+    pub fn num_none_requests(&self) -> u64 {
+        self.num_none_requests
+    }
+    /// Number of failed requests.
+    pub fn num_failures(&self) -> u64 {
+        self.num_failures
+    }
+    /// Failures / requests (1.0 if there are failures but no requests).
+    pub fn fail_ratio(&self) -> f64 {
+        if self.num_requests == 0 {
+            if self.num_failures > 0 {
+                1.0
+            } else {
+                0.0
+            }
+        } else {
+            self.num_failures as f64 / self.num_requests as f64
+        }
+    }
+    /// Sum of all response times, milliseconds.
+    pub fn total_response_time(&self) -> f64 {
+        self.total_rt_us as f64 / 1000.0
+    }
+    /// Number of requests that have a response time.
+    fn timed(&self) -> u64 {
+        self.num_requests - self.num_none_requests
+    }
+    /// Average response time in ms over requests with a response time (0 if none).
+    pub fn avg_response_time(&self) -> f64 {
+        match self.timed() {
+            0 => 0.0,
+            n => self.total_rt_us as f64 / n as f64 / 1000.0,
+        }
+    }
+    /// Exact minimum response time in ms, `None` until a timed request was seen.
+    pub fn min_response_time(&self) -> Option<f64> {
+        self.min_us.map(|v| v as f64 / 1000.0)
+    }
+    /// Exact maximum response time in ms (0 if none).
+    pub fn max_response_time(&self) -> f64 {
+        self.max_us as f64 / 1000.0
+    }
+    /// Median response time in ms (Locust's rank rule, clamped to [min, max]; 0 if none).
+    pub fn median_response_time(&self) -> f64 {
+        self.percentile(0.5)
+    }
+    /// Cumulative response time percentile in ms, `p` in 0..=1 (0 if no timed requests).
+    pub fn percentile(&self, p: f64) -> f64 {
+        self.percentiles(&[p])[0]
+    }
+    /// Several cumulative percentiles in one pass over the histogram.
+    pub fn percentiles(&self, ps: &[f64]) -> Vec<f64> {
+        let n = self.hist.len();
+        let iter = self.hist.iter_recorded().map(|v| {
+            (
+                self.hist.lowest_equivalent(v.value_iterated_to()),
+                v.count_at_value(),
+            )
+        });
+        self.clamp_all(percentiles_from_sorted(iter, n, ps))
+    }
+
+    fn clamp_all(&self, vals: Vec<Option<u64>>) -> Vec<f64> {
+        vals.into_iter()
+            .map(|v| match v {
+                None => 0.0,
+                Some(us) => {
+                    let us = match self.min_us {
+                        Some(min) => us.clamp(min, self.max_us.max(min)),
+                        None => us,
+                    };
+                    us as f64 / 1000.0
+                }
+            })
+            .collect()
+    }
+
+    /// Percentile in ms over roughly the last 10 seconds, using the wall clock.
+    pub fn current_percentile(&self, p: f64) -> Option<f64> {
+        self.current_percentiles_at(&[p], now_unix()).map(|v| v[0])
+    }
+
+    /// Percentiles in ms over the 10 seconds ending at `now` (seconds `now-9 ..= now`).
+    /// `None` while the entry is younger than 2 seconds (Locust has no cached snapshot yet);
+    /// 0 for each percentile if the window holds no timed requests.
+    pub fn current_percentiles_at(&self, ps: &[f64], now: f64) -> Option<Vec<f64>> {
+        let now_sec = now.floor() as i64;
+        if now_sec - (self.start_time.floor() as i64) < 2 {
+            return None;
+        }
+        let lo = now_sec - (CURRENT_WINDOW - 1);
+        let mut pairs: Vec<(u64, u64)> = Vec::new();
+        for s in self.ring.iter().filter(|s| s.sec >= lo && s.sec <= now_sec) {
+            pairs.extend_from_slice(&s.pairs);
+        }
+        pairs.sort_unstable_by_key(|p| p.0);
+        let n: u64 = pairs.iter().map(|p| p.1).sum();
+        let iter = pairs.iter().copied();
+        Some(self.clamp_all(percentiles_from_sorted(iter, n, ps)))
+    }
+
+    /// Average content length in bytes (0 if no requests).
+    pub fn avg_content_length(&self) -> f64 {
+        match self.num_requests {
+            0 => 0.0,
+            n => self.total_content_length as f64 / n as f64,
+        }
+    }
+    /// Total content length in bytes.
+    pub fn total_content_length(&self) -> u64 {
+        self.total_content_length
+    }
+    /// Requests per second over the whole run (run-wide window, as Locust).
+    pub fn total_rps(&self) -> f64 {
+        self.total_rate(self.num_requests)
+    }
+    /// Failures per second over the whole run.
+    pub fn total_fail_per_sec(&self) -> f64 {
+        self.total_rate(self.num_failures)
+    }
+    fn total_rate(&self, n: u64) -> f64 {
+        match self.global_last {
+            Some(last) if last != 0.0 && self.global_start != 0.0 => {
+                let d = last - self.global_start;
+                if d == 0.0 {
+                    0.0
+                } else {
+                    n as f64 / d
+                }
+            }
+            _ => 0.0,
+        }
+    }
+    /// Requests per second over the seconds `[last-12, last-2)` of the run (Locust's rule).
+    pub fn current_rps(&self) -> f64 {
+        self.current_rate(false)
+    }
+    /// Failures per second over the same window as [`Entry::current_rps`].
+    pub fn current_fail_per_sec(&self) -> f64 {
+        self.current_rate(true)
+    }
+    fn current_rate(&self, fails: bool) -> f64 {
+        let Some(last) = self.global_last else {
+            return 0.0;
+        };
+        let last = last.floor() as i64;
+        let start = (last - 12).max(self.global_start.floor() as i64);
+        let end = last - 2;
+        let mut sum = 0u64;
+        let mut n = 0u64;
+        for s in start..end {
+            let (r, f) = self.per_sec.get(s);
+            sum += if fails { f } else { r };
+            n += 1;
+        }
+        sum as f64 / n.max(1) as f64
+    }
+    /// When this entry started counting (creation or last reset), unix seconds.
+    pub fn start_time(&self) -> f64 {
+        self.start_time
+    }
+    /// Time of the latest request, unix seconds.
+    pub fn last_request_timestamp(&self) -> Option<f64> {
+        self.last_request_timestamp
+    }
+    /// `(unix second, requests)` for every second that had requests.
+    pub fn num_reqs_per_sec(&self) -> Vec<(i64, u64)> {
+        self.per_sec
+            .iter()
+            .filter(|&(_, r, _)| r > 0)
+            .map(|(s, r, _)| (s, r))
+            .collect()
+    }
+    /// `(unix second, failures)` for every second that had failures.
+    pub fn num_fail_per_sec(&self) -> Vec<(i64, u64)> {
+        self.per_sec
+            .iter()
+            .filter(|&(_, _, f)| f > 0)
+            .map(|(s, _, f)| (s, f))
+            .collect()
+    }
+    /// Locust-style response time buckets: `(bucket ms, count)` ascending, derived from the HDR
+    /// histogram (each recorded value converted to ms and passed through
+    /// [`bucket_response_time`]).
+    pub fn response_time_buckets(&self) -> Vec<(u64, u64)> {
+        let mut out: Vec<(u64, u64)> = Vec::new();
+        for v in self.hist.iter_recorded() {
+            let us = self.hist.lowest_equivalent(v.value_iterated_to());
+            let us = match self.min_us {
+                Some(min) => us.clamp(min, self.max_us.max(min)),
+                None => us,
+            };
+            let b = bucket_response_time(us as f64 / 1000.0);
+            match out.last_mut() {
+                Some(last) if last.0 == b => last.1 += v.count_at_value(),
+                _ => out.push((b, v.count_at_value())),
+            }
+        }
+        out.sort_unstable_by_key(|p| p.0);
+        out.dedup_by(|a, b| {
+            if a.0 == b.0 {
+                b.1 += a.1;
+                true
+            } else {
+                false
+            }
+        });
+        out
+    }
+}
+
+impl SecondSlot {
+    fn new(sec: i64) -> SecondSlot {
+        SecondSlot {
+            sec,
+            pairs: Vec::new(),
+            compacted_len: 0,
+        }
+    }
+    fn compact(&mut self) {
+        if self.pairs.len() == self.compacted_len {
+            return;
+        }
+        self.pairs.sort_unstable_by_key(|p| p.0);
+        let mut out: Vec<(u64, u64)> = Vec::with_capacity(self.pairs.len().min(4096));
+        for &(v, c) in &self.pairs {
+            match out.last_mut() {
+                Some(last) if last.0 == v => last.1 += c,
+                _ => out.push((v, c)),
+            }
+        }
+        self.compacted_len = out.len();
+        self.pairs = out;
+    }
+}
+
+/// Percentiles over ascending `(value, count)` pairs with `n` total samples, using Locust's rank
+/// rule: the value at 1-based rank `min(floor(n*p) + 1, n)`. `None` when `n == 0`.
+pub(crate) fn percentiles_from_sorted(
+    iter: impl Iterator<Item = (u64, u64)>,
+    n: u64,
+    ps: &[f64],
+) -> Vec<Option<u64>> {
+    if n == 0 {
+        return vec![None; ps.len()];
+    }
+    let ranks: Vec<u64> = ps
+        .iter()
+        .map(|&p| {
+            let p = if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) };
+            (((n as f64) * p).floor() as u64 + 1).min(n)
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..ps.len()).collect();
+    order.sort_by_key(|&i| ranks[i]);
+    let mut out = vec![None; ps.len()];
+    let mut k = 0;
+    let mut cum = 0u64;
+    let mut last = 0u64;
+    for (v, c) in iter {
+        cum += c;
+        last = v;
+        while k < order.len() && ranks[order[k]] <= cum {
+            out[order[k]] = Some(v);
+            k += 1;
+        }
+        if k == order.len() {
+            break;
+        }
+    }
+    for i in order.into_iter().skip(k) {
+        out[i] = Some(last);
+    }
+    out
+}

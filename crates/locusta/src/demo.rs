@@ -1,0 +1,156 @@
+//! `locusta demo` and `locusta demo-target`: a real load test with nothing to set up.
+//!
+//! `demo` starts the built-in shop target on a free loopback port and runs the built-in shop
+//! users against it headless (20 users, 10 per second, 15 seconds unless flags say otherwise),
+//! with every Locust flag available (`--csv`, `--json`, `-u`, ...). With `-H` it runs the same
+//! users against another host. `demo-target` serves the target alone, for trying locustfiles.
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+
+use locusta_demo::{DemoConfig, DemoServer};
+use locusta_options::Source;
+
+use crate::cli::{parse, run_parsed, Locustfile};
+use crate::demo_users::demo_user_classes;
+
+fn is_default(parsed: &locusta_options::Parsed, key: &str) -> bool {
+    matches!(parsed.sources.get(key), None | Some(Source::Default))
+}
+
+/// `locusta demo [flags]`: `args` excludes the word `demo`.
+pub fn run_demo(args: Vec<OsString>) -> i32 {
+    let mut parsed = match parse(args) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if is_default(&parsed, "headless") {
+        parsed.options.headless = true;
+    }
+    if is_default(&parsed, "num_users") {
+        parsed.options.num_users = Some(20);
+    }
+    if is_default(&parsed, "spawn_rate") {
+        parsed.options.spawn_rate = Some(10.0);
+    }
+    if is_default(&parsed, "run_time") {
+        parsed.options.run_time = Some(15);
+    }
+    let mut server = None;
+    let default_host = if parsed.options.host.is_some() {
+        None
+    } else {
+        let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
+        match DemoServer::start(addr, DemoConfig::default()) {
+            Ok(s) => {
+                let url = s.base_url();
+                eprintln!("locusta demo: shop target listening on {url}");
+                server = Some(s);
+                Some(url)
+            }
+            Err(e) => {
+                eprintln!("locusta demo: cannot start the demo target on 127.0.0.1: {e}");
+                return 1;
+            }
+        }
+    };
+    let code = run_parsed(
+        Locustfile {
+            classes: demo_user_classes(),
+            shape: None,
+            default_host,
+        },
+        parsed,
+    );
+    if let Some(s) = server {
+        s.shutdown();
+    }
+    code
+}
+
+/// `locusta demo-target [--port N] [--bind ADDR] [--checkout-hold-ms N]`: serves until Ctrl-C.
+pub fn run_demo_target(args: Vec<OsString>) -> i32 {
+    let mut port: u16 = 8080;
+    let mut bind = String::from("127.0.0.1");
+    let mut cfg = DemoConfig::default();
+    let mut it = args
+        .into_iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned());
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .ok_or_else(|| format!("locusta demo-target: {name} needs a value"))
+        };
+        let result: Result<(), String> = match arg.as_str() {
+            "--port" | "-p" => value("--port").and_then(|v| {
+                v.parse()
+                    .map(|p| port = p)
+                    .map_err(|_| format!("locusta demo-target: invalid port '{v}'"))
+            }),
+            "--bind" => value("--bind").map(|v| bind = v),
+            "--threads" => value("--threads").and_then(|v| {
+                v.parse()
+                    .map(|t| cfg.threads = t)
+                    .map_err(|_| format!("locusta demo-target: invalid thread count '{v}'"))
+            }),
+            "--checkout-hold-ms" => value("--checkout-hold-ms").and_then(|v| {
+                v.parse()
+                    .map(|ms| cfg.checkout_hold = std::time::Duration::from_millis(ms))
+                    .map_err(|_| format!("locusta demo-target: invalid duration '{v}'"))
+            }),
+            "-h" | "--help" => {
+                println!(
+                    "Usage: locusta demo-target [--port 8080] [--bind 127.0.0.1] [--threads 1] [--checkout-hold-ms 2]\n\n\
+                     Serves the built-in shop API (the target of `locusta demo`) until Ctrl-C."
+                );
+                return 0;
+            }
+            other => Err(format!(
+                "locusta demo-target: unknown argument '{other}' (see --help)"
+            )),
+        };
+        if let Err(e) = result {
+            eprintln!("{e}");
+            return 2;
+        }
+    }
+    let addr: SocketAddr = match format!("{bind}:{port}").parse() {
+        Ok(a) => a,
+        Err(_) => {
+            eprintln!("locusta demo-target: '{bind}' is not an IP address");
+            return 2;
+        }
+    };
+    let server = match DemoServer::start(addr, cfg) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("locusta demo-target: cannot listen on {addr}: {e}");
+            return 1;
+        }
+    };
+    eprintln!(
+        "locusta demo-target: serving the shop API on {} (Ctrl-C to stop)",
+        server.base_url()
+    );
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("locusta demo-target: {e}");
+            return 1;
+        }
+    };
+    rt.block_on(async {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            Some(_) = async { match term.as_mut() { Some(t) => t.recv().await, None => std::future::pending().await } } => {}
+        }
+    });
+    server.shutdown();
+    0
+}

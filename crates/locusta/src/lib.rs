@@ -1,0 +1,40 @@
+//! locusta: Locust's load-testing model on a Rust engine.
+//!
+//! Simulated users are described as [`UserClass`]es with weighted, tagged tasks and a wait
+//! time; the engine spawns them at a given rate on one single-threaded runtime per core,
+//! records every request into per-thread statistics shards, and reports with Locust's console
+//! tables, CSV files and JSON. A program with Rust-native users gets the whole `locust` command
+//! line by calling [`run_cli`]:
+//!
+//! ```no_run
+//! use locusta::{task, TaskResult, User, UserClass};
+//!
+//! async fn index(user: &mut User) -> TaskResult {
+//!     user.client.get("/").send().await;
+//!     Ok(())
+//! }
+//!
+//! fn main() {
+//!     let users = vec![UserClass::new("WebsiteUser").task(task!(index))];
+//!     std::process::exit(locusta::run_cli(users));
+//! }
+//! ```
+
+pub mod cli;
+pub mod client;
+pub mod demo;
+pub mod demo_users;
+pub mod headless;
+pub mod logging;
+pub mod runner;
+pub mod shape;
+pub mod spawn;
+pub mod user;
+pub mod wait_time;
+
+pub use cli::{run_cli, run_locustfile, Locustfile};
+pub use client::{CaughtResponse, Client, RequestBuilder, Response};
+pub use runner::{Runner, RunnerConfig, RunnerState};
+pub use shape::{LoadShape, ShapeTick, Stages};
+pub use user::{Task, TaskError, TaskResult, User, UserClass};
+pub use wait_time::WaitTime;

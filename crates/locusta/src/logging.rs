@@ -1,0 +1,151 @@
+//! Log lines that look like Locust's: `[2026-11-23 10:57:54,507] host/INFO/locusta.main: msg`.
+//!
+//! Users grep and parse these lines, and tools watch for "All users spawned", so the layout is
+//! Locust's. Logs go to stderr, or to `--logfile`; `-L/--loglevel` filters them.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use log::{Level, LevelFilter, Log, Metadata, Record};
+
+struct LocustLogger {
+    hostname: String,
+    level: LevelFilter,
+    file: Option<Mutex<File>>,
+}
+
+impl Log for LocustLogger {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        metadata.level() <= self.level
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let level = match record.level() {
+            Level::Error => "ERROR",
+            Level::Warn => "WARNING",
+            Level::Info => "INFO",
+            Level::Debug | Level::Trace => "DEBUG",
+        };
+        let target = record.target().replace("::", ".");
+        let line = format!(
+            "[{}] {}/{}/{}: {}\n",
+            timestamp(SystemTime::now()),
+            self.hostname,
+            level,
+            target,
+            record.args()
+        );
+        match &self.file {
+            Some(f) => {
+                if let Ok(mut f) = f.lock() {
+                    let _ = f.write_all(line.as_bytes());
+                }
+            }
+            None => {
+                let _ = std::io::stderr().lock().write_all(line.as_bytes());
+            }
+        }
+    }
+
+    fn flush(&self) {
+        if let Some(f) = &self.file {
+            if let Ok(mut f) = f.lock() {
+                let _ = f.flush();
+            }
+        }
+    }
+}
+
+/// Parses Locust's level names (case-insensitive).
+pub fn parse_level(name: &str) -> Result<LevelFilter, String> {
+    match name.to_ascii_uppercase().as_str() {
+        "DEBUG" => Ok(LevelFilter::Debug),
+        "INFO" => Ok(LevelFilter::Info),
+        "WARNING" | "WARN" => Ok(LevelFilter::Warn),
+        "ERROR" | "CRITICAL" => Ok(LevelFilter::Error),
+        other => Err(format!(
+            "invalid log level '{other}': use DEBUG, INFO, WARNING, ERROR or CRITICAL"
+        )),
+    }
+}
+
+/// Installs the logger for the process. A second call (a program running several tests) keeps
+/// the first logger and only adjusts the level.
+pub fn init(level: &str, logfile: Option<&Path>) -> Result<(), String> {
+    let level = parse_level(level)?;
+    let file = match logfile {
+        Some(path) => {
+            Some(Mutex::new(File::create(path).map_err(|e| {
+                format!("cannot open log file {}: {e}", path.display())
+            })?))
+        }
+        None => None,
+    };
+    let logger = LocustLogger {
+        hostname: hostname(),
+        level,
+        file,
+    };
+    // Already installed: keep it (the log crate allows one logger per process).
+    let _ = log::set_boxed_logger(Box::new(logger));
+    log::set_max_level(level);
+    Ok(())
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: buf is a valid writable buffer of the given length.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "localhost".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// Local time as `YYYY-MM-DD HH:MM:SS,mmm`, like Python's logging.
+fn timestamp(now: SystemTime) -> String {
+    let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs() as libc::time_t;
+    // SAFETY: tm is plain data; localtime_r only writes into it.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let ok = unsafe { !libc::localtime_r(&secs, &mut tm).is_null() };
+    if !ok {
+        return format!("{}", since.as_secs());
+    }
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02},{:03}",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec,
+        since.subsec_millis()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_parse_case_insensitively() {
+        assert_eq!(parse_level("debug"), Ok(LevelFilter::Debug));
+        assert_eq!(parse_level("Warning"), Ok(LevelFilter::Warn));
+        assert!(parse_level("loud").is_err());
+    }
+
+    #[test]
+    fn timestamp_has_python_layout() {
+        let ts = timestamp(SystemTime::now());
+        assert_eq!(ts.len(), 23, "{ts}");
+        assert_eq!(&ts[19..20], ",");
+    }
+}

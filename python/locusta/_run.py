@@ -1,0 +1,416 @@
+"""A headless run of a Python locustfile: what ``locust -f FILE --headless ...`` does, with the
+same log lines, events, outputs and exit codes, on the Rust engine."""
+
+import argparse
+import importlib.util
+import inspect
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+import traceback
+
+import gevent
+
+from . import _core, _importhook, _runtime
+
+logger = logging.getLogger("locusta.main")
+
+_PKG_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class _Exit(Exception):
+    def __init__(self, code):
+        super().__init__(code)
+        self.code = code
+
+
+def _setup_logging(opts):
+    if opts["skip_log_setup"]:
+        return
+    level = opts["loglevel"].upper()
+    fmt = f"[%(asctime)s] {socket.gethostname()}/%(levelname)s/%(name)s: %(message)s"
+    handler = logging.FileHandler(opts["logfile"]) if opts["logfile"] else logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(fmt))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    try:
+        root.setLevel(level)
+    except ValueError:
+        root.setLevel(logging.INFO)
+    try:
+        _core.init_logging(level, opts["logfile"])
+    except ValueError:
+        pass
+
+
+def _locustfile_paths(spec):
+    paths = []
+    for part in [p.strip() for p in spec.split(",") if p.strip()]:
+        if os.path.isdir(part):
+            found = []
+            for root, _dirs, files in os.walk(part):
+                found += [os.path.abspath(os.path.join(root, f)) for f in sorted(files) if f.endswith(".py") and not f.startswith("_")]
+            if not found:
+                sys.stderr.write(f"Could not find any locustfiles in directory '{part}'")
+                raise _Exit(1)
+            paths += found
+        elif os.path.exists(part) and part.endswith(".py"):
+            paths.append(os.path.abspath(part))
+        else:
+            sys.stderr.write(
+                f"Could not find '{part}'. Ensure your locustfile ends with '.py' or is a directory with "
+                "locustfiles. See --help for available options.\n"
+            )
+            raise _Exit(1)
+    return paths
+
+
+def _print_user_traceback(exc):
+    """Prints the exception with locusta's and importlib's own frames left out, so the first
+    frame shown is the locustfile's (a SyntaxError shows file, line and caret)."""
+    tb = exc.__traceback__
+    frames = []
+    while tb is not None:
+        fn = tb.tb_frame.f_code.co_filename
+        if not (fn.startswith(_PKG_DIR) or fn.startswith("<frozen")):
+            frames.append(tb)
+        tb = tb.tb_next
+    if frames:
+        # Rebuild a chain of the kept frames.
+        exc = exc.with_traceback(frames[0])
+    else:
+        exc = exc.with_traceback(None)
+    lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    out = []
+    for line in lines:
+        if line.startswith('  File "') and any(line.startswith(f'  File "{d}') for d in (_PKG_DIR, "<frozen")):
+            continue
+        out.append(line)
+    sys.stderr.write("".join(out))
+
+
+def _load_locustfile(path):
+    from .locust import LoadTestShape, User
+
+    directory = os.path.dirname(path)
+    for d in (os.getcwd(), directory):
+        if d not in sys.path:
+            sys.path.insert(0, d)
+    name = os.path.splitext(os.path.basename(path))[0]
+    if name == "locust":
+        name = "locustfile"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:  # SyntaxError, ImportError (incl. HttpLocust), anything at import
+        _print_user_traceback(e)
+        raise _Exit(1)
+    users = {
+        n: v
+        for n, v in vars(module).items()
+        if inspect.isclass(v) and issubclass(v, User) and v.abstract is False
+    }
+    shapes = [
+        v
+        for v in vars(module).values()
+        if inspect.isclass(v) and issubclass(v, LoadTestShape) and not getattr(v, "abstract", True)
+    ]
+    return users, shapes
+
+
+def _refuse_unsupported(opts):
+    missing = []
+    for key, flag in (("master", "--master"), ("worker", "--worker"), ("autostart", "--autostart")):
+        if opts[key]:
+            missing.append(flag)
+    if opts["processes"] is not None:
+        missing.append("--processes")
+    if opts["html_file"]:
+        missing.append("--html")
+    if missing:
+        logger.error(
+            "%s %s not available in this version of locusta yet; run a single headless process (--headless) instead",
+            ", ".join(missing),
+            "is" if len(missing) == 1 else "are",
+        )
+        raise _Exit(1)
+    if not opts["headless"]:
+        logger.error(
+            "The web UI is not available in this version of locusta yet. Add --headless (with -u, -r and -t) "
+            "to run from the command line."
+        )
+        raise _Exit(1)
+
+
+def run(argv):
+    try:
+        return _run(argv)
+    except _Exit as e:
+        return e.code
+
+
+_HELP_OR_VERSION = ("-h", "--help", "-V", "--version")
+
+
+def _parse(argv, extras=None):
+    try:
+        return _core.parse_options(argv, extras)
+    except _core.UsageError as e:
+        message, code, use_stdout = e.args
+        stream = sys.stdout if use_stdout else sys.stderr
+        stream.write(message if message.endswith("\n") else message + "\n")
+        raise _Exit(code)
+
+
+def _run(argv):
+    # Like Locust, help and version are answered before any locustfile is imported (so options
+    # a locustfile declares are not listed there).
+    if any(a in _HELP_OR_VERSION for a in argv[1:]):
+        _parse(argv)
+
+    # The locustfile is imported first: it may declare options (init_command_line_parser).
+    paths = _locustfile_paths(_core.locustfile_option(argv))
+    _importhook.install()
+
+    from . import locust as api
+    from .locust.argument_parser import LocustArgumentParser, UsageError
+    from .locust.env import Environment
+    from .locust.event import state as event_state
+
+    user_classes = {}
+    shape_classes = []
+    for path in paths:
+        users, shapes = _load_locustfile(path)
+        for n, cls in users.items():
+            if n in user_classes and user_classes[n] is not cls:
+                sys.stderr.write(f"Duplicate user class names: {n} is defined in both {path} and another locustfile\n")
+                return 1
+            user_classes[n] = cls
+        shape_classes += shapes
+
+    parser = LocustArgumentParser()
+    try:
+        api.events.init_command_line_parser.fire(parser=parser)
+        extras = parser.extras()
+    except ValueError as e:
+        sys.stderr.write(f"locusta: error: {e}\n")
+        return 2
+    opts, sources, given = _parse(argv, extras)
+    try:
+        custom = parser.values(given)
+    except UsageError as e:
+        sys.stderr.write(f"locusta: error: {e}\n")
+        return 2
+    _setup_logging(opts)
+
+    if opts["list_commands"]:
+        print("Available Users:")
+        for n in user_classes:
+            print("    " + n)
+        return 0
+
+    logger.info("Starting locusta %s", _core.__version__)
+    _refuse_unsupported(opts)
+
+    if not user_classes:
+        logger.error("No User class found!")
+        return 1
+    if opts["user_classes"]:
+        missing = [n for n in opts["user_classes"] if n not in user_classes]
+        if missing:
+            logger.error("Unknown User(s): %s\n", ", ".join(missing))
+            return 1
+        selected = [user_classes[n] for n in opts["user_classes"]]
+    else:
+        selected = list(user_classes.values())
+
+    host = opts["host"]
+    if host is None:
+        from .locust.user.users import HttpUser
+        from .locust.contrib.fasthttp import FastHttpUser
+
+        for cls in selected:
+            if issubclass(cls, (HttpUser, FastHttpUser)) and cls.host is None:
+                logger.error(
+                    "You must specify the base host. Either in the host attribute in the User class (%s), "
+                    "or on the command line using the --host option.",
+                    cls.__name__,
+                )
+                return 1
+    else:
+        for cls in selected:
+            cls.host = host
+
+    runtime = _runtime.install(_runtime.Runtime(threads=_io_threads(sources, opts), max_entries=opts["max_stats_entries"]))
+    parsed = argparse.Namespace(**opts, **custom)
+    shape = shape_classes[0]() if shape_classes else None
+    env = Environment(
+        user_classes=selected,
+        shape_class=shape,
+        tags=opts["tags"],
+        exclude_tags=opts["exclude_tags"],
+        locustfile=opts["locustfile"],
+        events=api.events,
+        host=host,
+        reset_stats=opts["reset_stats"],
+        stop_timeout=opts["stop_timeout"],
+        parsed_options=parsed,
+        parsed_locustfiles=paths,
+        available_user_classes=user_classes,
+    )
+    env._filter_tasks_by_tags()
+    if opts["tags"] is not None or opts["exclude_tags"] is not None:
+        env.user_classes = [c for c in env.user_classes if c.tasks]
+        if not env.user_classes:
+            logger.error("No tasks left to run after applying --tags/--exclude-tags; check the tag names.")
+            return 1
+    runner = env.create_local_runner()
+    if shape is not None:
+        shape.runner = runner
+    api.events.init.fire(environment=env, runner=runner, web_ui=None)
+
+    stats = runtime.stats
+    if opts["csv_prefix"]:
+        try:
+            stats.csv_open(opts["csv_prefix"], opts["stats_history_enabled"])
+        except OSError as e:
+            logger.error("%s", e)
+            return 1
+
+    stop_reason = []
+
+    def on_signal(reason):
+        if not stop_reason:
+            stop_reason.append(reason)
+
+    gevent.signal_handler(signal.SIGTERM, on_signal, "sigterm")
+    gevent.signal_handler(signal.SIGINT, on_signal, "sigint")
+
+    run_time = opts["run_time"]
+    if run_time:
+        logger.info("Run time limit set to %s seconds", run_time)
+    print_stats = not opts["only_summary"]
+    if print_stats:
+        sys.stderr.write(stats.stats_table(True))
+        sys.stderr.flush()
+
+    users = opts["num_users"] if opts["num_users"] is not None else 1
+    rate = opts["spawn_rate"] if opts["spawn_rate"] is not None else 1.0
+    started = time.monotonic()
+    shape_value = None
+    from .locust.exception import StopTest
+
+    def shape_tick():
+        try:
+            return shape.tick()
+        except StopTest as e:
+            logger.error("%s", e)
+            logger.warning("Stopping Locust...")
+            return None
+
+    if shape is not None:
+        shape.reset_time()
+        tick = shape_tick()
+        if tick is None:
+            stop_reason.append("shape")
+        else:
+            shape_value = tuple(tick[:2])
+            runner.start(tick[0], tick[1])
+    else:
+        runner.start(users, rate)
+
+    last_csv = last_print = last_shape = time.monotonic()
+    try:
+        while not stop_reason:
+            gevent.sleep(0.1)
+            now = time.monotonic()
+            if runner.quit_requested:
+                stop_reason.append("quit")
+                break
+            if run_time and shape is None and now - started >= run_time:
+                stop_reason.append("run_time")
+                break
+            if shape is not None and now - last_shape >= 1:
+                last_shape = now
+                tick = shape_tick()
+                if tick is None:
+                    logger.info("Shape test stopping")
+                    stop_reason.append("shape")
+                    break
+                if tuple(tick[:2]) != shape_value:
+                    shape_value = tuple(tick[:2])
+                    logger.info("Shape test updating to %d users at %.2f spawn rate", tick[0], tick[1])
+                    runner.start(tick[0], tick[1])
+            if now - last_csv >= 1:
+                last_csv = now
+                try:
+                    stats.csv_write(runner.user_count)
+                except OSError as e:
+                    logger.error("writing CSV files failed: %s", e)
+            if print_stats and now - last_print >= 2:
+                last_print = now
+                sys.stderr.write(stats.stats_table(True))
+                sys.stderr.flush()
+    except KeyboardInterrupt:
+        stop_reason.append("sigint")
+
+    reason = stop_reason[0] if stop_reason else "quit"
+    if reason == "run_time":
+        logger.info("--run-time limit reached, shutting down")
+    elif reason == "sigterm":
+        logger.info("Got SIGTERM signal")
+    elif reason == "sigint":
+        logger.info("Got Ctrl-C, shutting down")
+
+    # A second signal while users finish their tasks stops at once.
+    gevent.signal_handler(signal.SIGINT, lambda: runner.user_greenlets.kill(block=False))
+    gevent.signal_handler(signal.SIGTERM, lambda: runner.user_greenlets.kill(block=False))
+    runner.quit()
+
+    api.events.quitting.fire(environment=env, reverse=True)
+    if env.process_exit_code is not None:
+        code = env.process_exit_code
+    elif stats.has_errors():
+        code = opts["exit_code_on_error"]
+    elif event_state["unhandled_exception"]:
+        code = 2
+    else:
+        code = 0
+    logger.info("Shutting down (exit code %s)", code)
+
+    try:
+        stats.csv_write(0)
+    except OSError as e:
+        logger.error("writing CSV files failed: %s", e)
+    if opts["json"]:
+        sys.stdout.write(stats.json() + "\n")
+        sys.stdout.flush()
+    if opts["json_file"]:
+        target = opts["json_file"] + ".json"
+        d = os.path.dirname(target)
+        if d:
+            os.makedirs(d, exist_ok=True)
+        with open(target, "w") as f:
+            f.write(stats.json())
+    else:
+        sys.stderr.write(stats.stats_table(False))
+        sys.stderr.write(stats.percentiles_table())
+        report = stats.error_report()
+        if report:
+            sys.stderr.write(report)
+        sys.stderr.flush()
+    api.events.quit.fire(exit_code=code)
+    runtime.close()
+    return code
+
+
+def _io_threads(sources, opts):
+    """I/O threads: ``--threads`` when given, else one (the Python thread needs the other core)."""
+    if sources.get("threads", "default") != "default":
+        return max(1, int(opts["threads"]))
+    return 1

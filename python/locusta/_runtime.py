@@ -1,0 +1,106 @@
+"""The process-wide bridge to the Rust engine: one tokio I/O runtime and one statistics store,
+and the gevent io watcher that wakes parked users when their responses arrive.
+
+A user's ``client.get()`` calls :func:`request`: the request goes to tokio, the greenlet parks
+on a ``gevent.hub.Waiter``; the Rust side writes an eventfd when completions are queued, the
+watcher's callback (on the hub) drains them and switches each waiting greenlet. No Python runs
+on the I/O threads.
+"""
+
+import gevent
+from gevent.hub import Waiter
+
+from . import _core
+
+_current = None
+
+
+class Runtime:
+    """The engine, the statistics and the table of parked requests.
+
+    Submitted requests are handed to the I/O threads in batches: the first submission of a turn
+    of gevent's loop schedules one ``flush`` callback, which runs after the greenlets already
+    scheduled in that turn had their chance to submit too.
+    """
+
+    def __init__(self, threads=1, max_entries=1000):
+        self.engine = _core.Engine(threads)
+        self.stats = _core.Stats(max_entries)
+        self.waiters = {}
+        self._watcher = None
+        self._hub = None
+        self._loop = None
+        self._flush_scheduled = False
+
+    def _ensure_watcher(self):
+        hub = gevent.get_hub()
+        if self._watcher is not None and self._hub is hub:
+            return
+        self._hub = hub
+        self._loop = hub.loop
+        self._flush_scheduled = False
+        self._watcher = hub.loop.io(self.engine.fileno(), 1)
+        self._watcher.start(self._on_ready)
+
+    def _on_ready(self):
+        waiters = self.waiters
+        while True:
+            items = self.engine.drain()
+            if not items:
+                return
+            for token, raw in items:
+                w = waiters.pop(token, None)
+                if w is not None:
+                    w.switch(raw)
+
+    def _flush(self):
+        self._flush_scheduled = False
+        self.engine.flush()
+
+    def _park(self, token):
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.run_callback(self._flush)
+        w = Waiter()
+        self.waiters[token] = w
+        try:
+            return w.get()
+        except BaseException:
+            # Killed while parked: forget the token; a late completion is dropped.
+            self.waiters.pop(token, None)
+            raise
+
+    def send(self, session, method, url, *args):
+        """Sends one request and parks the calling greenlet until it completes; returns the
+        RawResponse (timed in Rust)."""
+        if self._hub is None:
+            self._ensure_watcher()
+        return self._park(self.engine.submit(session, method, url, *args))
+
+    def send_get(self, session, url):
+        """``GET url`` with every default, recorded in the statistics by Rust (under Locust's
+        default name) when it completes; returns the RawResponse."""
+        if self._hub is None:
+            self._ensure_watcher()
+        return self._park(self.engine.submit_get(session, url, self.stats))
+
+    def close(self):
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
+        self.engine.close()
+
+
+def current():
+    """The process's runtime, created on first use."""
+    global _current
+    if _current is None:
+        _current = Runtime()
+    return _current
+
+
+def install(runtime):
+    """Makes ``runtime`` the process's runtime (the CLI does this with its options)."""
+    global _current
+    _current = runtime
+    return runtime

@@ -1,0 +1,675 @@
+"""``self.client`` of HttpUser (``locust.clients``): a requests-like session whose requests are
+sent and timed by the Rust engine, with Locust's naming, failure rules and ``catch_response``.
+"""
+
+import datetime
+import json as _json
+import re
+from collections.abc import MutableMapping
+from contextlib import contextmanager
+from urllib.parse import urlencode
+
+from .. import _runtime
+from .exception import CatchResponseError, LocustError, ResponseError
+
+try:  # Use requests' exception classes when requests is installed, so `except` clauses match.
+    from requests.exceptions import (  # type: ignore
+        ConnectionError,
+        HTTPError,
+        InvalidSchema,
+        InvalidURL,
+        MissingSchema,
+        RequestException,
+        SSLError,
+        Timeout,
+    )
+except ImportError:  # pragma: no cover - depends on the environment
+
+    class RequestException(IOError):
+        """Base of the HTTP client errors (requests' name)."""
+
+        def __init__(self, *args, response=None, request=None):
+            super().__init__(*args)
+            self.response = response
+            self.request = request
+
+    class HTTPError(RequestException):
+        """Status >= 400."""
+
+    class ConnectionError(RequestException):  # noqa: A001
+        """The connection failed."""
+
+    class SSLError(ConnectionError):
+        """TLS failed."""
+
+    class Timeout(RequestException):
+        """The request timed out."""
+
+    class MissingSchema(RequestException, ValueError):
+        """The URL has no scheme."""
+
+    class InvalidSchema(RequestException, ValueError):
+        """The URL scheme is not http(s)."""
+
+    class InvalidURL(RequestException, ValueError):
+        """The URL cannot be parsed."""
+
+
+_URL_ERRORS = {"MissingSchema": MissingSchema, "InvalidSchema": InvalidSchema, "InvalidURL": InvalidURL}
+_CONN_ERRORS = {"Timeout": Timeout, "SSLError": SSLError, "ConnectionError": ConnectionError}
+
+
+def parse_error(error):
+    """Locust's error text for statistics: ``repr`` of the exception (or the string itself),
+    with object addresses masked."""
+    s = error if isinstance(error, str) else repr(error)
+    i = s.find("object at 0x")
+    if i < 0:
+        return s
+    start = i + len("object at 0x") - 2
+    end = s.find(">", start)
+    if end < 0:
+        return s
+    return s.replace(s[start:end], "0x....")
+
+
+class CaseInsensitiveDict(MutableMapping):
+    """A dict with case-insensitive keys that keeps the spelling last set (like requests')."""
+
+    def __init__(self, data=None, **kwargs):
+        self._store = {}
+        self.update(data or {}, **kwargs)
+
+    def __setitem__(self, key, value):
+        self._store[key.lower()] = (key, value)
+
+    def __getitem__(self, key):
+        return self._store[key.lower()][1]
+
+    def __delitem__(self, key):
+        del self._store[key.lower()]
+
+    def __iter__(self):
+        return (k for k, _ in self._store.values())
+
+    def __len__(self):
+        return len(self._store)
+
+    def lower_items(self):
+        return ((k, v[1]) for k, v in self._store.items())
+
+    def copy(self):
+        return CaseInsensitiveDict(self._store.values())
+
+    def __eq__(self, other):
+        if isinstance(other, MutableMapping):
+            other = CaseInsensitiveDict(other)
+            return dict(self.lower_items()) == dict(other.lower_items())
+        return NotImplemented
+
+    def __repr__(self):
+        return str(dict(self.items()))
+
+
+class SessionHeaders(CaseInsensitiveDict):
+    """``client.headers``: the session's default headers, written through to the Rust session."""
+
+    def __init__(self, core):
+        self._core = core
+        super().__init__()
+        for k, v in core.headers():
+            self._store[k.lower()] = (k, v)
+
+    def __setitem__(self, key, value):
+        if value is None:
+            self.pop(key, None)
+            return
+        self._core.set_header(key, str(value))
+        super().__setitem__(key, str(value))
+
+    def __delitem__(self, key):
+        super().__delitem__(key)
+        self._core.del_header(key)
+
+
+class SessionCookies(MutableMapping):
+    """``client.cookies``: the session's cookie jar as a mapping of name to value."""
+
+    def __init__(self, core):
+        self._core = core
+
+    def _items(self):
+        return dict(self._core.cookies())
+
+    def __getitem__(self, key):
+        return self._items()[key]
+
+    def __setitem__(self, key, value):
+        self._core.set_cookie(key, str(value))
+
+    def __delitem__(self, key):
+        items = self._items()
+        del items[key]
+        self._core.clear_cookies()
+        for k, v in items.items():
+            self._core.set_cookie(k, v)
+
+    def __iter__(self):
+        return iter(self._items())
+
+    def __len__(self):
+        return len(self._items())
+
+    def get_dict(self):
+        return self._items()
+
+    def set(self, name, value, **kwargs):
+        self._core.set_cookie(name, str(value))
+
+    def clear(self):
+        self._core.clear_cookies()
+
+
+class _Request:
+    """``response.request``: what was sent (method, URL, path)."""
+
+    def __init__(self, method, url, path_url, headers=None, body=None):
+        self.method = method
+        self.url = url
+        self.path_url = path_url
+        self.headers = CaseInsensitiveDict(headers or {})
+        self.body = body
+
+
+def _charset(content_type):
+    if not content_type:
+        return None
+    m = re.search(r"charset=([^;\s]+)", content_type, re.I)
+    if m:
+        return m.group(1).strip("'\"")
+    if content_type.lower().startswith("text/"):
+        return "ISO-8859-1"
+    return None
+
+
+class Response:
+    """A received response, with requests' attribute names."""
+
+    error = None
+
+    _content = None
+    _headers = None
+    _text = None
+    encoding = None
+    _method = "GET"
+    _sent_headers = None
+    _sent_body = None
+    _url = None
+
+    def __init__(self, raw, method="GET", sent_headers=None, sent_body=None):
+        self._raw = raw
+        self.status_code = raw.status_code
+        self._method = method
+        self._sent_headers = sent_headers
+        self._sent_body = sent_body
+
+    @property
+    def url(self):
+        """The final URL (after redirects); the request URL when there is no response."""
+        if self._url is None:
+            raw = self._raw
+            self._url = raw.url if raw.status_code else raw.request_url
+        return self._url
+
+    @url.setter
+    def url(self, value):
+        self._url = value
+
+    @property
+    def content(self):
+        if self._content is None:
+            self._content = self._raw.content
+        return self._content
+
+    @property
+    def text(self):
+        if self._text is None:
+            enc = self.encoding or _charset(self.headers.get("content-type")) or "utf-8"
+            try:
+                self._text = str(self.content, enc, errors="replace")
+            except LookupError:
+                self._text = str(self.content, "utf-8", errors="replace")
+        return self._text
+
+    def json(self, **kwargs):
+        return _json.loads(self.text, **kwargs)
+
+    @property
+    def headers(self):
+        if self._headers is None:
+            h = CaseInsensitiveDict()
+            for k, v in self._raw.headers():
+                if k in h:
+                    h[k] = h[k] + ", " + v
+                else:
+                    h[k] = v
+            self._headers = h
+        return self._headers
+
+    @property
+    def reason(self):
+        return self._raw.reason or None
+
+    @property
+    def ok(self):
+        return self.status_code != 0 and self.status_code < 400 and self.error is None
+
+    def __bool__(self):
+        return self.ok
+
+    @property
+    def elapsed(self):
+        return datetime.timedelta(microseconds=self._raw.response_time_us)
+
+    @property
+    def cookies(self):
+        out = {}
+        for k, v in self._raw.headers():
+            if k.lower() == "set-cookie":
+                pair = v.split(";", 1)[0]
+                if "=" in pair:
+                    n, val = pair.split("=", 1)
+                    out[n.strip()] = val.strip()
+        return out
+
+    @property
+    def history(self):
+        out = []
+        for status, reason, url in self._raw.history():
+            r = _RedirectResponse(status, reason, url)
+            out.append(r)
+        return out
+
+    @property
+    def request(self):
+        return _Request(self._method, self._raw.request_url, self._raw.stats_path, self._sent_headers, self._sent_body)
+
+    @property
+    def is_redirect(self):
+        return "location" in self.headers and self.status_code in (301, 302, 303, 307, 308)
+
+    def iter_content(self, chunk_size=1, decode_unicode=False):
+        data = self.text if decode_unicode else self.content
+        step = chunk_size or len(data) or 1
+        for i in range(0, len(data), step):
+            yield data[i : i + step]
+
+    def iter_lines(self, chunk_size=512, decode_unicode=False, delimiter=None):
+        data = self.text if decode_unicode else self.content
+        yield from (data.split(delimiter) if delimiter else data.splitlines())
+
+    def close(self):
+        pass
+
+    def raise_for_status(self):
+        if self.error is not None:
+            raise self.error
+        if 400 <= self.status_code < 600:
+            kind = "Client Error" if self.status_code < 500 else "Server Error"
+            raise HTTPError(f"{self.status_code} {kind}: {self.reason} for url: {self.url}", response=self)
+
+    def __repr__(self):
+        return f"<Response [{self.status_code}]>"
+
+
+_new_response = object.__new__
+
+
+class _RedirectResponse:
+    """An entry of ``response.history``."""
+
+    def __init__(self, status, reason, url):
+        self.status_code = status
+        self.reason = reason
+        self.url = url
+
+    def __repr__(self):
+        return f"<Response [{self.status_code}]>"
+
+
+class ResponseContextManager(Response):
+    """The response of ``client.request``; with ``catch_response=True`` also a context manager
+    whose ``success()`` / ``failure()`` decide how the request is reported."""
+
+    _manual_result = None
+    _entered = False
+    _catch_response = False
+    request_meta = None
+
+    def __enter__(self):
+        self._entered = True
+        if not self._catch_response:
+            raise LocustError("In order to use a with-block for requests, you must also pass catch_response=True")
+        return self
+
+    def __exit__(self, exc, value, tb):
+        meta = self.request_meta
+        if self._manual_result is not None:
+            if self._manual_result is True:
+                meta["exception"] = None
+            elif isinstance(self._manual_result, Exception):
+                meta["exception"] = self._manual_result
+            self._report_request()
+            return exc is None
+        if exc:
+            if isinstance(value, ResponseError):
+                meta["exception"] = value
+                self._report_request()
+                return True
+            return False
+        if self.error is not None:
+            meta["exception"] = self.error
+        else:
+            meta["exception"] = self._session._status_error(self, meta["name"])
+        self._report_request()
+        return True
+
+    def _report_request(self):
+        meta = self.request_meta
+        exc = meta["exception"]
+        self._session._record(meta, None if exc is None else parse_error(exc))
+
+    def raise_for_status(self):
+        if not self._manual_result:
+            Response.raise_for_status(self)
+        elif isinstance(self._manual_result, Exception):
+            raise self._manual_result
+
+    def success(self):
+        """Reports the request as a success (inside the ``with`` block)."""
+        if not self._entered:
+            raise LocustError(
+                "Tried to set status on a request that has not yet been made. Make sure you use a with-block, "
+                "like this:\n\nwith self.client.request(..., catch_response=True) as response:\n    response.success()"
+            )
+        self._manual_result = True
+
+    def failure(self, exc):
+        """Reports the request as a failure with ``exc`` (text is wrapped in CatchResponseError)."""
+        if not self._entered:
+            raise LocustError(
+                "Tried to set status on a request that has not yet been made. Make sure you use a with-block, "
+                "like this:\n\nwith self.client.request(..., catch_response=True) as response:\n"
+                "    response.failure(...)"
+            )
+        if not isinstance(exc, Exception):
+            exc = CatchResponseError(exc)
+        self._manual_result = exc
+
+
+class RestResponseContextManager(ResponseContextManager):
+    """The response of ``rest()``: ``js`` holds the parsed JSON body."""
+
+    js = None
+
+
+def _pairs(obj):
+    """requests' flattening of params/data: dict or list of pairs, list values repeat the key,
+    None values are dropped."""
+    items = obj.items() if hasattr(obj, "items") else obj
+    out = []
+    for k, v in items:
+        if v is None:
+            continue
+        if isinstance(v, (list, tuple)):
+            out.extend((str(k), _s(x)) for x in v if x is not None)
+        else:
+            out.append((str(k), _s(v)))
+    return out
+
+
+def _s(v):
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    return str(v)
+
+
+class HttpSession:
+    """A user's HTTP client. Each instance has its own connections and cookie jar (in Rust)."""
+
+    def __init__(self, base_url, request_event=None, user=None, *args, pool_manager=None, **kwargs):
+        self._rt = _runtime.current()
+        self._core = self._rt.engine.session(base_url)
+        self.base_url = base_url
+        self.request_event = request_event
+        self.user = user
+        self.request_name = None
+        self.headers = SessionHeaders(self._core)
+        self.cookies = SessionCookies(self._core)
+        self.auth = None
+        self.trust_env = False
+        self.verify = True
+        self.params = {}
+
+    @contextmanager
+    def rename_request(self, name):
+        """Reports every request in the block under ``name``."""
+        self.request_name = name
+        try:
+            yield
+        finally:
+            self.request_name = None
+
+    #: Status codes that count as success when not None (FastHttpSession's list); None means
+    #: requests' rule (an error or a status >= 400 fails), decided in Rust.
+    _ok_codes = None
+
+    def _status_error(self, resp, name):
+        """The exception a response with a failing status is reported with, else None."""
+        if resp._raw.failure_text(name) is None:
+            return None
+        kind = "Client Error" if resp.status_code < 500 else "Server Error"
+        return HTTPError(f"{resp.status_code} {kind}: {resp.reason} for url: {name}", response=resp)
+
+    def _record(self, meta, error_text):
+        rt = meta.get("response_time")
+        self._rt.stats.record(meta["request_type"], meta["name"], rt, meta.get("response_length") or 0, error_text)
+        ev = self.request_event
+        if ev is not None and ev.user_listeners():
+            ev.fire_user(**meta)
+
+    def request(
+        self, method, url, name=None, catch_response=False, context={}, *, data=None, json=None, **kwargs
+    ):
+        if self.request_name and not name:
+            name = self.request_name
+        params = kwargs.pop("params", None)
+        headers = kwargs.pop("headers", None)
+        auth = kwargs.pop("auth", None) or self.auth
+        timeout = kwargs.pop("timeout", None)
+        allow_redirects = kwargs.pop("allow_redirects", None)
+        verify = kwargs.pop("verify", None)
+        cookies = kwargs.pop("cookies", None)
+        files = kwargs.pop("files", None)
+        kwargs.pop("stream", None)
+        url = str(url)
+        q = None
+        if params:
+            if isinstance(params, (str, bytes)):
+                p = params.decode() if isinstance(params, bytes) else params
+                url = url + ("&" if "?" in url else "?") + p.lstrip("?&")
+            else:
+                q = _pairs(params)
+        h = None
+        if headers:
+            h = [(str(k), _s(v)) for k, v in headers.items() if v is not None]
+        body = None
+        ctype = None
+        if files:
+            body, ctype = _multipart(data, files)
+        elif data is not None:
+            if isinstance(data, bytes):
+                body = data
+            elif isinstance(data, str):
+                body = data.encode("utf-8")
+            elif hasattr(data, "read"):
+                body = data.read()
+                if isinstance(body, str):
+                    body = body.encode("utf-8")
+            else:
+                body = urlencode(_pairs(data)).encode("ascii")
+                ctype = "application/x-www-form-urlencoded"
+        elif json is not None:
+            body = _json.dumps(json, allow_nan=False).encode("utf-8")
+            ctype = "application/json"
+        if auth is not None and not isinstance(auth, tuple):
+            auth = (getattr(auth, "username", ""), getattr(auth, "password", ""))
+        if isinstance(timeout, tuple):
+            timeout = sum(t for t in timeout if t is not None) or None
+        if cookies is not None:
+            cookies = [(str(k), str(v)) for k, v in (cookies.items() if hasattr(cookies, "items") else cookies)]
+        if verify is None and self.verify is not True:
+            verify = bool(self.verify)
+        elif verify is not None:
+            verify = bool(verify)
+
+        raw = self._rt.send(
+            self._core, method, url, q, h, body, ctype, auth, timeout, allow_redirects, verify, cookies
+        )
+        if self.user is not None:
+            self.user._yielded = True
+        kind = raw.error_kind
+        if kind in _URL_ERRORS:
+            raise _URL_ERRORS[kind](raw.error)
+        if not name:
+            name = raw.stats_path if kind is None or raw.stats_path else url
+        resp = ResponseContextManager(raw, method, h, body)
+        resp._session = self
+        if kind is not None:
+            resp.error = _CONN_ERRORS.get(kind, ConnectionError)(raw.error)
+        if not catch_response:
+            ev = self.request_event
+            listeners = ev.user_listeners() if ev is not None else ()
+            if self._ok_codes is None or kind is not None:
+                error_text = raw.record(self._rt.stats, method, name)
+            else:
+                error_text = None
+                if raw.status_code not in self._ok_codes:
+                    error_text = parse_error(self._status_error(resp, name))
+                self._rt.stats.record(method, name, raw.response_time, raw.content_length, error_text)
+            if listeners:
+                exc = None
+                if error_text is not None:
+                    exc = resp.error
+                    if exc is None:
+                        exc = self._status_error(resp, name)
+                if self.user is not None:
+                    context = {**self.user.context(), **context}
+                ev.fire_user(
+                    request_type=method,
+                    response_time=raw.response_time,
+                    name=name,
+                    context=context,
+                    response=resp,
+                    exception=exc,
+                    start_time=raw.start_time,
+                    url=raw.request_url,
+                    response_length=raw.content_length,
+                )
+            return resp
+        if self.user is not None:
+            context = {**self.user.context(), **context}
+        resp._catch_response = True
+        resp.request_meta = {
+            "request_type": method,
+            "response_time": raw.response_time,
+            "name": name,
+            "context": context,
+            "response": resp,
+            "exception": None,
+            "start_time": raw.start_time,
+            "url": raw.request_url,
+            "response_length": raw.content_length,
+        }
+        return resp
+
+    def get(self, url, **kwargs):
+        if kwargs or self.request_name or self._ok_codes is not None or self.auth is not None or \
+                self.verify is not True or type(url) is not str:
+            kwargs.setdefault("allow_redirects", True)
+            return self.request("GET", url, **kwargs)
+        ev = self.request_event
+        if ev is not None and ev.user_listeners():
+            return self.request("GET", url, allow_redirects=True)
+        # The common call: sent, timed and recorded in Rust; the response is built lazily.
+        raw = self._rt.send_get(self._core, url)
+        user = self.user
+        if user is not None:
+            user._yielded = True
+        resp = _new_response(ResponseContextManager)
+        resp._raw = raw
+        resp.status_code = raw.status_code
+        resp._session = self
+        kind = raw.error_kind
+        if kind is not None:
+            if kind in _URL_ERRORS:
+                raise _URL_ERRORS[kind](raw.error)
+            resp.error = _CONN_ERRORS.get(kind, ConnectionError)(raw.error)
+        return resp
+
+    def options(self, url, **kwargs):
+        kwargs.setdefault("allow_redirects", True)
+        return self.request("OPTIONS", url, **kwargs)
+
+    def head(self, url, **kwargs):
+        kwargs.setdefault("allow_redirects", False)
+        return self.request("HEAD", url, **kwargs)
+
+    def post(self, url, data=None, json=None, **kwargs):
+        return self.request("POST", url, data=data, json=json, **kwargs)
+
+    def put(self, url, data=None, **kwargs):
+        return self.request("PUT", url, data=data, **kwargs)
+
+    def patch(self, url, data=None, **kwargs):
+        return self.request("PATCH", url, data=data, **kwargs)
+
+    def delete(self, url, **kwargs):
+        return self.request("DELETE", url, **kwargs)
+
+    def close(self):
+        self._core.close()
+
+
+def _multipart(data, files):
+    """Encodes ``files=`` (and ``data=`` fields) as multipart/form-data, like requests."""
+    import uuid
+
+    boundary = uuid.uuid4().hex
+    parts = []
+    for k, v in _pairs(data or {}):
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n'.encode() + v.encode() + b"\r\n"
+        )
+    items = files.items() if hasattr(files, "items") else files
+    for field, spec in items:
+        ctype = None
+        if isinstance(spec, (tuple, list)):
+            fname, content = spec[0], spec[1]
+            if len(spec) > 2:
+                ctype = spec[2]
+        else:
+            fname, content = getattr(spec, "name", field), spec
+        if hasattr(content, "read"):
+            content = content.read()
+        if isinstance(content, str):
+            content = content.encode("utf-8")
+        head = f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"'
+        if fname is not None:
+            head += f'; filename="{str(fname).rsplit("/", 1)[-1]}"'
+        head += "\r\n"
+        if ctype:
+            head += f"Content-Type: {ctype}\r\n"
+        parts.append(head.encode() + b"\r\n" + content + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"

@@ -1,0 +1,114 @@
+"""``locust.env.Environment``: the user classes, events, statistics and runner of one test."""
+
+from .. import _runtime
+from .clients import parse_error
+from .event import Events, RequestEventHook
+from .stats import RequestStats
+from .user.task import filter_tasks_by_tags
+
+
+def _install_stats_listener(events, core):
+    hook = events.request
+    if not isinstance(hook, RequestEventHook) or hook._stats_listener is not None:
+        return
+
+    def record_request(request_type, name, response_time, response_length=0, exception=None, **_kw):
+        core.record(
+            request_type,
+            name,
+            response_time,
+            response_length or 0,
+            None if exception is None else parse_error(exception),
+        )
+
+    hook._stats_listener = record_request
+    hook._handlers.insert(0, record_request)
+
+
+class Environment:
+    """Everything a test run shares; ``runner`` is set by ``create_local_runner()``."""
+
+    def __init__(
+        self,
+        *,
+        user_classes=None,
+        shape_class=None,
+        tags=None,
+        locustfile=None,
+        exclude_tags=None,
+        events=None,
+        host=None,
+        reset_stats=False,
+        stop_timeout=None,
+        catch_exceptions=True,
+        parsed_options=None,
+        parsed_locustfiles=None,
+        available_user_classes=None,
+        available_shape_classes=None,
+        available_user_tasks=None,
+        dispatcher_class=None,
+        profile=None,
+    ):
+        self.runtime = _runtime.current()
+        if events is None:
+            from . import events as global_events
+
+            events = global_events if global_events is not None else Events()
+        self.events = events
+        _install_stats_listener(events, self.runtime.stats)
+        self.user_classes = list(user_classes or [])
+        self.shape_class = shape_class
+        self.tags = tags
+        self.exclude_tags = exclude_tags
+        self.locustfile = locustfile
+        self.stats = RequestStats(self.runtime.stats)
+        self.host = host
+        self.reset_stats = reset_stats
+        self.stop_timeout = stop_timeout
+        self.catch_exceptions = catch_exceptions
+        self.parsed_options = parsed_options
+        self.parsed_locustfiles = parsed_locustfiles
+        self.available_user_classes = available_user_classes
+        self.available_shape_classes = available_shape_classes
+        self.available_user_tasks = available_user_tasks
+        self.profile = profile
+        self.runner = None
+        self.web_ui = None
+        self.process_exit_code = None
+        self.worker_logs = {}
+        self._remove_user_classes_with_weight_zero()
+
+    def _remove_user_classes_with_weight_zero(self):
+        self.user_classes = [c for c in self.user_classes if c.weight != 0 or c.fixed_count]
+
+    def _filter_tasks_by_tags(self):
+        tags = set(self.tags) if self.tags is not None else None
+        exclude = set(self.exclude_tags) if self.exclude_tags is not None else None
+        if tags is None and exclude is None:
+            return
+        for cls in self.user_classes:
+            filter_tasks_by_tags(cls, tags, exclude)
+
+    def _log_exception(self, exc, tb):
+        """Counts an exception from user code in the exceptions table."""
+        self.runtime.stats.log_exception(str(exc), tb)
+        if self.runner is not None:
+            key = hash(tb)
+            row = self.runner.exceptions.setdefault(key, {"count": 0, "msg": str(exc), "traceback": tb, "nodes": {"local"}})
+            row["count"] += 1
+
+    def create_local_runner(self):
+        """Creates the single-process runner."""
+        from .runners import LocalRunner
+
+        self.runner = LocalRunner(self)
+        return self.runner
+
+    def create_master_runner(self, *args, **kwargs):
+        raise NotImplementedError("master/worker mode is not available in locusta yet")
+
+    def create_worker_runner(self, *args, **kwargs):
+        raise NotImplementedError("master/worker mode is not available in locusta yet")
+
+    def create_web_ui(self, *args, **kwargs):
+        raise NotImplementedError("the web UI is not available in locusta yet")

@@ -1,0 +1,238 @@
+"""``locust.runners``: the single-process runner — starts users at the spawn rate in Locust's
+dispatch order (computed in Rust), stops them with Locust's stop_timeout rules, and fires the
+test lifecycle events."""
+
+import logging
+import time
+
+import gevent
+import gevent.event
+from gevent.pool import Group
+
+from .. import _core
+from .event import state as _event_state
+from .exception import StopTest
+
+logger = logging.getLogger("locusta.runners")
+
+STATE_INIT, STATE_SPAWNING, STATE_RUNNING, STATE_CLEANUP, STATE_STOPPING, STATE_STOPPED, STATE_MISSING = [
+    "ready",
+    "spawning",
+    "running",
+    "cleanup",
+    "stopping",
+    "stopped",
+    "missing",
+]
+
+
+def _exception_handler(environment):
+    """A ``link_exception`` callback for the runner's greenlets: StopTest ends the test (quit
+    when headless, else stop), any other exception is logged and makes the exit code 2."""
+
+    def handler(greenlet):
+        exc = greenlet.exception
+        if isinstance(exc, StopTest):
+            logger.error("%s", exc)
+            logger.warning("Stopping Locust...")
+            opts = environment.parsed_options
+            if opts is not None and getattr(opts, "headless", False):
+                environment.runner.quit()
+            else:
+                environment.runner.stop()
+        else:
+            logger.critical("Unhandled exception in greenlet: %s: %s", type(exc).__name__, exc)
+            _event_state["unhandled_exception"] = True
+
+    return handler
+
+
+def _class_counts_text(counts):
+    parts = ", ".join(f'"{k}": {v}' for k, v in sorted(counts.items()))
+    return "{%s} (%d total users)" % (parts, sum(counts.values()))
+
+
+class LocalRunner:
+    """Runs every user as a greenlet in this process."""
+
+    def __init__(self, environment):
+        self.environment = environment
+        self.user_greenlets = Group()
+        #: The runner's own greenlets (spawning, helpers); quit() kills them. Locust's Group.
+        self.greenlet = Group()
+        self.state = STATE_INIT
+        self.spawning_greenlet = None
+        self.target_user_count = 0
+        self.exceptions = {}
+        self.worker_index = 0
+        self.worker_count = 1
+        self.custom_messages = {}
+        self._users = []  # started users, oldest first (ramp-down stops the newest)
+        self._classes = list(environment.user_classes)
+        self._dispatch = _core.Dispatch([(c.__name__, float(c.weight), int(c.fixed_count)) for c in self._classes])
+        self._test_started = False
+        self._stopping = None
+        self._stopping_done = gevent.event.Event()
+        self._stopping_done.set()
+        self.quit_requested = False
+
+    @property
+    def stats(self):
+        return self.environment.stats
+
+    @property
+    def errors(self):
+        return self.environment.stats.errors
+
+    @property
+    def user_count(self):
+        return len(self.user_greenlets)
+
+    @property
+    def user_classes_count(self):
+        counts = {c.__name__: 0 for c in self._classes}
+        for u in self._users:
+            if not u.greenlet.dead:
+                counts[type(u).__name__] += 1
+        return counts
+
+    def _start_one(self):
+        idx = self._dispatch.push()
+        if idx is None:
+            return False
+        user = self._classes[idx](self.environment)
+        user.start(self.user_greenlets)
+        self._users.append(user)
+        return True
+
+    def _stop_one(self, force):
+        self._dispatch.pop()
+        while self._users:
+            user = self._users.pop()
+            if not user.greenlet.dead:
+                user.stop(force=force)
+                return True
+        return False
+
+    def _ramp(self, target, rate):
+        if not self._test_started:
+            self._test_started = True
+            self.environment.events.test_start.fire(environment=self.environment)
+        self.state = STATE_SPAWNING
+        interval = 1.0 / rate if rate and rate > 0 else 0.0
+        t0 = time.perf_counter()
+        i = 0
+        while len(self._dispatch) != target:
+            if len(self._dispatch) < target:
+                if not self._start_one():
+                    break
+            else:
+                self._stop_one(force=not self.environment.stop_timeout)
+            i += 1
+            delay = t0 + i * interval - time.perf_counter()
+            if delay > 0:
+                gevent.sleep(delay)
+            elif i % 50 == 0:
+                gevent.sleep(0)
+        self.state = STATE_RUNNING
+        counts = self.user_classes_count
+        logger.info("All users spawned: %s", _class_counts_text(counts))
+        self.environment.events.spawning_complete.fire(user_count=sum(counts.values()))
+        if self.environment.reset_stats:
+            logger.info("Resetting stats\n")
+            self.environment.stats.reset_all()
+            self.environment.events.reset_stats.fire()
+
+    def start(self, user_count, spawn_rate, wait=False, user_classes=None):
+        """Ramps to ``user_count`` users at ``spawn_rate`` per second (in the background
+        unless ``wait``)."""
+        self.target_user_count = user_count
+        if self.state == STATE_STOPPED:
+            self._test_started = False
+        if spawn_rate > 100:
+            logger.warning(
+                "Your selected spawn rate is very high (>100), and this is known to sometimes cause issues. "
+                "Do you really need to ramp up that fast?"
+            )
+        if self.spawning_greenlet is not None:
+            self.spawning_greenlet.kill(block=True)
+        logger.info("Ramping to %d users at a rate of %.2f per second", user_count, spawn_rate)
+        self.spawning_greenlet = self.greenlet.spawn(self._ramp, user_count, spawn_rate)
+        self.spawning_greenlet.link_exception(_exception_handler(self.environment))
+        if wait:
+            self.spawning_greenlet.join()
+
+    def stop(self):
+        """Stops every user (Locust's stop_timeout rules) and fires test_stopping / test_stop.
+
+        Called from one of the users (``self.environment.runner.stop()`` in a task), the work
+        moves to a helper greenlet, and the calling user is stopped with the others."""
+        if self.state == STATE_STOPPED:
+            return
+        if self._stopping is not None:
+            # Another greenlet is stopping the test: wait for it (unless we are a user it kills).
+            if gevent.getcurrent() is not self._stopping:
+                self._stopping_done.wait()
+            return
+        if gevent.getcurrent() in self.user_greenlets:
+            helper = gevent.spawn(self.stop)
+            helper.join()
+            return
+        self._stopping = gevent.getcurrent()
+        self._stopping_done.clear()
+        try:
+            self._stop()
+        finally:
+            self._stopping = None
+            self._stopping_done.set()
+
+    def _stop(self):
+        self.environment.events.test_stopping.fire(environment=self.environment)
+        self.state = STATE_CLEANUP
+        if self.spawning_greenlet is not None and self.spawning_greenlet is not gevent.getcurrent():
+            self.spawning_greenlet.kill(block=True)
+        self.state = STATE_STOPPING
+        timeout = self.environment.stop_timeout or 0
+        if timeout:
+            for user in reversed(self._users):
+                if not user.greenlet.dead:
+                    user.stop(force=False)
+            if not self.user_greenlets.join(timeout=timeout):
+                logger.info("Not all users finished their tasks & terminated in %s seconds. Killing them...", timeout)
+        self.user_greenlets.kill(block=True, timeout=5)
+        self._users.clear()
+        while len(self._dispatch):
+            self._dispatch.pop()
+        self.target_user_count = 0
+        self.state = STATE_STOPPED
+        self.environment.events.test_stop.fire(environment=self.environment)
+
+    def quit(self):
+        """Stops the test and ends the run (headless: the process exits)."""
+        self.quit_requested = True
+        self.stop()
+        me = gevent.getcurrent()
+        others = [g for g in self.greenlet if g is not me]
+        if others:
+            gevent.killall(others, block=True)
+
+    def send_message(self, msg_type, data=None, client_id=None):
+        handler = self.custom_messages.get(msg_type)
+        if handler is None:
+            logger.warning("Unknown message type received: %s", msg_type)
+            return
+        handler[0](environment=self.environment, msg=_Message(msg_type, data, "local"))
+
+    def register_message(self, msg_type, listener, concurrent=False):
+        self.custom_messages[msg_type] = (listener, concurrent)
+
+    @property
+    def unhandled_exception(self):
+        return _event_state["unhandled_exception"]
+
+
+class _Message:
+    def __init__(self, type, data, node_id):
+        self.type = type
+        self.data = data
+        self.node_id = node_id

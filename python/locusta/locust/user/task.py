@@ -1,0 +1,354 @@
+"""Tasks and TaskSets (``locust.user.task``): ``@task``, ``@tag``, ``TaskSet`` and the loop that
+picks a task, runs it and waits, with Locust's handling of the control-flow exceptions."""
+
+import logging
+import random
+import traceback
+from collections import deque
+from time import perf_counter, time
+
+import gevent
+from gevent import GreenletExit
+
+from ..exception import (
+    InterruptTaskSet,
+    LocustError,
+    MissingWaitTimeError,
+    RescheduleTask,
+    RescheduleTaskImmediately,
+    StopTest,
+    StopUser,
+)
+
+logger = logging.getLogger(__name__)
+
+LOCUST_STATE_RUNNING, LOCUST_STATE_WAITING, LOCUST_STATE_STOPPING = ["running", "waiting", "stopping"]
+
+
+def task(weight=1):
+    """Marks a method (or an inline TaskSet class) as a task, ``@task`` or ``@task(weight)``."""
+
+    def decorator_func(func):
+        if func.__name__ in ("on_stop", "on_start"):
+            logging.warning(
+                "You have tagged your on_stop/start function with @task. This will make the method "
+                "get called both as a task AND on stop/start."
+            )
+        if func.__name__ == "run":
+            raise Exception(
+                "User.run() is a method used internally by Locust, and you must not override it or "
+                "register it as a task"
+            )
+        func.locust_task_weight = weight
+        return func
+
+    if callable(weight):
+        func, weight = weight, 1
+        return decorator_func(func)
+    return decorator_func
+
+
+def tag(*tags):
+    """Tags a task or TaskSet, for ``--tags`` / ``--exclude-tags``."""
+
+    def decorator_func(decorated):
+        if hasattr(decorated, "tasks"):
+            decorated.tasks = list(map(tag(*tags), decorated.tasks))
+        else:
+            if "locust_tag_set" not in decorated.__dict__:
+                decorated.locust_tag_set = set()
+            decorated.locust_tag_set |= set(tags)
+        return decorated
+
+    if len(tags) == 0 or callable(tags[0]):
+        raise ValueError("No tag name was supplied")
+    return decorator_func
+
+
+def get_tasks_from_base_classes(bases, class_dict):
+    """The flat task list of a class: base classes' tasks, then ``tasks`` (list, dict or
+    (task, weight) tuples), then ``@task`` methods, each repeated by its weight."""
+    new_tasks = []
+    for base in bases:
+        if getattr(base, "tasks", None):
+            new_tasks += base.tasks
+    if class_dict.get("tasks") is not None:
+        tasks = class_dict["tasks"]
+        if isinstance(tasks, dict):
+            tasks = tasks.items()
+        for t in tasks:
+            if isinstance(t, tuple):
+                t, count = t
+                new_tasks.extend([t] * count)
+            else:
+                new_tasks.append(t)
+    for item in class_dict.values():
+        if "locust_task_weight" in dir(item):
+            new_tasks.extend([item] * item.locust_task_weight)
+    return new_tasks
+
+
+def filter_tasks_by_tags(task_holder, tags=None, exclude_tags=None, checked=None):
+    """Removes tasks not selected by the tags, recursively (Locust's rule)."""
+    new_tasks = []
+    if checked is None:
+        checked = {}
+    for t in task_holder.tasks:
+        if t in checked:
+            if checked[t]:
+                new_tasks.append(t)
+            continue
+        passing = True
+        if hasattr(t, "tasks"):
+            filter_tasks_by_tags(t, tags, exclude_tags, checked)
+            passing = len(t.tasks) > 0
+        else:
+            if tags is not None:
+                passing &= "locust_tag_set" in dir(t) and len(t.locust_tag_set & tags) > 0
+            if exclude_tags is not None:
+                passing &= "locust_tag_set" not in dir(t) or len(t.locust_tag_set & exclude_tags) == 0
+        if passing:
+            new_tasks.append(t)
+        checked[t] = passing
+    task_holder.tasks = new_tasks
+    if not new_tasks:
+        logging.warning(f"{task_holder.__name__} had no tasks left after filtering, instantiating it will fail!")
+
+
+class TaskSetMeta(type):
+    """Builds ``tasks`` of a TaskSet class from its declarations."""
+
+    def __new__(mcs, classname, bases, class_dict):
+        class_dict["tasks"] = get_tasks_from_base_classes(bases, class_dict)
+        return type.__new__(mcs, classname, bases, class_dict)
+
+
+class TaskSet(metaclass=TaskSetMeta):
+    """A group of tasks a user runs until ``interrupt()``; may be nested."""
+
+    tasks = []
+    min_wait = None
+    max_wait = None
+    wait_function = None
+
+    def __init__(self, parent):
+        self._task_queue = deque()
+        self._time_start = time()
+        self._user = parent.user if isinstance(parent, TaskSet) else parent
+        self._parent = parent
+        if not self.min_wait:
+            self.min_wait = self.user.min_wait
+        if not self.max_wait:
+            self.max_wait = self.user.max_wait
+        if not self.wait_function:
+            self.wait_function = self.user.wait_function
+        self._cp_last_run = perf_counter()
+        self._cp_last_wait_time = 0
+
+    @property
+    def user(self):
+        """The User instance running this TaskSet."""
+        return self._user
+
+    @property
+    def parent(self):
+        """The parent TaskSet, or the User for a top-level TaskSet."""
+        return self._parent
+
+    def on_start(self):
+        """Called when the user starts running this TaskSet."""
+
+    def on_stop(self):
+        """Called when the user leaves this TaskSet (interrupt or stop)."""
+
+    def run(self):
+        try:
+            self.on_start()
+        except InterruptTaskSet as e:
+            if e.reschedule:
+                raise RescheduleTaskImmediately(e.reschedule).with_traceback(e.__traceback__)
+            raise RescheduleTask(e.reschedule).with_traceback(e.__traceback__)
+
+        while True:
+            try:
+                if not self._task_queue:
+                    self.schedule_task(self.get_next_task())
+                try:
+                    if self._user._state == LOCUST_STATE_STOPPING:
+                        raise StopUser()
+                    self.execute_next_task()
+                except RescheduleTaskImmediately:
+                    pass
+                except RescheduleTask:
+                    self.wait()
+                else:
+                    self.wait()
+            except InterruptTaskSet as e:
+                try:
+                    self.on_stop()
+                except (StopUser, StopTest, GreenletExit):
+                    raise
+                except Exception:
+                    logging.error("Uncaught exception in on_stop: \n%s", traceback.format_exc())
+                if e.reschedule:
+                    raise RescheduleTaskImmediately(e.reschedule) from e
+                raise RescheduleTask(e.reschedule) from e
+            except (StopUser, StopTest, GreenletExit):
+                try:
+                    self.on_stop()
+                except Exception:
+                    logging.error("Uncaught exception in on_stop: \n%s", traceback.format_exc())
+                raise
+            except Exception as e:
+                env = self.user.environment
+                env.events.user_error.fire(user_instance=self, exception=e, tb=e.__traceback__)
+                if env.catch_exceptions:
+                    tb = traceback.format_exc()
+                    logger.error("%s\n%s", e, tb)
+                    env._log_exception(e, tb)
+                    self.wait()
+                else:
+                    raise
+
+    def execute_next_task(self):
+        self.execute_task(self._task_queue.popleft())
+
+    def execute_task(self, task):
+        if hasattr(task, "__self__") and task.__self__ == self:
+            task()
+        elif hasattr(task, "tasks") and issubclass(task, TaskSet):
+            task(self).run()
+        else:
+            task(self)
+
+    def schedule_task(self, task_callable, first=False):
+        """Queues a task to run next (``first=True``) or after the queued ones."""
+        if first:
+            self._task_queue.appendleft(task_callable)
+        else:
+            self._task_queue.append(task_callable)
+
+    def get_next_task(self):
+        if not self.tasks:
+            extra = (
+                ", but you have set a 'task' attribute - maybe you meant to set 'tasks'?"
+                if getattr(self, "task", None)
+                else "."
+            )
+            raise Exception(
+                f"No tasks defined on {self.__class__.__name__}{extra} use the @task decorator or set "
+                "the 'tasks' attribute of the TaskSet"
+            )
+        return random.choice(self.tasks)
+
+    def wait_time(self):
+        """Seconds to wait after a task: the user's wait_time unless this TaskSet sets one."""
+        user = self._user
+        if user.wait_time:
+            return user.wait_time()
+        if self.min_wait is not None and self.max_wait is not None:
+            return random.randint(self.min_wait, self.max_wait) / 1000.0
+        raise MissingWaitTimeError(
+            "You must define a wait_time method on either the "
+            f"{type(self.user).__name__} or {type(self).__name__} class"
+        )
+
+    def wait(self):
+        """Sleeps for ``wait_time()``; a stopping user ends here.
+
+        A zero wait after a task that already yielded to the hub (it made a request) does not
+        yield again: gevent.sleep(0) would only add a round trip through the hub."""
+        user = self._user
+        if user._state == LOCUST_STATE_STOPPING:
+            raise StopUser()
+        user._state = LOCUST_STATE_WAITING
+        seconds = self.wait_time()
+        if seconds or not user._yielded:
+            self._sleep(seconds)
+        user._yielded = False
+        if user._state == LOCUST_STATE_STOPPING:
+            raise StopUser()
+        user._state = LOCUST_STATE_RUNNING
+
+    def _sleep(self, seconds):
+        gevent.sleep(seconds)
+
+    def interrupt(self, reschedule=True):
+        """Returns control to the parent TaskSet (at once if ``reschedule``)."""
+        raise InterruptTaskSet(reschedule)
+
+    @property
+    def client(self):
+        """The user's client."""
+        return self.user.client
+
+
+class DefaultTaskSet(TaskSet):
+    """The root TaskSet that runs the User's own ``tasks`` with the user as argument."""
+
+    def get_next_task(self):
+        if not self.user.tasks:
+            extra = (
+                ", but you have set a 'task' attribute on your class - maybe you meant to set 'tasks'?"
+                if getattr(self.user, "task", None)
+                else "."
+            )
+            raise Exception(
+                f"No tasks defined on {self.user.__class__.__name__}{extra} Use the @task decorator or set "
+                "the 'tasks' attribute of the User (or mark it as abstract = True if you only intend to "
+                "subclass it)"
+            )
+        return random.choice(self._user.tasks)
+
+    def execute_task(self, task):
+        if hasattr(task, "tasks") and issubclass(task, TaskSet):
+            task(self._user).run()
+        else:
+            task(self._user)
+
+
+class SequentialTaskSetMeta(TaskSetMeta):
+    """Keeps declaration order (``tasks`` list and ``@task`` methods, weight = repeats)."""
+
+    def __new__(mcs, classname, bases, class_dict):
+        new_tasks = []
+        for base in bases:
+            if getattr(base, "tasks", None):
+                new_tasks += base.tasks
+        for key, value in class_dict.items():
+            if key == "tasks":
+                if isinstance(value, tuple):
+                    value = list(value)
+                if isinstance(value, list):
+                    for t in value:
+                        if isinstance(t, tuple):
+                            t, count = t
+                            new_tasks.extend([t] * count)
+                        else:
+                            new_tasks.append(t)
+                elif isinstance(value, dict):
+                    for t, weight in value.items():
+                        new_tasks.extend([t] * weight)
+                else:
+                    raise ValueError("The 'tasks' attribute can only be set to list or dict")
+            if "locust_task_weight" in dir(value):
+                new_tasks.extend([value] * value.locust_task_weight)
+        class_dict["tasks"] = new_tasks
+        return type.__new__(mcs, classname, bases, class_dict)
+
+
+class SequentialTaskSet(TaskSet, metaclass=SequentialTaskSetMeta):
+    """Runs its tasks in declaration order, cycling."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._task_index = 0
+
+    def get_next_task(self):
+        if not self.tasks:
+            raise LocustError(
+                "No tasks defined. Use the @task decorator or set the 'tasks' attribute of the SequentialTaskSet"
+            )
+        t = self.tasks[self._task_index % len(self.tasks)]
+        self._task_index += 1
+        return t

@@ -1,0 +1,14 @@
+from locust import HttpUser, constant, events, task
+
+
+@events.quitting.add_listener
+def on_quitting(environment, **kw):
+    print("QUITTING", flush=True)
+
+
+class U(HttpUser):
+    wait_time = constant(0.05)
+
+    @task
+    def t(self):
+        self.client.get("/")

@@ -1,0 +1,3 @@
+import locust  # noqa: F401
+
+VALUE = 1
