@@ -12,7 +12,7 @@ over rounds. Goals: locusta >= 10x Locust FastHttpUser and >= 50x Locust HttpUse
 locusta must be installed in the interpreter given by --locusta-python (build it with
 ``maturin develop --release`` or ``pip install .``: a debug build is several times slower).
 
-Usage: bench/python_throughput.py [--duration 10] [--users 20] [--rounds 3]
+Usage: bench/python_throughput.py [--duration 10] [--users 20] [--rounds 3] [--drivers lean,hyper]
        [--locusta-python PY] [--locust /opt/locust-venv/bin/locust]
 """
 
@@ -52,17 +52,24 @@ def main() -> int:
     ap.add_argument("--locusta-python", default=sys.executable, help="interpreter with locusta installed")
     ap.add_argument("--locust", default=os.environ.get("REAL_LOCUST", "/opt/locust-venv/bin/locust"),
                     help="the real Locust command")
+    ap.add_argument("--drivers", default="lean",
+                    help="locusta HTTP drivers to measure, comma-separated (lean, hyper; default lean)")
     ap.add_argument("--port", type=int, default=18090)
     ap.add_argument("--gen-core", type=int, default=1)
     ap.add_argument("--server-core", type=int, default=0)
     args = ap.parse_args()
 
     pin = ["taskset", "-c", str(args.gen_core)]
+    drivers = [d.strip() for d in args.drivers.split(",") if d.strip()]
     tools = {
-        "locusta HttpUser": ([args.locusta_python, "-m", "locusta"], EXAMPLES / "perf_one_get.py"),
+        f"locusta HttpUser ({d})": (["env", f"LOCUSTA_HTTP_DRIVER={d}", args.locusta_python, "-m", "locusta"],
+                                    EXAMPLES / "perf_one_get.py")
+        for d in drivers
+    }
+    tools.update({
         "Locust FastHttpUser": ([args.locust], EXAMPLES / "perf_one_get_fast.py"),
         "Locust HttpUser": ([args.locust], EXAMPLES / "perf_one_get.py"),
-    }
+    })
     results = {name: [] for name in tools}
     with nginx(args.port, args.server_core) as url:
         for _ in range(args.rounds):
@@ -71,19 +78,20 @@ def main() -> int:
 
     print(f"\nall runs ({args.duration} s, {args.users} users; generator pinned to core {args.gen_core}, "
           f"nginx to core {args.server_core})")
-    print(f"{'tool':<20} {'round':>5} {'requests':>10} {'fails':>6} {'cpu s':>7} {'cpu %':>6} {'req/cpu-s':>10} "
+    print(f"{'tool':<28} {'round':>5} {'requests':>10} {'fails':>6} {'cpu s':>7} {'cpu %':>6} {'req/cpu-s':>10} "
           f"{'req/s':>9} {'p50 ms':>7}")
     for name, rows in results.items():
         for i, (reqs, fails, cpu, wall, p50) in enumerate(rows):
-            print(f"{name:<20} {i:>5} {reqs:>10} {fails:>6} {cpu:>7.2f} {100 * cpu / wall:>6.0f} {reqs / cpu:>10.0f} "
+            print(f"{name:<28} {i:>5} {reqs:>10} {fails:>6} {cpu:>7.2f} {100 * cpu / wall:>6.0f} {reqs / cpu:>10.0f} "
                   f"{reqs / wall:>9.0f} {p50:>7.1f}")
 
     eff = {name: statistics.median(r[0] / r[2] for r in rows) for name, rows in results.items()}
-    mine = eff["locusta HttpUser"]
     fast, slow = eff["Locust FastHttpUser"], eff["Locust HttpUser"]
     print("\nmedian requests per CPU-second: " + ", ".join(f"{k} {v:.0f}" for k, v in eff.items()))
-    print(f"locusta / Locust FastHttpUser = {mine / fast:.1f}x (goal >= 10x)")
-    print(f"locusta / Locust HttpUser     = {mine / slow:.1f}x (goal >= 50x)")
+    for d in drivers:
+        mine = eff[f"locusta HttpUser ({d})"]
+        print(f"locusta ({d}) / Locust FastHttpUser = {mine / fast:.1f}x (goal >= 10x)")
+        print(f"locusta ({d}) / Locust HttpUser     = {mine / slow:.1f}x (goal >= 50x)")
     return 0
 
 

@@ -21,11 +21,11 @@ else
     cargo test --workspace --locked --no-fail-fast
 fi
 
-echo "== the HTTP client and engine again with the lean HTTP/1.1 driver"
+echo "== the HTTP client and engine again with hyper's HTTP/1.1 client (LOCUSTA_HTTP_DRIVER=hyper)"
 if cargo nextest --version >/dev/null 2>&1; then
-    LOCUSTA_HTTP_DRIVER=lean cargo nextest run -p locusta-http -p locusta --locked --no-fail-fast
+    LOCUSTA_HTTP_DRIVER=hyper cargo nextest run -p locusta-http -p locusta --locked --no-fail-fast
 else
-    LOCUSTA_HTTP_DRIVER=lean cargo test -p locusta-http -p locusta --locked --no-fail-fast
+    LOCUSTA_HTTP_DRIVER=hyper cargo test -p locusta-http -p locusta --locked --no-fail-fast
 fi
 
 echo "== python package (pip install .) and compatibility suite"

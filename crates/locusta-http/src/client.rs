@@ -39,7 +39,7 @@ pub struct ClientConfig {
     /// Size of each connection's read buffer. Every idle keep-alive connection holds one, so this
     /// dominates the memory of many mostly-idle users; larger responses take more reads.
     pub read_buffer_size: usize,
-    /// Which HTTP/1.1 implementation drives the connections (default [`HttpDriver::Hyper`]).
+    /// Which HTTP/1.1 implementation drives the connections (default [`HttpDriver::Lean`]).
     pub driver: HttpDriver,
 }
 
@@ -47,18 +47,20 @@ pub struct ClientConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum HttpDriver {
     /// hyper's low-level client: a connection future (own task or inline, see
-    /// [`ClientConfig::spawn_connections`]) fed through hyper's dispatch channel.
-    #[default]
+    /// [`ClientConfig::spawn_connections`]) fed through hyper's dispatch channel. About a third
+    /// more CPU per request and five times the memory per idle connection than [`HttpDriver::Lean`]
+    /// (docs/benchmarks.md); kept as a reference implementation and a fallback.
     Hyper,
     /// The whole exchange (write request, parse head with `httparse`, read body by its framing)
     /// runs in the calling task on the socket itself: no connection task, no channel, and a
-    /// connection that waits idle holds no buffer.
+    /// connection that waits idle holds no buffer. The default.
+    #[default]
     Lean,
 }
 
 impl HttpDriver {
     /// The driver named by the environment variable `LOCUSTA_HTTP_DRIVER` (`hyper` or `lean`),
-    /// [`HttpDriver::Hyper`] when it is unset or names no driver.
+    /// [`HttpDriver::Lean`] when it is unset or names no driver.
     pub fn from_env() -> HttpDriver {
         std::env::var("LOCUSTA_HTTP_DRIVER")
             .ok()
@@ -92,7 +94,7 @@ impl Default for ClientConfig {
             max_idle_per_origin: 4,
             spawn_connections: true,
             read_buffer_size: 4096,
-            driver: HttpDriver::Hyper,
+            driver: HttpDriver::Lean,
         }
     }
 }
@@ -235,7 +237,7 @@ mod tests {
         assert!(c.verify_tls);
         assert_eq!(c.timeout, None);
         assert!(c.user_agent.starts_with("locusta/"));
-        assert_eq!(c.driver, HttpDriver::Hyper);
+        assert_eq!(c.driver, HttpDriver::Lean);
         assert_eq!("LEAN".parse::<HttpDriver>(), Ok(HttpDriver::Lean));
         assert_eq!(" hyper".parse::<HttpDriver>(), Ok(HttpDriver::Hyper));
         assert!("h2".parse::<HttpDriver>().is_err());

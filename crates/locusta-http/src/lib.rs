@@ -3,9 +3,9 @@
 //! It mirrors Locust's `HttpSession` (a `requests.Session`): each [`Session`] is one user with its
 //! own keep-alive connections, cookies and default headers; URLs are joined to the user's host like
 //! Locust; redirects, gzip, basic auth and timeouts behave like requests; failures are values whose
-//! text matches what Locust puts in its failures table. Built on hyper's low-level HTTP/1.1 client
-//! (default) or on the lean driver that runs each exchange in the calling task with `httparse`
-//! ([`HttpDriver`]), and rustls; meant to run on per-core current-thread tokio runtimes (with
+//! text matches what Locust puts in its failures table. The default HTTP/1.1 driver runs each
+//! exchange in the calling task on the socket with `httparse` (no connection task, no buffer
+//! while idle); hyper's low-level client is the alternative ([`HttpDriver`]). TLS is rustls; meant to run on per-core current-thread tokio runtimes (with
 //! time enabled).
 //!
 //! ```no_run

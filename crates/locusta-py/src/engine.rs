@@ -16,7 +16,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::Method;
-use locusta_http::{ClientConfig, Exchange, HttpClient, HttpError, RequestSpec, Session};
+use locusta_http::{
+    ClientConfig, Exchange, HttpClient, HttpDriver, HttpError, RequestSpec, Session,
+};
 use locusta_stats::{Sample, StatsHub};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -250,7 +252,11 @@ impl Engine {
             .enable_all()
             .build()
             .map_err(|e| PyRuntimeError::new_err(format!("cannot start the I/O threads: {e}")))?;
-        let mut cfg = ClientConfig::default();
+        // LOCUSTA_HTTP_DRIVER=hyper selects hyper's client instead of the lean driver, as in the CLI
+        let mut cfg = ClientConfig {
+            driver: HttpDriver::from_env(),
+            ..ClientConfig::default()
+        };
         if let Some(ua) = user_agent {
             cfg.user_agent = ua;
         }

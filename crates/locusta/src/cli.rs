@@ -228,7 +228,7 @@ pub(crate) fn run_parsed(mut locustfile: Locustfile, parsed: Parsed) -> i32 {
 
     raise_open_file_limit(opts.num_users.unwrap_or(1));
 
-    // LOCUSTA_HTTP_DRIVER=lean selects the lean HTTP/1.1 driver (default: hyper)
+    // LOCUSTA_HTTP_DRIVER=hyper selects hyper's HTTP/1.1 client instead of the lean driver
     let http_config = ClientConfig {
         driver: HttpDriver::from_env(),
         ..ClientConfig::default()
