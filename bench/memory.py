@@ -62,7 +62,7 @@ def main():
     ap.add_argument("--duration", type=int, default=30)
     ap.add_argument("--port", type=int, default=18090)
     ap.add_argument("--addresses", type=int, default=4, help="loopback addresses to spread users over")
-    ap.add_argument("--drivers", default="hyper", help="locusta HTTP drivers to measure, e.g. hyper,lean (default hyper)")
+    ap.add_argument("--drivers", default="lean", help="locusta HTTP drivers to measure, e.g. lean,hyper (default lean)")
     ap.add_argument("--no-churn", action="store_true", help="skip the connection-closed (churn) measurement")
     args = ap.parse_args()
 

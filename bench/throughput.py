@@ -62,7 +62,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per level (default 3)")
     ap.add_argument("--levels", default="1,2,4", help="extra unsaturated levels for accuracy (default 1,2,4; '' for none)")
     ap.add_argument("--port", type=int, default=18089)
-    ap.add_argument("--drivers", default="hyper", help="locusta HTTP drivers to compare, e.g. hyper,lean (default hyper)")
+    ap.add_argument("--drivers", default="lean", help="locusta HTTP drivers to compare, e.g. lean,hyper (default lean)")
     ap.add_argument("--gen-core", type=int, default=1)
     ap.add_argument("--server-core", type=int, default=0)
     args = ap.parse_args()

@@ -319,8 +319,8 @@ def _run(argv):
         if tick is None:
             stop_reason.append("shape")
         else:
-            shape_value = tuple(tick[:2])
-            runner.start(tick[0], tick[1])
+            shape_value = tuple(tick)
+            runner.start(tick[0], tick[1], user_classes=tick[2] if len(tick) > 2 else None)
     else:
         runner.start(users, rate)
 
@@ -342,10 +342,10 @@ def _run(argv):
                     logger.info("Shape test stopping")
                     stop_reason.append("shape")
                     break
-                if tuple(tick[:2]) != shape_value:
-                    shape_value = tuple(tick[:2])
+                if tuple(tick) != shape_value:
+                    shape_value = tuple(tick)
                     logger.info("Shape test updating to %d users at %.2f spawn rate", tick[0], tick[1])
-                    runner.start(tick[0], tick[1])
+                    runner.start(tick[0], tick[1], user_classes=tick[2] if len(tick) > 2 else None)
             if now - last_csv >= 1:
                 last_csv = now
                 try:
@@ -370,7 +370,12 @@ def _run(argv):
     # A second signal while users finish their tasks stops at once.
     gevent.signal_handler(signal.SIGINT, lambda: runner.user_greenlets.kill(block=False))
     gevent.signal_handler(signal.SIGTERM, lambda: runner.user_greenlets.kill(block=False))
-    runner.quit()
+    # As Locust: a run that ends by itself (run time, shape, quit()) stops the runner first; on
+    # SIGTERM or Ctrl-C the `quitting` listeners run and the exit code is decided while the users
+    # are still running, then the runner quits.
+    signalled = reason in ("sigterm", "sigint")
+    if not signalled:
+        runner.quit()
 
     api.events.quitting.fire(environment=env, reverse=True)
     if env.process_exit_code is not None:
@@ -382,6 +387,8 @@ def _run(argv):
     else:
         code = 0
     logger.info("Shutting down (exit code %s)", code)
+    if signalled:
+        runner.quit()
 
     try:
         stats.csv_write(0)

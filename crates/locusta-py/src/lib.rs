@@ -200,6 +200,11 @@ impl Dispatch {
         self.seq.push()
     }
 
+    /// Draws new users only from these class indices from now on (a load shape's class list).
+    fn restrict(&mut self, allowed: Vec<usize>) {
+        self.seq.restrict(&allowed);
+    }
+
     /// The class index of the next user to stop, or None when none runs.
     fn pop(&mut self) -> Option<usize> {
         self.seq.pop()

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use locusta_stats::{console, csv::CsvWriter, json, StatsHub};
 
 use crate::runner::{Runner, RunnerState};
-use crate::shape::LoadShape;
+use crate::shape::{LoadShape, ShapeTick};
 
 /// What the headless run should do, resolved from the command line.
 pub struct HeadlessPlan {
@@ -78,6 +78,18 @@ fn print_block(text: &str) {
     let _ = err.flush();
 }
 
+/// Ramps to what a shape's tick asks for, restricted to its user classes when it names some.
+fn apply_shape_tick(runner: &mut Runner, tick: &ShapeTick) {
+    if let Some(names) = &tick.classes {
+        let unknown = runner.restrict_classes(names);
+        if !unknown.is_empty() {
+            log::warn!("load shape names unknown user classes {unknown:?}; they are ignored");
+        }
+    }
+    log::info!(target: "locusta.runners", "Shape test updating to {} users at {:.2} spawn rate", tick.users, tick.spawn_rate);
+    runner.start(tick.users, tick.spawn_rate);
+}
+
 /// Runs the test to its end and returns the process exit code (Locust's rules).
 pub async fn run(mut runner: Runner, stats: Arc<StatsHub>, mut plan: HeadlessPlan) -> i32 {
     let mut csv = match &plan.csv_prefix {
@@ -107,8 +119,7 @@ pub async fn run(mut runner: Runner, stats: Arc<StatsHub>, mut plan: HeadlessPla
     if let Some(shape) = plan.shape.as_mut() {
         match shape.tick(Duration::ZERO, 0) {
             Some(tick) => {
-                log::info!(target: "locusta.runners", "Shape test updating to {} users at {:.2} spawn rate", tick.users, tick.spawn_rate);
-                runner.start(tick.users, tick.spawn_rate);
+                apply_shape_tick(&mut runner, &tick);
                 shape_value = Some(tick);
             }
             None => log::info!(target: "locusta.runners", "Shape test stopping"),
@@ -163,12 +174,8 @@ pub async fn run(mut runner: Runner, stats: Arc<StatsHub>, mut plan: HeadlessPla
                 last_shape = now;
                 match shape.tick(now.duration_since(started), runner.user_count()) {
                     Some(tick) => {
-                        if tick.classes.is_some() {
-                            log::warn!("load shape class lists are not supported yet; all classes keep running");
-                        }
                         if shape_value.as_ref() != Some(&tick) {
-                            log::info!(target: "locusta.runners", "Shape test updating to {} users at {:.2} spawn rate", tick.users, tick.spawn_rate);
-                            runner.start(tick.users, tick.spawn_rate);
+                            apply_shape_tick(&mut runner, &tick);
                             shape_value = Some(tick);
                         }
                     }

@@ -243,6 +243,21 @@ impl Runner {
         self.shared.stop_test.load(Ordering::Relaxed)
     }
 
+    /// Draws users started from now on only from the named classes (Locust's load shape
+    /// 3-tuple); users already running keep running. Returns the names that match no class.
+    pub fn restrict_classes(&mut self, names: &[String]) -> Vec<String> {
+        let mut indices = Vec::with_capacity(names.len());
+        let mut unknown = Vec::new();
+        for name in names {
+            match self.classes.iter().position(|c| &c.class.name == name) {
+                Some(i) => indices.push(i),
+                None => unknown.push(name.clone()),
+            }
+        }
+        self.sequence.restrict(&indices);
+        unknown
+    }
+
     /// Sets a new target: ramps from the current count at `spawn_rate` users per second.
     /// Call [`tick`](Self::tick) regularly to carry it out.
     pub fn start(&mut self, user_count: u64, spawn_rate: f64) {

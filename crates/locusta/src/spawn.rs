@@ -86,6 +86,8 @@ pub struct UserSequence {
     try_fixed: bool,
     active: Vec<usize>,
     counts: Vec<u64>,
+    /// Classes new users may be drawn from (all unless [`UserSequence::restrict`] narrowed them).
+    allowed: Vec<bool>,
 }
 
 impl UserSequence {
@@ -101,6 +103,7 @@ impl UserSequence {
                 .map(|&i| (i, classes[i].weight)),
         );
         let counts = vec![0; classes.len()];
+        let allowed = vec![true; classes.len()];
         UserSequence {
             classes,
             by_name,
@@ -109,7 +112,33 @@ impl UserSequence {
             try_fixed: true,
             active: Vec::new(),
             counts,
+            allowed,
         }
+    }
+
+    /// Draws new users only from `allowed` (class indices) from now on, as Locust does when a
+    /// load shape's tick names user classes: running users of other classes keep running (a
+    /// ramp-down still stops the most recent first), and the weighted interleaving restarts over
+    /// the allowed classes. Giving the same set again changes nothing.
+    pub fn restrict(&mut self, allowed: &[usize]) {
+        let mut wanted = vec![false; self.classes.len()];
+        for &i in allowed {
+            if let Some(slot) = wanted.get_mut(i) {
+                *slot = true;
+            }
+        }
+        if wanted == self.allowed {
+            return;
+        }
+        self.allowed = wanted;
+        self.weighted = KlGenerator::new(
+            self.by_name
+                .iter()
+                .filter(|&&i| self.allowed[i] && self.classes[i].fixed_count == 0)
+                .map(|&i| (i, self.classes[i].weight)),
+        );
+        self.fixed_pending.clear();
+        self.try_fixed = true;
     }
 
     /// Number of users currently started through this sequence.
@@ -136,7 +165,7 @@ impl UserSequence {
                 .by_name
                 .iter()
                 .map(|&i| (i, &self.classes[i]))
-                .filter(|(i, c)| c.fixed_count > self.counts[*i])
+                .filter(|(i, c)| self.allowed[*i] && c.fixed_count > self.counts[*i])
                 .map(|(i, c)| (i, (c.fixed_count - self.counts[i]) as f64))
                 .collect();
             let total: f64 = missing.iter().map(|(_, m)| m).sum();
@@ -290,6 +319,34 @@ mod tests {
         names(&mut seq, 1); // F
         assert_eq!(seq.pop(), Some(1));
         assert_eq!(names(&mut seq, 2), "FW");
+    }
+
+    #[test]
+    fn restricting_classes_draws_new_users_from_those_only() {
+        let mut seq = UserSequence::new(vec![
+            slot("A", 1.0, 0),
+            slot("B", 1.0, 0),
+            slot("F", 1.0, 1),
+        ]);
+        assert_eq!(names(&mut seq, 3), "FAB");
+        seq.restrict(&[1]);
+        assert_eq!(names(&mut seq, 3), "BBB");
+        assert_eq!(seq.counts(), &[1, 4, 1]);
+        // Ramping down still stops the most recent users first, whatever their class.
+        assert_eq!(seq.pop(), Some(1));
+        // The fixed class is left alone unless allowed again; then it is refilled first.
+        seq.pop();
+        seq.pop();
+        seq.pop();
+        seq.pop();
+        seq.pop();
+        assert!(seq.is_empty());
+        assert_eq!(names(&mut seq, 2), "BB");
+        seq.restrict(&[0, 1, 2]);
+        assert_eq!(names(&mut seq, 3), "FAB");
+        // The same set again keeps the interleaving where it was.
+        seq.restrict(&[0, 1, 2]);
+        assert_eq!(names(&mut seq, 2), "AB");
     }
 
     #[test]

@@ -154,6 +154,18 @@ class LocalRunner:
                 "Your selected spawn rate is very high (>100), and this is known to sometimes cause issues. "
                 "Do you really need to ramp up that fast?"
             )
+        if user_classes is not None:
+            # As Locust: new users are drawn from these classes only (running ones stay), until
+            # another list is given.
+            allowed = []
+            for cls in user_classes:
+                name = cls if isinstance(cls, str) else getattr(cls, "__name__", str(cls))
+                idx = next((i for i, c in enumerate(self._classes) if c.__name__ == name), None)
+                if idx is None:
+                    logger.warning("User class %s given to start() is not in this run; it is ignored", name)
+                else:
+                    allowed.append(idx)
+            self._dispatch.restrict(allowed)
         if self.spawning_greenlet is not None:
             self.spawning_greenlet.kill(block=True)
         logger.info("Ramping to %d users at a rate of %.2f per second", user_count, spawn_rate)

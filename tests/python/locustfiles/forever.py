@@ -3,7 +3,8 @@ from locust import HttpUser, constant, events, task
 
 @events.quitting.add_listener
 def on_quitting(environment, **kw):
-    print("QUITTING", flush=True)
+    runner = environment.runner
+    print("QUITTING", runner.state, runner.user_count, flush=True)
 
 
 class U(HttpUser):
