@@ -143,8 +143,14 @@ async fn endless_chunk_extensions_do_not_grow_memory() {
 #[tokio::test]
 async fn broken_chunked_framing_reads_the_same_on_both_drivers() {
     let cases: [(&'static [u8], &str); 3] = [
-        (b"zz\r\nhello\r\n0\r\n\r\n", "ProtocolError('invalid chunk size line')"),
-        (b"4\r\nabcdXY0\r\n\r\n", "ProtocolError('invalid chunk end')"),
+        (
+            b"zz\r\nhello\r\n0\r\n\r\n",
+            "ProtocolError('invalid chunk size line')",
+        ),
+        (
+            b"4\r\nabcdXY0\r\n\r\n",
+            "ProtocolError('invalid chunk end')",
+        ),
         (
             b"4\r\nabcd\r\n0\r\nbad trailer\r\n\r\n",
             "ProtocolError('invalid chunked trailers')",
@@ -188,8 +194,8 @@ fn running_out_of_file_descriptors_fails_requests_and_recovers() {
         .env("LOCUSTA_FD_CHILD", "1")
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("FD CHILD OK"), "{text}");
 }
