@@ -9,12 +9,15 @@
 //!
 //! Under `/_test/` it also offers helpers for end-to-end tests: arbitrary status codes, delays,
 //! redirects, sized bodies, an echo, socket-level failures (reset, close, garbage) and counters.
+//! Under `/_fault/` it misbehaves on purpose in every way a failing server does (see
+//! [`faults`]), for the reliability tests.
 //!
 //! Two ways to run it:
 //! - [`DemoServer::start`] binds now and serves on its own OS thread(s) with its own tokio
 //!   runtime; dropping or [`DemoServer::shutdown`] stops it and frees the port.
 //! - [`serve`] serves on a listener inside the caller's runtime.
 
+pub mod faults;
 mod pages;
 mod routes;
 mod server;

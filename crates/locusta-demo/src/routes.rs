@@ -98,6 +98,8 @@ enum Route {
     TestClose,
     TestGarbage,
     TestStats,
+    /// `/_fault/<kind>`: see [`crate::faults`].
+    Fault,
     NotFound,
 }
 
@@ -137,6 +139,8 @@ impl Route {
                     } else {
                         Route::ApiProduct(parse_decimal(id))
                     }
+                } else if path.starts_with("/_fault/") {
+                    Route::Fault
                 } else if let Some(code) = path.strip_prefix("/_test/status/") {
                     Route::TestStatus(parse_decimal(code).and_then(|c| u16::try_from(c).ok()))
                 } else {
@@ -159,6 +163,7 @@ impl Route {
             | Route::TestReset
             | Route::TestClose
             | Route::TestGarbage
+            | Route::Fault
             | Route::NotFound => Allowed::Any,
             _ => Allowed::Get,
         }
@@ -224,6 +229,11 @@ pub(crate) fn dispatch(
         Route::TestReset => raw(control, RawAction::Reset),
         Route::TestClose => raw(control, RawAction::Close),
         Route::TestGarbage => raw(control, RawAction::Garbage),
+        Route::Fault => match crate::faults::handle(shared, req.uri().path(), req.uri().query()) {
+            Some(crate::faults::Action::Respond(resp)) => ready(Ok(resp)),
+            Some(crate::faults::Action::Raw(action)) => raw(control, action),
+            None => ready(Ok(not_found(req.uri().path()))),
+        },
     }
 }
 
@@ -813,6 +823,11 @@ fn blob() -> &'static Bytes {
                 .collect::<Vec<u8>>(),
         )
     })
+}
+
+/// The first `n` bytes (at most [`MAX_BYTES`]) of the shared `a..z` payload.
+pub(crate) fn blob_slice(n: usize) -> Bytes {
+    blob().slice(..n.min(MAX_BYTES))
 }
 
 fn bytes(query: Option<&str>) -> Handled {

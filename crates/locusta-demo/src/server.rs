@@ -11,8 +11,8 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -34,43 +34,33 @@ pub(crate) const GARBAGE: &[u8] = b"THIS IS NOT HTTP\x00\x01\x02\xff\xfe garbage
 
 /// What the driver does with the raw socket instead of answering.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
 pub(crate) enum RawAction {
     /// `SO_LINGER` 0 then close: the peer gets a TCP RST.
-    Reset = 1,
+    Reset,
     /// Orderly close (FIN) without a response.
-    Close = 2,
+    Close,
     /// Write [`GARBAGE`], then an orderly close.
-    Garbage = 3,
-}
-
-impl RawAction {
-    fn from_u8(value: u8) -> Option<RawAction> {
-        match value {
-            1 => Some(RawAction::Reset),
-            2 => Some(RawAction::Close),
-            3 => Some(RawAction::Garbage),
-            _ => None,
-        }
-    }
+    Garbage,
+    /// One of the `/_fault/` misbehaviours.
+    Fault(crate::faults::Fault),
 }
 
 /// Per-connection channel from a request handler to the connection driver.
 #[derive(Default)]
 pub(crate) struct ConnControl {
-    action: AtomicU8,
+    action: Mutex<Option<RawAction>>,
     notify: Notify,
 }
 
 impl ConnControl {
     /// Asks the driver to take the socket back and perform `action`.
     pub fn request(&self, action: RawAction) {
-        self.action.store(action as u8, Ordering::Release);
+        *self.action.lock().unwrap_or_else(|e| e.into_inner()) = Some(action);
         self.notify.notify_one();
     }
 
     fn take(&self) -> Option<RawAction> {
-        RawAction::from_u8(self.action.swap(0, Ordering::Acquire))
+        self.action.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 }
 
@@ -239,5 +229,6 @@ async fn perform(stream: &mut TcpStream, action: RawAction) {
             let _ = stream.write_all(GARBAGE).await;
             let _ = stream.shutdown().await;
         }
+        RawAction::Fault(fault) => crate::faults::perform(stream, fault).await,
     }
 }

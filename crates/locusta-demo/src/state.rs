@@ -39,6 +39,8 @@ pub(crate) struct Counters {
     pub orders_created: AtomicU64,
     pub checkouts_in_flight: AtomicU64,
     pub checkouts_max_in_flight: AtomicU64,
+    /// Sequence number of the next `/_fault/random-5xx` request.
+    pub random_5xx_seq: AtomicU64,
 }
 
 impl Counters {

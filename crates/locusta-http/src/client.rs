@@ -41,7 +41,15 @@ pub struct ClientConfig {
     pub read_buffer_size: usize,
     /// Which HTTP/1.1 implementation drives the connections (default [`HttpDriver::Lean`]).
     pub driver: HttpDriver,
+    /// Largest response body (after decompression) one request may hold in memory, default
+    /// [`DEFAULT_MAX_BODY_BYTES`]. A bigger or endless body fails the request with
+    /// [`HttpError::BodyTooLarge`] and closes its connection, so a target that floods
+    /// responses cannot exhaust memory.
+    pub max_body_bytes: u64,
 }
+
+/// Default of [`ClientConfig::max_body_bytes`]: 64 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The HTTP/1.1 implementation behind a [`ClientConfig`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -95,6 +103,7 @@ impl Default for ClientConfig {
             spawn_connections: true,
             read_buffer_size: 4096,
             driver: HttpDriver::Lean,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 }

@@ -362,6 +362,7 @@ async fn tcp_connect(host: &str, port: u16) -> Result<TcpStream, HttpError> {
     }
     let e = last.unwrap_or_else(|| io::Error::other("no address to connect to"));
     let (errno, message) = errno_and_message(&e);
+    crate::error::warn_resource_exhaustion(errno);
     Err(HttpError::Connect { errno, message })
 }
 

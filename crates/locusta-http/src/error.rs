@@ -113,6 +113,12 @@ pub enum HttpError {
         /// Decoder error.
         message: String,
     },
+    /// The response body (raw or decompressed) was larger than `max_body_bytes`; locusta stops
+    /// reading (requests has no such limit and would keep buffering).
+    BodyTooLarge {
+        /// The limit that was exceeded, in bytes.
+        limit: u64,
+    },
     /// The redirect chain was longer than `max_redirects`.
     TooManyRedirects {
         /// The limit that was exceeded.
@@ -190,6 +196,50 @@ pub(crate) fn errno_and_message(err: &std::io::Error) -> (i32, String) {
         _ => text,
     };
     (errno, message)
+}
+
+/// Says once per process, as a warning, that the machine ran out of file descriptors (EMFILE,
+/// ENFILE) or of ephemeral ports (EADDRNOTAVAIL) while connecting. Each such request is still
+/// counted as a failure (`OSError(24, 'Too many open files')`, ...); once load drops, connecting
+/// works again by itself. Returns true when this call printed the warning.
+pub(crate) fn warn_resource_exhaustion(errno: i32) -> bool {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static FDS: AtomicBool = AtomicBool::new(false);
+    static PORTS: AtomicBool = AtomicBool::new(false);
+    match errno {
+        libc_errno::EMFILE | libc_errno::ENFILE => {
+            if FDS.swap(true, Ordering::Relaxed) {
+                return false;
+            }
+            log::warn!(
+                target: "locusta.http",
+                "out of file descriptors ('Too many open files'): new connections fail and are \
+                 counted as failures until some close. Raise the limit (ulimit -n), use fewer \
+                 users per process, or spread them over more processes. (said once)"
+            );
+            true
+        }
+        libc_errno::EADDRNOTAVAIL => {
+            if PORTS.swap(true, Ordering::Relaxed) {
+                return false;
+            }
+            log::warn!(
+                target: "locusta.http",
+                "out of local ports ('Cannot assign requested address'): new connections fail and \
+                 are counted as failures until ports are free again. Keep connections alive, use \
+                 fewer users, widen net.ipv4.ip_local_port_range, or add source addresses. (said once)"
+            );
+            true
+        }
+        _ => false,
+    }
+}
+
+/// The Linux errno values [`warn_resource_exhaustion`] looks for.
+mod libc_errno {
+    pub const ENFILE: i32 = 23;
+    pub const EMFILE: i32 = 24;
+    pub const EADDRNOTAVAIL: i32 = 99;
 }
 
 /// Python's exception class for an OSError with this errno (what `repr()` shows).
@@ -366,6 +416,10 @@ impl fmt::Display for HttpError {
             HttpError::TooManyRedirects { max } => {
                 write!(f, "TooManyRedirects('Exceeded {max} redirects.')")
             }
+            HttpError::BodyTooLarge { limit } => write!(
+                f,
+                "ContentTooLarge('Response body exceeded {limit} bytes (locusta stops reading there)')"
+            ),
         }
     }
 }

@@ -259,14 +259,20 @@ impl LeanConn {
 
     /// Reads the body of `head` by its framing. Returns the raw (still encoded) body and whether
     /// the connection can take another request.
+    /// A body longer than `limit` fails with [`HttpError::BodyTooLarge`] as soon as that is
+    /// known (at once for a longer Content-Length), so memory stays bounded.
     pub(crate) async fn read_body(
         &mut self,
         head: &Head,
         read_buffer_size: usize,
+        limit: u64,
     ) -> Result<(Bytes, bool), HttpError> {
         let chunk = read_buffer_size.max(MIN_READ_SPACE);
+        let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
+        let too_large = || HttpError::BodyTooLarge { limit };
         let body = match head.framing {
             Framing::Empty => Bytes::new(),
+            Framing::Length(n) if n > limit => return Err(too_large()),
             Framing::Length(n) => {
                 let n = usize::try_from(n).map_err(|_| HttpError::Protocol {
                     message: format!("content-length {n} is too large"),
@@ -287,15 +293,21 @@ impl LeanConn {
                 }
                 self.buf.split_to(n).freeze()
             }
-            Framing::Chunked => self.read_chunked(chunk).await?,
+            Framing::Chunked => self.read_chunked(chunk, limit_usize).await?,
             Framing::UntilClose => {
                 loop {
+                    if self.buf.len() > limit_usize {
+                        return Err(too_large());
+                    }
                     match fill(&mut self.stream, &mut self.buf, chunk).await {
                         Ok(0) => break,
                         Ok(_) => {}
                         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
                         Err(e) => return Err(HttpError::from_io(&e, true)),
                     }
+                }
+                if self.buf.len() > limit_usize {
+                    return Err(too_large());
                 }
                 return Ok((self.buf.split().freeze(), false));
             }
@@ -306,7 +318,7 @@ impl LeanConn {
 
     /// Decodes a chunked body (chunk sizes with `httparse::parse_chunk_size`, trailers with
     /// `httparse::parse_headers`, which are then dropped like requests does).
-    async fn read_chunked(&mut self, chunk: usize) -> Result<Bytes, HttpError> {
+    async fn read_chunked(&mut self, chunk: usize, limit: usize) -> Result<Bytes, HttpError> {
         let mut out = BytesMut::new();
         loop {
             let size = loop {
@@ -316,6 +328,12 @@ impl LeanConn {
                         break size;
                     }
                     Ok(httparse::Status::Partial) => {
+                        // chunk extensions may be endless: a size line is never this long
+                        if self.buf.len() > MAX_HEAD_BYTES {
+                            return Err(HttpError::Protocol {
+                                message: "invalid chunk size line".into(),
+                            });
+                        }
                         self.more_body(&out, chunk).await?;
                     }
                     Err(_) => {
@@ -331,6 +349,11 @@ impl LeanConn {
             let mut left = usize::try_from(size).map_err(|_| HttpError::Protocol {
                 message: "chunk size is too large".into(),
             })?;
+            if out.len().saturating_add(left) > limit {
+                return Err(HttpError::BodyTooLarge {
+                    limit: limit as u64,
+                });
+            }
             while left > 0 {
                 if self.buf.is_empty() {
                     self.more_body(&out, chunk).await?;

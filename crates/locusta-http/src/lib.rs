@@ -25,7 +25,7 @@ mod lean;
 mod session;
 mod types;
 
-pub use client::{ClientConfig, HttpClient, HttpDriver};
+pub use client::{ClientConfig, HttpClient, HttpDriver, DEFAULT_MAX_BODY_BYTES};
 pub use error::{py_str, status_error_text, HttpError};
 pub use session::{DefaultHeaders, Session};
 pub use types::{Body, Exchange, RequestSpec, Response};

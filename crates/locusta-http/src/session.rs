@@ -903,8 +903,9 @@ impl Session {
                 error: e.error,
             })?;
         self.store_cookies(&head.headers, url);
-        let (raw, keep) = conn.read_body(&head, read_size).await?;
-        let body = decode_body(&head.headers, raw)?;
+        let limit = self.shared.cfg.max_body_bytes;
+        let (raw, keep) = conn.read_body(&head, read_size, limit).await?;
+        let body = decode_body(&head.headers, raw, limit)?;
         Ok((
             Response {
                 status: head.status,
@@ -957,8 +958,9 @@ impl Session {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|s| s.trim().parse::<u64>().ok());
-        let raw = read_body(conn, incoming, expected_len).await?;
-        let body = decode_body(&parts.headers, raw)?;
+        let limit = self.shared.cfg.max_body_bytes;
+        let raw = read_body(conn, incoming, expected_len, limit).await?;
+        let body = decode_body(&parts.headers, raw, limit)?;
         let keep = !parts
             .headers
             .get(header::CONNECTION)
@@ -1038,12 +1040,18 @@ fn map_hyper_error(err: &hyper::Error, conn: &Conn, in_body: bool) -> HttpError 
     }
 }
 
-/// Reads the whole body, driving the connection.
+/// Reads the whole body, driving the connection; fails (and the connection is dropped) once it
+/// would exceed `limit` bytes.
 async fn read_body(
     conn: &mut Conn,
     mut incoming: Incoming,
     expected: Option<u64>,
+    limit: u64,
 ) -> Result<Bytes, HopError> {
+    let too_large = || HopError::from(HttpError::BodyTooLarge { limit });
+    if expected.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
     let mut first: Option<Bytes> = None;
     let mut rest: Option<BytesMut> = None;
     let mut read: u64 = 0;
@@ -1058,6 +1066,9 @@ async fn read_body(
             Some(Ok(f)) => {
                 if let Ok(data) = f.into_data() {
                     read += data.len() as u64;
+                    if read > limit {
+                        return Err(too_large());
+                    }
                     match (&mut first, &mut rest) {
                         (None, _) => first = Some(data),
                         (Some(f0), None) => {
@@ -1073,7 +1084,9 @@ async fn read_body(
             Some(Err(e)) => {
                 let eof =
                     find_io(&e).is_some_and(|io| io.kind() == std::io::ErrorKind::UnexpectedEof);
-                let error = if let Some(io) = find_io(&e).filter(|_| !eof) {
+                let error = if let Some(message) = find_io(&e).and_then(chunk_framing_error) {
+                    HttpError::Protocol { message }
+                } else if let Some(io) = find_io(&e).filter(|_| !eof) {
                     HttpError::from_io(io, true)
                 } else if eof || e.is_incomplete_message() || e.is_closed() {
                     HttpError::BodyIncomplete {
@@ -1099,8 +1112,33 @@ async fn read_body(
     })
 }
 
+/// hyper reports broken chunked framing as an `io::Error` without an OS errno; this names it
+/// the way the lean driver does, so both drivers record the same failure for the same body.
+fn chunk_framing_error(io: &std::io::Error) -> Option<String> {
+    if io.raw_os_error().is_some()
+        || !matches!(
+            io.kind(),
+            std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput
+        )
+    {
+        return None;
+    }
+    let text = io.to_string().to_ascii_lowercase();
+    let message = if text.contains("trailer") || text.contains("header") {
+        "invalid chunked trailers"
+    } else if text.contains("size") || text.contains("extension") {
+        "invalid chunk size line"
+    } else if text.contains("chunk") {
+        "invalid chunk end"
+    } else {
+        return None;
+    };
+    Some(message.to_owned())
+}
+
 /// Decompresses gzip/deflate bodies (requests does this transparently).
-fn decode_body(headers: &HeaderMap, raw: Bytes) -> Result<Bytes, HopError> {
+/// The decoded body may not exceed `limit` bytes either (a small gzip body can expand a thousandfold).
+fn decode_body(headers: &HeaderMap, raw: Bytes, limit: u64) -> Result<Bytes, HopError> {
     use std::io::Read;
     let Some(enc) = headers
         .get(header::CONTENT_ENCODING)
@@ -1112,20 +1150,30 @@ fn decode_body(headers: &HeaderMap, raw: Bytes) -> Result<Bytes, HopError> {
     if raw.is_empty() || !matches!(enc_l.as_str(), "gzip" | "x-gzip" | "deflate") {
         return Ok(raw);
     }
-    let mut out = Vec::with_capacity(raw.len() * 4);
+    let cap = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut out = Vec::with_capacity(raw.len().saturating_mul(4).min(cap));
+    // one byte past the limit tells "too large" from "exactly at the limit"
+    let take = limit.saturating_add(1);
     let res = if enc_l == "deflate" {
         // zlib-wrapped as the RFC says, or raw deflate as some servers send
-        let r = flate2::read::ZlibDecoder::new(&raw[..]).read_to_end(&mut out);
+        let r = flate2::read::ZlibDecoder::new(&raw[..])
+            .take(take)
+            .read_to_end(&mut out);
         if r.is_err() {
             out.clear();
-            flate2::read::DeflateDecoder::new(&raw[..]).read_to_end(&mut out)
+            flate2::read::DeflateDecoder::new(&raw[..])
+                .take(take)
+                .read_to_end(&mut out)
         } else {
             r
         }
     } else {
-        flate2::read::MultiGzDecoder::new(&raw[..]).read_to_end(&mut out)
+        flate2::read::MultiGzDecoder::new(&raw[..])
+            .take(take)
+            .read_to_end(&mut out)
     };
     match res {
+        Ok(_) if out.len() as u64 > limit => Err(HopError::from(HttpError::BodyTooLarge { limit })),
         Ok(_) => Ok(Bytes::from(out)),
         Err(e) => Err(HopError::from(HttpError::ContentDecoding {
             encoding: enc.to_string(),
@@ -1192,7 +1240,7 @@ mod tests {
         gz.write_all(b"hello hello").unwrap();
         let mut h = HeaderMap::new();
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        let out = decode_body(&h, Bytes::from(gz.finish().unwrap()))
+        let out = decode_body(&h, Bytes::from(gz.finish().unwrap()), u64::MAX)
             .ok()
             .unwrap();
         assert_eq!(&out[..], b"hello hello");
@@ -1202,12 +1250,12 @@ mod tests {
             header::CONTENT_ENCODING,
             HeaderValue::from_static("deflate"),
         );
-        let out = decode_body(&h, Bytes::from(df.finish().unwrap()))
+        let out = decode_body(&h, Bytes::from(df.finish().unwrap()), u64::MAX)
             .ok()
             .unwrap();
         assert_eq!(&out[..], b"raw deflate");
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        let err = decode_body(&h, Bytes::from_static(b"not gzip"))
+        let err = decode_body(&h, Bytes::from_static(b"not gzip"), u64::MAX)
             .err()
             .unwrap();
         assert!(err.error.to_string().starts_with("ContentDecodingError(("));

@@ -254,8 +254,18 @@ fn ctx(path: &Path, what: &str, e: io::Error) -> io::Error {
     )
 }
 
+/// Replaces `path` with `contents` atomically: written to `path.tmp` first, then renamed over
+/// it. A process killed at any moment (SIGKILL, OOM killer) leaves either the previous or the new
+/// complete file, never a truncated one.
 fn write_file(path: &Path, contents: &str) -> io::Result<()> {
-    fs::write(path, contents).map_err(|e| ctx(path, "write", e))
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    fs::write(&tmp, contents).map_err(|e| ctx(&tmp, "write", e))?;
+    fs::rename(&tmp, path).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        ctx(path, "replace", e)
+    })
 }
 
 impl CsvWriter {
@@ -318,5 +328,32 @@ impl CsvWriter {
         write_file(&self.failures_path, &failures_csv(agg))?;
         write_file(&self.exceptions_path, &exceptions_csv(agg))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod atomic_tests {
+    use super::write_file;
+
+    #[test]
+    fn files_are_replaced_whole_and_no_temporary_file_remains() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x_stats.csv");
+        write_file(&path, "a,b\r\n1,2\r\n").unwrap();
+        write_file(&path, "a,b\r\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a,b\r\n");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, vec!["x_stats.csv".to_string()]);
+    }
+
+    #[test]
+    fn an_unwritable_place_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing-dir").join("x_stats.csv");
+        let err = write_file(&path, "a\r\n").unwrap_err();
+        assert!(err.to_string().contains("x_stats.csv.tmp"), "{err}");
     }
 }

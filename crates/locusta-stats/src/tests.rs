@@ -539,3 +539,34 @@ fn empty_outputs() {
         assert!(t.contains("         Aggregated"));
     });
 }
+
+#[test]
+fn per_second_counts_are_bounded_in_long_runs() {
+    use crate::entry::PER_SECOND_RETENTION;
+    let t0 = 1_700_000_000.0;
+    let hub = StatsHub::new_at(StatsLimits::default(), t0);
+    // five hours, one request per second (every 10th failing), merged as a run does
+    let seconds = 5 * 3600;
+    for sec in 0..seconds {
+        let err = (sec % 10 == 0).then_some("bad");
+        hub.record_at(&s("GET", "/", Some(1000), err), t0 + sec as f64 + 0.5);
+        if sec % 60 == 0 {
+            hub.merge();
+        }
+    }
+    hub.merge();
+    hub.read(|agg| {
+        let e = agg.entry("/", "GET").unwrap();
+        // all requests are still counted ...
+        assert_eq!(e.num_requests(), seconds as u64);
+        // ... but only the last hour of per-second counts is kept and reported
+        let secs = e.num_reqs_per_sec();
+        assert_eq!(secs.len(), PER_SECOND_RETENTION);
+        assert_eq!(secs.last(), Some(&(t0 as i64 + seconds - 1, 1)));
+        assert_eq!(secs[0].0, t0 as i64 + seconds - PER_SECOND_RETENTION as i64);
+        assert_eq!(e.num_fail_per_sec().len(), PER_SECOND_RETENTION / 10);
+        // the current rate still reads the recent seconds
+        assert!((e.current_rps() - 1.0).abs() < 1e-9, "{}", e.current_rps());
+        assert!(e.per_second_capacity() <= 2 * PER_SECOND_RETENTION + 1);
+    });
+}

@@ -145,6 +145,7 @@ pub async fn run(mut runner: Runner, stats: Arc<StatsHub>, mut plan: HeadlessPla
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
 
+    let mut csv_failing = false;
     let mut last_merge = Instant::now();
     let mut last_print = Instant::now();
     let mut last_shape = Instant::now();
@@ -191,8 +192,19 @@ pub async fn run(mut runner: Runner, stats: Arc<StatsHub>, mut plan: HeadlessPla
             stats.merge();
             if let Some(w) = csv.as_mut() {
                 let users = runner.user_count();
-                if let Err(e) = stats.read(|agg| w.write_snapshot(agg, users, unix_now())) {
-                    log::error!("writing CSV files failed: {e}");
+                // Said once per failing spell (e.g. while file descriptors are exhausted), not
+                // every second; the next successful write catches up.
+                match stats.read(|agg| w.write_snapshot(agg, users, unix_now())) {
+                    Err(e) if !csv_failing => {
+                        csv_failing = true;
+                        log::error!("writing CSV files failed: {e} (retrying every second)");
+                    }
+                    Err(_) => {}
+                    Ok(()) if csv_failing => {
+                        csv_failing = false;
+                        log::info!("writing CSV files works again");
+                    }
+                    Ok(()) => {}
                 }
             }
         }
