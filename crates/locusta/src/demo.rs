@@ -33,7 +33,7 @@ pub fn run_demo(args: Vec<OsString>) -> i32 {
     if is_default(&parsed, "spawn_rate") {
         parsed.options.spawn_rate = Some(10.0);
     }
-    if is_default(&parsed, "run_time") {
+    if is_default(&parsed, "run_time") && !parsed.options.find_capacity {
         parsed.options.run_time = Some(15);
     }
     let mut server = None;

@@ -40,6 +40,12 @@ pub struct HeadlessPlan {
     pub json_file: Option<PathBuf>,
     /// `--exit-code-on-error`.
     pub exit_code_on_error: i32,
+    /// Thresholds, history, diagnosis, capacity search, report (locusta-insight).
+    pub insight: crate::insight::Insight,
+    /// `--metrics-port`.
+    pub metrics_port: Option<u16>,
+    /// `--web-host` (where `--metrics-port` binds; 127.0.0.1 when empty).
+    pub web_host: String,
 }
 
 /// Why the run ended.
@@ -50,6 +56,8 @@ enum StopReason {
     Terminated,
     StopTest,
     ShapeDone,
+    CapacityFound,
+    ThresholdFailed,
 }
 
 fn unix_now() -> f64 {
@@ -72,6 +80,10 @@ fn format_class_counts(counts: &[(String, u64)]) -> String {
 
 /// Prints a table to stderr, where Locust's plain `stats_logger` writes it. The tables already
 /// end with the blank line Locust leaves after them.
+pub(crate) fn print_text(text: &str) {
+    print_block(text)
+}
+
 fn print_block(text: &str) {
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(text.as_bytes());
@@ -103,8 +115,24 @@ pub async fn run(mut runner: Runner, stats: Arc<StatsHub>, mut plan: HeadlessPla
     }
 
     let started = Instant::now();
+    plan.insight.info.start_unix = unix_now();
+    if let Err(e) = plan
+        .insight
+        .start_metrics(plan.metrics_port, &plan.web_host, &stats)
+        .await
+    {
+        log::error!(target: "locusta.main", "{e}");
+        runner.shutdown();
+        return 1;
+    }
+    let capacity_rate = plan.spawn_rate.max(plan.insight.capacity_step() as f64);
+    let mut capacity_users = 0;
     let mut shape_value = None;
-    if let Some(shape) = plan.shape.as_mut() {
+    if plan.insight.finds_capacity() {
+        capacity_users = plan.insight.capacity_users(0.0).unwrap_or(1);
+        log::info!(target: "locusta.runners", "Capacity search: {capacity_users} users at {capacity_rate:.2} spawn rate");
+        runner.start(capacity_users, capacity_rate);
+    } else if let Some(shape) = plan.shape.as_mut() {
         match shape.tick(Duration::ZERO, 0) {
             Some(tick) => {
                 log::info!(target: "locusta.runners", "Shape test updating to {} users at {:.2} spawn rate", tick.users, tick.spawn_rate);
@@ -148,6 +176,7 @@ pub async fn run(mut runner: Runner, stats: Arc<StatsHub>, mut plan: HeadlessPla
             if plan.reset_stats {
                 log::info!(target: "locusta.runners", "Resetting stats\n");
                 stats.reset();
+                plan.insight.reset();
             }
         }
         if runner.stop_test_requested() {
@@ -182,6 +211,25 @@ pub async fn run(mut runner: Runner, stats: Arc<StatsHub>, mut plan: HeadlessPla
         if now.duration_since(last_merge) >= Duration::from_secs(1) {
             last_merge = now;
             stats.merge();
+            let elapsed = now.duration_since(started).as_secs_f64();
+            if let Some(why) = plan
+                .insight
+                .after_merge(&stats, runner.user_count(), elapsed)
+            {
+                log::error!(target: "locusta.main", "{why}");
+                break StopReason::ThresholdFailed;
+            }
+            if plan.insight.finds_capacity() {
+                match plan.insight.capacity_users(elapsed) {
+                    Some(users) if users != capacity_users => {
+                        log::info!(target: "locusta.runners", "Capacity search: {users} users");
+                        capacity_users = users;
+                        runner.start(users, capacity_rate);
+                    }
+                    Some(_) => {}
+                    None => break StopReason::CapacityFound,
+                }
+            }
             if let Some(w) = csv.as_mut() {
                 let users = runner.user_count();
                 if let Err(e) = stats.read(|agg| w.write_snapshot(agg, users, unix_now())) {
@@ -219,8 +267,9 @@ pub async fn run(mut runner: Runner, stats: Arc<StatsHub>, mut plan: HeadlessPla
         StopReason::StopTest => {
             log::info!(target: "locusta.main", "A user raised StopTest, shutting down")
         }
-        StopReason::ShapeDone => {}
+        StopReason::ShapeDone | StopReason::CapacityFound | StopReason::ThresholdFailed => {}
     }
+    plan.insight.record_final_ratio(&runner.class_counts());
 
     // Ctrl-C again while users finish their tasks stops at once.
     tokio::select! {
@@ -240,6 +289,9 @@ pub async fn run(mut runner: Runner, stats: Arc<StatsHub>, mut plan: HeadlessPla
             0
         }
     });
+    let code = plan
+        .insight
+        .exit_code(&stats, code, reason == StopReason::ThresholdFailed);
     log::info!(target: "locusta.main", "Shutting down (exit code {code})");
 
     if let Some(w) = csv.as_mut() {
@@ -276,7 +328,7 @@ pub async fn run(mut runner: Runner, stats: Arc<StatsHub>, mut plan: HeadlessPla
             print_block(&errors);
         }
     }
-    code
+    plan.insight.finish(&stats, code)
 }
 
 #[cfg(test)]

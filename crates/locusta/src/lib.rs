@@ -25,6 +25,7 @@ pub mod client;
 pub mod demo;
 pub mod demo_users;
 pub mod headless;
+pub mod insight;
 pub mod logging;
 pub mod runner;
 pub mod shape;
