@@ -16,6 +16,7 @@
 //! - [`serve`] serves on a listener inside the caller's runtime.
 
 mod pages;
+mod patterns;
 mod routes;
 mod server;
 mod state;

@@ -548,6 +548,14 @@ pub fn render(input: &ReportInput<'_>) -> String {
         out.push_str("</ul></section>\n");
     }
 
+    if let Some(d) = input.diagnosis {
+        // Machine-readable too, for tools and tests: `#locusta-diagnosis`.
+        if let Ok(v) = serde_json::to_value(d) {
+            out.push_str("<script type=\"application/json\" id=\"locusta-diagnosis\">");
+            out.push_str(&script_json(&v));
+            out.push_str("</script>\n");
+        }
+    }
     out.push_str("<script>\n");
     out.push_str(UPLOT_JS);
     out.push_str("\n</script>\n<script>\nconst DATA = ");
