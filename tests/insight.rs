@@ -281,3 +281,72 @@ fn malformed_thresholds_are_usage_errors() {
         assert_eq!(code, 2, "{bad:?}");
     }
 }
+
+async fn stall(user: &mut User) -> TaskResult {
+    user.client
+        .get("/_insight/stall?period_s=2&stall_ms=500&base_ms=1")
+        .name("/_insight/stall")
+        .send()
+        .await;
+    Ok(())
+}
+
+/// Against a target that stalls 500 ms every 2 s, the closed model hides the stall (only the
+/// 5 users' in-flight requests see it) while the open model, measuring from each iteration's
+/// intended start, shows it in the tail.
+#[test]
+fn open_model_shows_the_stall_the_closed_model_hides() {
+    let server = target();
+    let run = |extra: &[&str]| {
+        let mut a = vec![
+            "--headless",
+            "-H",
+            &server_url(&server),
+            "-t",
+            "4s",
+            "--only-summary",
+            "-L",
+            "WARNING",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        locusta::run_locustfile(
+            Locustfile {
+                classes: vec![UserClass::new("Staller")
+                    .wait_time(constant(0.0))
+                    .task(task!(stall))],
+                shape: None,
+                default_host: None,
+            },
+            args(&refs),
+        )
+    };
+    // Closed: 5 users; at most 5 requests per stall are slow.
+    assert_eq!(
+        run(&["-u", "5", "-r", "100", "--threshold", "p95<250ms"]),
+        0
+    );
+    // Open: 100 iterations/s; a quarter of them arrive during a stall.
+    assert_eq!(
+        run(&[
+            "-u",
+            "100",
+            "-r",
+            "1000",
+            "--arrival-rate",
+            "100",
+            "--threshold",
+            "p95>=250ms",
+            "--threshold",
+            "requests>=200",
+        ]),
+        0
+    );
+}
+
+fn server_url(server: &DemoServer) -> String {
+    server.base_url()
+}

@@ -9,9 +9,10 @@
 //!    median of its per-second percentiles (robust against single slow seconds), its failure
 //!    ratio and RPS are totals over its seconds.
 //! 2. Each series (every endpoint and the total) gets a pattern:
-//!    - **sawtooth**: over time, at least 3 separate bursts of seconds whose latency is above
-//!      3x the median (and 20 ms above it), roughly evenly spaced (gap spread < 50 %), and
-//!      together at most 40 % of the run — periodic stalls, whatever the load;
+//!    - **sawtooth**: over time, at least 3 separate bursts (more than 2 s apart) of seconds
+//!      whose latency is above 3x the median (and 20 ms above it), roughly evenly spaced (gap
+//!      spread < 50 %), and together at most 40 % of the run — periodic stalls, whatever the
+//!      load;
 //!    - **none**: no level is *degraded*, i.e. latency above `1.5 x baseline + 5 ms` or the
 //!      failure ratio 5 points above the baseline (baseline = best of the lowest third of levels);
 //!    - **cliff**: the first degraded level jumps at least 2.5x over the level below, that jump is
@@ -240,8 +241,11 @@ pub struct Capacity {
 pub struct Diagnosis {
     /// The objective used for capacity.
     pub slo: Slo,
-    /// Lowest and highest users seen.
+    /// Lowest and highest load seen.
     pub users_range: (f64, f64),
+    /// What the load counts: `"users"`, or `"it/s"` (iterations per second, open model); the
+    /// `users` fields of levels and knees are in this unit.
+    pub load_unit: &'static str,
     /// The total.
     pub overall: Finding,
     /// Every tracked endpoint with data, culprits first.
@@ -250,6 +254,23 @@ pub struct Diagnosis {
     pub culprit_count: usize,
     /// Capacity against the objective.
     pub capacity: Capacity,
+}
+
+/// The load of a point: the target arrival rate (rounded) in the open model, else the users.
+pub fn load(p: &Point) -> u64 {
+    match p.target_rate {
+        Some(r) => r.round().max(0.0) as u64,
+        None => p.users,
+    }
+}
+
+/// What [`load`] counts for these points: `"users"` or `"it/s"` (open model).
+pub fn load_unit(points: &[Point]) -> &'static str {
+    if !points.is_empty() && points.iter().all(|p| p.target_rate.is_some()) {
+        "it/s"
+    } else {
+        "users"
+    }
 }
 
 /// Groups points into load levels for one series (`pick` chooses the cell).
@@ -262,7 +283,7 @@ pub fn levels(points: &[Point], pick: impl Fn(&Point) -> Option<Cell>, pct: usiz
     if rows.is_empty() {
         return Vec::new();
     }
-    let mut distinct: Vec<u64> = rows.iter().map(|(p, _)| p.users).collect();
+    let mut distinct: Vec<u64> = rows.iter().map(|(p, _)| load(p)).collect();
     distinct.sort_unstable();
     distinct.dedup();
     let (lo, hi) = (distinct[0] as f64, distinct[distinct.len() - 1] as f64);
@@ -277,7 +298,7 @@ pub fn levels(points: &[Point], pick: impl Fn(&Point) -> Option<Cell>, pct: usiz
     let nbins = distinct.len().min(MAX_LEVELS);
     let mut groups: Vec<Vec<(&Point, Cell)>> = vec![Vec::new(); nbins];
     for (p, c) in rows {
-        groups[bin(p.users)].push((p, c));
+        groups[bin(load(p))].push((p, c));
     }
     groups
         .into_iter()
@@ -290,7 +311,7 @@ pub fn levels(points: &[Point], pick: impl Fn(&Point) -> Option<Cell>, pct: usiz
             if lat.is_empty() {
                 return None;
             }
-            let mut users: Vec<f64> = g.iter().map(|(p, _)| p.users as f64).collect();
+            let mut users: Vec<f64> = g.iter().map(|(p, _)| load(p) as f64).collect();
             let secs: u32 = g.iter().map(|(p, _)| p.secs).sum();
             let reqs: u64 = g.iter().map(|(_, c)| c.requests).sum();
             let fails: u64 = g.iter().map(|(_, c)| c.failures).sum();
@@ -331,16 +352,16 @@ pub fn sawtooth_period(series: &[(i64, f64)]) -> Option<f64> {
     let thr = (3.0 * m).max(m + 20.0);
     let mut starts = Vec::new();
     let mut spiky = 0usize;
-    let mut in_spike = false;
+    let mut last_spike: Option<i64> = None;
     for &(t, v) in series {
-        let s = v > thr;
-        if s {
+        if v > thr {
             spiky += 1;
-            if !in_spike {
+            // A stall straddling seconds may leave one calm second inside it: same burst.
+            if last_spike.is_none_or(|l| t - l > 2) {
                 starts.push(t);
             }
+            last_spike = Some(t);
         }
-        in_spike = s;
     }
     if starts.len() < 3 || spiky as f64 > 0.4 * series.len() as f64 {
         return None;
@@ -401,6 +422,7 @@ pub fn classify(levels: &[Level], series: &[(i64, f64)]) -> (Pattern, Option<usi
 }
 
 fn finding(
+    unit: &str,
     method: &str,
     name: &str,
     points: &[Point],
@@ -440,7 +462,7 @@ fn finding(
             fmt_ms(series.iter().map(|s| s.1).fold(0.0, f64::max))
         ),
         (pat, Some(k)) => format!(
-            "{} from {:.0} users ({:.0} RPS): {p} {} -> {} (x{:.1})",
+            "{} from {:.0} {unit} ({:.0} RPS): {p} {} -> {} (x{:.1})",
             pat.label(),
             k.users,
             k.rps,
@@ -449,7 +471,7 @@ fn finding(
             peak / baseline.max(0.001)
         ),
         (pat, None) => format!(
-            "{}: {p} {} -> {} between {:.0} and {:.0} users",
+            "{}: {p} {} -> {} between {:.0} and {:.0} {unit}",
             pat.label(),
             fmt_ms(baseline),
             fmt_ms(peak),
@@ -480,7 +502,7 @@ fn finding(
 }
 
 /// Capacity of the total series against `slo`.
-pub fn capacity(levels: &[Level], slo: &Slo) -> Capacity {
+pub fn capacity(levels: &[Level], slo: &Slo, unit: &str) -> Capacity {
     let p = format!("p{}", PERCENTILES[slo.percentile_index] * 100.0);
     let broken = levels
         .iter()
@@ -492,7 +514,7 @@ pub fn capacity(levels: &[Level], slo: &Slo) -> Capacity {
     };
     let mut summary = match &sustained {
         Some(l) => format!(
-            "{:.0} users, {:.1} RPS within {} ({p} {}, {:.2}% failures)",
+            "{:.0} {unit}, {:.1} RPS within {} ({p} {}, {:.2}% failures)",
             l.users,
             l.rps,
             slo.text,
@@ -507,7 +529,7 @@ pub fn capacity(levels: &[Level], slo: &Slo) -> Capacity {
     };
     match &broken_at {
         Some(l) => summary.push_str(&format!(
-            "; broken at {:.0} users, {:.1} RPS ({p} {}, {:.2}% failures)",
+            "; broken at {:.0} {unit}, {:.1} RPS ({p} {}, {:.2}% failures)",
             l.users,
             l.rps,
             fmt_ms(l.latency_ms),
@@ -529,7 +551,8 @@ pub fn capacity(levels: &[Level], slo: &Slo) -> Capacity {
 pub fn diagnose(history: &Recorder, slo: &Slo) -> Diagnosis {
     let pts = history.points();
     let pct = slo.percentile_index;
-    let overall = finding("", "Aggregated", pts, |p| Some(p.total), pct).unwrap_or(Finding {
+    let unit = load_unit(pts);
+    let overall = finding(unit, "", "Aggregated", pts, |p| Some(p.total), pct).unwrap_or(Finding {
         method: String::new(),
         name: "Aggregated".into(),
         pattern: Pattern::Undetermined,
@@ -546,7 +569,9 @@ pub fn diagnose(history: &Recorder, slo: &Slo) -> Diagnosis {
         .endpoints()
         .iter()
         .enumerate()
-        .filter_map(|(i, (m, n))| finding(m, n, pts, move |p| p.endpoints.get(i).copied(), pct))
+        .filter_map(|(i, (m, n))| {
+            finding(unit, m, n, pts, move |p| p.endpoints.get(i).copied(), pct)
+        })
         .collect();
     let is_culprit = |f: &Finding| {
         matches!(
@@ -567,15 +592,16 @@ pub fn diagnose(history: &Recorder, slo: &Slo) -> Diagnosis {
             )
     });
     let culprit_count = endpoints.iter().filter(|f| is_culprit(f)).count();
-    let users: Vec<u64> = pts.iter().map(|p| p.users).collect();
+    let users: Vec<u64> = pts.iter().map(load).collect();
     let users_range = (
         users.iter().copied().min().unwrap_or(0) as f64,
         users.iter().copied().max().unwrap_or(0) as f64,
     );
-    let capacity = capacity(&overall.levels, slo);
+    let capacity = capacity(&overall.levels, slo, unit);
     Diagnosis {
         slo: slo.clone(),
         users_range,
+        load_unit: unit,
         overall,
         endpoints,
         culprit_count,
@@ -600,9 +626,10 @@ impl Diagnosis {
     /// The text printed at the end of the run.
     pub fn text(&self) -> String {
         let mut out = format!(
-            "Diagnosis ({:.0} to {:.0} users, {} load levels; objective {})\n",
+            "Diagnosis ({:.0} to {:.0} {}, {} load levels; objective {})\n",
             self.users_range.0,
             self.users_range.1,
+            self.load_unit,
             self.overall.levels.len(),
             self.slo.text
         );

@@ -71,6 +71,8 @@ pub struct RunInfo {
     pub end_unix: f64,
     /// The final ratio of user classes and tasks (empty: not shown).
     pub final_ratio: Vec<RatioClass>,
+    /// The open model's summary (iterations, late starts), when it drove the load.
+    pub open_model: Option<String>,
 }
 
 /// `--html` with Locust's placeholders: `{u}` users, `{r}` spawn rate, `{t}` run time (whole
@@ -433,6 +435,9 @@ pub fn render(input: &ReportInput<'_>) -> String {
         esc(&info.host),
         esc(&info.locustfile)
     );
+    if let Some(open) = &info.open_model {
+        let _ = write!(out, "<p><b>Load:</b> {}</p>\n", esc(open));
+    }
 
     if !input.thresholds.is_empty() {
         let failed = input.thresholds.iter().filter(|o| !o.passed).count();

@@ -139,6 +139,9 @@ pub struct Options {
     pub capacity_step_time: Option<u64>,
     /// `--metrics-port` (locusta addition): Prometheus port in headless runs.
     pub metrics_port: Option<u16>,
+    /// `--arrival-rate` (locusta addition): open-model rate, `RATE` or `FROM:TO` (checked by
+    /// the engine).
+    pub arrival_rate: Option<String>,
 }
 
 impl Default for Options {
@@ -205,6 +208,7 @@ impl Default for Options {
             capacity_step: None,
             capacity_step_time: None,
             metrics_port: None,
+            arrival_rate: None,
             max_stats_entries: 1000,
         }
     }
@@ -469,6 +473,7 @@ pub(crate) fn apply(opts: &mut Options, dest: &str, raw: &Raw, cwd: &Path) -> Re
             opts.capacity_step_time = Some(s)
         }
         "metrics_port" => opts.metrics_port = Some(port(one(raw)?)?),
+        "arrival_rate" => opts.arrival_rate = opt_text(raw)?,
         other => {
             // Removed options are rejected before values are applied; anything else is a bug in
             // the option table.

@@ -247,6 +247,8 @@ pub(crate) const SPECS: &[Spec] = &[
         "[locusta] Users added per --find-capacity step. Default: a tenth of -u"),
     opt("capacity_step_time", "capacity-step-time", None, None, Value, LOCUSTA, "<time string>",
         "[locusta] Length of each --find-capacity step. Default: 10s"),
+    opt("arrival_rate", "arrival-rate", None, Some("LOCUSTA_ARRIVAL_RATE"), Value, LOCUSTA, "<rate>",
+        "[locusta] Open model: start this many iterations (one task each) per second whatever the response times, or FROM:TO to ramp over --run-time; -u is the pool of users running them. Latency counts from each iteration's intended start"),
     opt("metrics_port", "metrics-port", None, Some("LOCUSTA_METRICS_PORT"), Value, LOCUSTA, "<port>",
         "[locusta] In --headless runs, serve Prometheus metrics at http://127.0.0.1:<port>/metrics (or --web-host)"),
 ];

@@ -237,6 +237,29 @@ pub(crate) fn run_parsed(mut locustfile: Locustfile, parsed: Parsed) -> i32 {
         }
     };
     insight.set_classes(&classes);
+    let arrival = match opts
+        .arrival_rate
+        .as_deref()
+        .map(crate::arrival::ArrivalPlan::parse)
+    {
+        None => None,
+        Some(Ok(a)) => Some(a),
+        Some(Err(e)) => {
+            log::error!(target: "locusta.main", "{e}");
+            return 2;
+        }
+    };
+    if arrival.is_some() && (locustfile.shape.is_some() || insight.finds_capacity()) {
+        log::error!(
+            target: "locusta.main",
+            "--arrival-rate cannot be combined with a load shape (give the shape an arrival_rate) or --find-capacity"
+        );
+        return 1;
+    }
+    if matches!(arrival, Some(a) if a.from != a.to) && opts.run_time.is_none() {
+        log::error!(target: "locusta.main", "--arrival-rate FROM:TO ramps over the run time; add -t");
+        return 1;
+    }
     if insight.finds_capacity() && locustfile.shape.is_some() {
         log::error!(target: "locusta.main", "--find-capacity cannot be combined with a load shape");
         return 1;
@@ -291,6 +314,7 @@ pub(crate) fn run_parsed(mut locustfile: Locustfile, parsed: Parsed) -> i32 {
         json_file: opts.json_file.clone().map(PathBuf::from),
         exit_code_on_error: opts.exit_code_on_error,
         insight,
+        arrival,
         metrics_port: opts.metrics_port,
         web_host: opts.web_host.clone(),
     };

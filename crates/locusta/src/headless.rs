@@ -42,6 +42,8 @@ pub struct HeadlessPlan {
     pub exit_code_on_error: i32,
     /// Thresholds, history, diagnosis, capacity search, report (locusta-insight).
     pub insight: crate::insight::Insight,
+    /// `--arrival-rate`: the open model.
+    pub arrival: Option<crate::arrival::ArrivalPlan>,
     /// `--metrics-port`.
     pub metrics_port: Option<u16>,
     /// `--web-host` (where `--metrics-port` binds; 127.0.0.1 when empty).
@@ -124,6 +126,19 @@ pub async fn run(mut runner: Runner, stats: Arc<StatsHub>, mut plan: HeadlessPla
         log::error!(target: "locusta.main", "{e}");
         runner.shutdown();
         return 1;
+    }
+    // Open model: from --arrival-rate, or from a shape that gives an arrival rate.
+    let arrivals = match plan.arrival {
+        Some(a) => Some(a.rate_at(Duration::ZERO, plan.run_time)),
+        None => plan
+            .shape
+            .as_mut()
+            .and_then(|s| s.arrival_rate(Duration::ZERO)),
+    }
+    .map(|rate| Arc::new(crate::arrival::Arrivals::new(rate)));
+    if let Some(a) = &arrivals {
+        log::info!(target: "locusta.runners", "Open model: {:.2} iterations per second", a.rate());
+        runner.set_arrivals(Arc::clone(a));
     }
     let capacity_rate = plan.spawn_rate.max(plan.insight.capacity_step() as f64);
     let mut capacity_users = 0;
@@ -208,13 +223,24 @@ pub async fn run(mut runner: Runner, stats: Arc<StatsHub>, mut plan: HeadlessPla
                 }
             }
         }
+        if let (Some(a), Some(p)) = (&arrivals, plan.arrival) {
+            a.set_rate(p.rate_at(now.duration_since(started), plan.run_time));
+        }
         if now.duration_since(last_merge) >= Duration::from_secs(1) {
             last_merge = now;
             stats.merge();
             let elapsed = now.duration_since(started).as_secs_f64();
-            if let Some(why) = plan
-                .insight
-                .after_merge(&stats, runner.user_count(), elapsed)
+            if let (Some(a), None, Some(shape)) = (&arrivals, plan.arrival, plan.shape.as_mut()) {
+                a.set_rate(
+                    shape
+                        .arrival_rate(now.duration_since(started))
+                        .unwrap_or(0.0),
+                );
+            }
+            let target_rate = arrivals.as_ref().map(|a| a.rate());
+            if let Some(why) =
+                plan.insight
+                    .after_merge(&stats, runner.user_count(), target_rate, elapsed)
             {
                 log::error!(target: "locusta.main", "{why}");
                 break StopReason::ThresholdFailed;
@@ -270,6 +296,9 @@ pub async fn run(mut runner: Runner, stats: Arc<StatsHub>, mut plan: HeadlessPla
         StopReason::ShapeDone | StopReason::CapacityFound | StopReason::ThresholdFailed => {}
     }
     plan.insight.record_final_ratio(&runner.class_counts());
+    if let Some(a) = &arrivals {
+        plan.insight.set_open_model(a.stats());
+    }
 
     // Ctrl-C again while users finish their tasks stops at once.
     tokio::select! {

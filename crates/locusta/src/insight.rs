@@ -88,6 +88,7 @@ impl Insight {
                 start_unix: 0.0,
                 end_unix: 0.0,
                 final_ratio: Vec::new(),
+                open_model: None,
             },
             task_shares: Vec::new(),
             outcomes: Vec::new(),
@@ -180,14 +181,20 @@ impl Insight {
 
     /// Records the second(s) just merged; returns a reason to stop when a threshold broke and
     /// `--threshold-abort-after` is in force.
-    pub fn after_merge(&mut self, stats: &StatsHub, users: u64, elapsed_s: f64) -> Option<String> {
+    pub fn after_merge(
+        &mut self,
+        stats: &StatsHub,
+        users: u64,
+        target_rate: Option<f64>,
+        elapsed_s: f64,
+    ) -> Option<String> {
         *self.users_gauge.lock().unwrap_or_else(|p| p.into_inner()) = users;
         let now = locusta_stats::now_unix();
         let abort_after = self.abort_after;
         let thresholds = &self.thresholds;
         let history = &mut self.history;
         stats.read(|agg| {
-            history.sample(agg, users, None, now);
+            history.sample(agg, users, target_rate, now);
             match abort_after {
                 Some(after) if elapsed_s >= after => {
                     threshold::first_broken_upper_bound(thresholds, agg).map(|o| {
@@ -201,6 +208,18 @@ impl Insight {
                 _ => None,
             }
         })
+    }
+
+    /// The open model's counters, printed at the end and shown in the report.
+    pub fn set_open_model(&mut self, s: crate::arrival::ArrivalStats) {
+        self.info.open_model = Some(format!(
+            "open model: {} iterations started, {} of them late (more than {} ms after their intended start); start delay mean {:.3} s, max {:.3} s",
+            s.started,
+            s.late,
+            crate::arrival::LATE_AFTER.as_millis(),
+            s.mean_lag_s,
+            s.max_lag_s
+        ));
     }
 
     /// Forgets the history (`--reset-stats`).
@@ -225,6 +244,9 @@ impl Insight {
     pub fn finish(&mut self, stats: &StatsHub, code: i32) -> i32 {
         let diagnosis = diagnosis::diagnose(&self.history, &self.slo);
         let mut text = diagnosis.text();
+        if let Some(open) = &self.info.open_model {
+            text.push_str(&format!("  Load: {open}\n\n"));
+        }
         if let Some(why) = self.capacity.as_ref().and_then(|c| c.outcome()) {
             text.push_str(&format!("  Capacity search: {why}\n\n"));
         }

@@ -20,9 +20,11 @@
 //! }
 //! ```
 
+pub mod arrival;
 pub mod cli;
 pub mod client;
 pub mod demo;
+pub mod demo_patterns;
 pub mod demo_users;
 pub mod headless;
 pub mod insight;
