@@ -177,6 +177,9 @@ pub async fn run(mut runner: Runner, stats: Arc<StatsHub>, mut plan: HeadlessPla
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
 
+    // In an interactive terminal the periodic table becomes a live view redrawn in place.
+    let mut live =
+        (plan.print_stats && crate::live::stderr_is_live()).then(crate::live::LiveView::default);
     let mut last_merge = Instant::now();
     let mut last_print = Instant::now();
     let mut last_shape = Instant::now();
@@ -263,7 +266,18 @@ pub async fn run(mut runner: Runner, stats: Arc<StatsHub>, mut plan: HeadlessPla
                 }
             }
         }
-        if plan.print_stats && now.duration_since(last_print) >= Duration::from_secs(2) {
+        if let Some(view) = live.as_mut() {
+            if now.duration_since(last_print) >= Duration::from_secs(1) {
+                last_print = now;
+                let (users, target) = (runner.user_count(), runner.target_user_count());
+                let elapsed = now.duration_since(started);
+                let run_time = plan.run_time.filter(|_| plan.shape.is_none());
+                view.draw(&stats.read(|agg| {
+                    crate::live::status_line(agg, users, target, elapsed, run_time)
+                        + &console::stats_table(agg, true)
+                }));
+            }
+        } else if plan.print_stats && now.duration_since(last_print) >= Duration::from_secs(2) {
             last_print = now;
             print_block(&stats.read(|agg| console::stats_table(agg, true)));
         }

@@ -28,6 +28,7 @@ pub mod demo_patterns;
 pub mod demo_users;
 pub mod headless;
 pub mod insight;
+pub mod live;
 pub mod logging;
 pub mod runner;
 pub mod shape;
