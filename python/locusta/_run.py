@@ -130,8 +130,9 @@ def _refuse_unsupported(opts):
             missing.append(flag)
     if opts["processes"] is not None:
         missing.append("--processes")
-    if opts["html_file"]:
-        missing.append("--html")
+    for key, flag in (("find_capacity", "--find-capacity"), ("arrival_rate", "--arrival-rate"), ("metrics_port", "--metrics-port")):
+        if opts[key]:
+            missing.append(flag + " (with Python locustfiles; Rust user classes and `locusta demo` have it)")
     if missing:
         logger.error(
             "%s %s not available in this version of locusta yet; run a single headless process (--headless) instead",
@@ -246,6 +247,13 @@ def _run(argv):
         for cls in selected:
             cls.host = host
 
+    # Thresholds, JUnit, diagnosis and HTML report (Rust, shared with the native engine).
+    try:
+        insight = _core.Insight(opts, host or "")
+    except ValueError as e:
+        logger.error("%s", e)
+        return 2
+
     runtime = _runtime.install(_runtime.Runtime(threads=_io_threads(sources, opts), max_entries=opts["max_stats_entries"]))
     parsed = argparse.Namespace(**opts, **custom)
     shape = shape_classes[0]() if shape_classes else None
@@ -275,6 +283,7 @@ def _run(argv):
     api.events.init.fire(environment=env, runner=runner, web_ui=None)
 
     stats = runtime.stats
+    api.events.reset_stats.add_listener(insight.reset)
     if opts["csv_prefix"]:
         try:
             stats.csv_open(opts["csv_prefix"], opts["stats_history_enabled"])
@@ -348,6 +357,11 @@ def _run(argv):
                     runner.start(tick[0], tick[1], user_classes=tick[2] if len(tick) > 2 else None)
             if now - last_csv >= 1:
                 last_csv = now
+                why = insight.after_merge(stats, runner.user_count, now - started)
+                if why:
+                    logger.error("%s", why)
+                    stop_reason.append("threshold")
+                    break
                 try:
                     stats.csv_write(runner.user_count)
                 except OSError as e:
@@ -386,6 +400,7 @@ def _run(argv):
         code = 2
     else:
         code = 0
+    code = insight.exit_code(stats, code, reason == "threshold")
     logger.info("Shutting down (exit code %s)", code)
     if signalled:
         runner.quit()
@@ -411,6 +426,7 @@ def _run(argv):
         if report:
             sys.stderr.write(report)
         sys.stderr.flush()
+    code = insight.finish(stats, code)
     api.events.quit.fire(exit_code=code)
     runtime.close()
     return code

@@ -19,6 +19,7 @@
 
 pub mod faults;
 mod pages;
+mod patterns;
 mod routes;
 mod server;
 mod state;

@@ -184,6 +184,10 @@ pub(crate) fn dispatch(
     control: &ConnControl,
     req: Request<Incoming>,
 ) -> RespFuture {
+    if let Some(fut) = crate::patterns::route(&shared.patterns, req.uri().path(), req.uri().query())
+    {
+        return RespFuture::Boxed(fut);
+    }
     let route = Route::from_path(req.uri().path());
     let allowed = route.allowed();
     if !allowed.permits(req.method()) {

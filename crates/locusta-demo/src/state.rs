@@ -264,6 +264,8 @@ pub(crate) struct Shared {
     pub users_json: Bytes,
     pub products_json: Bytes,
     pub export_json: Bytes,
+    /// In-flight counters and clock of the `/_insight/` degradation patterns.
+    pub patterns: crate::patterns::Patterns,
 }
 
 impl Shared {
@@ -308,6 +310,7 @@ impl Shared {
             users_json,
             products_json,
             export_json,
+            patterns: crate::patterns::Patterns::new(),
         }
     }
 }

@@ -84,6 +84,11 @@ pub(crate) fn command(version: String, extras: &[ExtraOption]) -> Command {
                 .num_args(1)
                 .value_name(metavar)
                 .allow_negative_numbers(true),
+            Kind::Append => arg
+                .action(ArgAction::Append)
+                .num_args(1)
+                .value_name(metavar)
+                .allow_negative_numbers(true),
             Kind::List => arg
                 .action(ArgAction::Set)
                 .num_args(0..)
@@ -173,7 +178,7 @@ pub(crate) fn parse_argv(
         }
         let raw = match s.kind {
             Kind::Flag => Raw::Flag(matches.get_flag(s.dest)),
-            Kind::List => Raw::Many(
+            Kind::List | Kind::Append => Raw::Many(
                 matches
                     .get_many::<String>(s.dest)
                     .map(|v| v.cloned().collect())

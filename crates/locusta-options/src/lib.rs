@@ -138,9 +138,9 @@ fn raw_for(spec: &Spec, value: ConfValue, what: &str) -> Result<Option<Raw>, Str
         (Kind::Flag, ConfValue::Str(s)) => Some(Raw::Flag(bool_text(&s).ok_or_else(|| {
             format!("{what} must be true or false (also yes/no, on/off, 1/0), got '{s}'")
         })?)),
-        (Kind::List, ConfValue::Str(s)) if s.is_empty() => None,
-        (Kind::List, ConfValue::Str(s)) => Some(Raw::Many(vec![s])),
-        (Kind::List, ConfValue::List(v)) => Some(Raw::Many(v)),
+        (Kind::List | Kind::Append, ConfValue::Str(s)) if s.is_empty() => None,
+        (Kind::List | Kind::Append, ConfValue::Str(s)) => Some(Raw::Many(vec![s])),
+        (Kind::List | Kind::Append, ConfValue::List(v)) => Some(Raw::Many(v)),
         (_, ConfValue::Str(s)) => Some(Raw::One(s)),
         (_, ConfValue::List(v)) => {
             return Err(format!(

@@ -121,6 +121,27 @@ pub struct Options {
     pub threads: usize,
     /// `--max-stats-entries` (locusta addition): most distinct stats entries. Default 1000.
     pub max_stats_entries: usize,
+    /// `--threshold` (locusta addition, repeatable): pass/fail expressions, checked by
+    /// `locusta-insight`.
+    pub thresholds: Vec<String>,
+    /// `--threshold-abort-after` (locusta addition): seconds after which upper-bound thresholds
+    /// are checked while running.
+    pub threshold_abort_after: Option<u64>,
+    /// `--junit` (locusta addition): JUnit XML file of the threshold results.
+    pub junit_file: Option<String>,
+    /// `--slo` (locusta addition): objective for the capacity diagnosis.
+    pub slo: Option<String>,
+    /// `--find-capacity` (locusta addition): step ramp until the objective breaks.
+    pub find_capacity: bool,
+    /// `--capacity-step` (locusta addition): users per step.
+    pub capacity_step: Option<u64>,
+    /// `--capacity-step-time` (locusta addition): seconds per step.
+    pub capacity_step_time: Option<u64>,
+    /// `--metrics-port` (locusta addition): Prometheus port in headless runs.
+    pub metrics_port: Option<u16>,
+    /// `--arrival-rate` (locusta addition): open-model rate, `RATE` or `FROM:TO` (checked by
+    /// the engine).
+    pub arrival_rate: Option<String>,
 }
 
 impl Default for Options {
@@ -179,6 +200,15 @@ impl Default for Options {
             otel: false,
             user_classes: Vec::new(),
             threads: default_threads(),
+            thresholds: Vec::new(),
+            threshold_abort_after: None,
+            junit_file: None,
+            slo: None,
+            find_capacity: false,
+            capacity_step: None,
+            capacity_step_time: None,
+            metrics_port: None,
+            arrival_rate: None,
             max_stats_entries: 1000,
         }
     }
@@ -429,6 +459,21 @@ pub(crate) fn apply(opts: &mut Options, dest: &str, raw: &Raw, cwd: &Path) -> Re
         "user_classes" => opts.user_classes = many(raw),
         "threads" => opts.threads = count(one(raw)?)?,
         "max_stats_entries" => opts.max_stats_entries = count(one(raw)?)?,
+        "thresholds" => opts.thresholds = many(raw),
+        "threshold_abort_after" => opts.threshold_abort_after = Some(parse_timespan(one(raw)?)?),
+        "junit_file" => opts.junit_file = opt_text(raw)?,
+        "slo" => opts.slo = opt_text(raw)?,
+        "find_capacity" => opts.find_capacity = flag(raw),
+        "capacity_step" => opts.capacity_step = Some(count(one(raw)?)? as u64),
+        "capacity_step_time" => {
+            let s = parse_timespan(one(raw)?)?;
+            if s == 0 {
+                return Err("must be at least 1 second".to_string());
+            }
+            opts.capacity_step_time = Some(s)
+        }
+        "metrics_port" => opts.metrics_port = Some(port(one(raw)?)?),
+        "arrival_rate" => opts.arrival_rate = opt_text(raw)?,
         other => {
             // Removed options are rejected before values are applied; anything else is a bug in
             // the option table.

@@ -14,6 +14,8 @@ pub(crate) enum Kind {
     Value,
     /// `--opt [VALUE ...]`: zero or more values (argparse `nargs="*"`).
     List,
+    /// `--opt VALUE`, repeatable: every occurrence adds one value (argparse `action="append"`).
+    Append,
     /// An option Locust has removed; any use is an error with this explanation.
     Removed {
         /// Whether the old option took a value (it is swallowed before the error).
@@ -95,7 +97,7 @@ const fn long_first(mut s: Spec) -> Spec {
     s
 }
 
-use Kind::{Flag, List, Value};
+use Kind::{Append, Flag, List, Value};
 
 /// Every option, in Locust's order (help and version are handled by the command itself, between
 /// `--show-task-ratio-json` and `--exit-code-on-error`).
@@ -230,6 +232,25 @@ pub(crate) const SPECS: &[Spec] = &[
         "[locusta] Worker threads of the load engine. Default: number of CPUs"),
     opt("max_stats_entries", "max-stats-entries", None, Some("LOCUSTA_MAX_STATS_ENTRIES"), Value, LOCUSTA, "<int>",
         "[locusta] Most distinct request names tracked in statistics. Default: 1000"),
+    // locusta additions: insight (thresholds, diagnosis, metrics)
+    opt("thresholds", "threshold", None, None, Append, LOCUSTA, "<expr>",
+        "[locusta] Pass/fail condition checked at the end, repeatable: [METHOD NAME:]METRIC<VALUE, e.g. 'p95<500ms', 'fail_ratio<1%', 'GET /api/products:p99<1s'. A failed threshold exits with code 3"),
+    opt("threshold_abort_after", "threshold-abort-after", None, None, Value, LOCUSTA, "<time string>",
+        "[locusta] Also check the upper-bound thresholds while running, from this long after the start, and stop the test as soon as one fails"),
+    opt("junit_file", "junit", None, Some("LOCUSTA_JUNIT"), Value, LOCUSTA, "<filename>",
+        "[locusta] Write the threshold results as JUnit XML to this file"),
+    opt("slo", "slo", None, Some("LOCUSTA_SLO"), Value, LOCUSTA, "<objective>",
+        "[locusta] Latency and error objective for the capacity diagnosis, e.g. 'p95<500ms,fail<1%' (the default)"),
+    opt("find_capacity", "find-capacity", None, None, Flag, LOCUSTA, "",
+        "[locusta] Ramp users in steps (--capacity-step every --capacity-step-time, up to -u) until the --slo objective breaks, then stop and report the capacity"),
+    opt("capacity_step", "capacity-step", None, None, Value, LOCUSTA, "<int>",
+        "[locusta] Users added per --find-capacity step. Default: a tenth of -u"),
+    opt("capacity_step_time", "capacity-step-time", None, None, Value, LOCUSTA, "<time string>",
+        "[locusta] Length of each --find-capacity step. Default: 10s"),
+    opt("arrival_rate", "arrival-rate", None, Some("LOCUSTA_ARRIVAL_RATE"), Value, LOCUSTA, "<rate>",
+        "[locusta] Open model: start this many iterations (one task each) per second whatever the response times, or FROM:TO to ramp over --run-time; -u is the pool of users running them. Latency counts from each iteration's intended start"),
+    opt("metrics_port", "metrics-port", None, Some("LOCUSTA_METRICS_PORT"), Value, LOCUSTA, "<port>",
+        "[locusta] In --headless runs, serve Prometheus metrics at http://127.0.0.1:<port>/metrics (or --web-host)"),
 ];
 
 /// Environment variable holding default positional User class names (space separated).

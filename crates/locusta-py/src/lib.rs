@@ -20,6 +20,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 pub mod engine;
+pub mod insight;
 pub mod stats;
 
 create_exception!(
@@ -84,6 +85,15 @@ fn options_dict<'py>(py: Python<'py>, o: &Options) -> PyResult<Bound<'py, PyDict
     d.set_item("user_classes", &o.user_classes)?;
     d.set_item("threads", o.threads)?;
     d.set_item("max_stats_entries", o.max_stats_entries)?;
+    d.set_item("thresholds", &o.thresholds)?;
+    d.set_item("threshold_abort_after", o.threshold_abort_after)?;
+    d.set_item("junit_file", &o.junit_file)?;
+    d.set_item("slo", &o.slo)?;
+    d.set_item("find_capacity", o.find_capacity)?;
+    d.set_item("capacity_step", o.capacity_step)?;
+    d.set_item("capacity_step_time", o.capacity_step_time)?;
+    d.set_item("metrics_port", o.metrics_port)?;
+    d.set_item("arrival_rate", &o.arrival_rate)?;
     Ok(d)
 }
 
@@ -254,6 +264,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<engine::SessionCore>()?;
     m.add_class::<engine::RawResponse>()?;
     m.add_class::<stats::Stats>()?;
+    m.add_class::<insight::Insight>()?;
     m.add_class::<Dispatch>()?;
     m.add_function(wrap_pyfunction!(parse_options, m)?)?;
     m.add_function(wrap_pyfunction!(locustfile_option, m)?)?;

@@ -105,6 +105,19 @@ struct SecondSlot {
     compacted_len: usize,
 }
 
+/// What [`Entry::window`] returns: one time window of an entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    /// Requests that completed in the window.
+    pub requests: u64,
+    /// Failures among them.
+    pub failures: u64,
+    /// Requests with a response time in the window (percentiles are over these).
+    pub timed: u64,
+    /// The requested percentiles in ms, `None` when no timed request is in the window.
+    pub percentiles: Option<Vec<f64>>,
+}
+
 /// One statistics row (Locust's `StatsEntry`). All public times are milliseconds.
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -357,6 +370,41 @@ impl Entry {
         let n: u64 = pairs.iter().map(|p| p.1).sum();
         let iter = pairs.iter().copied();
         Some(self.clamp_all(percentiles_from_sorted(iter, n, ps)))
+    }
+
+    /// Requests, failures and latency percentiles (ms) of the requests that completed in the
+    /// whole unix seconds `from_sec ..= to_sec`: what a per-second history recorder (HTML report
+    /// charts, diagnosis) samples. Latencies are kept for the last 20 seconds only, so older
+    /// windows have counts but no percentiles.
+    pub fn window(&self, from_sec: i64, to_sec: i64, ps: &[f64]) -> Window {
+        let mut requests = 0;
+        let mut failures = 0;
+        for s in from_sec..=to_sec {
+            let (r, f) = self.per_sec.get(s);
+            requests += r;
+            failures += f;
+        }
+        let mut pairs: Vec<(u64, u64)> = Vec::new();
+        for s in self
+            .ring
+            .iter()
+            .filter(|s| s.sec >= from_sec && s.sec <= to_sec)
+        {
+            pairs.extend_from_slice(&s.pairs);
+        }
+        pairs.sort_unstable_by_key(|p| p.0);
+        let n: u64 = pairs.iter().map(|p| p.1).sum();
+        let percentiles = if n == 0 {
+            None
+        } else {
+            Some(self.clamp_all(percentiles_from_sorted(pairs.iter().copied(), n, ps)))
+        };
+        Window {
+            requests,
+            failures,
+            timed: n,
+            percentiles,
+        }
     }
 
     /// Average content length in bytes (0 if no requests).

@@ -25,7 +25,7 @@ mod entry;
 pub mod format;
 pub mod json;
 
-pub use entry::Entry;
+pub use entry::{Entry, Window};
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};

@@ -84,9 +84,6 @@ fn refuse_unsupported(opts: &Options) -> Result<(), String> {
     if opts.processes.is_some() {
         missing.push("--processes");
     }
-    if opts.html_file.is_some() {
-        missing.push("--html");
-    }
     if opts.autostart {
         missing.push("--autostart");
     }
@@ -226,6 +223,48 @@ pub(crate) fn run_parsed(mut locustfile: Locustfile, parsed: Parsed) -> i32 {
         );
     }
 
+    // Thresholds, diagnosis, report, metrics (locusta-insight); bad expressions stop here.
+    let mut insight = match crate::insight::Insight::from_options(
+        &opts,
+        &opts.locustfile,
+        host.as_deref().unwrap_or(""),
+    ) {
+        Ok(i) => i,
+        Err(e) => {
+            // A malformed expression is a usage error, like argparse's (exit code 2).
+            log::error!(target: "locusta.main", "{e}");
+            return 2;
+        }
+    };
+    insight.set_classes(&classes);
+    let arrival = match opts
+        .arrival_rate
+        .as_deref()
+        .map(crate::arrival::ArrivalPlan::parse)
+    {
+        None => None,
+        Some(Ok(a)) => Some(a),
+        Some(Err(e)) => {
+            log::error!(target: "locusta.main", "{e}");
+            return 2;
+        }
+    };
+    if arrival.is_some() && (locustfile.shape.is_some() || insight.finds_capacity()) {
+        log::error!(
+            target: "locusta.main",
+            "--arrival-rate cannot be combined with a load shape (give the shape an arrival_rate) or --find-capacity"
+        );
+        return 1;
+    }
+    if matches!(arrival, Some(a) if a.from != a.to) && opts.run_time.is_none() {
+        log::error!(target: "locusta.main", "--arrival-rate FROM:TO ramps over the run time; add -t");
+        return 1;
+    }
+    if insight.finds_capacity() && locustfile.shape.is_some() {
+        log::error!(target: "locusta.main", "--find-capacity cannot be combined with a load shape");
+        return 1;
+    }
+
     raise_open_file_limit(opts.num_users.unwrap_or(1));
 
     // LOCUSTA_HTTP_DRIVER=hyper selects hyper's HTTP/1.1 client instead of the lean driver
@@ -274,6 +313,10 @@ pub(crate) fn run_parsed(mut locustfile: Locustfile, parsed: Parsed) -> i32 {
         json_stdout: opts.json,
         json_file: opts.json_file.clone().map(PathBuf::from),
         exit_code_on_error: opts.exit_code_on_error,
+        insight,
+        arrival,
+        metrics_port: opts.metrics_port,
+        web_host: opts.web_host.clone(),
     };
 
     let control = match tokio::runtime::Builder::new_current_thread()

@@ -19,6 +19,9 @@ pub struct Client {
     session: Session,
     stats: Arc<StatsHub>,
     request_name: Option<String>,
+    /// Open model: how late the current iteration started; added to every response time so
+    /// latency counts from the intended start (see `arrival`).
+    schedule_lag: std::time::Duration,
 }
 
 impl Client {
@@ -27,7 +30,12 @@ impl Client {
             session,
             stats,
             request_name: None,
+            schedule_lag: std::time::Duration::ZERO,
         }
+    }
+
+    pub(crate) fn set_schedule_lag(&mut self, lag: std::time::Duration) {
+        self.schedule_lag = lag;
     }
 
     /// The transport session: default headers, cookies, base URL.
@@ -92,7 +100,7 @@ impl Client {
         self.stats.record(&Sample {
             method: response.method.as_str(),
             name: &response.name,
-            response_time_us: Some(response.elapsed.as_micros() as u64),
+            response_time_us: Some((response.elapsed + self.schedule_lag).as_micros() as u64),
             content_length: response.body.len() as u64,
             error,
         });

@@ -33,7 +33,7 @@ pub fn run_demo(args: Vec<OsString>) -> i32 {
     if is_default(&parsed, "spawn_rate") {
         parsed.options.spawn_rate = Some(10.0);
     }
-    if is_default(&parsed, "run_time") {
+    if is_default(&parsed, "run_time") && !parsed.options.find_capacity {
         parsed.options.run_time = Some(15);
     }
     let mut server = None;
@@ -54,9 +54,14 @@ pub fn run_demo(args: Vec<OsString>) -> i32 {
             }
         }
     };
+    let mut classes = demo_user_classes();
+    if !parsed.options.user_classes.is_empty() {
+        // Named classes may be the degradation-pattern users (`locusta demo PoolUser`).
+        classes.extend(crate::demo_patterns::pattern_user_classes());
+    }
     let code = run_parsed(
         Locustfile {
-            classes: demo_user_classes(),
+            classes,
             shape: None,
             default_host,
         },

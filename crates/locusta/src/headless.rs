@@ -40,6 +40,14 @@ pub struct HeadlessPlan {
     pub json_file: Option<PathBuf>,
     /// `--exit-code-on-error`.
     pub exit_code_on_error: i32,
+    /// Thresholds, history, diagnosis, capacity search, report (locusta-insight).
+    pub insight: crate::insight::Insight,
+    /// `--arrival-rate`: the open model.
+    pub arrival: Option<crate::arrival::ArrivalPlan>,
+    /// `--metrics-port`.
+    pub metrics_port: Option<u16>,
+    /// `--web-host` (where `--metrics-port` binds; 127.0.0.1 when empty).
+    pub web_host: String,
 }
 
 /// Why the run ended.
@@ -50,6 +58,8 @@ enum StopReason {
     Terminated,
     StopTest,
     ShapeDone,
+    CapacityFound,
+    ThresholdFailed,
 }
 
 fn unix_now() -> f64 {
@@ -72,6 +82,10 @@ fn format_class_counts(counts: &[(String, u64)]) -> String {
 
 /// Prints a table to stderr, where Locust's plain `stats_logger` writes it. The tables already
 /// end with the blank line Locust leaves after them.
+pub(crate) fn print_text(text: &str) {
+    print_block(text)
+}
+
 fn print_block(text: &str) {
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(text.as_bytes());
@@ -115,8 +129,37 @@ pub async fn run(mut runner: Runner, stats: Arc<StatsHub>, mut plan: HeadlessPla
     }
 
     let started = Instant::now();
+    plan.insight.info.start_unix = unix_now();
+    if let Err(e) = plan
+        .insight
+        .start_metrics(plan.metrics_port, &plan.web_host, &stats)
+        .await
+    {
+        log::error!(target: "locusta.main", "{e}");
+        runner.shutdown();
+        return 1;
+    }
+    // Open model: from --arrival-rate, or from a shape that gives an arrival rate.
+    let arrivals = match plan.arrival {
+        Some(a) => Some(a.rate_at(Duration::ZERO, plan.run_time)),
+        None => plan
+            .shape
+            .as_mut()
+            .and_then(|s| s.arrival_rate(Duration::ZERO)),
+    }
+    .map(|rate| Arc::new(crate::arrival::Arrivals::new(rate)));
+    if let Some(a) = &arrivals {
+        log::info!(target: "locusta.runners", "Open model: {:.2} iterations per second", a.rate());
+        runner.set_arrivals(Arc::clone(a));
+    }
+    let capacity_rate = plan.spawn_rate.max(plan.insight.capacity_step() as f64);
+    let mut capacity_users = 0;
     let mut shape_value = None;
-    if let Some(shape) = plan.shape.as_mut() {
+    if plan.insight.finds_capacity() {
+        capacity_users = plan.insight.capacity_users(0.0).unwrap_or(1);
+        log::info!(target: "locusta.runners", "Capacity search: {capacity_users} users at {capacity_rate:.2} spawn rate");
+        runner.start(capacity_users, capacity_rate);
+    } else if let Some(shape) = plan.shape.as_mut() {
         match shape.tick(Duration::ZERO, 0) {
             Some(tick) => {
                 apply_shape_tick(&mut runner, &tick);
@@ -146,6 +189,9 @@ pub async fn run(mut runner: Runner, stats: Arc<StatsHub>, mut plan: HeadlessPla
     tokio::pin!(ctrl_c);
 
     let mut csv_failing = false;
+    // In an interactive terminal the periodic table becomes a live view redrawn in place.
+    let mut live =
+        (plan.print_stats && crate::live::stderr_is_live()).then(crate::live::LiveView::default);
     let mut last_merge = Instant::now();
     let mut last_print = Instant::now();
     let mut last_shape = Instant::now();
@@ -160,6 +206,7 @@ pub async fn run(mut runner: Runner, stats: Arc<StatsHub>, mut plan: HeadlessPla
             if plan.reset_stats {
                 log::info!(target: "locusta.runners", "Resetting stats\n");
                 stats.reset();
+                plan.insight.reset();
             }
         }
         if runner.stop_test_requested() {
@@ -187,9 +234,39 @@ pub async fn run(mut runner: Runner, stats: Arc<StatsHub>, mut plan: HeadlessPla
                 }
             }
         }
+        if let (Some(a), Some(p)) = (&arrivals, plan.arrival) {
+            a.set_rate(p.rate_at(now.duration_since(started), plan.run_time));
+        }
         if now.duration_since(last_merge) >= Duration::from_secs(1) {
             last_merge = now;
             stats.merge();
+            let elapsed = now.duration_since(started).as_secs_f64();
+            if let (Some(a), None, Some(shape)) = (&arrivals, plan.arrival, plan.shape.as_mut()) {
+                a.set_rate(
+                    shape
+                        .arrival_rate(now.duration_since(started))
+                        .unwrap_or(0.0),
+                );
+            }
+            let target_rate = arrivals.as_ref().map(|a| a.rate());
+            if let Some(why) =
+                plan.insight
+                    .after_merge(&stats, runner.user_count(), target_rate, elapsed)
+            {
+                log::error!(target: "locusta.main", "{why}");
+                break StopReason::ThresholdFailed;
+            }
+            if plan.insight.finds_capacity() {
+                match plan.insight.capacity_users(elapsed) {
+                    Some(users) if users != capacity_users => {
+                        log::info!(target: "locusta.runners", "Capacity search: {users} users");
+                        capacity_users = users;
+                        runner.start(users, capacity_rate);
+                    }
+                    Some(_) => {}
+                    None => break StopReason::CapacityFound,
+                }
+            }
             if let Some(w) = csv.as_mut() {
                 let users = runner.user_count();
                 // Said once per failing spell (e.g. while file descriptors are exhausted), not
@@ -208,7 +285,18 @@ pub async fn run(mut runner: Runner, stats: Arc<StatsHub>, mut plan: HeadlessPla
                 }
             }
         }
-        if plan.print_stats && now.duration_since(last_print) >= Duration::from_secs(2) {
+        if let Some(view) = live.as_mut() {
+            if now.duration_since(last_print) >= Duration::from_secs(1) {
+                last_print = now;
+                let (users, target) = (runner.user_count(), runner.target_user_count());
+                let elapsed = now.duration_since(started);
+                let run_time = plan.run_time.filter(|_| plan.shape.is_none());
+                view.draw(&stats.read(|agg| {
+                    crate::live::status_line(agg, users, target, elapsed, run_time)
+                        + &console::stats_table(agg, true)
+                }));
+            }
+        } else if plan.print_stats && now.duration_since(last_print) >= Duration::from_secs(2) {
             last_print = now;
             print_block(&stats.read(|agg| console::stats_table(agg, true)));
         }
@@ -238,7 +326,11 @@ pub async fn run(mut runner: Runner, stats: Arc<StatsHub>, mut plan: HeadlessPla
         StopReason::StopTest => {
             log::info!(target: "locusta.main", "A user raised StopTest, shutting down")
         }
-        StopReason::ShapeDone => {}
+        StopReason::ShapeDone | StopReason::CapacityFound | StopReason::ThresholdFailed => {}
+    }
+    plan.insight.record_final_ratio(&runner.class_counts());
+    if let Some(a) = &arrivals {
+        plan.insight.set_open_model(a.stats());
     }
 
     // Ctrl-C again while users finish their tasks stops at once.
@@ -259,6 +351,9 @@ pub async fn run(mut runner: Runner, stats: Arc<StatsHub>, mut plan: HeadlessPla
             0
         }
     });
+    let code = plan
+        .insight
+        .exit_code(&stats, code, reason == StopReason::ThresholdFailed);
     log::info!(target: "locusta.main", "Shutting down (exit code {code})");
 
     if let Some(w) = csv.as_mut() {
@@ -295,7 +390,7 @@ pub async fn run(mut runner: Runner, stats: Arc<StatsHub>, mut plan: HeadlessPla
             print_block(&errors);
         }
     }
-    code
+    plan.insight.finish(&stats, code)
 }
 
 #[cfg(test)]

@@ -20,11 +20,15 @@
 //! }
 //! ```
 
+pub mod arrival;
 pub mod cli;
 pub mod client;
 pub mod demo;
+pub mod demo_patterns;
 pub mod demo_users;
 pub mod headless;
+pub mod insight;
+pub mod live;
 pub mod logging;
 pub mod runner;
 pub mod shape;

@@ -94,6 +94,7 @@ struct UserSpec {
     stop_timeout: Duration,
     stats: Arc<StatsHub>,
     shared: Arc<Shared>,
+    arrivals: Option<Arc<crate::arrival::Arrivals>>,
 }
 
 /// A user class ready to run: tasks flattened for weighted random choice.
@@ -153,6 +154,7 @@ pub struct Runner {
     next_user_id: u64,
     next_worker: usize,
     spawning_complete: bool,
+    arrivals: Option<Arc<crate::arrival::Arrivals>>,
 }
 
 impl Runner {
@@ -208,7 +210,14 @@ impl Runner {
             next_user_id: 0,
             next_worker: 0,
             spawning_complete: false,
+            arrivals: None,
         })
+    }
+
+    /// Open model: users started from now on take their iterations from this schedule instead
+    /// of looping with their wait time (see `arrival`).
+    pub fn set_arrivals(&mut self, arrivals: Arc<crate::arrival::Arrivals>) {
+        self.arrivals = Some(arrivals);
     }
 
     /// The runner's state.
@@ -330,6 +339,7 @@ impl Runner {
             stop_timeout: self.config.stop_timeout,
             stats: Arc::clone(&self.stats),
             shared: Arc::clone(&self.shared),
+            arrivals: self.arrivals.clone(),
         };
         let cmd = WorkerCommand::Spawn(Box::new(spec));
         if self.workers[worker].0.send(cmd).is_err() {
@@ -416,6 +426,7 @@ impl Runner {
             stop_timeout,
             stats,
             shared,
+            arrivals,
         } = spec;
         let class_name = class.class.name.clone();
         let mut interrupted = false;
@@ -453,6 +464,21 @@ impl Runner {
                 if current(&control) >= Signal::Stop {
                     break;
                 }
+                if let Some(arrivals) = &arrivals {
+                    // Open model: wait for the next due slot instead of the wait time.
+                    let Some(due) = arrivals.claim() else {
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_millis(50)) => continue,
+                            _ = control.wait_for(|s| *s >= Signal::Stop) => break,
+                        }
+                    };
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(due.into()) => {}
+                        _ = control.wait_for(|s| *s >= Signal::Stop) => break,
+                    }
+                    let lag = arrivals.started(due);
+                    user.client.set_schedule_lag(lag);
+                }
                 let Some(task) = class.pick() else { break };
                 let mut skip_wait = false;
                 let (step, never_pending) =
@@ -473,7 +499,7 @@ impl Runner {
                 if current(&control) >= Signal::Stop {
                     break;
                 }
-                if skip_wait {
+                if skip_wait || arrivals.is_some() {
                     continue;
                 }
                 let pause = wait_state.next_wait(&class.class.wait_time);

@@ -33,6 +33,13 @@ pub trait LoadShape: Send {
     /// Called about once a second. `run_time` is the time since the test started and
     /// `user_count` the users running now. `None` ends the test.
     fn tick(&mut self, run_time: Duration, user_count: u64) -> Option<ShapeTick>;
+
+    /// Open model (locusta addition): the arrival rate in iterations per second at `run_time`,
+    /// or `None` (the default) for Locust's closed model. With a rate, the tick's users are the
+    /// pool that runs the iterations.
+    fn arrival_rate(&mut self, _run_time: Duration) -> Option<f64> {
+        None
+    }
 }
 
 /// A k6-style list of stages: each holds `users` at `spawn_rate` until `until` has elapsed

@@ -1,0 +1,753 @@
+//! The diagnosis: where the system breaks, how it degrades and how much load it takes.
+//!
+//! People read load-test charts by hand to find the endpoint that slows down first (the
+//! "black hole"), the shape of the degradation (linear, cliff, sawtooth, flat-then-spike) and
+//! the breaking point. This module does that reading on the [`Recorder`] history:
+//!
+//! 1. The history is grouped into *load levels* (points with the same number of users; at most
+//!    [`MAX_LEVELS`] equal-width bins when the load ramped smoothly). Each level's latency is the
+//!    median of its per-second percentiles (robust against single slow seconds), its failure
+//!    ratio and RPS are totals over its seconds.
+//! 2. Each series (every endpoint and the total) gets a pattern:
+//!    - **sawtooth**: over time, at least 3 separate bursts (more than 2 s apart) of seconds
+//!      whose latency is above 3x the median (and 20 ms above it), roughly evenly spaced (gap
+//!      spread < 50 %), and together at most 40 % of the run — periodic stalls, whatever the
+//!      load;
+//!    - **none**: no level is *degraded*, i.e. latency above `1.5 x baseline + 5 ms` or the
+//!      failure ratio 5 points above the baseline (baseline = best of the lowest third of levels);
+//!    - **cliff**: the first degraded level jumps at least 2.5x over the level below, that jump is
+//!      at least 60 % of the whole rise and every higher level stays degraded — or the failure
+//!      ratio jumps by 20 points in one level (a resource running out);
+//!    - **flat-then-spike**: flat (within 1.2 x baseline + 3 ms) up to a knee at least 30 % into
+//!      the load range, then a rise that keeps growing (not one jump);
+//!    - **linear**: degrades from low load on and keeps rising with it.
+//!
+//!    The knee is the first degraded level (its users and RPS are reported).
+//! 3. Culprits: degraded endpoints ordered by how early they degrade (the knee's load), then by
+//!    how much their latency grew.
+//! 4. Capacity: the highest level whose total meets the objective (`--slo`, default
+//!    `p95<500ms,fail<1%`) below the first level that breaks it.
+
+use serde::Serialize;
+
+use crate::history::{Cell, Point, Recorder, PERCENTILES};
+use crate::threshold::{parse_limit, parse_metric, split_comparison, Metric, Op};
+
+/// Most load levels the history is grouped into.
+pub const MAX_LEVELS: usize = 12;
+/// Latency differences below this many ms are treated as noise.
+const NOISE_MS: f64 = 5.0;
+
+/// A latency and error objective (`--slo`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Slo {
+    /// Which recorded percentile (index into [`PERCENTILES`]).
+    pub percentile_index: usize,
+    /// Latency limit in ms (strict).
+    pub latency_ms: f64,
+    /// Failure ratio limit, as a fraction (strict).
+    pub fail_ratio: f64,
+    /// The objective as text, e.g. `p95<500ms, fail<1%`.
+    pub text: String,
+}
+
+impl Default for Slo {
+    fn default() -> Slo {
+        Slo {
+            percentile_index: 2,
+            latency_ms: 500.0,
+            fail_ratio: 0.01,
+            text: "p95<500ms, fail<1%".to_string(),
+        }
+    }
+}
+
+impl Slo {
+    /// Parses `p95<500ms,fail<1%` (either part may be left out: it keeps its default).
+    pub fn parse(text: &str) -> Result<Slo, String> {
+        let help = "expected e.g. 'p95<500ms,fail<1%' (latency: p50, p90, p95 or p99 with < and \
+                    ms or s; failures: fail<N%)";
+        let mut slo = Slo::default();
+        let mut any = false;
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            any = true;
+            let bad = |why: String| format!("invalid --slo '{text}': {why}; {help}");
+            let (m, op, v) = split_comparison(part).map_err(bad)?;
+            if !matches!(op, Op::Lt | Op::Le) {
+                return Err(bad(format!("'{part}' must be an upper bound (< or <=)")));
+            }
+            let metric = parse_metric(m).map_err(bad)?;
+            let limit = parse_limit(metric, v).map_err(bad)?;
+            match metric {
+                Metric::Percentile(p) => {
+                    slo.percentile_index = PERCENTILES
+                        .iter()
+                        .position(|x| (x - p).abs() < 1e-9)
+                        .ok_or_else(|| bad(format!("'{m}' is not one of p50, p90, p95, p99")))?;
+                    slo.latency_ms = limit;
+                }
+                Metric::FailRatio => slo.fail_ratio = limit,
+                _ => return Err(bad(format!("'{m}' cannot be part of an objective"))),
+            }
+        }
+        if !any {
+            return Err(format!("invalid --slo '{text}': empty; {help}"));
+        }
+        slo.text = format!(
+            "p{}<{}ms, fail<{}%",
+            PERCENTILES[slo.percentile_index] * 100.0,
+            fmt_num(slo.latency_ms),
+            fmt_num(slo.fail_ratio * 100.0)
+        );
+        Ok(slo)
+    }
+
+    /// Whether a level meets the objective.
+    pub fn met_by(&self, latency_ms: f64, fail_ratio: f64) -> bool {
+        latency_ms < self.latency_ms && fail_ratio < self.fail_ratio
+    }
+}
+
+fn fmt_num(v: f64) -> String {
+    if v == v.trunc() {
+        format!("{v:.0}")
+    } else {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+fn fmt_ms(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0} ms")
+    } else if v >= 10.0 {
+        format!("{v:.1} ms")
+    } else {
+        format!("{v:.2} ms")
+    }
+}
+
+/// One load level of one series.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Level {
+    /// Users (median over the level's seconds).
+    pub users: f64,
+    /// Requests per second of the whole run at this level (all endpoints).
+    pub rps: f64,
+    /// This series' requests per second.
+    pub series_rps: f64,
+    /// Median of the per-second percentile (the objective's percentile), ms.
+    pub latency_ms: f64,
+    /// Failures / requests.
+    pub fail_ratio: f64,
+    /// Seconds spent at this level.
+    pub secs: u32,
+}
+
+/// A degradation pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pattern {
+    /// No degradation as load grew.
+    None,
+    /// Latency grows with load from low load on.
+    Linear,
+    /// Fine up to a level, then a sudden collapse.
+    Cliff,
+    /// Periodic spikes that recover, whatever the load.
+    Sawtooth,
+    /// Flat well into the load range, then a steep, growing rise.
+    FlatThenSpike,
+    /// Not enough levels or load variation to tell.
+    Undetermined,
+}
+
+impl Pattern {
+    /// The name used in reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            Pattern::None => "none",
+            Pattern::Linear => "linear",
+            Pattern::Cliff => "cliff",
+            Pattern::Sawtooth => "sawtooth",
+            Pattern::FlatThenSpike => "flat-then-spike",
+            Pattern::Undetermined => "undetermined",
+        }
+    }
+
+    /// What it usually means (from the seed documents' reading guide).
+    pub fn hint(self) -> &'static str {
+        match self {
+            Pattern::None => "no degradation in the load range tried",
+            Pattern::Linear => "requests queue for a fixed amount of work each (CPU-bound or serialised processing); caching or cheaper queries help",
+            Pattern::Cliff => "a resource limit was hit (connection or thread pool, memory); tune the pool or add capacity",
+            Pattern::Sawtooth => "periodic pauses (garbage collection, cache expiry, background jobs); tune GC or warm caches",
+            Pattern::FlatThenSpike => "fine until a load threshold, then queueing explodes on this path (missing index, N+1 query, unbounded fetch)",
+            Pattern::Undetermined => "the load did not vary enough to judge; ramp the users (or use --find-capacity)",
+        }
+    }
+}
+
+/// The load at the knee.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Knee {
+    /// Users at the knee.
+    pub users: f64,
+    /// RPS of the whole run at the knee.
+    pub rps: f64,
+}
+
+/// The finding for one series.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// Method (`""` for the total).
+    pub method: String,
+    /// Name (`"Aggregated"` for the total).
+    pub name: String,
+    /// The pattern.
+    pub pattern: Pattern,
+    /// First degraded level (none for `none`, `sawtooth`, `undetermined`).
+    pub knee: Option<Knee>,
+    /// Latency at the lowest levels, ms.
+    pub baseline_ms: f64,
+    /// Highest level latency, ms.
+    pub peak_ms: f64,
+    /// Failure ratio at the lowest levels and the highest level ratio.
+    pub fail_before: f64,
+    /// Highest failure ratio of any level.
+    pub fail_peak: f64,
+    /// Sawtooth period in seconds.
+    pub period_s: Option<f64>,
+    /// The levels the judgement was made on.
+    pub levels: Vec<Level>,
+    /// One line with the figures.
+    pub summary: String,
+}
+
+/// The capacity found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Capacity {
+    /// Highest level meeting the objective below the first one breaking it (None: the lowest
+    /// level already broke it).
+    pub sustained: Option<Level>,
+    /// The first level breaking it (None: held over the whole range).
+    pub broken_at: Option<Level>,
+    /// One line.
+    pub summary: String,
+}
+
+/// The whole diagnosis.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Diagnosis {
+    /// The objective used for capacity.
+    pub slo: Slo,
+    /// Lowest and highest load seen.
+    pub users_range: (f64, f64),
+    /// What the load counts: `"users"`, or `"it/s"` (iterations per second, open model); the
+    /// `users` fields of levels and knees are in this unit.
+    pub load_unit: &'static str,
+    /// The total.
+    pub overall: Finding,
+    /// Every tracked endpoint with data, culprits first.
+    pub endpoints: Vec<Finding>,
+    /// How many of `endpoints` (from the front) are culprits.
+    pub culprit_count: usize,
+    /// Capacity against the objective.
+    pub capacity: Capacity,
+}
+
+/// The load of a point: the target arrival rate (rounded) in the open model, else the users.
+pub fn load(p: &Point) -> u64 {
+    match p.target_rate {
+        Some(r) => r.round().max(0.0) as u64,
+        None => p.users,
+    }
+}
+
+/// What [`load`] counts for these points: `"users"` or `"it/s"` (open model).
+pub fn load_unit(points: &[Point]) -> &'static str {
+    if !points.is_empty() && points.iter().all(|p| p.target_rate.is_some()) {
+        "it/s"
+    } else {
+        "users"
+    }
+}
+
+/// Groups points into load levels for one series (`pick` chooses the cell).
+pub fn levels(points: &[Point], pick: impl Fn(&Point) -> Option<Cell>, pct: usize) -> Vec<Level> {
+    let rows: Vec<(&Point, Cell)> = points
+        .iter()
+        .filter_map(|p| pick(p).map(|c| (p, c)))
+        .filter(|(_, c)| c.requests > 0)
+        .collect();
+    if rows.is_empty() {
+        return Vec::new();
+    }
+    let mut distinct: Vec<u64> = rows.iter().map(|(p, _)| load(p)).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let (lo, hi) = (distinct[0] as f64, distinct[distinct.len() - 1] as f64);
+    let bin = |users: u64| -> usize {
+        if distinct.len() <= MAX_LEVELS {
+            distinct.binary_search(&users).unwrap_or(0)
+        } else {
+            let f = (users as f64 - lo) / (hi - lo).max(1.0);
+            ((f * MAX_LEVELS as f64) as usize).min(MAX_LEVELS - 1)
+        }
+    };
+    let nbins = distinct.len().min(MAX_LEVELS);
+    let mut groups: Vec<Vec<(&Point, Cell)>> = vec![Vec::new(); nbins];
+    for (p, c) in rows {
+        groups[bin(load(p))].push((p, c));
+    }
+    groups
+        .into_iter()
+        .filter(|g| !g.is_empty())
+        .filter_map(|g| {
+            let mut lat: Vec<f64> = g
+                .iter()
+                .filter_map(|(_, c)| c.pct.map(|x| x[pct]))
+                .collect();
+            if lat.is_empty() {
+                return None;
+            }
+            let mut users: Vec<f64> = g.iter().map(|(p, _)| load(p) as f64).collect();
+            let secs: u32 = g.iter().map(|(p, _)| p.secs).sum();
+            let reqs: u64 = g.iter().map(|(_, c)| c.requests).sum();
+            let fails: u64 = g.iter().map(|(_, c)| c.failures).sum();
+            let all: u64 = g.iter().map(|(p, _)| p.total.requests).sum();
+            Some(Level {
+                users: median(&mut users),
+                rps: all as f64 / secs.max(1) as f64,
+                series_rps: reqs as f64 / secs.max(1) as f64,
+                latency_ms: median(&mut lat),
+                fail_ratio: fails as f64 / reqs.max(1) as f64,
+                secs,
+            })
+        })
+        .collect()
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Finds periodic spikes in a per-point latency series `(end unix second, ms)`; returns the
+/// mean period in seconds.
+pub fn sawtooth_period(series: &[(i64, f64)]) -> Option<f64> {
+    if series.len() < 15 {
+        return None;
+    }
+    let mut vals: Vec<f64> = series.iter().map(|s| s.1).collect();
+    let m = median(&mut vals);
+    let thr = (3.0 * m).max(m + 20.0);
+    let mut starts = Vec::new();
+    let mut spiky = 0usize;
+    let mut last_spike: Option<i64> = None;
+    for &(t, v) in series {
+        if v > thr {
+            spiky += 1;
+            // A stall straddling seconds may leave one calm second inside it: same burst.
+            if last_spike.is_none_or(|l| t - l > 2) {
+                starts.push(t);
+            }
+            last_spike = Some(t);
+        }
+    }
+    if starts.len() < 3 || spiky as f64 > 0.4 * series.len() as f64 {
+        return None;
+    }
+    let gaps: Vec<f64> = starts.windows(2).map(|w| (w[1] - w[0]) as f64).collect();
+    let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
+    let var = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / gaps.len() as f64;
+    if mean < 2.0 || var.sqrt() > 0.5 * mean {
+        return None;
+    }
+    Some(mean)
+}
+
+/// Classifies one series from its levels and its per-point latency over time.
+pub fn classify(levels: &[Level], series: &[(i64, f64)]) -> (Pattern, Option<usize>, Option<f64>) {
+    if let Some(period) = sawtooth_period(series) {
+        return (Pattern::Sawtooth, None, Some(period));
+    }
+    let n = levels.len();
+    if n < 3 {
+        return (Pattern::Undetermined, None, None);
+    }
+    let lo = levels[0].users;
+    let hi = levels[n - 1].users;
+    if hi < 1.5 * lo.max(1.0) {
+        return (Pattern::Undetermined, None, None);
+    }
+    let third = n.div_ceil(3).max(1);
+    let b = levels[..third]
+        .iter()
+        .map(|l| l.latency_ms)
+        .fold(f64::INFINITY, f64::min);
+    let f0 = levels[..third]
+        .iter()
+        .map(|l| l.fail_ratio)
+        .fold(f64::INFINITY, f64::min);
+    let degraded = |l: &Level| l.latency_ms > 1.5 * b + NOISE_MS || l.fail_ratio > f0 + 0.05;
+    let Some(k) = levels.iter().position(degraded) else {
+        return (Pattern::None, None, None);
+    };
+    let peak = levels.iter().map(|l| l.latency_ms).fold(0.0, f64::max);
+    if k >= 1 {
+        let prev = &levels[k - 1];
+        let cur = &levels[k];
+        let stays = levels[k..].iter().all(degraded);
+        let latency_jump = cur.latency_ms >= 2.5 * prev.latency_ms.max(1.0)
+            && cur.latency_ms - prev.latency_ms >= 0.6 * (peak - b);
+        let fail_jump = cur.fail_ratio - prev.fail_ratio >= 0.2 && prev.fail_ratio <= f0 + 0.02;
+        if stays && (latency_jump || fail_jump) {
+            return (Pattern::Cliff, Some(k), None);
+        }
+        let flat_before = levels[..k].iter().all(|l| l.latency_ms <= 1.2 * b + 3.0);
+        if flat_before && (levels[k].users - lo) >= 0.3 * (hi - lo) {
+            return (Pattern::FlatThenSpike, Some(k), None);
+        }
+    }
+    (Pattern::Linear, Some(k), None)
+}
+
+fn finding(
+    unit: &str,
+    method: &str,
+    name: &str,
+    points: &[Point],
+    pick: impl Fn(&Point) -> Option<Cell> + Copy,
+    pct: usize,
+) -> Option<Finding> {
+    let lv = levels(points, pick, pct);
+    if lv.is_empty() {
+        return None;
+    }
+    let series: Vec<(i64, f64)> = points
+        .iter()
+        .filter_map(|p| pick(p).and_then(|c| c.pct).map(|x| (p.t, x[pct])))
+        .collect();
+    let (pattern, knee_idx, period) = classify(&lv, &series);
+    let third = lv.len().div_ceil(3).max(1);
+    let baseline = lv[..third]
+        .iter()
+        .map(|l| l.latency_ms)
+        .fold(f64::INFINITY, f64::min);
+    let peak = lv.iter().map(|l| l.latency_ms).fold(0.0, f64::max);
+    let fail_before = lv[..third]
+        .iter()
+        .map(|l| l.fail_ratio)
+        .fold(f64::INFINITY, f64::min);
+    let fail_peak = lv.iter().map(|l| l.fail_ratio).fold(0.0, f64::max);
+    let knee = knee_idx.map(|k| Knee {
+        users: lv[k].users,
+        rps: lv[k].rps,
+    });
+    let p = format!("p{}", PERCENTILES[pct] * 100.0);
+    let mut summary = match (pattern, knee) {
+        (Pattern::Sawtooth, _) => format!(
+            "sawtooth: {p} spikes about every {:.0} s (median level {}, worst second {})",
+            period.unwrap_or(0.0),
+            fmt_ms(baseline),
+            fmt_ms(series.iter().map(|s| s.1).fold(0.0, f64::max))
+        ),
+        (pat, Some(k)) => format!(
+            "{} from {:.0} {unit} ({:.0} RPS): {p} {} -> {} (x{:.1})",
+            pat.label(),
+            k.users,
+            k.rps,
+            fmt_ms(baseline),
+            fmt_ms(peak),
+            peak / baseline.max(0.001)
+        ),
+        (pat, None) => format!(
+            "{}: {p} {} -> {} between {:.0} and {:.0} {unit}",
+            pat.label(),
+            fmt_ms(baseline),
+            fmt_ms(peak),
+            lv[0].users,
+            lv[lv.len() - 1].users
+        ),
+    };
+    if fail_peak > fail_before + 0.01 {
+        summary.push_str(&format!(
+            ", failures {:.1}% -> {:.1}%",
+            fail_before * 100.0,
+            fail_peak * 100.0
+        ));
+    }
+    Some(Finding {
+        method: method.to_string(),
+        name: name.to_string(),
+        pattern,
+        knee,
+        baseline_ms: baseline,
+        peak_ms: peak,
+        fail_before,
+        fail_peak,
+        period_s: period,
+        levels: lv,
+        summary,
+    })
+}
+
+/// Capacity of the total series against `slo`.
+pub fn capacity(levels: &[Level], slo: &Slo, unit: &str) -> Capacity {
+    let p = format!("p{}", PERCENTILES[slo.percentile_index] * 100.0);
+    let broken = levels
+        .iter()
+        .position(|l| !slo.met_by(l.latency_ms, l.fail_ratio));
+    let (sustained, broken_at) = match broken {
+        Some(0) => (None, Some(levels[0].clone())),
+        Some(i) => (Some(levels[i - 1].clone()), Some(levels[i].clone())),
+        None => (levels.last().cloned(), None),
+    };
+    let mut summary = match &sustained {
+        Some(l) => format!(
+            "{:.0} {unit}, {:.1} RPS within {} ({p} {}, {:.2}% failures)",
+            l.users,
+            l.rps,
+            slo.text,
+            fmt_ms(l.latency_ms),
+            l.fail_ratio * 100.0
+        ),
+        None if levels.is_empty() => "no measurements".to_string(),
+        None => format!(
+            "the objective {} was not met even at the lowest load",
+            slo.text
+        ),
+    };
+    match &broken_at {
+        Some(l) => summary.push_str(&format!(
+            "; broken at {:.0} {unit}, {:.1} RPS ({p} {}, {:.2}% failures)",
+            l.users,
+            l.rps,
+            fmt_ms(l.latency_ms),
+            l.fail_ratio * 100.0
+        )),
+        None if !levels.is_empty() => {
+            summary.push_str("; held over the whole load range tried (more load may hold too)")
+        }
+        None => {}
+    }
+    Capacity {
+        sustained,
+        broken_at,
+        summary,
+    }
+}
+
+/// Diagnoses a recorded run.
+pub fn diagnose(history: &Recorder, slo: &Slo) -> Diagnosis {
+    let pts = history.points();
+    let pct = slo.percentile_index;
+    let unit = load_unit(pts);
+    let overall = finding(unit, "", "Aggregated", pts, |p| Some(p.total), pct).unwrap_or(Finding {
+        method: String::new(),
+        name: "Aggregated".into(),
+        pattern: Pattern::Undetermined,
+        knee: None,
+        baseline_ms: 0.0,
+        peak_ms: 0.0,
+        fail_before: 0.0,
+        fail_peak: 0.0,
+        period_s: None,
+        levels: Vec::new(),
+        summary: "no requests were measured".into(),
+    });
+    let mut endpoints: Vec<Finding> = history
+        .endpoints()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (m, n))| {
+            finding(unit, m, n, pts, move |p| p.endpoints.get(i).copied(), pct)
+        })
+        .collect();
+    let is_culprit = |f: &Finding| {
+        matches!(
+            f.pattern,
+            Pattern::Linear | Pattern::Cliff | Pattern::FlatThenSpike | Pattern::Sawtooth
+        )
+    };
+    // Culprits first: earliest knee (sawtooth counts as from the start), then largest rise.
+    endpoints.sort_by(|a, b| {
+        let ka = a.knee.map_or(0.0, |k| k.users);
+        let kb = b.knee.map_or(0.0, |k| k.users);
+        is_culprit(b)
+            .cmp(&is_culprit(a))
+            .then(ka.total_cmp(&kb))
+            .then(
+                (b.peak_ms - b.baseline_ms + b.fail_peak * 1000.0)
+                    .total_cmp(&(a.peak_ms - a.baseline_ms + a.fail_peak * 1000.0)),
+            )
+    });
+    let culprit_count = endpoints.iter().filter(|f| is_culprit(f)).count();
+    let users: Vec<u64> = pts.iter().map(load).collect();
+    let users_range = (
+        users.iter().copied().min().unwrap_or(0) as f64,
+        users.iter().copied().max().unwrap_or(0) as f64,
+    );
+    let capacity = capacity(&overall.levels, slo, unit);
+    Diagnosis {
+        slo: slo.clone(),
+        users_range,
+        load_unit: unit,
+        overall,
+        endpoints,
+        culprit_count,
+        capacity,
+    }
+}
+
+fn label(f: &Finding) -> String {
+    if f.method.is_empty() {
+        f.name.clone()
+    } else {
+        format!("{} {}", f.method, f.name)
+    }
+}
+
+impl Diagnosis {
+    /// The culprit findings.
+    pub fn culprits(&self) -> &[Finding] {
+        &self.endpoints[..self.culprit_count]
+    }
+
+    /// The text printed at the end of the run.
+    pub fn text(&self) -> String {
+        let mut out = format!(
+            "Diagnosis ({:.0} to {:.0} {}, {} load levels; objective {})\n",
+            self.users_range.0,
+            self.users_range.1,
+            self.load_unit,
+            self.overall.levels.len(),
+            self.slo.text
+        );
+        out.push_str(&format!("  Overall: {}\n", self.overall.summary));
+        if self.culprits().is_empty() {
+            out.push_str("  Culprits: none, no endpoint degraded as load grew\n");
+        } else {
+            out.push_str("  Culprits (first and most degraded first):\n");
+            for (i, f) in self.culprits().iter().enumerate().take(5) {
+                out.push_str(&format!("    {}. {}: {}\n", i + 1, label(f), f.summary));
+                out.push_str(&format!("       likely: {}\n", f.pattern.hint()));
+            }
+        }
+        let others: Vec<&Finding> = self.endpoints[self.culprit_count..].iter().collect();
+        if !others.is_empty() {
+            out.push_str("  Other endpoints:\n");
+            for f in others.iter().take(10) {
+                out.push_str(&format!("    {}: {}\n", label(f), f.summary));
+            }
+            if others.len() > 10 {
+                out.push_str(&format!("    ... and {} more\n", others.len() - 10));
+            }
+        }
+        out.push_str(&format!("  Capacity: {}\n\n", self.capacity.summary));
+        out
+    }
+}
+
+/// `--find-capacity`: raises the users in steps until the objective breaks.
+#[derive(Debug, Clone)]
+pub struct CapacitySearch {
+    /// Users of the first step.
+    pub start: u64,
+    /// Users added per step.
+    pub step: u64,
+    /// Seconds per step.
+    pub step_secs: u64,
+    /// Highest users tried.
+    pub max_users: u64,
+    slo: Slo,
+    current: u64,
+    step_started_unix: f64,
+    step_started: f64,
+    done: Option<String>,
+}
+
+impl CapacitySearch {
+    /// A search from `step` users up to `max_users`, `step_secs` seconds per step.
+    pub fn new(step: u64, step_secs: u64, max_users: u64, slo: Slo) -> CapacitySearch {
+        let step = step.max(1);
+        CapacitySearch {
+            start: step,
+            step,
+            step_secs: step_secs.max(2),
+            max_users: max_users.max(step),
+            slo,
+            current: step,
+            step_started_unix: 0.0,
+            step_started: 0.0,
+            done: None,
+        }
+    }
+
+    /// Why the search ended, once it has.
+    pub fn outcome(&self) -> Option<&str> {
+        self.done.as_deref()
+    }
+
+    /// Called about once a second with the time since start; returns the users to run, or
+    /// `None` when the search is over. The first call starts the first step.
+    pub fn tick(&mut self, elapsed_s: f64, now_unix: f64, history: &Recorder) -> Option<u64> {
+        if self.done.is_some() {
+            return None;
+        }
+        if self.step_started_unix == 0.0 {
+            self.step_started_unix = now_unix;
+            self.step_started = elapsed_s;
+            return Some(self.current);
+        }
+        if elapsed_s - self.step_started < self.step_secs as f64 {
+            return Some(self.current);
+        }
+        // Judge this step on its whole seconds after the first (warm-up) one.
+        let from = self.step_started_unix.floor() as i64 + 1;
+        let pts: Vec<Point> = history
+            .points()
+            .iter()
+            .filter(|p| p.t - p.secs as i64 >= from && p.users == self.current)
+            .cloned()
+            .collect();
+        let lv = levels(&pts, |p| Some(p.total), self.slo.percentile_index);
+        if let Some(l) = lv.first() {
+            if !self.slo.met_by(l.latency_ms, l.fail_ratio) {
+                self.done = Some(format!(
+                    "the objective {} broke at {} users (p{} {}, {:.2}% failures, {:.1} RPS)",
+                    self.slo.text,
+                    self.current,
+                    PERCENTILES[self.slo.percentile_index] * 100.0,
+                    fmt_ms(l.latency_ms),
+                    l.fail_ratio * 100.0,
+                    l.rps
+                ));
+                return None;
+            }
+        }
+        if self.current >= self.max_users {
+            self.done = Some(format!(
+                "the objective {} held up to the maximum of {} users",
+                self.slo.text, self.max_users
+            ));
+            return None;
+        }
+        self.current = (self.current + self.step).min(self.max_users);
+        self.step_started_unix = now_unix;
+        self.step_started = elapsed_s;
+        Some(self.current)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,208 @@
+//! The classifier on synthetic histories: each pattern, its knee, culprits and capacity.
+
+use super::*;
+use crate::history::{Cell, Point, Recorder};
+
+fn cell(ms: f64, requests: u64, failures: u64) -> Cell {
+    Cell {
+        requests,
+        failures,
+        pct: Some([ms * 0.8, ms * 0.95, ms, ms * 1.1]),
+    }
+}
+
+/// A step ramp 5, 10, .. 50 users, 4 s each; `f(users, second) -> (p95 ms, fail ratio)` per
+/// endpoint; deterministic "noise" of +-3 %.
+/// `(users, unix second) -> (p95 ms, fail ratio)`.
+type Behaviour<'a> = &'a dyn Fn(u64, i64) -> (f64, f64);
+
+fn history(endpoints: &[(&str, Behaviour<'_>)]) -> Recorder {
+    let mut rec = Recorder::new();
+    for (m_n, _) in endpoints {
+        rec.track("GET", m_n);
+    }
+    let mut t = 1000i64;
+    for step in 1..=10u64 {
+        let users = step * 5;
+        for s in 0..4 {
+            t += 1;
+            let wobble = 1.0 + 0.03 * (((t * 7919) % 7) as f64 - 3.0) / 3.0;
+            let cells: Vec<Cell> = endpoints
+                .iter()
+                .map(|(_, f)| {
+                    let (ms, fail) = f(users, t);
+                    let reqs = 100 * users;
+                    cell(ms * wobble, reqs, (reqs as f64 * fail) as u64)
+                })
+                .collect();
+            let worst = cells.iter().filter_map(|c| c.p95()).fold(0.0, f64::max);
+            let reqs: u64 = cells.iter().map(|c| c.requests).sum();
+            let fails: u64 = cells.iter().map(|c| c.failures).sum();
+            let _ = s;
+            rec.push(Point {
+                t,
+                secs: 1,
+                users,
+                target_rate: None,
+                total: cell(worst, reqs, fails),
+                endpoints: cells,
+            });
+        }
+    }
+    rec
+}
+
+fn flat(_: u64, _: i64) -> (f64, f64) {
+    (4.0, 0.0)
+}
+
+fn find<'a>(d: &'a Diagnosis, name: &str) -> &'a Finding {
+    d.endpoints.iter().find(|f| f.name == name).unwrap()
+}
+
+#[test]
+fn each_pattern_and_its_knee() {
+    let linear = |u: u64, _| (3.0 + 2.0 * u as f64, 0.0);
+    let cliff = |u: u64, _| if u <= 25 { (4.0, 0.0) } else { (250.0, 0.6) };
+    let spike = |u: u64, _| {
+        let over = u.saturating_sub(30) as f64;
+        (4.0 + over * over, 0.0)
+    };
+    let stall = |_: u64, t: i64| {
+        if t % 10 == 0 {
+            (900.0, 0.0)
+        } else {
+            (4.0, 0.0)
+        }
+    };
+    let rec = history(&[
+        ("/flat", &flat),
+        ("/linear", &linear),
+        ("/cliff", &cliff),
+        ("/spike", &spike),
+        ("/stall", &stall),
+    ]);
+    let d = diagnose(&rec, &Slo::default());
+    let text = d.text();
+    assert_eq!(find(&d, "/flat").pattern, Pattern::None, "{text}");
+    assert_eq!(find(&d, "/linear").pattern, Pattern::Linear, "{text}");
+    let c = find(&d, "/cliff");
+    assert_eq!(c.pattern, Pattern::Cliff, "{text}");
+    assert_eq!(c.knee.unwrap().users, 30.0, "{text}");
+    let s = find(&d, "/spike");
+    assert_eq!(s.pattern, Pattern::FlatThenSpike, "{text}");
+    assert_eq!(s.knee.unwrap().users, 35.0, "{text}");
+    let st = find(&d, "/stall");
+    assert_eq!(st.pattern, Pattern::Sawtooth, "{text}");
+    assert!((st.period_s.unwrap() - 10.0).abs() < 1.0, "{text}");
+    // The linear endpoint degrades first (at 10-15 users), so it leads the culprits.
+    let culprits: Vec<&str> = d.culprits().iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(culprits.len(), 4, "{text}");
+    assert!(
+        culprits[0] == "/linear" || culprits[0] == "/stall",
+        "{text}"
+    );
+    assert!(!culprits.contains(&"/flat"), "{text}");
+    assert!(text.contains("Culprits"), "{text}");
+}
+
+#[test]
+fn capacity_against_the_objective() {
+    let linear = |u: u64, _| (10.0 * u as f64, 0.0); // p95 = 10 ms per user
+    let rec = history(&[("/a", &linear)]);
+    let slo = Slo::parse("p95<220ms,fail<1%").unwrap();
+    let d = diagnose(&rec, &slo);
+    let cap = &d.capacity;
+    assert_eq!(
+        cap.sustained.as_ref().unwrap().users,
+        20.0,
+        "{}",
+        cap.summary
+    );
+    assert_eq!(
+        cap.broken_at.as_ref().unwrap().users,
+        25.0,
+        "{}",
+        cap.summary
+    );
+    let d = diagnose(&rec, &Slo::parse("p99<10s").unwrap());
+    assert!(d.capacity.broken_at.is_none());
+    assert!(d
+        .capacity
+        .summary
+        .contains("held over the whole load range"));
+}
+
+#[test]
+fn no_load_variation_is_undetermined() {
+    let mut rec = Recorder::new();
+    for t in 0..30 {
+        rec.push(Point {
+            t,
+            secs: 1,
+            users: 10,
+            target_rate: None,
+            total: cell(5.0 + t as f64, 100, 0),
+            endpoints: vec![],
+        });
+    }
+    let d = diagnose(&rec, &Slo::default());
+    assert_eq!(d.overall.pattern, Pattern::Undetermined);
+    assert!(d.text().contains("Capacity"));
+    // An empty history is reported, not a panic.
+    let d = diagnose(&Recorder::new(), &Slo::default());
+    assert!(d.text().contains("no requests were measured"));
+}
+
+#[test]
+fn slo_syntax() {
+    let s = Slo::parse("p99<2s").unwrap();
+    assert_eq!(
+        (s.percentile_index, s.latency_ms, s.fail_ratio),
+        (3, 2000.0, 0.01)
+    );
+    assert_eq!(s.text, "p99<2000ms, fail<1%");
+    let s = Slo::parse("fail<0.5%").unwrap();
+    assert_eq!((s.percentile_index, s.latency_ms), (2, 500.0));
+    for bad in ["", "p97<1s", "p95>1s", "rps<5", "p95<fast"] {
+        let e = Slo::parse(bad).unwrap_err();
+        assert!(e.starts_with("invalid --slo"), "{e}");
+    }
+}
+
+#[test]
+fn capacity_search_steps_until_broken() {
+    let slo = Slo::parse("p95<100ms").unwrap();
+    let mut search = CapacitySearch::new(5, 3, 100, slo);
+    let mut rec = Recorder::new();
+    let mut users = search.tick(0.0, 2000.0, &rec).unwrap();
+    let mut t = 2000i64;
+    let mut seen = vec![users];
+    for sec in 1..200 {
+        t += 1;
+        // 30 ms per 5 users: 5 -> 30, 15 -> 90, 20 -> 120 (broken).
+        rec.push(Point {
+            t,
+            secs: 1,
+            users,
+            target_rate: None,
+            total: cell(6.0 * users as f64, 100, 0),
+            endpoints: vec![],
+        });
+        match search.tick(sec as f64, t as f64, &rec) {
+            Some(u) => {
+                if u != users {
+                    seen.push(u);
+                }
+                users = u;
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, vec![5, 10, 15, 20]);
+    assert!(
+        search.outcome().unwrap().contains("broke at 20 users"),
+        "{:?}",
+        search.outcome()
+    );
+}

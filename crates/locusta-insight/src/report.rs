@@ -1,0 +1,714 @@
+//! The HTML report (`--html FILE`, and the web UI's `/stats/report`): one self-contained file.
+//!
+//! Locust's report has the request, response-time, failure and exception tables, charts over
+//! time and the final ratio; locusta adds per-endpoint latency charts, the diagnosis and the
+//! threshold results. Everything is inline — CSS, the data as JSON, and the vendored uPlot
+//! charting library (`vendor/`, MIT) — so the file opens offline. Every name and message is
+//! HTML-escaped (the JSON is made safe inside `<script>`), and failures are grouped (by
+//! endpoint and by message with numbers masked) and capped, so a run with a million distinct
+//! errors still gives a report of a few hundred kB (Locust issue #1712: 1.2 GB).
+//!
+//! [`render`] needs only an [`Aggregate`] (from `StatsHub::read`), the [`Recorder`] history and
+//! a [`RunInfo`]; the diagnosis and threshold outcomes are optional.
+
+// HTML rows read best as one `write!` each, newline included.
+#![allow(clippy::write_with_newline)]
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use locusta_stats::format::format_utc_timestamp;
+use locusta_stats::{Aggregate, Entry};
+use quick_xml::escape::escape;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::diagnosis::{Diagnosis, Pattern};
+use crate::history::Recorder;
+use crate::threshold::Outcome;
+
+const UPLOT_JS: &str = include_str!("../vendor/uPlot.iife.min.js");
+const UPLOT_CSS: &str = include_str!("../vendor/uPlot.min.css");
+
+/// Failure groups shown at most.
+pub const MAX_FAILURE_ROWS: usize = 200;
+/// Exception rows shown at most.
+pub const MAX_EXCEPTION_ROWS: usize = 100;
+/// Longest message or traceback shown, characters.
+pub const MAX_TEXT: usize = 2000;
+/// Endpoints with their own latency chart, at most (the busiest ones).
+pub const MAX_ENDPOINT_CHARTS: usize = 24;
+/// Percentiles of the response-time table (Locust's `PERCENTILES_FOR_HTML_REPORT`).
+const REPORT_PERCENTILES: [f64; 8] = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0];
+
+/// One user class in the final ratio.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RatioClass {
+    /// Class name.
+    pub name: String,
+    /// Share of the users (0..1).
+    pub ratio: f64,
+    /// Tasks and their share within the class.
+    pub tasks: Vec<(String, f64)>,
+}
+
+/// What the report says about the run besides the statistics.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RunInfo {
+    /// Locustfile (or program) name.
+    pub locustfile: String,
+    /// Target host.
+    pub host: String,
+    /// `-u`.
+    pub users: u64,
+    /// `-r`.
+    pub spawn_rate: f64,
+    /// `-t` in seconds.
+    pub run_time: Option<u64>,
+    /// Unix start and end of the run.
+    pub start_unix: f64,
+    /// Unix end (0: use the last request time).
+    pub end_unix: f64,
+    /// The final ratio of user classes and tasks (empty: not shown).
+    pub final_ratio: Vec<RatioClass>,
+    /// The open model's summary (iterations, late starts), when it drove the load.
+    pub open_model: Option<String>,
+}
+
+/// `--html` with Locust's placeholders: `{u}` users, `{r}` spawn rate, `{t}` run time (whole
+/// numbers, as Locust formats them).
+pub fn file_name(pattern: &str, info: &RunInfo) -> String {
+    pattern
+        .replace("{u}", &info.users.to_string())
+        .replace("{r}", &format!("{}", info.spawn_rate.trunc() as i64))
+        .replace("{t}", &info.run_time.unwrap_or(0).to_string())
+}
+
+/// Everything [`render`] reads.
+pub struct ReportInput<'a> {
+    /// The final statistics.
+    pub agg: &'a Aggregate,
+    /// The history over time.
+    pub history: &'a Recorder,
+    /// The diagnosis, if made.
+    pub diagnosis: Option<&'a Diagnosis>,
+    /// Threshold results (may be empty).
+    pub thresholds: &'a [Outcome],
+    /// Run metadata.
+    pub info: &'a RunInfo,
+}
+
+fn esc(s: &str) -> String {
+    escape(s).into_owned()
+}
+
+fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max).collect();
+        t.push_str(" … (truncated)");
+        t
+    }
+}
+
+/// Masks what makes otherwise identical errors distinct: digit runs and long hex ids.
+pub fn error_shape(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if word.is_empty() {
+            return;
+        }
+        let hexish = word.len() >= 8
+            && word.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+            && word.chars().any(|c| c.is_ascii_digit());
+        if hexish {
+            out.push('#');
+        } else {
+            let mut in_digits = false;
+            for c in word.chars() {
+                if c.is_ascii_digit() {
+                    if !in_digits {
+                        out.push('#');
+                    }
+                    in_digits = true;
+                } else {
+                    in_digits = false;
+                    out.push(c);
+                }
+            }
+        }
+        word.clear();
+    };
+    for c in message.chars() {
+        if c.is_ascii_alphanumeric() || c == '-' {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+/// A group of failures for the report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailureGroup {
+    /// Method.
+    pub method: String,
+    /// Name.
+    pub name: String,
+    /// One example message (the most frequent in the group).
+    pub example: String,
+    /// Occurrences in the group.
+    pub occurrences: u64,
+    /// Distinct messages in the group.
+    pub variants: usize,
+    /// First and last seen (unix).
+    pub first_seen: f64,
+    /// Last seen (unix).
+    pub last_seen: f64,
+}
+
+/// Groups the error rows by endpoint and message shape, most frequent first; returns the
+/// groups (at most [`MAX_FAILURE_ROWS`]) and the (groups, occurrences) left out.
+pub fn failure_groups(agg: &Aggregate) -> (Vec<FailureGroup>, (usize, u64)) {
+    let mut index: HashMap<(String, String, String), usize> = HashMap::new();
+    let mut groups: Vec<(FailureGroup, u64)> = Vec::new();
+    for e in agg.errors() {
+        let key = (e.method.clone(), e.name.clone(), error_shape(&e.error));
+        match index.get(&key) {
+            Some(&i) => {
+                let (g, best) = &mut groups[i];
+                g.occurrences += e.occurrences;
+                g.variants += 1;
+                g.first_seen = g.first_seen.min(e.first_seen);
+                g.last_seen = g.last_seen.max(e.last_seen);
+                if e.occurrences > *best {
+                    *best = e.occurrences;
+                    g.example = e.error.clone();
+                }
+            }
+            None => {
+                index.insert(key, groups.len());
+                groups.push((
+                    FailureGroup {
+                        method: e.method.clone(),
+                        name: e.name.clone(),
+                        example: e.error.clone(),
+                        occurrences: e.occurrences,
+                        variants: 1,
+                        first_seen: e.first_seen,
+                        last_seen: e.last_seen,
+                    },
+                    e.occurrences,
+                ));
+            }
+        }
+    }
+    let mut groups: Vec<FailureGroup> = groups.into_iter().map(|(g, _)| g).collect();
+    groups.sort_by_key(|g| std::cmp::Reverse(g.occurrences));
+    let rest = groups.split_off(groups.len().min(MAX_FAILURE_ROWS));
+    let left = (rest.len(), rest.iter().map(|g| g.occurrences).sum());
+    (groups, left)
+}
+
+fn ms(v: f64) -> String {
+    if v >= 100.0 || v == v.trunc() {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn request_row(out: &mut String, e: &Entry) {
+    let _ = write!(
+        out,
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.0}</td><td>{:.1}</td><td>{:.1}</td></tr>\n",
+        esc(e.method()),
+        esc(e.name()),
+        e.num_requests(),
+        e.num_failures(),
+        ms(e.avg_response_time()),
+        ms(e.min_response_time().unwrap_or(0.0)),
+        ms(e.max_response_time()),
+        e.avg_content_length(),
+        e.total_rps(),
+        e.total_fail_per_sec(),
+    );
+}
+
+fn percentile_row(out: &mut String, e: &Entry) {
+    let _ = write!(
+        out,
+        "<tr><td>{}</td><td>{}</td>",
+        esc(e.method()),
+        esc(e.name())
+    );
+    for v in e.percentiles(&REPORT_PERCENTILES) {
+        let _ = write!(out, "<td>{}</td>", ms(v));
+    }
+    out.push_str("</tr>\n");
+}
+
+/// JSON safe to put inside a `<script>` element.
+fn script_json(v: &serde_json::Value) -> String {
+    v.to_string()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
+}
+
+fn chart_data(history: &Recorder) -> serde_json::Value {
+    let pts = history.points();
+    let t: Vec<i64> = pts.iter().map(|p| p.t).collect();
+    let users: Vec<u64> = pts.iter().map(|p| p.users).collect();
+    let rps: Vec<f64> = pts.iter().map(|p| p.rps()).collect();
+    let fails: Vec<f64> = pts
+        .iter()
+        .map(|p| p.total.failures as f64 / p.secs.max(1) as f64)
+        .collect();
+    let pct =
+        |i: usize| -> Vec<Option<f64>> { pts.iter().map(|p| p.total.pct.map(|x| x[i])).collect() };
+    // The busiest endpoints get their own chart.
+    let mut order: Vec<(usize, u64)> = history
+        .endpoints()
+        .iter()
+        .enumerate()
+        .map(|(i, _)| {
+            (
+                i,
+                pts.iter()
+                    .map(|p| p.endpoints.get(i).map_or(0, |c| c.requests))
+                    .sum(),
+            )
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    order.sort_by_key(|o| std::cmp::Reverse(o.1));
+    order.truncate(MAX_ENDPOINT_CHARTS);
+    order.sort_by_key(|(i, _)| *i);
+    let endpoints: Vec<serde_json::Value> = order
+        .iter()
+        .map(|&(i, _)| {
+            let (m, n) = &history.endpoints()[i];
+            let series = |k: usize| -> Vec<Option<f64>> {
+                pts.iter()
+                    .map(|p| p.endpoints.get(i).and_then(|c| c.pct).map(|x| x[k]))
+                    .collect()
+            };
+            let rps: Vec<f64> = pts
+                .iter()
+                .map(|p| {
+                    p.endpoints.get(i).map_or(0.0, |c| c.requests as f64) / p.secs.max(1) as f64
+                })
+                .collect();
+            json!({"name": format!("{m} {n}"), "p50": series(0), "p95": series(2), "p99": series(3), "rps": rps})
+        })
+        .collect();
+    json!({
+        "t": t, "users": users, "rps": rps, "fails": fails,
+        "p50": pct(0), "p90": pct(1), "p95": pct(2), "p99": pct(3),
+        "endpoints": endpoints,
+    })
+}
+
+fn pattern_class(p: Pattern) -> &'static str {
+    match p {
+        Pattern::None => "ok",
+        Pattern::Undetermined => "muted",
+        _ => "bad",
+    }
+}
+
+fn diagnosis_html(out: &mut String, d: &Diagnosis) {
+    out.push_str("<section id=\"diagnosis\"><h2>Diagnosis</h2>\n");
+    let _ = write!(
+        out,
+        "<p>Load from {:.0} to {:.0} users over {} levels; objective <code>{}</code>.</p>\n",
+        d.users_range.0,
+        d.users_range.1,
+        d.overall.levels.len(),
+        esc(&d.slo.text)
+    );
+    let _ = write!(
+        out,
+        "<p><b>Overall:</b> <span class=\"{}\">{}</span></p>\n<p><b>Capacity:</b> {}</p>\n",
+        pattern_class(d.overall.pattern),
+        esc(&d.overall.summary),
+        esc(&d.capacity.summary)
+    );
+    if d.culprits().is_empty() {
+        out.push_str("<p><b>Culprits:</b> none — no endpoint degraded as load grew.</p>\n");
+    } else {
+        out.push_str("<h3>Culprits</h3><ol>\n");
+        for f in d.culprits() {
+            let _ = write!(
+                out,
+                "<li><b>{} {}</b>: {}<br><span class=\"muted\">likely: {}</span></li>\n",
+                esc(&f.method),
+                esc(&f.name),
+                esc(&f.summary),
+                esc(f.pattern.hint())
+            );
+        }
+        out.push_str("</ol>\n");
+    }
+    out.push_str("<h3>Every endpoint</h3><table><thead><tr><th>Endpoint</th><th>Pattern</th><th>Knee (users / RPS)</th><th>Baseline</th><th>Peak</th><th>Failures</th></tr></thead><tbody>\n");
+    for f in &d.endpoints {
+        let knee = f.knee.map_or("-".to_string(), |k| {
+            format!("{:.0} / {:.1}", k.users, k.rps)
+        });
+        let _ = write!(
+            out,
+            "<tr><td>{} {}</td><td class=\"{}\">{}</td><td>{}</td><td>{} ms</td><td>{} ms</td><td>{:.1}% → {:.1}%</td></tr>\n",
+            esc(&f.method),
+            esc(&f.name),
+            pattern_class(f.pattern),
+            f.pattern.label(),
+            knee,
+            ms(f.baseline_ms),
+            ms(f.peak_ms),
+            f.fail_before * 100.0,
+            f.fail_peak * 100.0
+        );
+    }
+    out.push_str("</tbody></table></section>\n");
+}
+
+fn duration_text(secs: f64) -> String {
+    let s = secs.max(0.0).round() as u64;
+    let (h, m, s) = (s / 3600, (s % 3600) / 60, s % 60);
+    let mut parts = Vec::new();
+    let plural = |n: u64, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+    if h > 0 {
+        parts.push(plural(h, "hour"));
+    }
+    if m > 0 {
+        parts.push(plural(m, "minute"));
+    }
+    if s > 0 || parts.is_empty() {
+        parts.push(plural(s, "second"));
+    }
+    parts.join(" and ")
+}
+
+/// Renders the whole report.
+pub fn render(input: &ReportInput<'_>) -> String {
+    let agg = input.agg;
+    let info = input.info;
+    let start = if info.start_unix > 0.0 {
+        info.start_unix
+    } else {
+        agg.start_time()
+    };
+    let end = if info.end_unix > 0.0 {
+        info.end_unix
+    } else {
+        agg.total().last_request_timestamp().unwrap_or(start)
+    };
+    let mut out = String::with_capacity(128 * 1024);
+    out.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Locust Test Report</title>\n<style>\n");
+    out.push_str(UPLOT_CSS);
+    out.push_str(
+        "\nbody{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1200px;padding:1em 2em;color:#1d2733;background:#fff}\
+         h1{margin-bottom:.2em}h2{border-bottom:2px solid #2f7a4a;padding-bottom:.2em;margin-top:1.6em}\
+         table{border-collapse:collapse;width:100%;font-size:.9em;margin:.5em 0}\
+         th,td{border:1px solid #d5dbe1;padding:.3em .5em;text-align:left;vertical-align:top}\
+         th{background:#eef2f5}tbody tr:nth-child(even){background:#f8fafb}td.num{text-align:right}\
+         .ok{color:#2f7a4a}.bad{color:#b3261e;font-weight:600}.muted{color:#6b7785}\
+         pre{white-space:pre-wrap;word-break:break-all;margin:0;font-size:.85em}\
+         .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(540px,1fr));gap:1em}\
+         .chart{border:1px solid #d5dbe1;padding:.5em}code{background:#eef2f5;padding:0 .2em}\n</style>\n</head><body>\n",
+    );
+    out.push_str("<h1>Locust Test Report</h1>\n<p class=\"muted\">made by locusta</p>\n");
+    let _ = write!(
+        out,
+        "<p><b>During:</b> {} - {} ({})<br><b>Target Host:</b> {}<br><b>Script:</b> {}</p>\n",
+        esc(&format_utc_timestamp(start)),
+        esc(&format_utc_timestamp(end)),
+        duration_text(end - start),
+        esc(&info.host),
+        esc(&info.locustfile)
+    );
+    if let Some(open) = &info.open_model {
+        let _ = write!(out, "<p><b>Load:</b> {}</p>\n", esc(open));
+    }
+
+    if !input.thresholds.is_empty() {
+        let failed = input.thresholds.iter().filter(|o| !o.passed).count();
+        let _ = write!(
+            out,
+            "<section id=\"thresholds\"><h2>Thresholds: {} passed, {} failed</h2><table><thead><tr><th>Result</th><th>Threshold</th><th>Actual</th></tr></thead><tbody>\n",
+            input.thresholds.len() - failed,
+            failed
+        );
+        for o in input.thresholds {
+            let _ = write!(
+                out,
+                "<tr><td class=\"{}\">{}</td><td><code>{}</code></td><td>{}</td></tr>\n",
+                if o.passed { "ok" } else { "bad" },
+                if o.passed { "PASS" } else { "FAIL" },
+                esc(&o.threshold.text),
+                esc(&o.actual_text())
+            );
+        }
+        out.push_str("</tbody></table></section>\n");
+    }
+
+    if let Some(d) = input.diagnosis {
+        diagnosis_html(&mut out, d);
+    }
+
+    out.push_str("<section id=\"requests\"><h2>Request Statistics</h2><table><thead><tr><th>Type</th><th>Name</th><th># Requests</th><th># Fails</th><th>Average (ms)</th><th>Min (ms)</th><th>Max (ms)</th><th>Average size (bytes)</th><th>RPS</th><th>Failures/s</th></tr></thead><tbody>\n");
+    for e in agg.entries() {
+        request_row(&mut out, e);
+    }
+    request_row(&mut out, agg.total());
+    out.push_str("</tbody></table></section>\n");
+
+    out.push_str("<section id=\"response-times\"><h2>Response Time Statistics</h2><table><thead><tr><th>Method</th><th>Name</th>");
+    for p in REPORT_PERCENTILES {
+        let _ = write!(out, "<th>{:.0}%ile (ms)</th>", p * 100.0);
+    }
+    out.push_str("</tr></thead><tbody>\n");
+    for e in agg.entries() {
+        percentile_row(&mut out, e);
+    }
+    percentile_row(&mut out, agg.total());
+    out.push_str("</tbody></table></section>\n");
+
+    let (groups, (left_groups, left_occ)) = failure_groups(agg);
+    out.push_str("<section id=\"failures\"><h2>Failures Statistics</h2>\n");
+    if groups.is_empty() {
+        out.push_str("<p>No failures.</p>\n");
+    } else {
+        out.push_str("<p class=\"muted\">Grouped by endpoint and message, numbers masked; one example message per group.</p><table><thead><tr><th># Failures</th><th>Method</th><th>Name</th><th>Message</th><th>Variants</th><th>First Seen</th><th>Last Seen</th></tr></thead><tbody>\n");
+        for g in &groups {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td><pre>{}</pre></td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                g.occurrences,
+                esc(&g.method),
+                esc(&g.name),
+                esc(&clip(&g.example, MAX_TEXT)),
+                g.variants,
+                esc(&format_utc_timestamp(g.first_seen)),
+                esc(&format_utc_timestamp(g.last_seen)),
+            );
+        }
+        out.push_str("</tbody></table>\n");
+        if left_groups > 0 {
+            let _ = write!(
+                out,
+                "<p class=\"muted\">{left_groups} more groups ({left_occ} failures) not shown.</p>\n"
+            );
+        }
+    }
+    out.push_str("</section>\n");
+
+    let exceptions = agg.exceptions();
+    if !exceptions.is_empty() {
+        out.push_str("<section id=\"exceptions\"><h2>Exceptions Statistics</h2><table><thead><tr><th># occurrences</th><th>Message</th><th>Traceback</th></tr></thead><tbody>\n");
+        for x in exceptions.iter().take(MAX_EXCEPTION_ROWS) {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td><pre>{}</pre></td><td><pre>{}</pre></td></tr>\n",
+                x.count,
+                esc(&clip(&x.msg, MAX_TEXT)),
+                esc(&clip(&x.traceback, MAX_TEXT))
+            );
+        }
+        out.push_str("</tbody></table>\n");
+        if exceptions.len() > MAX_EXCEPTION_ROWS {
+            let _ = write!(
+                out,
+                "<p class=\"muted\">{} more exceptions not shown.</p>\n",
+                exceptions.len() - MAX_EXCEPTION_ROWS
+            );
+        }
+        out.push_str("</section>\n");
+    }
+
+    out.push_str("<section id=\"charts\"><h2>Charts</h2>\n");
+    if input.history.points().is_empty() {
+        out.push_str("<p>No history was recorded.</p>\n");
+    }
+    out.push_str("<div class=\"charts\"><div class=\"chart\" id=\"chart-rps\"></div><div class=\"chart\" id=\"chart-rt\"></div><div class=\"chart\" id=\"chart-users\"></div></div>\n");
+    out.push_str("<h3>Latency per endpoint</h3><div class=\"charts\" id=\"endpoint-charts\"></div></section>\n");
+
+    if !info.final_ratio.is_empty() {
+        out.push_str("<section id=\"ratio\"><h2>Final ratio</h2><ul>\n");
+        for c in &info.final_ratio {
+            let _ = write!(out, "<li>{:.1}% {}<ul>", c.ratio * 100.0, esc(&c.name));
+            for (t, r) in &c.tasks {
+                let _ = write!(out, "<li>{:.1}% {}</li>", r * 100.0, esc(t));
+            }
+            out.push_str("</ul></li>\n");
+        }
+        out.push_str("</ul></section>\n");
+    }
+
+    if let Some(d) = input.diagnosis {
+        // Machine-readable too, for tools and tests: `#locusta-diagnosis`.
+        if let Ok(v) = serde_json::to_value(d) {
+            out.push_str("<script type=\"application/json\" id=\"locusta-diagnosis\">");
+            out.push_str(&script_json(&v));
+            out.push_str("</script>\n");
+        }
+    }
+    out.push_str("<script>\n");
+    out.push_str(UPLOT_JS);
+    out.push_str("\n</script>\n<script>\nconst DATA = ");
+    out.push_str(&script_json(&chart_data(input.history)));
+    out.push_str(CHART_SCRIPT);
+    out.push_str("</script>\n</body></html>\n");
+    out
+}
+
+const CHART_SCRIPT: &str = r##";
+(function () {
+  if (typeof uPlot === "undefined" || DATA.t.length === 0) return;
+  const width = () => Math.min(560, document.body.clientWidth - 40);
+  function chart(el, title, series, data, yLabel) {
+    const opts = {
+      title, width: width(), height: 260,
+      scales: { x: { time: true } },
+      axes: [{}, { label: yLabel }],
+      series: [{}].concat(series),
+    };
+    return new uPlot(opts, [DATA.t].concat(data), el);
+  }
+  chart(document.getElementById("chart-rps"), "Total Requests per Second",
+    [{ label: "RPS", stroke: "#2f7a4a" }, { label: "Failures/s", stroke: "#b3261e" }],
+    [DATA.rps, DATA.fails], "per second");
+  chart(document.getElementById("chart-rt"), "Response Times (ms)",
+    [{ label: "50th percentile", stroke: "#7a5ab3" }, { label: "95th percentile", stroke: "#e08a00" },
+     { label: "99th percentile", stroke: "#b3261e" }],
+    [DATA.p50, DATA.p95, DATA.p99], "ms");
+  chart(document.getElementById("chart-users"), "Number of Users",
+    [{ label: "Users", stroke: "#1f5fa8" }], [DATA.users], "users");
+  const box = document.getElementById("endpoint-charts");
+  for (const e of DATA.endpoints) {
+    const el = document.createElement("div");
+    el.className = "chart";
+    box.appendChild(el);
+    chart(el, e.name,
+      [{ label: "p50", stroke: "#7a5ab3" }, { label: "p95", stroke: "#e08a00" }, { label: "p99", stroke: "#b3261e" }],
+      [e.p50, e.p95, e.p99], "ms");
+  }
+})();
+"##;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::{Cell, Point};
+    use locusta_stats::{Sample, StatsHub, StatsLimits};
+
+    #[test]
+    fn placeholders() {
+        let info = RunInfo {
+            users: 50,
+            spawn_rate: 2.5,
+            run_time: Some(60),
+            ..RunInfo::default()
+        };
+        assert_eq!(file_name("r_{u}_{r}_{t}.html", &info), "r_50_2_60.html");
+    }
+
+    #[test]
+    fn shapes_mask_ids() {
+        assert_eq!(
+            error_shape("HTTPError('404 for /item/12345?sid=deadbeef99')"),
+            "HTTPError('# for /item/#?sid=#')"
+        );
+        assert_eq!(error_shape("timeout"), "timeout");
+    }
+
+    #[test]
+    fn escapes_and_caps() {
+        let hub = StatsHub::new_at(
+            StatsLimits {
+                max_entries: 1000,
+                max_errors: 1_000_000,
+            },
+            1000.0,
+        );
+        let evil = "<script>alert(1)</script>";
+        for i in 0..20_000u64 {
+            hub.record_at(
+                &Sample {
+                    method: "GET",
+                    name: evil,
+                    response_time_us: Some(1000 + i),
+                    content_length: 1,
+                    error: Some(&format!("error {i} on <b>{}</b>", i % 300 * 7919)),
+                },
+                1001.0 + i as f64 / 1000.0,
+            );
+            hub.record_at(
+                &Sample {
+                    method: "GET",
+                    name: &format!("/n{}", i % 400),
+                    response_time_us: Some(1000),
+                    content_length: 1,
+                    error: Some(&format!("{:x}", i * 1_000_003).repeat(3 + (i % 3) as usize)),
+                },
+                1001.0 + i as f64 / 1000.0,
+            );
+        }
+        let mut rec = Recorder::new();
+        rec.track("GET", evil);
+        rec.push(Point {
+            t: 1002,
+            secs: 1,
+            users: 3,
+            target_rate: None,
+            total: Cell {
+                requests: 3,
+                failures: 3,
+                pct: Some([1.0, 2.0, 3.0, 4.0]),
+            },
+            endpoints: vec![Cell {
+                requests: 3,
+                failures: 3,
+                pct: Some([1.0, 2.0, 3.0, 4.0]),
+            }],
+        });
+        let html = hub.read(|agg| {
+            assert!(agg.errors().len() > 20_000);
+            render(&ReportInput {
+                agg,
+                history: &rec,
+                diagnosis: None,
+                thresholds: &[],
+                info: &RunInfo::default(),
+            })
+        });
+        assert!(!html.contains(evil));
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(html.contains("\\u003cscript\\u003ealert(1)"));
+        // 20 000 distinct messages on one endpoint are one group.
+        assert!(html.contains("<td>20000</td><td>GET</td>"), "grouped");
+        assert!(html.contains("more groups"), "capped");
+        assert!(html.len() < 1_000_000, "{} bytes", html.len());
+        for section in [
+            "Request Statistics",
+            "Response Time Statistics",
+            "Failures Statistics",
+            "chart-rps",
+            "uPlot",
+        ] {
+            assert!(html.contains(section), "{section}");
+        }
+        assert!(
+            !html.contains("<script src") && !html.contains("<link "),
+            "no external resources"
+        );
+    }
+}

@@ -1,0 +1,82 @@
+//! The insight features for Python locustfiles: thresholds, JUnit, the diagnosis and the HTML
+//! report, by the same Rust code the native engine runs (`locusta::insight`).
+//!
+//! The Python runner creates one [`Insight`] from the parsed options, feeds it after each
+//! statistics tick and asks it for the exit code and the end-of-run outputs.
+
+use locusta::insight::Insight as Inner;
+use locusta_options::Options;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::stats::Stats;
+
+fn item<'py>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
+    Ok(d.get_item(key)?.filter(|v| !v.is_none()))
+}
+
+fn text(d: &Bound<'_, PyDict>, key: &str) -> PyResult<Option<String>> {
+    item(d, key)?.map(|v| v.extract::<String>()).transpose()
+}
+
+fn whole(d: &Bound<'_, PyDict>, key: &str) -> PyResult<Option<u64>> {
+    item(d, key)?.map(|v| v.extract::<u64>()).transpose()
+}
+
+/// The run's thresholds, history and report settings.
+#[pyclass(module = "locusta._core", unsendable)]
+pub struct Insight {
+    inner: Inner,
+}
+
+#[pymethods]
+impl Insight {
+    /// From the options dictionary `parse_options` returned; `ValueError` explains bad input.
+    #[new]
+    fn new(opts: &Bound<'_, PyDict>, host: String) -> PyResult<Self> {
+        let o = Options {
+            locustfile: text(opts, "locustfile")?.unwrap_or_default(),
+            num_users: whole(opts, "num_users")?,
+            spawn_rate: item(opts, "spawn_rate")?
+                .map(|v| v.extract::<f64>())
+                .transpose()?,
+            run_time: whole(opts, "run_time")?,
+            html_file: text(opts, "html_file")?,
+            thresholds: item(opts, "thresholds")?
+                .map(|v| v.extract::<Vec<String>>())
+                .transpose()?
+                .unwrap_or_default(),
+            threshold_abort_after: whole(opts, "threshold_abort_after")?,
+            junit_file: text(opts, "junit_file")?,
+            slo: text(opts, "slo")?,
+            ..Options::default()
+        };
+        let locustfile = o.locustfile.clone();
+        let inner = Inner::from_options(&o, &locustfile, &host).map_err(PyValueError::new_err)?;
+        let mut me = Insight { inner };
+        me.inner.info.start_unix = locusta_stats::now_unix();
+        Ok(me)
+    }
+
+    /// After a statistics tick: records the history; returns why to stop when a threshold
+    /// failed and `--threshold-abort-after` is in force.
+    fn after_merge(&mut self, stats: &Stats, users: u64, elapsed: f64) -> Option<String> {
+        self.inner.after_merge(&stats.hub(), users, None, elapsed)
+    }
+
+    /// Forgets the history (`--reset-stats`).
+    fn reset(&mut self) {
+        self.inner.reset();
+    }
+
+    /// The exit code after the thresholds: `code`, or 3 when one failed or aborted the run.
+    fn exit_code(&mut self, stats: &Stats, code: i32, aborted: bool) -> i32 {
+        self.inner.exit_code(&stats.hub(), code, aborted)
+    }
+
+    /// Prints the diagnosis and threshold table, writes JUnit and HTML; returns the exit code.
+    fn finish(&mut self, stats: &Stats, code: i32) -> i32 {
+        self.inner.finish(&stats.hub(), code)
+    }
+}

@@ -1,0 +1,298 @@
+//! The headless run's hooks into `locusta-insight`: history, thresholds, diagnosis, capacity
+//! search, HTML report, JUnit and Prometheus metrics.
+//!
+//! Kept out of `headless.rs` so the control loop only calls a few methods: [`Insight::after_merge`]
+//! once a second, [`Insight::capacity_users`] when `--find-capacity` drives the load, and
+//! [`Insight::finish`] when the run is over.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use locusta_insight::diagnosis::{self, CapacitySearch, Slo};
+use locusta_insight::history::Recorder;
+use locusta_insight::junit;
+use locusta_insight::metrics::MetricsServer;
+use locusta_insight::report::{self, RatioClass, RunInfo};
+use locusta_insight::threshold::{self, Threshold, THRESHOLD_EXIT_CODE};
+use locusta_options::Options;
+use locusta_stats::StatsHub;
+
+/// The insight features of one run, resolved from the options.
+pub struct Insight {
+    /// The per-second history (shared with the metrics server for the users gauge).
+    pub history: Recorder,
+    thresholds: Vec<Threshold>,
+    abort_after: Option<f64>,
+    junit: Option<PathBuf>,
+    html: Option<String>,
+    slo: Slo,
+    capacity: Option<CapacitySearch>,
+    metrics: Option<MetricsServer>,
+    users_gauge: Arc<Mutex<u64>>,
+    /// Run metadata for the report.
+    pub info: RunInfo,
+    /// Each class's tasks and their share within it (for the report's final ratio).
+    task_shares: Vec<(String, Vec<(String, f64)>)>,
+    outcomes: Vec<threshold::Outcome>,
+}
+
+impl Insight {
+    /// Validates the insight options; the error is the message to log.
+    pub fn from_options(opts: &Options, locustfile: &str, host: &str) -> Result<Insight, String> {
+        let thresholds = threshold::parse_all(&opts.thresholds)?;
+        let slo = match &opts.slo {
+            Some(s) => Slo::parse(s)?,
+            None => Slo::default(),
+        };
+        if opts.threshold_abort_after.is_some() && thresholds.is_empty() {
+            return Err("--threshold-abort-after needs at least one --threshold".to_string());
+        }
+        let users = opts.num_users.unwrap_or(1);
+        let capacity = if opts.find_capacity {
+            let step = opts.capacity_step.unwrap_or((users / 10).max(1));
+            if step > users {
+                return Err(format!(
+                    "--capacity-step {step} is more than the maximum of {users} users (-u)"
+                ));
+            }
+            Some(CapacitySearch::new(
+                step,
+                opts.capacity_step_time.unwrap_or(10),
+                users,
+                slo.clone(),
+            ))
+        } else {
+            if opts.capacity_step.is_some() || opts.capacity_step_time.is_some() {
+                return Err("--capacity-step and --capacity-step-time need --find-capacity".into());
+            }
+            None
+        };
+        let users_gauge = Arc::new(Mutex::new(0u64));
+        let metrics = None;
+        Ok(Insight {
+            history: Recorder::new(),
+            thresholds,
+            abort_after: opts.threshold_abort_after.map(|s| s as f64),
+            junit: opts.junit_file.clone().map(PathBuf::from),
+            html: opts.html_file.clone(),
+            slo,
+            capacity,
+            metrics,
+            users_gauge,
+            info: RunInfo {
+                locustfile: locustfile.to_string(),
+                host: host.to_string(),
+                users: opts.num_users.unwrap_or(1),
+                spawn_rate: opts.spawn_rate.unwrap_or(1.0),
+                run_time: opts.run_time,
+                start_unix: 0.0,
+                end_unix: 0.0,
+                final_ratio: Vec::new(),
+                open_model: None,
+            },
+            task_shares: Vec::new(),
+            outcomes: Vec::new(),
+        })
+    }
+
+    /// Starts the Prometheus endpoint if `--metrics-port` asked for one (inside the control
+    /// loop's runtime).
+    pub async fn start_metrics(
+        &mut self,
+        opts_port: Option<u16>,
+        web_host: &str,
+        stats: &Arc<StatsHub>,
+    ) -> Result<(), String> {
+        let Some(port) = opts_port else { return Ok(()) };
+        let host = match web_host {
+            "" | "*" => "127.0.0.1",
+            h => h,
+        };
+        let server =
+            MetricsServer::start(host, port, Arc::clone(stats), Arc::clone(&self.users_gauge))
+                .await
+                .map_err(|e| format!("cannot serve metrics on {host}:{port}: {e}"))?;
+        log::info!(target: "locusta.main", "Prometheus metrics at http://{}/metrics", server.addr());
+        self.metrics = Some(server);
+        Ok(())
+    }
+
+    /// Remembers the classes' task weights for the report's final ratio.
+    pub fn set_classes(&mut self, classes: &[crate::UserClass]) {
+        self.task_shares = classes
+            .iter()
+            .map(|c| {
+                let total: u32 = c.tasks.iter().map(|t| t.weight).sum();
+                let tasks = c
+                    .tasks
+                    .iter()
+                    .map(|t| (t.name.clone(), t.weight as f64 / total.max(1) as f64))
+                    .collect();
+                (c.name.clone(), tasks)
+            })
+            .collect();
+    }
+
+    /// The final ratio from the running class counts (call before the users stop).
+    pub fn record_final_ratio(&mut self, counts: &[(String, u64)]) {
+        let total: u64 = counts.iter().map(|(_, n)| n).sum();
+        if total == 0 {
+            return;
+        }
+        self.info.final_ratio = self
+            .task_shares
+            .iter()
+            .filter_map(|(name, tasks)| {
+                let n = counts
+                    .iter()
+                    .find(|(c, _)| c == name)
+                    .map_or(0, |(_, n)| *n);
+                (n > 0).then(|| RatioClass {
+                    name: name.clone(),
+                    ratio: n as f64 / total as f64,
+                    tasks: tasks.clone(),
+                })
+            })
+            .collect();
+    }
+
+    /// Users added per `--find-capacity` step (0 without it).
+    pub fn capacity_step(&self) -> u64 {
+        self.capacity.as_ref().map_or(0, |c| c.step)
+    }
+
+    /// Whether `--find-capacity` drives the load.
+    pub fn finds_capacity(&self) -> bool {
+        self.capacity.is_some()
+    }
+
+    /// The users `--find-capacity` wants now, or `None` when its search is over.
+    pub fn capacity_users(&mut self, elapsed_s: f64) -> Option<u64> {
+        let now = locusta_stats::now_unix();
+        let search = self.capacity.as_mut()?;
+        let users = search.tick(elapsed_s, now, &self.history);
+        if users.is_none() {
+            if let Some(why) = search.outcome() {
+                log::info!(target: "locusta.main", "Capacity search finished: {why}");
+            }
+        }
+        users
+    }
+
+    /// Records the second(s) just merged; returns a reason to stop when a threshold broke and
+    /// `--threshold-abort-after` is in force.
+    pub fn after_merge(
+        &mut self,
+        stats: &StatsHub,
+        users: u64,
+        target_rate: Option<f64>,
+        elapsed_s: f64,
+    ) -> Option<String> {
+        *self.users_gauge.lock().unwrap_or_else(|p| p.into_inner()) = users;
+        let now = locusta_stats::now_unix();
+        let abort_after = self.abort_after;
+        let thresholds = &self.thresholds;
+        let history = &mut self.history;
+        stats.read(|agg| {
+            history.sample(agg, users, target_rate, now);
+            match abort_after {
+                Some(after) if elapsed_s >= after => {
+                    threshold::first_broken_upper_bound(thresholds, agg).map(|o| {
+                        format!(
+                            "threshold '{}' failed ({}), stopping the test",
+                            o.threshold.text,
+                            o.actual_text()
+                        )
+                    })
+                }
+                _ => None,
+            }
+        })
+    }
+
+    /// The open model's counters, printed at the end and shown in the report.
+    pub fn set_open_model(&mut self, s: crate::arrival::ArrivalStats) {
+        self.info.open_model = Some(format!(
+            "open model: {} iterations started, {} of them late (more than {} ms after their intended start); start delay mean {:.3} s, max {:.3} s",
+            s.started,
+            s.late,
+            crate::arrival::LATE_AFTER.as_millis(),
+            s.mean_lag_s,
+            s.max_lag_s
+        ));
+    }
+
+    /// Forgets the history (`--reset-stats`).
+    pub fn reset(&mut self) {
+        self.history.clear();
+    }
+
+    /// Evaluates the thresholds on the final statistics; returns the exit code: `code`, or
+    /// [`THRESHOLD_EXIT_CODE`] when a threshold failed (or aborted the run).
+    pub fn exit_code(&mut self, stats: &StatsHub, code: i32, aborted: bool) -> i32 {
+        self.info.end_unix = locusta_stats::now_unix();
+        self.outcomes = stats.read(|agg| threshold::evaluate_all(&self.thresholds, agg));
+        if aborted || self.outcomes.iter().any(|o| !o.passed) {
+            THRESHOLD_EXIT_CODE
+        } else {
+            code
+        }
+    }
+
+    /// Prints the diagnosis and threshold summary, writes JUnit and HTML files (after
+    /// [`Insight::exit_code`]); returns `code`, or 1 if a file could not be written.
+    pub fn finish(&mut self, stats: &StatsHub, code: i32) -> i32 {
+        let diagnosis = diagnosis::diagnose(&self.history, &self.slo);
+        let mut text = diagnosis.text();
+        if let Some(open) = &self.info.open_model {
+            text.push_str(&format!("  Load: {open}\n\n"));
+        }
+        if let Some(why) = self.capacity.as_ref().and_then(|c| c.outcome()) {
+            text.push_str(&format!("  Capacity search: {why}\n\n"));
+        }
+        crate::headless::print_text(&text);
+        let outcomes = std::mem::take(&mut self.outcomes);
+        let mut code = code;
+        if !outcomes.is_empty() {
+            crate::headless::print_text(&threshold::summary_table(&outcomes));
+        }
+        if let Some(path) = &self.junit {
+            let xml = junit::junit_xml(
+                &outcomes,
+                self.info.end_unix - self.info.start_unix,
+                &locusta_stats::format::format_utc_timestamp(self.info.start_unix),
+            );
+            if let Err(e) = write_file(path, &xml) {
+                log::error!("cannot write {}: {e}", path.display());
+                code = if code == 0 { 1 } else { code };
+            }
+        }
+        if let Some(pattern) = &self.html {
+            let path = PathBuf::from(report::file_name(pattern, &self.info));
+            let html = stats.read(|agg| {
+                report::render(&report::ReportInput {
+                    agg,
+                    history: &self.history,
+                    diagnosis: Some(&diagnosis),
+                    thresholds: &outcomes,
+                    info: &self.info,
+                })
+            });
+            if let Err(e) = write_file(&path, &html) {
+                log::error!("cannot write the HTML report {}: {e}", path.display());
+                code = if code == 0 { 1 } else { code };
+            }
+        }
+        if let Some(m) = self.metrics.take() {
+            m.shutdown();
+        }
+        code
+    }
+}
+
+fn write_file(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, text)
+}
