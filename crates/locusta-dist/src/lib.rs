@@ -7,7 +7,12 @@
 //! between locusta nodes), [`dispatch`] is the master's user distribution, [`worker`] is the
 //! worker's loop around an engine, and [`master`] is the headless master.
 
+pub mod dispatch;
+pub mod master;
 pub mod protocol;
 pub mod report;
+pub mod sys;
+pub mod transport;
+pub mod worker;
 
 pub use protocol::Message;

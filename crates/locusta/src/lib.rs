@@ -24,6 +24,7 @@ pub mod cli;
 pub mod client;
 pub mod demo;
 pub mod demo_users;
+pub mod distributed;
 pub mod headless;
 pub mod logging;
 pub mod runner;

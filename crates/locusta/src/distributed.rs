@@ -1,0 +1,133 @@
+//! `--worker` and `--master` on the engine: connects the [`Runner`] to `locusta-dist`'s
+//! protocol loops. The protocol, dispatcher and master live in `locusta-dist`; this module only
+//! adapts the engine to them (the worker's [`Engine`] trait, the master's class list).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use locusta_dist::worker::{self, Engine, Exit, WorkerConfig};
+use locusta_options::Options;
+use locusta_stats::StatsHub;
+
+use crate::runner::Runner;
+
+struct RunnerEngine<'a> {
+    runner: &'a mut Runner,
+    stats: Arc<StatsHub>,
+}
+
+impl Engine for RunnerEngine<'_> {
+    fn set_class_counts(&mut self, counts: &[(String, u64)]) -> Result<(), String> {
+        self.runner.set_class_counts(counts)
+    }
+    fn configure(&mut self, host: Option<String>, stop_timeout: Duration) {
+        self.runner.configure(host, stop_timeout);
+    }
+    fn user_count(&self) -> u64 {
+        self.runner.user_count()
+    }
+    fn class_counts(&self) -> Vec<(String, u64)> {
+        self.runner.class_counts()
+    }
+    fn stats(&self) -> Arc<StatsHub> {
+        Arc::clone(&self.stats)
+    }
+    fn stop(&mut self) -> Pin<Box<dyn Future<Output = ()> + '_>> {
+        Box::pin(self.runner.stop())
+    }
+}
+
+/// Runs this process as a worker of the master given by `--master-host`/`--master-port`.
+pub async fn run_worker(mut runner: Runner, stats: Arc<StatsHub>, opts: &Options) -> i32 {
+    let cfg = WorkerConfig {
+        master_host: opts.master_host.clone(),
+        master_port: opts.master_port,
+        node_id: None,
+    };
+    let exit = {
+        let mut engine = RunnerEngine {
+            runner: &mut runner,
+            stats,
+        };
+        worker::run(&mut engine, cfg).await
+    };
+    runner.shutdown();
+    match exit {
+        Exit::Quit | Exit::Interrupted => 0,
+        Exit::MasterLost(why) => {
+            log::error!(target: "locusta.main", "{why}; stopped the users, exiting");
+            1
+        }
+    }
+}
+
+/// Runs this process as a headless master for these user classes (their names, weights and
+/// fixed counts decide the dispatch; the users run on the workers).
+pub async fn run_master(
+    classes: &[crate::user::UserClass],
+    host: Option<String>,
+    opts: &Options,
+) -> i32 {
+    use crate::spawn::{ClassSlot, UserSequence};
+    use locusta_dist::master::{self, HeadlessMaster, MasterPlan};
+
+    if !opts.headless {
+        log::error!(
+            target: "locusta.main",
+            "The master's web UI is not available in this version of locusta yet. Add --headless (with -u, -r and -t)."
+        );
+        return 1;
+    }
+    let slots: Vec<ClassSlot> = classes
+        .iter()
+        .map(|c| ClassSlot {
+            name: c.name().to_owned(),
+            weight: c.weight,
+            fixed_count: c.fixed_count,
+        })
+        .collect();
+    let names: Vec<String> = slots.iter().map(|s| s.name.clone()).collect();
+    let order = move |n: u64| {
+        let mut seq = UserSequence::new(slots.clone());
+        let mut out = Vec::with_capacity(n.min(1_000_000) as usize);
+        for _ in 0..n {
+            match seq.push() {
+                Some(c) => out.push(c),
+                None => break,
+            }
+        }
+        out
+    };
+    let plan = MasterPlan {
+        classes: names,
+        order: Box::new(order),
+        host,
+        stop_timeout: opts.stop_timeout.max(0.0),
+        rebalancing: opts.enable_rebalancing,
+    };
+    let cfg = HeadlessMaster {
+        bind_host: opts.master_bind_host.clone(),
+        bind_port: opts.master_bind_port,
+        expect_workers: opts.expect_workers.max(1),
+        expect_workers_max_wait: (opts.expect_workers_max_wait > 0)
+            .then(|| Duration::from_secs(opts.expect_workers_max_wait as u64)),
+        users: opts.num_users.unwrap_or(1),
+        spawn_rate: opts.spawn_rate.unwrap_or(1.0),
+        run_time: opts.run_time.map(Duration::from_secs),
+        reset_stats: opts.reset_stats,
+        print_stats: !opts.only_summary,
+        csv_prefix: opts.csv_prefix.clone().map(std::path::PathBuf::from),
+        csv_full_history: opts.stats_history_enabled,
+        json_stdout: opts.json,
+        json_file: opts.json_file.clone().map(std::path::PathBuf::from),
+        exit_code_on_error: opts.exit_code_on_error,
+    };
+    let stats = StatsHub::new(locusta_stats::StatsLimits {
+        max_entries: opts.max_stats_entries,
+        ..locusta_stats::StatsLimits::default()
+    });
+    let view = Arc::new(std::sync::Mutex::new(Vec::new()));
+    master::run_headless(plan, cfg, stats, view).await
+}
