@@ -195,7 +195,11 @@ impl Master {
             self.stats.reset();
         }
         self.target = users;
-        self.rate = if rate.is_finite() && rate > 0.0 { rate } else { 1.0 };
+        self.rate = if rate.is_finite() && rate > 0.0 {
+            rate
+        } else {
+            1.0
+        };
         self.order = (self.plan.order)(users);
         self.phase = Phase::Spawning;
     }
@@ -285,7 +289,11 @@ impl Master {
                         self.next_index - 1
                     }
                 };
-                out.push(Message::new("ack", map(vec![("index", (index as u64).into())]), id));
+                out.push(Message::new(
+                    "ack",
+                    map(vec![("index", (index as u64).into())]),
+                    id,
+                ));
                 let known = self.nodes.contains_key(id);
                 self.nodes.insert(
                     id.to_owned(),
@@ -344,14 +352,18 @@ impl Master {
             "spawning" => match self.nodes.get_mut(id) {
                 Some(n) => n.state = "spawning".into(),
                 None => {
-                    log::warn!("Got spawning message from unknown worker {id}. Asking worker to quit.");
+                    log::warn!(
+                        "Got spawning message from unknown worker {id}. Asking worker to quit."
+                    );
                     out.push(Message::new("quit", Value::Nil, id));
                 }
             },
             "spawning_complete" => match self.nodes.get_mut(id) {
                 Some(n) => {
                     n.state = "running".into();
-                    if let Some(Ok(c)) = get(&msg.data, "user_classes_count").map(protocol::class_counts) {
+                    if let Some(Ok(c)) =
+                        get(&msg.data, "user_classes_count").map(protocol::class_counts)
+                    {
                         n.user_count = c.iter().map(|(_, v)| v).sum();
                         n.class_counts = c;
                     }
@@ -371,7 +383,10 @@ impl Master {
                     }
                     out.extend(self.redistribute());
                 } else {
-                    log::warn!("Received {} message from an unknown worker: {id}.", msg.kind);
+                    log::warn!(
+                        "Received {} message from an unknown worker: {id}.",
+                        msg.kind
+                    );
                 }
             }
             "exception" => {
@@ -383,7 +398,8 @@ impl Master {
                         .take(64 * 1024)
                         .collect::<String>()
                 };
-                self.stats.log_exception(&text("msg"), &text("traceback"), id);
+                self.stats
+                    .log_exception(&text("msg"), &text("traceback"), id);
             }
             "logs" => {}
             other => log::warn!(
@@ -437,13 +453,7 @@ impl Master {
         let n = self.current;
         self.active_workers()
             .iter()
-            .map(|id| {
-                Message::new(
-                    "spawning_complete",
-                    map(vec![("user_count", n.into())]),
-                    id,
-                )
-            })
+            .map(|id| Message::new("spawning_complete", map(vec![("user_count", n.into())]), id))
             .collect()
     }
 
@@ -499,7 +509,10 @@ fn print_block(text: &str) {
 fn format_counts(counts: &[(String, u64)]) -> String {
     let mut sorted: Vec<&(String, u64)> = counts.iter().collect();
     sorted.sort();
-    let parts: Vec<String> = sorted.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
+    let parts: Vec<String> = sorted
+        .iter()
+        .map(|(k, v)| format!("\"{k}\": {v}"))
+        .collect();
     let total: u64 = counts.iter().map(|(_, v)| v).sum();
     format!("{{{}}} ({total} total users)", parts.join(", "))
 }
@@ -513,7 +526,11 @@ async fn send_all(router: &mut Router, msgs: Vec<Message>) {
 }
 
 /// Handles one received frame.
-async fn on_frame(router: &mut Router, master: &mut Master, frame: Result<(String, bytes::Bytes), String>) {
+async fn on_frame(
+    router: &mut Router,
+    master: &mut Master,
+    frame: Result<(String, bytes::Bytes), String>,
+) {
     match frame {
         Ok((id, payload)) => match Message::decode(&payload) {
             Ok(msg) => {
@@ -545,7 +562,10 @@ pub async fn run_headless(
         Some(prefix) => match CsvWriter::create(prefix, cfg.csv_full_history) {
             Ok(w) => Some(w),
             Err(e) => {
-                log::error!("cannot write CSV files with prefix {}: {e}", prefix.display());
+                log::error!(
+                    "cannot write CSV files with prefix {}: {e}",
+                    prefix.display()
+                );
                 return 1;
             }
         },

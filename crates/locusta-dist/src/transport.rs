@@ -110,7 +110,10 @@ impl Router {
         frame.push_front(Bytes::from(msg.node_id.as_bytes().to_vec()));
         match tokio::time::timeout(SEND_TIMEOUT, self.socket.send(frame)).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(format!("sending {} to {} failed: {e}", msg.kind, msg.node_id)),
+            Ok(Err(e)) => Err(format!(
+                "sending {} to {} failed: {e}",
+                msg.kind, msg.node_id
+            )),
             Err(_) => Err(format!("sending {} to {} timed out", msg.kind, msg.node_id)),
         }
     }
@@ -124,7 +127,8 @@ impl Router {
             .map_err(|e| format!("receiving failed: {e}"))?;
         let mut frames = msg.into_vec().into_iter();
         let id = frames.next().ok_or("empty message")?;
-        let id = String::from_utf8(id.to_vec()).map_err(|_| "worker id is not UTF-8".to_string())?;
+        let id =
+            String::from_utf8(id.to_vec()).map_err(|_| "worker id is not UTF-8".to_string())?;
         let payload = frames
             .next()
             .ok_or_else(|| format!("message from {id} has no payload"))?;

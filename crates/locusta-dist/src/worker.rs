@@ -230,9 +230,7 @@ async fn handshake(dealer: &mut Dealer, node_id: &str) -> Result<i64, String> {
                 Ok(Err(e)) => return Err(e),
                 Ok(Ok(bytes)) => match Message::decode(&bytes) {
                     Ok(m) if m.kind == "ack" => {
-                        return Ok(get(&m.data, "index")
-                            .and_then(|v| v.as_i64())
-                            .unwrap_or(-1));
+                        return Ok(get(&m.data, "index").and_then(|v| v.as_i64()).unwrap_or(-1));
                     }
                     Ok(m) => log::debug!("ignoring {} before the master's ack", m.kind),
                     Err(e) => log::warn!("dropping a malformed message from the master: {e}"),
@@ -264,7 +262,9 @@ pub async fn run(engine: &mut dyn Engine, cfg: WorkerConfig) -> Exit {
         }
     };
     match handshake(&mut dealer, &node_id).await {
-        Ok(index) => log::info!(target: "locusta.main", "Connected to master as worker index {index}"),
+        Ok(index) => {
+            log::info!(target: "locusta.main", "Connected to master as worker index {index}")
+        }
         Err(e) => return Exit::MasterLost(e),
     }
     let stats = engine.stats();
@@ -377,7 +377,9 @@ pub async fn run(engine: &mut dyn Engine, cfg: WorkerConfig) -> Exit {
     if !matches!(exit, Exit::MasterLost(_)) {
         let final_report = w.report();
         let _ = dealer.send(&final_report).await;
-        let _ = dealer.send(&Message::new("quit", Value::Nil, &node_id)).await;
+        let _ = dealer
+            .send(&Message::new("quit", Value::Nil, &node_id))
+            .await;
         // Give the socket a moment to flush before the process exits.
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

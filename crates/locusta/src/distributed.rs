@@ -70,7 +70,7 @@ pub async fn run_master(
     host: Option<String>,
     opts: &Options,
 ) -> i32 {
-    use crate::spawn::{ClassSlot, UserSequence};
+    use crate::spawn::ClassSlot;
     use locusta_dist::master::{self, HeadlessMaster, MasterPlan};
 
     if !opts.headless {
@@ -89,17 +89,7 @@ pub async fn run_master(
         })
         .collect();
     let names: Vec<String> = slots.iter().map(|s| s.name.clone()).collect();
-    let order = move |n: u64| {
-        let mut seq = UserSequence::new(slots.clone());
-        let mut out = Vec::with_capacity(n.min(1_000_000) as usize);
-        for _ in 0..n {
-            match seq.push() {
-                Some(c) => out.push(c),
-                None => break,
-            }
-        }
-        out
-    };
+    let order = move |n: u64| class_order(&slots, n);
     let plan = MasterPlan {
         classes: names,
         order: Box::new(order),
@@ -130,4 +120,71 @@ pub async fn run_master(
     });
     let view = Arc::new(std::sync::Mutex::new(Vec::new()));
     master::run_headless(plan, cfg, stats, view).await
+}
+
+/// Class indices of the first `n` users in Locust's dispatch order (fixed counts first, then
+/// weights interleaved), which the master deals round robin over its workers.
+fn class_order(slots: &[crate::spawn::ClassSlot], n: u64) -> Vec<usize> {
+    let mut seq = crate::spawn::UserSequence::new(slots.to_vec());
+    let mut out = Vec::with_capacity(n.min(1_000_000) as usize);
+    for _ in 0..n {
+        match seq.push() {
+            Some(c) => out.push(c),
+            None => break,
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::class_order;
+    use crate::spawn::ClassSlot;
+    use locusta_dist::dispatch::distribute;
+
+    fn slot(name: &str, weight: f64, fixed_count: u64) -> ClassSlot {
+        ClassSlot {
+            name: name.into(),
+            weight,
+            fixed_count,
+        }
+    }
+
+    fn counts(v: &[(&str, &[(&str, u64)])]) -> Vec<(String, Vec<(String, u64)>)> {
+        v.iter()
+            .map(|(w, c)| {
+                (
+                    w.to_string(),
+                    c.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn distribution_equals_locusts_users_dispatcher() {
+        // Expected values printed by locust 2.47's UsersDispatcher for the same classes.
+        let slots = vec![slot("ShopUser", 3.0, 0), slot("WebsiteUser", 1.0, 0)];
+        let names = vec!["ShopUser".to_string(), "WebsiteUser".to_string()];
+        let workers = vec!["a_1".to_string(), "b_1".to_string()];
+        assert_eq!(
+            distribute(&class_order(&slots, 6), &names, &workers),
+            counts(&[
+                ("a_1", &[("ShopUser", 3), ("WebsiteUser", 0)]),
+                ("b_1", &[("ShopUser", 1), ("WebsiteUser", 2)]),
+            ])
+        );
+        let slots = vec![slot("A", 1.0, 0), slot("B", 1.0, 2), slot("C", 5.0, 0)];
+        let names = vec!["A".to_string(), "B".to_string(), "C".to_string()];
+        let workers = vec!["a_1".to_string(), "b_1".to_string(), "a_2".to_string()];
+        let workers = locusta_dist::dispatch::sort_workers(&workers);
+        assert_eq!(
+            distribute(&class_order(&slots, 10), &names, &workers),
+            counts(&[
+                ("a_1", &[("A", 0), ("B", 1), ("C", 3)]),
+                ("b_1", &[("A", 1), ("B", 1), ("C", 1)]),
+                ("a_2", &[("A", 0), ("B", 0), ("C", 3)]),
+            ])
+        );
+    }
 }
