@@ -206,3 +206,86 @@ fn worker_exits_when_its_master_disappears() {
     );
     server.shutdown();
 }
+
+#[test]
+fn master_survives_malformed_and_oversized_messages() {
+    use locusta_dist::protocol::Message;
+    use locusta_dist::transport::Dealer;
+    use std::io::Write;
+
+    let server =
+        DemoServer::start(([127, 0, 0, 1], 0).into(), DemoConfig::default()).expect("target");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let host = server.base_url();
+    let m = master(port, &host, "1", "3s", dir.path());
+    std::thread::sleep(Duration::from_millis(800));
+
+    // A forged ZMTP frame header claiming a terabyte, and plain garbage.
+    let mut greeting = vec![0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0x7f, 3, 0];
+    greeting.extend_from_slice(b"NULL");
+    greeting.resize(64, 0);
+    for tail in [
+        {
+            let mut t = vec![0x02];
+            t.extend_from_slice(&(1u64 << 40).to_be_bytes());
+            t
+        },
+        b"GET / HTTP/1.1\r\n\r\n".repeat(10),
+    ] {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.write_all(&greeting);
+            let _ = s.write_all(&tail);
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+    // Malformed messages over a real ZeroMQ connection.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let mut d = Dealer::connect("127.0.0.1", port, "fuzz_1", Duration::from_secs(5))
+            .await
+            .expect("connect");
+        for frame in [
+            vec![],
+            vec![0xc1],
+            vec![0x93, 0x01, 0xc0, 0xa1, b'x'],
+            vec![0xdd, 0xff, 0xff, 0xff, 0xff],
+        ] {
+            let _ = d.send_raw(frame).await;
+        }
+        let bad_stats = Message::new(
+            "stats",
+            locusta_dist::rmpv::Value::Map(vec![("stats".into(), 5.into())]),
+            "fuzz_1",
+        );
+        let _ = d.send(&bad_stats).await;
+        let _ = d
+            .send(&Message::new(
+                "no_such_type",
+                locusta_dist::rmpv::Value::Nil,
+                "fuzz_1",
+            ))
+            .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    });
+    let w = worker(port, &host, dir.path(), &[]);
+    let (mc, mlog) = finish(m, Duration::from_secs(60));
+    let _ = finish(w, Duration::from_secs(30));
+    assert_eq!(mc, Some(0), "{mlog}");
+    assert!(mlog.contains("would exceed the"), "{mlog}");
+    assert!(mlog.contains("invalid ZMTP frame flags"), "{mlog}");
+    assert!(mlog.contains("dropping a malformed message"), "{mlog}");
+    assert!(
+        mlog.contains("dropping a stats report from fuzz_1"),
+        "{mlog}"
+    );
+    assert!(
+        mlog.contains("Unknown message type received from fuzz_1"),
+        "{mlog}"
+    );
+    assert!(aggregated_requests(dir.path()) > 0);
+    server.shutdown();
+}

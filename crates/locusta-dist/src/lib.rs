@@ -8,6 +8,7 @@
 //! worker's loop around an engine, and [`master`] is the headless master.
 
 pub mod dispatch;
+pub mod guard;
 pub mod master;
 pub mod protocol;
 pub mod report;
@@ -16,3 +17,4 @@ pub mod transport;
 pub mod worker;
 
 pub use protocol::Message;
+pub use rmpv;

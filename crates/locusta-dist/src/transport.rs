@@ -65,6 +65,15 @@ impl Dealer {
         }
     }
 
+    /// Sends raw bytes as one frame (for tests of the master's input checks).
+    pub async fn send_raw(&mut self, bytes: Vec<u8>) -> Result<(), String> {
+        match tokio::time::timeout(SEND_TIMEOUT, self.socket.send(ZmqMessage::from(bytes))).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(format!("sending failed: {e}")),
+            Err(_) => Err("sending timed out".into()),
+        }
+    }
+
     /// The next frame from the master (undecoded: the caller logs and drops bad ones).
     pub async fn recv(&mut self) -> Result<Bytes, String> {
         let msg = self
@@ -89,18 +98,39 @@ pub struct Router {
 }
 
 impl Router {
-    /// Binds `tcp://host:port`.
+    /// Binds `tcp://host:port`: a TCP listener there relays to a ROUTER socket on a private
+    /// loopback port, through the frame size guard (see [`crate::guard`]).
     pub async fn bind(host: &str, port: u16) -> Result<Router, String> {
         let mut socket = RouterSocket::new();
-        let ep = endpoint(host, port);
+        let inner_ep = endpoint("127.0.0.1", 0);
         let bound = socket
-            .bind(&ep)
+            .bind(&inner_ep)
             .await
-            .map_err(|e| format!("cannot bind {ep}: {e}"))?;
-        let port = match &bound {
+            .map_err(|e| format!("cannot bind the master socket on loopback: {e}"))?;
+        let inner_port = match &bound {
             zeromq::Endpoint::Tcp(_, p) => *p,
-            _ => port,
+            _ => return Err("the master socket is not on TCP".into()),
         };
+        let public = if host.is_empty() || host == "*" {
+            format!("[::]:{port}")
+        } else if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        let listener = match tokio::net::TcpListener::bind(&public).await {
+            Ok(l) => l,
+            // No IPv6 on this machine: all IPv4 interfaces.
+            Err(_) if host.is_empty() || host == "*" => {
+                tokio::net::TcpListener::bind(format!("0.0.0.0:{port}"))
+                    .await
+                    .map_err(|e| format!("cannot bind 0.0.0.0:{port}: {e}"))?
+            }
+            Err(e) => return Err(format!("cannot bind {public}: {e}")),
+        };
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(port);
+        let inner: std::net::SocketAddr = ([127, 0, 0, 1], inner_port).into();
+        tokio::spawn(crate::guard::serve(listener, inner));
         Ok(Router { socket, port })
     }
 
