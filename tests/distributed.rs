@@ -289,3 +289,49 @@ fn master_survives_malformed_and_oversized_messages() {
     assert!(aggregated_requests(dir.path()) > 0);
     server.shutdown();
 }
+
+#[test]
+fn processes_runs_a_local_master_and_fresh_worker_processes() {
+    let server =
+        DemoServer::start(([127, 0, 0, 1], 0).into(), DemoConfig::default()).expect("target");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let host = server.base_url();
+    let p = spawn(
+        &[
+            "demo",
+            "--processes",
+            "2",
+            "--headless",
+            "-u",
+            "4",
+            "-r",
+            "4",
+            "-t",
+            "3s",
+            "--master-bind-port",
+            "0",
+            "-H",
+            &host,
+            "--csv",
+            "m",
+            "--only-summary",
+        ],
+        dir.path(),
+        &[],
+    );
+    let (code, log) = finish(p, Duration::from_secs(90));
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("2 workers connected"), "{log}");
+    let workers: Vec<u64> = log
+        .lines()
+        .filter_map(|l| {
+            let i = l.find(" reported ")?;
+            l[i + 10..].split(' ').next()?.parse().ok()
+        })
+        .collect();
+    assert_eq!(workers.len(), 2, "{log}");
+    let total = aggregated_requests(dir.path());
+    assert!(total > 0);
+    assert_eq!(total, workers.iter().sum::<u64>(), "{log}");
+    server.shutdown();
+}

@@ -498,6 +498,9 @@ pub struct HeadlessMaster {
     pub json_file: Option<PathBuf>,
     /// `--exit-code-on-error`.
     pub exit_code_on_error: i32,
+    /// Called once the worker port is bound, with the port (`--processes` starts its local
+    /// workers here).
+    pub on_listening: Option<Box<dyn FnOnce(u16)>>,
 }
 
 fn print_block(text: &str) {
@@ -558,6 +561,10 @@ pub async fn run_headless(
         }
     };
     log::info!(target: "locusta.main", "Master listening on port {} for workers", router.port);
+    let mut cfg = cfg;
+    if let Some(f) = cfg.on_listening.take() {
+        f(router.port);
+    }
     let mut csv = match &cfg.csv_prefix {
         Some(prefix) => match CsvWriter::create(prefix, cfg.csv_full_history) {
             Ok(w) => Some(w),

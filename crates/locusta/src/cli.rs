@@ -75,9 +75,6 @@ pub(crate) fn parse(args: Vec<OsString>) -> Result<Parsed, i32> {
 /// Refuses options whose feature is not in this build yet, instead of silently ignoring them.
 fn refuse_unsupported(opts: &Options) -> Result<(), String> {
     let mut missing = Vec::new();
-    if opts.processes.is_some() {
-        missing.push("--processes");
-    }
     if opts.html_file.is_some() {
         missing.push("--html");
     }
@@ -128,7 +125,7 @@ fn raise_open_file_limit(users: u64) {
 }
 
 pub(crate) fn run_parsed(mut locustfile: Locustfile, parsed: Parsed) -> i32 {
-    let opts = parsed.options;
+    let mut opts = parsed.options;
     if !opts.skip_log_setup {
         if let Err(e) = crate::logging::init(
             &opts.loglevel,
@@ -156,6 +153,17 @@ pub(crate) fn run_parsed(mut locustfile: Locustfile, parsed: Parsed) -> i32 {
     if opts.master && opts.worker {
         log::error!(target: "locusta.main", "--master cannot be combined with --worker");
         return 1;
+    }
+    if let Some(n) = opts.resolved_processes() {
+        if opts.worker {
+            return crate::distributed::run_worker_processes(
+                n,
+                &opts.master_host,
+                opts.master_port,
+            );
+        }
+        // --processes without --worker: this process becomes the master of N local workers.
+        opts.master = true;
     }
     if !opts.headless && !opts.worker {
         log::error!(

@@ -70,7 +70,24 @@ pub async fn run_master(
     host: Option<String>,
     opts: &Options,
 ) -> i32 {
-    use crate::spawn::ClassSlot;
+    let slots = classes
+        .iter()
+        .map(|c| crate::spawn::ClassSlot {
+            name: c.name().to_owned(),
+            weight: c.weight,
+            fixed_count: c.fixed_count,
+        })
+        .collect();
+    run_master_slots(slots, host, opts).await
+}
+
+/// [`run_master`] from class names, weights and fixed counts (what a Python locustfile's
+/// classes give the extension module).
+pub async fn run_master_slots(
+    slots: Vec<crate::spawn::ClassSlot>,
+    host: Option<String>,
+    opts: &Options,
+) -> i32 {
     use locusta_dist::master::{self, HeadlessMaster, MasterPlan};
 
     if !opts.headless {
@@ -80,14 +97,6 @@ pub async fn run_master(
         );
         return 1;
     }
-    let slots: Vec<ClassSlot> = classes
-        .iter()
-        .map(|c| ClassSlot {
-            name: c.name().to_owned(),
-            weight: c.weight,
-            fixed_count: c.fixed_count,
-        })
-        .collect();
     let names: Vec<String> = slots.iter().map(|s| s.name.clone()).collect();
     let order = move |n: u64| class_order(&slots, n);
     let plan = MasterPlan {
@@ -97,8 +106,13 @@ pub async fn run_master(
         stop_timeout: opts.stop_timeout.max(0.0),
         rebalancing: opts.enable_rebalancing,
     };
+    let local_only = opts.resolved_processes().is_some() && opts.master_bind_host == "*";
     let cfg = HeadlessMaster {
-        bind_host: opts.master_bind_host.clone(),
+        bind_host: if local_only {
+            "127.0.0.1".to_string()
+        } else {
+            opts.master_bind_host.clone()
+        },
         bind_port: opts.master_bind_port,
         expect_workers: opts.expect_workers.max(1),
         expect_workers_max_wait: (opts.expect_workers_max_wait > 0)
@@ -113,13 +127,130 @@ pub async fn run_master(
         json_stdout: opts.json,
         json_file: opts.json_file.clone().map(std::path::PathBuf::from),
         exit_code_on_error: opts.exit_code_on_error,
+        on_listening: None,
     };
+    let mut cfg = cfg;
+    let children = Arc::new(std::sync::Mutex::new(Vec::new()));
+    if let Some(n) = opts.resolved_processes() {
+        // --processes N: N fresh worker processes of this same command, plus this master.
+        cfg.expect_workers = cfg.expect_workers.max(n);
+        let kids = Arc::clone(&children);
+        cfg.on_listening = Some(Box::new(move |port| {
+            for i in 0..n {
+                match spawn_worker_process(&worker_args("127.0.0.1", port)) {
+                    Ok(c) => kids.lock().unwrap_or_else(|p| p.into_inner()).push(c),
+                    Err(e) => {
+                        log::error!(target: "locusta.main", "cannot start worker process {i}: {e}")
+                    }
+                }
+            }
+        }));
+    }
     let stats = StatsHub::new(locusta_stats::StatsLimits {
         max_entries: opts.max_stats_entries,
         ..locusta_stats::StatsLimits::default()
     });
     let view = Arc::new(std::sync::Mutex::new(Vec::new()));
-    master::run_headless(plan, cfg, stats, view).await
+    let code = master::run_headless(plan, cfg, stats, view).await;
+    let kids = std::mem::take(&mut *children.lock().unwrap_or_else(|p| p.into_inner()));
+    reap(kids, Duration::from_secs(10));
+    code
+}
+
+/// This process's command line for a worker: the same arguments without `--master`,
+/// `--processes` and the master's bind options, plus `--worker --master-host/--master-port`
+/// and `--processes 0` (so a `LOCUST_PROCESSES` in the environment does not recurse).
+pub fn worker_args(master_host: &str, master_port: u16) -> Vec<std::ffi::OsString> {
+    let mut out: Vec<std::ffi::OsString> = Vec::new();
+    let mut args = std::env::args_os().skip(1);
+    while let Some(a) = args.next() {
+        let s = a.to_string_lossy();
+        let takes_value = [
+            "--processes",
+            "--master-bind-host",
+            "--master-bind-port",
+            "--expect-workers",
+            "--expect-workers-max-wait",
+            "--master-host",
+            "--master-port",
+        ];
+        if s == "--master" || s == "--enable-rebalancing" || s == "--worker" {
+            continue;
+        }
+        if takes_value.contains(&s.as_ref()) {
+            args.next();
+            continue;
+        }
+        if takes_value.iter().any(|f| s.starts_with(&format!("{f}="))) {
+            continue;
+        }
+        out.push(a);
+    }
+    out.extend(
+        [
+            "--worker",
+            "--master-host",
+            master_host,
+            "--master-port",
+            &master_port.to_string(),
+            "--processes",
+            "0",
+        ]
+        .iter()
+        .map(std::ffi::OsString::from),
+    );
+    out
+}
+
+/// Starts one worker process: this executable with `args` (a fresh process, not a fork, so it
+/// works with the tokio runtime and with Python users alike).
+pub fn spawn_worker_process(args: &[std::ffi::OsString]) -> std::io::Result<std::process::Child> {
+    let exe = std::env::current_exe()?;
+    std::process::Command::new(exe)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .spawn()
+}
+
+/// Waits for child processes to exit, killing those still running after `limit`.
+pub fn reap(mut kids: Vec<std::process::Child>, limit: Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    while !kids.is_empty() {
+        kids.retain_mut(|c| !matches!(c.try_wait(), Ok(Some(_)) | Err(_)));
+        if std::time::Instant::now() >= deadline {
+            for c in &mut kids {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `--worker --processes N`: runs N worker processes and waits for them; returns the first
+/// non-zero exit code, if any.
+pub fn run_worker_processes(n: u64, master_host: &str, master_port: u16) -> i32 {
+    let args = worker_args(master_host, master_port);
+    let mut kids = Vec::new();
+    for i in 0..n {
+        match spawn_worker_process(&args) {
+            Ok(c) => kids.push(c),
+            Err(e) => {
+                log::error!(target: "locusta.main", "cannot start worker process {i}: {e}");
+                return 1;
+            }
+        }
+    }
+    let mut code = 0;
+    for mut c in kids {
+        if let Ok(status) = c.wait() {
+            if code == 0 {
+                code = status.code().unwrap_or(1);
+            }
+        }
+    }
+    code
 }
 
 /// Class indices of the first `n` users in Locust's dispatch order (fixed counts first, then
