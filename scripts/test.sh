@@ -23,9 +23,11 @@ fi
 
 echo "== the HTTP client and engine again with hyper's HTTP/1.1 client (LOCUSTA_HTTP_DRIVER=hyper)"
 if cargo nextest --version >/dev/null 2>&1; then
-    LOCUSTA_HTTP_DRIVER=hyper cargo nextest run -p locusta-http -p locusta --locked --no-fail-fast
+    LOCUSTA_HTTP_DRIVER=hyper cargo nextest run -p locusta-http --locked --no-fail-fast
+    LOCUSTA_HTTP_DRIVER=hyper cargo nextest run -p locusta --test cli --test faults --locked --no-fail-fast
 else
-    LOCUSTA_HTTP_DRIVER=hyper cargo test -p locusta-http -p locusta --locked --no-fail-fast
+    LOCUSTA_HTTP_DRIVER=hyper cargo test -p locusta-http --locked --no-fail-fast
+    LOCUSTA_HTTP_DRIVER=hyper cargo test -p locusta --test cli --test faults --locked --no-fail-fast
 fi
 
 echo "== python package (pip install .) and compatibility suite"
@@ -33,7 +35,7 @@ VENV=.venv-test
 if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
-"$VENV/bin/pip" install --quiet --disable-pip-version-check pytest "locust==2.47.0"
+"$VENV/bin/pip" install --quiet --disable-pip-version-check pytest pyyaml "locust==2.47.0"
 # gevent comes with locust above; rebuild locusta from this checkout every time.
 "$VENV/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps .
 REAL_LOCUST="$PWD/$VENV/bin/locust" "$VENV/bin/python" -m pytest -q tests/python

@@ -125,11 +125,9 @@ def _load_locustfile(path):
 
 def _refuse_unsupported(opts):
     missing = []
-    for key, flag in (("master", "--master"), ("worker", "--worker"), ("autostart", "--autostart")):
+    for key, flag in (("autostart", "--autostart"),):
         if opts[key]:
             missing.append(flag)
-    if opts["processes"] is not None:
-        missing.append("--processes")
     for key, flag in (("find_capacity", "--find-capacity"), ("arrival_rate", "--arrival-rate"), ("metrics_port", "--metrics-port")):
         if opts[key]:
             missing.append(flag + " (with Python locustfiles; Rust user classes and `locusta demo` have it)")
@@ -140,7 +138,10 @@ def _refuse_unsupported(opts):
             "is" if len(missing) == 1 else "are",
         )
         raise _Exit(1)
-    if not opts["headless"]:
+    if opts["master"] and opts["worker"]:
+        logger.error("--master cannot be combined with --worker")
+        raise _Exit(1)
+    if not opts["headless"] and not opts["worker"]:
         logger.error(
             "The web UI is not available in this version of locusta yet. Add --headless (with -u, -r and -t) "
             "to run from the command line."
@@ -231,7 +232,20 @@ def _run(argv):
         selected = list(user_classes.values())
 
     host = opts["host"]
-    if host is None:
+    processes = opts["processes"]
+    if processes == -1:
+        processes = os.cpu_count() or 1
+    if processes and processes > 0 and opts["worker"]:
+        return _core.run_worker_processes(processes, opts["master_host"], int(opts["master_port"]))
+    if opts["master"] or (processes and processes > 0):
+        # The master runs no users: it dispatches them by class name, weight and fixed count.
+        classes = [(c.__name__, float(c.weight), int(c.fixed_count)) for c in selected]
+        try:
+            return _core.run_master(argv, classes, extras)
+        except _core.UsageError as e:
+            sys.stderr.write(f"{e.args[0]}\n")
+            return e.args[1]
+    if host is None and not opts["worker"]:
         from .locust.user.users import HttpUser
         from .locust.contrib.fasthttp import FastHttpUser
 
@@ -284,6 +298,8 @@ def _run(argv):
 
     stats = runtime.stats
     api.events.reset_stats.add_listener(insight.reset)
+    if opts["worker"]:
+        return _run_worker(opts, env, runner, runtime, api)
     if opts["csv_prefix"]:
         try:
             stats.csv_open(opts["csv_prefix"], opts["stats_history_enabled"])
@@ -427,6 +443,47 @@ def _run(argv):
             sys.stderr.write(report)
         sys.stderr.flush()
     code = insight.finish(stats, code)
+    api.events.quit.fire(exit_code=code)
+    runtime.close()
+    return code
+
+
+def _run_worker(opts, env, runner, runtime, api):
+    """``--worker``: the protocol runs on a Rust thread; this loop applies its commands to the
+    greenlet runner and publishes the user counts back."""
+    link = _core.WorkerLink(opts["master_host"], int(opts["master_port"]), runtime.stats)
+    stop = []
+    gevent.signal_handler(signal.SIGTERM, lambda: stop.append("sigterm"))
+    gevent.signal_handler(signal.SIGINT, lambda: stop.append("sigint"))
+    code = 0
+    while True:
+        cmd = link.poll()
+        if cmd is None:
+            if stop:
+                # The Rust loop stops on the same signal; wait for its exit command.
+                stop.clear()
+            gevent.sleep(0.05)
+            link.set_counts(runner.user_classes_count)
+            continue
+        if cmd[0] == "spawn":
+            _, counts, host, stop_timeout = cmd
+            if host:
+                env.host = host
+                for cls in env.user_classes:
+                    cls.host = host
+            env.stop_timeout = stop_timeout
+            if runner.state == "stopped":
+                runner._test_started = False
+            link.set_counts(runner.spawn_counts(counts))
+        elif cmd[0] == "stop":
+            runner.stop()
+            link.stopped()
+        elif cmd[0] == "exit":
+            code = cmd[1]
+            break
+    runner.quit_requested = True
+    runner.stop()
+    api.events.quitting.fire(environment=env, reverse=True)
     api.events.quit.fire(exit_code=code)
     runtime.close()
     return code

@@ -19,6 +19,7 @@ use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+pub mod dist;
 pub mod engine;
 pub mod insight;
 pub mod stats;
@@ -99,7 +100,7 @@ fn options_dict<'py>(py: Python<'py>, o: &Options) -> PyResult<Bound<'py, PyDict
 
 /// One declared option as Python passes it: (dest, long name without `--`, short name or None,
 /// environment variable or None, takes a value, help, metavar or None, hidden).
-type ExtraTuple = (
+pub(crate) type ExtraTuple = (
     String,
     String,
     Option<char>,
@@ -271,5 +272,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(init_logging, m)?)?;
     m.add_function(wrap_pyfunction!(run_demo, m)?)?;
     m.add_function(wrap_pyfunction!(run_demo_target, m)?)?;
+    m.add_class::<dist::WorkerLink>()?;
+    m.add_function(wrap_pyfunction!(dist::run_master, m)?)?;
+    m.add_function(wrap_pyfunction!(dist::run_worker_processes, m)?)?;
     Ok(())
 }

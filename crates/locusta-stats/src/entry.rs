@@ -206,7 +206,7 @@ impl Entry {
                     self.hist.saturating_record(v);
                 }
                 let q = self.hist.lowest_equivalent(v);
-                self.ring_push(sec, q);
+                self.ring_push(sec, q, 1);
             }
         }
         self.total_content_length += len;
@@ -216,7 +216,7 @@ impl Entry {
         }
     }
 
-    fn ring_push(&mut self, sec: i64, q: u64) {
+    fn ring_push(&mut self, sec: i64, q: u64, count: u64) {
         let newest = self.ring.back().map_or(sec, |s| s.sec.max(sec));
         if sec <= newest - RING_SECONDS {
             return;
@@ -234,7 +234,7 @@ impl Entry {
             }
         };
         let slot = &mut self.ring[idx];
-        slot.pairs.push((q, 1));
+        slot.pairs.push((q, count));
         if slot.pairs.len() > 2 * slot.compacted_len + 1024 {
             slot.compact();
         }
@@ -585,5 +585,206 @@ pub(crate) fn percentiles_from_sorted(
     for i in order.into_iter().skip(k) {
         out[i] = Some(last);
     }
+    out
+}
+
+/// One entry's change since the previous report, in the shape of Locust's serialized
+/// `StatsEntry` dict (times in milliseconds), plus the lossless microsecond histogram that
+/// locusta nodes exchange. Used by the master/worker protocol (`locusta-dist`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EntryDelta {
+    /// Stats name.
+    pub name: String,
+    /// Request method ("" for the total).
+    pub method: String,
+    /// Latest request time, unix seconds.
+    pub last_request_timestamp: Option<f64>,
+    /// When the entry started counting, unix seconds.
+    pub start_time: f64,
+    /// Requests in this delta.
+    pub num_requests: u64,
+    /// Requests without a response time.
+    pub num_none_requests: u64,
+    /// Failures in this delta.
+    pub num_failures: u64,
+    /// Sum of response times, ms.
+    pub total_response_time: f64,
+    /// Largest response time so far, ms.
+    pub max_response_time: f64,
+    /// Smallest response time so far, ms.
+    pub min_response_time: Option<f64>,
+    /// Sum of body lengths.
+    pub total_content_length: u64,
+    /// Locust's rounded millisecond buckets: `(bucket ms, count)`.
+    pub response_times: Vec<(u64, u64)>,
+    /// `(unix second, requests)`.
+    pub num_reqs_per_sec: Vec<(i64, u64)>,
+    /// `(unix second, failures)`.
+    pub num_fail_per_sec: Vec<(i64, u64)>,
+    /// Lossless histogram: `(lowest equivalent µs, count)`, ascending; `None` from a Locust node.
+    pub hist_us: Option<Vec<(u64, u64)>>,
+}
+
+/// Largest response time accepted from the network (one day, in µs); larger values are clamped.
+const MAX_REMOTE_US: u64 = 86_400_000_000;
+
+fn ms_to_us(ms: f64) -> u64 {
+    if ms.is_finite() && ms > 0.0 {
+        ((ms * 1000.0).round() as u64).min(MAX_REMOTE_US)
+    } else {
+        0
+    }
+}
+
+impl Entry {
+    /// What changed since `prev` (a clone of this entry taken at the previous report), or
+    /// `None` when nothing was recorded since.
+    pub(crate) fn delta_since(&self, prev: Option<&Entry>) -> Option<EntryDelta> {
+        let (p_req, p_none, p_fail, p_rt, p_len) = match prev {
+            Some(p) => (
+                p.num_requests,
+                p.num_none_requests,
+                p.num_failures,
+                p.total_rt_us,
+                p.total_content_length,
+            ),
+            None => (0, 0, 0, 0, 0),
+        };
+        if self.num_requests == p_req && self.num_failures == p_fail {
+            return None;
+        }
+        let mut hist = self.hist.clone();
+        if let Some(p) = prev {
+            if hist.subtract(&p.hist).is_err() {
+                // Cannot happen for a histogram that only grew; fall back to the whole one.
+                hist = self.hist.clone();
+            }
+        }
+        let mut hist_us: Vec<(u64, u64)> = Vec::new();
+        for v in hist.iter_recorded() {
+            hist_us.push((
+                hist.lowest_equivalent(v.value_iterated_to()),
+                v.count_at_value(),
+            ));
+        }
+        let response_times = locust_buckets(
+            hist_us.iter().copied(),
+            self.min_us,
+            self.max_us.max(self.min_us.unwrap_or(0)),
+        );
+        let mut reqs = Vec::new();
+        let mut fails = Vec::new();
+        for (sec, r, f) in self.per_sec.iter() {
+            let (pr, pf) = prev.map_or((0, 0), |p| p.per_sec.get(sec));
+            if r > pr {
+                reqs.push((sec, r - pr));
+            }
+            if f > pf {
+                fails.push((sec, f - pf));
+            }
+        }
+        Some(EntryDelta {
+            name: self.name.clone(),
+            method: self.method.clone(),
+            last_request_timestamp: self.last_request_timestamp,
+            start_time: self.start_time,
+            num_requests: self.num_requests - p_req,
+            num_none_requests: self.num_none_requests.saturating_sub(p_none),
+            num_failures: self.num_failures - p_fail,
+            total_response_time: self.total_rt_us.saturating_sub(p_rt) as f64 / 1000.0,
+            max_response_time: self.max_us as f64 / 1000.0,
+            min_response_time: self.min_us.map(|m| m as f64 / 1000.0),
+            total_content_length: self.total_content_length.saturating_sub(p_len),
+            response_times,
+            num_reqs_per_sec: reqs,
+            num_fail_per_sec: fails,
+            hist_us: Some(hist_us),
+        })
+    }
+
+    /// Adds a delta received from another node (Locust's `StatsEntry.extend`). With a lossless
+    /// histogram the distribution is exact; otherwise Locust's millisecond buckets are used.
+    pub(crate) fn extend_remote(&mut self, d: &EntryDelta) {
+        self.num_requests = self.num_requests.saturating_add(d.num_requests);
+        self.num_none_requests = self.num_none_requests.saturating_add(d.num_none_requests);
+        self.num_failures = self.num_failures.saturating_add(d.num_failures);
+        self.total_rt_us = self
+            .total_rt_us
+            .saturating_add(ms_to_us(d.total_response_time) as u128);
+        if let Some(min) = d.min_response_time {
+            let m = ms_to_us(min);
+            self.min_us = Some(self.min_us.map_or(m, |x| x.min(m)));
+        }
+        self.max_us = self.max_us.max(ms_to_us(d.max_response_time));
+        self.total_content_length = self
+            .total_content_length
+            .saturating_add(d.total_content_length);
+        if d.start_time.is_finite() && d.start_time > 0.0 && d.start_time < self.start_time {
+            self.start_time = d.start_time;
+        }
+        if let Some(t) = d.last_request_timestamp.filter(|t| t.is_finite()) {
+            self.last_request_timestamp = Some(self.last_request_timestamp.map_or(t, |l| l.max(t)));
+        }
+        for &(sec, n) in &d.num_reqs_per_sec {
+            let slot = self.per_sec.slot(sec);
+            self.per_sec.reqs[slot] = self.per_sec.reqs[slot].saturating_add(n as u32);
+        }
+        for &(sec, n) in &d.num_fail_per_sec {
+            let slot = self.per_sec.slot(sec);
+            self.per_sec.fails[slot] = self.per_sec.fails[slot].saturating_add(n as u32);
+        }
+        let ring_sec = d
+            .last_request_timestamp
+            .filter(|t| t.is_finite())
+            .map(|t| t.floor() as i64);
+        let pairs: Vec<(u64, u64)> = match &d.hist_us {
+            Some(h) => h.iter().map(|&(v, c)| (v.min(MAX_REMOTE_US), c)).collect(),
+            None => d
+                .response_times
+                .iter()
+                .map(|&(ms, c)| (ms.saturating_mul(1000).min(MAX_REMOTE_US), c))
+                .collect(),
+        };
+        for (v, c) in pairs {
+            if c == 0 {
+                continue;
+            }
+            if self.hist.record_n(v, c).is_err() {
+                self.hist.saturating_record(v);
+            }
+            if let Some(sec) = ring_sec {
+                let q = self.hist.lowest_equivalent(v);
+                self.ring_push(sec, q, c);
+            }
+        }
+        self.compact();
+    }
+}
+
+/// Locust's rounded millisecond buckets from ascending `(µs, count)` pairs, clamped to the
+/// exact min/max as [`Entry::response_time_buckets`] does.
+fn locust_buckets(
+    pairs: impl Iterator<Item = (u64, u64)>,
+    min_us: Option<u64>,
+    max_us: u64,
+) -> Vec<(u64, u64)> {
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for (us, c) in pairs {
+        let us = match min_us {
+            Some(min) => us.clamp(min, max_us),
+            None => us,
+        };
+        let b = bucket_response_time(us as f64 / 1000.0);
+        out.push((b, c));
+    }
+    out.sort_unstable_by_key(|p| p.0);
+    out.dedup_by(|a, b| {
+        if a.0 == b.0 {
+            b.1 += a.1;
+            true
+        } else {
+            false
+        }
+    });
     out
 }

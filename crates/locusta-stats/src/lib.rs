@@ -24,8 +24,10 @@ pub mod csv;
 mod entry;
 pub mod format;
 pub mod json;
+pub mod remote;
 
-pub use entry::{Entry, Window};
+pub use entry::{Entry, EntryDelta, Window};
+pub use remote::{ReportTracker, StatsReport};
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};

@@ -75,15 +75,6 @@ pub(crate) fn parse(args: Vec<OsString>) -> Result<Parsed, i32> {
 /// Refuses options whose feature is not in this build yet, instead of silently ignoring them.
 fn refuse_unsupported(opts: &Options) -> Result<(), String> {
     let mut missing = Vec::new();
-    if opts.master {
-        missing.push("--master");
-    }
-    if opts.worker {
-        missing.push("--worker");
-    }
-    if opts.processes.is_some() {
-        missing.push("--processes");
-    }
     if opts.autostart {
         missing.push("--autostart");
     }
@@ -131,7 +122,7 @@ fn raise_open_file_limit(users: u64) {
 }
 
 pub(crate) fn run_parsed(mut locustfile: Locustfile, parsed: Parsed) -> i32 {
-    let opts = parsed.options;
+    let mut opts = parsed.options;
     if !opts.skip_log_setup {
         if let Err(e) = crate::logging::init(
             &opts.loglevel,
@@ -156,7 +147,22 @@ pub(crate) fn run_parsed(mut locustfile: Locustfile, parsed: Parsed) -> i32 {
         log::error!(target: "locusta.main", "{e}");
         return 1;
     }
-    if !opts.headless {
+    if opts.master && opts.worker {
+        log::error!(target: "locusta.main", "--master cannot be combined with --worker");
+        return 1;
+    }
+    if let Some(n) = opts.resolved_processes() {
+        if opts.worker {
+            return crate::distributed::run_worker_processes(
+                n,
+                &opts.master_host,
+                opts.master_port,
+            );
+        }
+        // --processes without --worker: this process becomes the master of N local workers.
+        opts.master = true;
+    }
+    if !opts.headless && !opts.worker {
         log::error!(
             target: "locusta.main",
             "The web UI is not available in this version of locusta yet. Add --headless (with -u, -r and -t) to run from the command line."
@@ -202,7 +208,22 @@ pub(crate) fn run_parsed(mut locustfile: Locustfile, parsed: Parsed) -> i32 {
     }
 
     let host = opts.host.clone().or(locustfile.default_host.clone());
-    if host.is_none() {
+    if opts.master {
+        let control = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                log::error!(target: "locusta.main", "cannot start the control loop: {e}");
+                return 1;
+            }
+        };
+        let code = control.block_on(crate::distributed::run_master(&classes, host, &opts));
+        log::logger().flush();
+        return code;
+    }
+    if host.is_none() && !opts.worker {
         if let Some(c) = classes.iter().find(|c| c.host.is_none()) {
             log::error!(
                 target: "locusta.main",
@@ -329,7 +350,11 @@ pub(crate) fn run_parsed(mut locustfile: Locustfile, parsed: Parsed) -> i32 {
             return 1;
         }
     };
-    let code = control.block_on(headless::run(runner, stats, plan));
+    let code = if opts.worker {
+        control.block_on(crate::distributed::run_worker(runner, stats, &opts))
+    } else {
+        control.block_on(headless::run(runner, stats, plan))
+    };
     log::logger().flush();
     code
 }

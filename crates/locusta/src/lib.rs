@@ -26,6 +26,7 @@ pub mod client;
 pub mod demo;
 pub mod demo_patterns;
 pub mod demo_users;
+pub mod distributed;
 pub mod headless;
 pub mod insight;
 pub mod live;

@@ -310,6 +310,71 @@ impl Runner {
         let Some(class_idx) = self.sequence.push() else {
             return false;
         };
+        self.launch_user(class_idx)
+    }
+
+    /// Sets the absolute number of users per class at once (what a worker's `spawn` message
+    /// from a master asks for): starts or stops the difference per class, most recently
+    /// started first. Unknown class names are returned as an error after the known ones are
+    /// applied.
+    pub fn set_class_counts(&mut self, targets: &[(String, u64)]) -> Result<(), String> {
+        self.ramp = None;
+        let mut unknown = Vec::new();
+        for (name, target) in targets {
+            let Some(idx) = self.classes.iter().position(|c| &c.class.name == name) else {
+                if *target > 0 {
+                    unknown.push(name.as_str());
+                }
+                continue;
+            };
+            while self.sequence.counts()[idx] > *target {
+                if let Some(pos) = self.sequence.remove_last_of(idx) {
+                    if pos < self.users.len() {
+                        let handle = self.users.remove(pos);
+                        let signal = if self.config.stop_timeout.is_zero() {
+                            Signal::Kill
+                        } else {
+                            Signal::Stop
+                        };
+                        let _ = handle.control.send(signal);
+                    }
+                }
+            }
+            while self.sequence.counts()[idx] < *target {
+                self.sequence.push_class(idx);
+                if !self.launch_user(idx) {
+                    break;
+                }
+            }
+        }
+        self.state = RunnerState::Running;
+        self.spawning_complete = true;
+        if unknown.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "the master asked for users of unknown class(es) {}; this worker has {}",
+                unknown.join(", "),
+                self.classes
+                    .iter()
+                    .map(|c| c.class.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        }
+    }
+
+    /// Changes the host and stop timeout for users started from now on (a master sends them
+    /// with each `spawn`).
+    pub fn configure(&mut self, host: Option<String>, stop_timeout: Duration) {
+        if host.is_some() {
+            self.config.host = host;
+        }
+        self.config.stop_timeout = stop_timeout;
+    }
+
+    /// Starts one user of the class at `class_idx`, already counted in the sequence.
+    fn launch_user(&mut self, class_idx: usize) -> bool {
         let prepared = Arc::clone(&self.classes[class_idx]);
         let host = self
             .config

@@ -188,6 +188,26 @@ impl UserSequence {
         Some(class)
     }
 
+    /// Records a user of this class started outside the sequence's own order (a worker told
+    /// absolute per-class counts by its master).
+    pub fn push_class(&mut self, class: usize) {
+        if class < self.counts.len() {
+            self.active.push(class);
+            self.counts[class] += 1;
+        }
+    }
+
+    /// Removes the most recently started user of this class; returns its position in start
+    /// order.
+    pub fn remove_last_of(&mut self, class: usize) -> Option<usize> {
+        let pos = self.active.iter().rposition(|&c| c == class)?;
+        self.active.remove(pos);
+        self.counts[class] -= 1;
+        self.try_fixed = true;
+        self.fixed_pending.clear();
+        Some(pos)
+    }
+
     /// The class of the most recently started user, which is the next to stop.
     pub fn pop(&mut self) -> Option<usize> {
         let class = self.active.pop()?;

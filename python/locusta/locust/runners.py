@@ -174,6 +174,32 @@ class LocalRunner:
         if wait:
             self.spawning_greenlet.join()
 
+    def spawn_counts(self, counts):
+        """Starts or stops users so that exactly ``counts[name]`` users of each class run (what a
+        worker does on the master's ``spawn`` message); returns the counts now running."""
+        if not self._test_started:
+            self._test_started = True
+            self.environment.events.test_start.fire(environment=self.environment)
+        self.state = STATE_SPAWNING
+        by_name = {c.__name__: c for c in self._classes}
+        for name, target in counts.items():
+            cls = by_name.get(name)
+            if cls is None:
+                if target:
+                    logger.error("The master asked for users of unknown class %s", name)
+                continue
+            alive = [u for u in self._users if type(u) is cls and not u.greenlet.dead]
+            for user in reversed(alive[target:]):
+                user.stop(force=not self.environment.stop_timeout)
+                self._users.remove(user)
+            for _ in range(target - len(alive)):
+                user = cls(self.environment)
+                user.start(self.user_greenlets)
+                self._users.append(user)
+        self.target_user_count = sum(counts.values())
+        self.state = STATE_RUNNING
+        return self.user_classes_count
+
     def stop(self):
         """Stops every user (Locust's stop_timeout rules) and fires test_stopping / test_stop.
 

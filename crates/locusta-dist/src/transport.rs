@@ -1,0 +1,167 @@
+//! ZeroMQ sockets as Locust uses them: the master binds a ROUTER, each worker connects a
+//! DEALER whose identity is its node id. Frames are Locust's: worker → master one frame (the
+//! message); master → worker `[identity, message]` without an empty delimiter.
+//!
+//! Every send has a time limit, so a stalled peer can never hang a control loop.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use zeromq::{
+    DealerSocket, RouterSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage,
+};
+
+use crate::protocol::Message;
+
+/// How long one send may wait for the peer's queue.
+const SEND_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `tcp://host:port` with IPv6 literals bracketed and `*` kept for "all interfaces".
+pub fn endpoint(host: &str, port: u16) -> String {
+    let host = if host.is_empty() || host == "*" {
+        "0.0.0.0".to_string()
+    } else if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
+    format!("tcp://{host}:{port}")
+}
+
+/// A worker's connection to the master.
+pub struct Dealer {
+    socket: DealerSocket,
+}
+
+impl Dealer {
+    /// Connects (one attempt of at most `timeout`).
+    pub async fn connect(
+        host: &str,
+        port: u16,
+        node_id: &str,
+        timeout: Duration,
+    ) -> Result<Dealer, String> {
+        let mut opts = SocketOptions::default();
+        let id = zeromq::util::PeerIdentity::try_from(Bytes::from(node_id.as_bytes().to_vec()))
+            .map_err(|e| format!("bad node id {node_id:?}: {e}"))?;
+        opts.peer_identity(id);
+        opts.connect_timeout(timeout);
+        let mut socket = DealerSocket::with_options(opts);
+        let ep = endpoint(host, port);
+        match tokio::time::timeout(timeout + Duration::from_secs(1), socket.connect(&ep)).await {
+            Ok(Ok(())) => Ok(Dealer { socket }),
+            Ok(Err(e)) => Err(format!("cannot connect to {ep}: {e}")),
+            Err(_) => Err(format!("cannot connect to {ep}: timed out")),
+        }
+    }
+
+    /// Sends a message to the master.
+    pub async fn send(&mut self, msg: &Message) -> Result<(), String> {
+        let frame = ZmqMessage::from(msg.encode());
+        match tokio::time::timeout(SEND_TIMEOUT, self.socket.send(frame)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(format!("sending {} failed: {e}", msg.kind)),
+            Err(_) => Err(format!("sending {} timed out", msg.kind)),
+        }
+    }
+
+    /// Sends raw bytes as one frame (for tests of the master's input checks).
+    pub async fn send_raw(&mut self, bytes: Vec<u8>) -> Result<(), String> {
+        match tokio::time::timeout(SEND_TIMEOUT, self.socket.send(ZmqMessage::from(bytes))).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(format!("sending failed: {e}")),
+            Err(_) => Err("sending timed out".into()),
+        }
+    }
+
+    /// The next frame from the master (undecoded: the caller logs and drops bad ones).
+    pub async fn recv(&mut self) -> Result<Bytes, String> {
+        let msg = self
+            .socket
+            .recv()
+            .await
+            .map_err(|e| format!("receiving from the master failed: {e}"))?;
+        let frames = msg.into_vec();
+        // A DEALER receives exactly the payload frame from a Locust or locusta master.
+        frames
+            .into_iter()
+            .last()
+            .ok_or_else(|| "empty message from the master".to_string())
+    }
+}
+
+/// The master's socket.
+pub struct Router {
+    socket: RouterSocket,
+    /// The port actually bound (useful with port 0).
+    pub port: u16,
+}
+
+impl Router {
+    /// Binds `tcp://host:port`: a TCP listener there relays to a ROUTER socket on a private
+    /// loopback port, through the frame size guard (see [`crate::guard`]).
+    pub async fn bind(host: &str, port: u16) -> Result<Router, String> {
+        let mut socket = RouterSocket::new();
+        let inner_ep = endpoint("127.0.0.1", 0);
+        let bound = socket
+            .bind(&inner_ep)
+            .await
+            .map_err(|e| format!("cannot bind the master socket on loopback: {e}"))?;
+        let inner_port = match &bound {
+            zeromq::Endpoint::Tcp(_, p) => *p,
+            _ => return Err("the master socket is not on TCP".into()),
+        };
+        let public = if host.is_empty() || host == "*" {
+            format!("[::]:{port}")
+        } else if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        let listener = match tokio::net::TcpListener::bind(&public).await {
+            Ok(l) => l,
+            // No IPv6 on this machine: all IPv4 interfaces.
+            Err(_) if host.is_empty() || host == "*" => {
+                tokio::net::TcpListener::bind(format!("0.0.0.0:{port}"))
+                    .await
+                    .map_err(|e| format!("cannot bind 0.0.0.0:{port}: {e}"))?
+            }
+            Err(e) => return Err(format!("cannot bind {public}: {e}")),
+        };
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(port);
+        let inner: std::net::SocketAddr = ([127, 0, 0, 1], inner_port).into();
+        tokio::spawn(crate::guard::serve(listener, inner));
+        Ok(Router { socket, port })
+    }
+
+    /// Sends a message to the worker named by its node id.
+    pub async fn send(&mut self, msg: &Message) -> Result<(), String> {
+        let mut frame = ZmqMessage::from(msg.encode());
+        frame.push_front(Bytes::from(msg.node_id.as_bytes().to_vec()));
+        match tokio::time::timeout(SEND_TIMEOUT, self.socket.send(frame)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(format!(
+                "sending {} to {} failed: {e}",
+                msg.kind, msg.node_id
+            )),
+            Err(_) => Err(format!("sending {} to {} timed out", msg.kind, msg.node_id)),
+        }
+    }
+
+    /// The next `(identity, payload)` from any worker.
+    pub async fn recv(&mut self) -> Result<(String, Bytes), String> {
+        let msg = self
+            .socket
+            .recv()
+            .await
+            .map_err(|e| format!("receiving failed: {e}"))?;
+        let mut frames = msg.into_vec().into_iter();
+        let id = frames.next().ok_or("empty message")?;
+        let id =
+            String::from_utf8(id.to_vec()).map_err(|_| "worker id is not UTF-8".to_string())?;
+        let payload = frames
+            .next()
+            .ok_or_else(|| format!("message from {id} has no payload"))?;
+        Ok((id, payload))
+    }
+}

@@ -1,0 +1,392 @@
+//! The worker side of Locust's protocol, around any engine that can run users.
+//!
+//! A worker connects to the master, announces itself (`client_ready`), and then obeys: `spawn`
+//! carries the absolute number of users per class this worker should run, `stop` stops them,
+//! `quit` ends the process. It sends a heartbeat every second (state, CPU, memory) and a
+//! statistics report every three seconds (only what changed since the previous one). If the
+//! master goes silent for [`master_heartbeat_timeout`] the worker stops its users and exits
+//! with a clear message, as Locust's worker does.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use locusta_stats::{ReportTracker, StatsHub};
+use rmpv::Value;
+
+use crate::protocol::{self, as_f64, get, map, Message};
+use crate::report::{report_value, WorkerReport};
+use crate::sys::{memory_bytes, CpuMeter};
+use crate::transport::Dealer;
+
+/// Locust's `HEARTBEAT_INTERVAL`.
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
+/// Locust's `WORKER_REPORT_INTERVAL`.
+pub const REPORT_INTERVAL: Duration = Duration::from_secs(3);
+/// Locust's `MASTER_HEARTBEAT_TIMEOUT` (60 s; `LOCUSTA_MASTER_HEARTBEAT_TIMEOUT` overrides it
+/// in seconds, as tests patch Locust's module constant).
+pub fn master_heartbeat_timeout() -> Duration {
+    std::env::var("LOCUSTA_MASTER_HEARTBEAT_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&s| s > 0)
+        .map_or(Duration::from_secs(60), Duration::from_secs)
+}
+/// Locust's `CONNECT_TIMEOUT`.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Locust's `CONNECT_RETRY_COUNT`.
+pub const CONNECT_RETRY_COUNT: u32 = 60;
+
+/// What the worker needs from the engine that runs the users.
+pub trait Engine {
+    /// Sets the absolute number of users per class (starting or stopping users at once).
+    /// Classes this engine does not know are reported back as an error message.
+    fn set_class_counts(&mut self, counts: &[(String, u64)]) -> Result<(), String>;
+    /// Sets the host and stop timeout the master sent with `spawn`.
+    fn configure(&mut self, host: Option<String>, stop_timeout: Duration);
+    /// Users running now.
+    fn user_count(&self) -> u64;
+    /// Users per class now (every known class, zeros included).
+    fn class_counts(&self) -> Vec<(String, u64)>;
+    /// The statistics the users record into.
+    fn stats(&self) -> Arc<StatsHub>;
+    /// Stops every user (honouring the stop timeout).
+    fn stop(&mut self) -> Pin<Box<dyn Future<Output = ()> + '_>>;
+}
+
+/// Where the master is.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// `--master-host`.
+    pub master_host: String,
+    /// `--master-port`.
+    pub master_port: u16,
+    /// The node id (`hostname_hex` when `None`).
+    pub node_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Ready,
+    Spawning,
+    Running,
+    Stopped,
+}
+
+impl State {
+    fn as_str(self) -> &'static str {
+        match self {
+            State::Ready => "ready",
+            State::Spawning => "spawning",
+            State::Running => "running",
+            State::Stopped => "stopped",
+        }
+    }
+}
+
+/// Why the worker loop ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exit {
+    /// The master sent `quit`.
+    Quit,
+    /// Ctrl-C or SIGTERM.
+    Interrupted,
+    /// The master went silent or could not be reached.
+    MasterLost(String),
+}
+
+struct Worker<'a> {
+    engine: &'a mut dyn Engine,
+    stats: Arc<StatsHub>,
+    tracker: ReportTracker,
+    node_id: String,
+    state: State,
+    last_spawn_ts: f64,
+    cpu: CpuMeter,
+    /// Requests reported to the master since the current test started.
+    reported_requests: u64,
+}
+
+impl Worker<'_> {
+    fn report(&mut self) -> Message {
+        let stats = self.tracker.take(&self.stats);
+        self.reported_requests += stats.total.num_requests;
+        let r = WorkerReport {
+            stats,
+            user_classes_count: self.engine.class_counts(),
+            user_count: self.engine.user_count(),
+        };
+        Message::new("stats", report_value(&r, true), &self.node_id)
+    }
+
+    fn heartbeat(&mut self) -> Message {
+        Message::new(
+            "heartbeat",
+            map(vec![
+                ("state", self.state.as_str().into()),
+                ("current_cpu_usage", self.cpu.percent().into()),
+                ("current_memory_usage", memory_bytes().into()),
+            ]),
+            &self.node_id,
+        )
+    }
+
+    /// Handles `spawn`; returns the messages to send back.
+    fn spawn(&mut self, data: &Value) -> Vec<Message> {
+        let mut out = vec![Message::new("spawning", Value::Nil, &self.node_id)];
+        let ts = get(data, "timestamp").and_then(as_f64).unwrap_or(0.0);
+        if ts <= self.last_spawn_ts {
+            log::info!(target: "locusta.runners", "Discard spawn message with older or equal timestamp than timestamp of previous spawn message");
+            return out;
+        }
+        let counts = match get(data, "user_classes_count").map(protocol::class_counts) {
+            Some(Ok(c)) => c,
+            Some(Err(e)) => {
+                log::warn!("dropping a spawn message from the master: {e}");
+                return out;
+            }
+            None => {
+                log::warn!("dropping a spawn message without user_classes_count");
+                return out;
+            }
+        };
+        let host = match get(data, "host") {
+            Some(Value::String(s)) => s.as_str().filter(|h| !h.is_empty()).map(str::to_owned),
+            _ => None,
+        };
+        let stop_timeout = get(data, "stop_timeout")
+            .and_then(as_f64)
+            .filter(|t| t.is_finite() && *t >= 0.0)
+            .unwrap_or(0.0);
+        if !matches!(self.state, State::Running | State::Spawning) {
+            // A new test: start from clean statistics, as Locust's worker does.
+            self.stats.reset();
+            self.tracker.clear();
+            self.reported_requests = 0;
+        }
+        self.state = State::Spawning;
+        self.engine
+            .configure(host, Duration::from_secs_f64(stop_timeout.min(86_400.0)));
+        if let Err(e) = self.engine.set_class_counts(&counts) {
+            log::error!("{e}");
+            out.push(Message::new(
+                "exception",
+                map(vec![("msg", e.as_str().into()), ("traceback", "".into())]),
+                &self.node_id,
+            ));
+        }
+        self.last_spawn_ts = ts;
+        let now_counts = self.engine.class_counts();
+        out.push(Message::new(
+            "spawning_complete",
+            map(vec![
+                (
+                    "user_classes_count",
+                    protocol::class_counts_value(&now_counts),
+                ),
+                ("user_count", self.engine.user_count().into()),
+            ]),
+            &self.node_id,
+        ));
+        self.state = State::Running;
+        out
+    }
+}
+
+async fn connect(cfg: &WorkerConfig, node_id: &str) -> Result<Dealer, String> {
+    let mut last_err = String::new();
+    for attempt in 1..=CONNECT_RETRY_COUNT {
+        match Dealer::connect(&cfg.master_host, cfg.master_port, node_id, CONNECT_TIMEOUT).await {
+            Ok(d) => return Ok(d),
+            Err(e) => {
+                log::info!(
+                    "Failed to connect to master {}:{}, retry {attempt}/{CONNECT_RETRY_COUNT}.",
+                    cfg.master_host,
+                    cfg.master_port
+                );
+                last_err = e;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+    Err(last_err)
+}
+
+/// Waits for the master's `ack` to our `client_ready`, resending it every
+/// [`CONNECT_TIMEOUT`]. Returns the worker index.
+async fn handshake(dealer: &mut Dealer, node_id: &str) -> Result<i64, String> {
+    let ready = Message::new("client_ready", Value::from(-1), node_id);
+    for attempt in 1..=CONNECT_RETRY_COUNT {
+        dealer.send(&ready).await?;
+        let deadline = Instant::now() + CONNECT_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match tokio::time::timeout(left, dealer.recv()).await {
+                Err(_) => break,
+                Ok(Err(e)) => return Err(e),
+                Ok(Ok(bytes)) => match Message::decode(&bytes) {
+                    Ok(m) if m.kind == "ack" => {
+                        return Ok(get(&m.data, "index").and_then(|v| v.as_i64()).unwrap_or(-1));
+                    }
+                    Ok(m) => log::debug!("ignoring {} before the master's ack", m.kind),
+                    Err(e) => log::warn!("dropping a malformed message from the master: {e}"),
+                },
+            }
+        }
+        log::info!("No ack from the master yet, retry {attempt}/{CONNECT_RETRY_COUNT}.");
+    }
+    Err("the master never acknowledged this worker".into())
+}
+
+/// Runs the worker until the master says quit, the process is interrupted, or the master is
+/// lost. Users are stopped in every case.
+pub async fn run(engine: &mut dyn Engine, cfg: WorkerConfig) -> Exit {
+    let node_id = cfg.node_id.clone().unwrap_or_else(crate::sys::new_node_id);
+    log::info!(
+        target: "locusta.main",
+        "Starting worker {node_id}, connecting to master {}:{}",
+        cfg.master_host,
+        cfg.master_port
+    );
+    let mut dealer = match connect(&cfg, &node_id).await {
+        Ok(d) => d,
+        Err(e) => {
+            return Exit::MasterLost(format!(
+                "could not connect to the master at {}:{}: {e}",
+                cfg.master_host, cfg.master_port
+            ))
+        }
+    };
+    match handshake(&mut dealer, &node_id).await {
+        Ok(index) => {
+            log::info!(target: "locusta.main", "Connected to master as worker index {index}")
+        }
+        Err(e) => return Exit::MasterLost(e),
+    }
+    let stats = engine.stats();
+    let mut w = Worker {
+        engine,
+        stats,
+        tracker: ReportTracker::new(),
+        node_id: node_id.clone(),
+        state: State::Ready,
+        last_spawn_ts: 0.0,
+        cpu: CpuMeter::new(),
+        reported_requests: 0,
+    };
+    let mut heartbeat = tokio::time::interval(HEARTBEAT_INTERVAL);
+    let mut report = tokio::time::interval(REPORT_INTERVAL);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    report.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_master = Instant::now();
+    let timeout = master_heartbeat_timeout();
+    let mut sigterm =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+
+    let exit = loop {
+        let mut outgoing: Vec<Message> = Vec::new();
+        tokio::select! {
+            frame = dealer.recv() => {
+                let bytes = match frame {
+                    Ok(b) => b,
+                    Err(e) => {
+                        log::warn!("{e}; reconnecting");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        if let Ok(d) = Dealer::connect(&cfg.master_host, cfg.master_port, &node_id, CONNECT_TIMEOUT).await {
+                            dealer = d;
+                        }
+                        if last_master.elapsed() > timeout {
+                            break Exit::MasterLost(format!("Didn't get heartbeat from master in over {}s", timeout.as_secs()));
+                        }
+                        continue;
+                    }
+                };
+                let msg = match Message::decode(&bytes) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        log::warn!("dropping a malformed message from the master: {e}");
+                        continue;
+                    }
+                };
+                match msg.kind.as_str() {
+                    "heartbeat" => last_master = Instant::now(),
+                    "ack" => {}
+                    "spawn" => {
+                        last_master = Instant::now();
+                        outgoing = w.spawn(&msg.data);
+                    }
+                    "spawning_complete" => {
+                        let n = get(&msg.data, "user_count").and_then(protocol::as_u64).unwrap_or(0);
+                        log::info!(target: "locusta.runners", "All users spawned on the master's side: {n} users");
+                    }
+                    "stop" => {
+                        w.engine.stop().await;
+                        w.state = State::Stopped;
+                        let _ = dealer.send(&Message::new("client_stopped", Value::Nil, &node_id)).await;
+                        outgoing.push(Message::new("client_ready", Value::from(-1), &node_id));
+                        w.state = State::Ready;
+                    }
+                    "quit" => {
+                        log::info!(target: "locusta.runners", "Got quit message from master, shutting down...");
+                        break Exit::Quit;
+                    }
+                    "reconnect" => {
+                        log::warn!("Received reconnect message from master. Resetting RPC connection.");
+                        match Dealer::connect(&cfg.master_host, cfg.master_port, &node_id, CONNECT_TIMEOUT).await {
+                            Ok(d) => {
+                                dealer = d;
+                                outgoing.push(Message::new("client_ready", Value::from(-1), &node_id));
+                            }
+                            Err(e) => log::error!("Temporary failure when resetting connection: {e}, will retry later."),
+                        }
+                    }
+                    "update_user_class" => log::warn!("update_user_class is not supported by locusta workers; ignored"),
+                    other => log::warn!("Unknown message type received: {other}"),
+                }
+            }
+            _ = heartbeat.tick() => {
+                if last_master.elapsed() > timeout {
+                    break Exit::MasterLost(format!("Didn't get heartbeat from master in over {}s", timeout.as_secs()));
+                }
+                outgoing.push(w.heartbeat());
+            }
+            _ = report.tick() => outgoing.push(w.report()),
+            _ = &mut ctrl_c => break Exit::Interrupted,
+            Some(_) = async {
+                match sigterm.as_mut() {
+                    Some(s) => s.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => break Exit::Interrupted,
+        }
+        for m in outgoing {
+            if let Err(e) = dealer.send(&m).await {
+                log::error!("RPCError found when sending to master: {e}");
+            }
+        }
+    };
+
+    // Stop users, send what is left of the statistics, and say goodbye (Locust's quitting).
+    w.engine.stop().await;
+    if !matches!(exit, Exit::MasterLost(_)) {
+        let final_report = w.report();
+        let _ = dealer.send(&final_report).await;
+        let _ = dealer
+            .send(&Message::new("quit", Value::Nil, &node_id))
+            .await;
+        // Give the socket a moment to flush before the process exits.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    log::info!(
+        target: "locusta.main",
+        "Worker {node_id} reported {} requests in total",
+        w.reported_requests
+    );
+    exit
+}

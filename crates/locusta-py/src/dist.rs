@@ -1,0 +1,266 @@
+//! Master/worker mode for Python locustfiles.
+//!
+//! The master needs only the classes' names, weights and fixed counts, so it runs entirely in
+//! Rust ([`run_master`]). A worker's users are greenlets on the Python thread, so the protocol
+//! loop runs on its own Rust thread and talks to Python through a small shared mailbox
+//! ([`WorkerLink`]): the Python runner polls it from the gevent loop for `spawn` / `stop` /
+//! `exit` commands and publishes its per-class user counts back; the statistics are already in
+//! Rust (the run's `StatsHub`), so the reports never touch Python.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use locusta::spawn::ClassSlot;
+use locusta_dist::worker::{self, Engine, Exit, WorkerConfig};
+use locusta_options::ExtraOption;
+use locusta_stats::StatsHub;
+use pyo3::prelude::*;
+
+use crate::stats::Stats;
+use crate::{ExtraTuple, UsageError};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+enum Command {
+    Spawn {
+        counts: Vec<(String, u64)>,
+        host: Option<String>,
+        stop_timeout: f64,
+    },
+    Stop,
+    Exit(i32),
+}
+
+#[derive(Default)]
+struct Mailbox {
+    commands: VecDeque<Command>,
+    counts: Vec<(String, u64)>,
+    stopped: bool,
+    host: Option<String>,
+    stop_timeout: f64,
+}
+
+struct Bridge {
+    mailbox: Arc<Mutex<Mailbox>>,
+    stats: Arc<StatsHub>,
+}
+
+impl Engine for Bridge {
+    fn set_class_counts(&mut self, counts: &[(String, u64)]) -> Result<(), String> {
+        let mut m = lock(&self.mailbox);
+        let (host, stop_timeout) = (m.host.clone(), m.stop_timeout);
+        m.commands.push_back(Command::Spawn {
+            counts: counts.to_vec(),
+            host,
+            stop_timeout,
+        });
+        // Reported until the Python runner publishes what it actually started.
+        m.counts = counts.to_vec();
+        Ok(())
+    }
+    fn configure(&mut self, host: Option<String>, stop_timeout: Duration) {
+        let mut m = lock(&self.mailbox);
+        m.host = host;
+        m.stop_timeout = stop_timeout.as_secs_f64();
+    }
+    fn user_count(&self) -> u64 {
+        lock(&self.mailbox).counts.iter().map(|(_, n)| n).sum()
+    }
+    fn class_counts(&self) -> Vec<(String, u64)> {
+        lock(&self.mailbox).counts.clone()
+    }
+    fn stats(&self) -> Arc<StatsHub> {
+        Arc::clone(&self.stats)
+    }
+    fn stop(&mut self) -> Pin<Box<dyn Future<Output = ()> + '_>> {
+        Box::pin(async move {
+            let limit = {
+                let mut m = lock(&self.mailbox);
+                m.stopped = false;
+                m.commands.push_back(Command::Stop);
+                Duration::from_secs_f64(m.stop_timeout.min(3600.0)) + Duration::from_secs(15)
+            };
+            let deadline = Instant::now() + limit;
+            while Instant::now() < deadline {
+                if lock(&self.mailbox).stopped {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            log::warn!("the Python users did not stop in time");
+        })
+    }
+}
+
+/// The worker side for a Python runner: starts the protocol thread at creation.
+#[pyclass(module = "locusta._core", frozen)]
+pub struct WorkerLink {
+    mailbox: Arc<Mutex<Mailbox>>,
+}
+
+#[pymethods]
+impl WorkerLink {
+    #[new]
+    fn new(master_host: String, master_port: u16, stats: &Stats) -> PyResult<Self> {
+        let mailbox = Arc::new(Mutex::new(Mailbox::default()));
+        let bridge_box = Arc::clone(&mailbox);
+        let hub = stats.hub();
+        std::thread::Builder::new()
+            .name("locusta-worker-link".into())
+            .spawn(move || {
+                let code = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => {
+                        let mut bridge = Bridge {
+                            mailbox: Arc::clone(&bridge_box),
+                            stats: hub,
+                        };
+                        let cfg = WorkerConfig {
+                            master_host,
+                            master_port,
+                            node_id: None,
+                        };
+                        match rt.block_on(worker::run(&mut bridge, cfg)) {
+                            Exit::Quit | Exit::Interrupted => 0,
+                            Exit::MasterLost(why) => {
+                                log::error!(target: "locusta.main", "{why}; stopped the users, exiting");
+                                1
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        log::error!("cannot start the worker's network loop: {e}");
+                        1
+                    }
+                };
+                lock(&bridge_box).commands.push_back(Command::Exit(code));
+            })
+            .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
+        Ok(WorkerLink { mailbox })
+    }
+
+    /// The next command, or None: `("spawn", {class: n}, host, stop_timeout)`, `("stop",)` or
+    /// `("exit", code)`.
+    fn poll<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, pyo3::types::PyTuple>>> {
+        let cmd = lock(&self.mailbox).commands.pop_front();
+        Ok(match cmd {
+            None => None,
+            Some(Command::Spawn {
+                counts,
+                host,
+                stop_timeout,
+            }) => {
+                let d = pyo3::types::PyDict::new(py);
+                for (k, v) in counts {
+                    d.set_item(k, v)?;
+                }
+                Some(pyo3::types::PyTuple::new(
+                    py,
+                    [
+                        "spawn".into_pyobject(py)?.into_any(),
+                        d.into_any(),
+                        host.into_pyobject(py)?.into_any(),
+                        stop_timeout.into_pyobject(py)?.into_any(),
+                    ],
+                )?)
+            }
+            Some(Command::Stop) => Some(pyo3::types::PyTuple::new(
+                py,
+                ["stop".into_pyobject(py)?.into_any()],
+            )?),
+            Some(Command::Exit(code)) => Some(pyo3::types::PyTuple::new(
+                py,
+                [
+                    "exit".into_pyobject(py)?.into_any(),
+                    code.into_pyobject(py)?.into_any(),
+                ],
+            )?),
+        })
+    }
+
+    /// Publishes the users per class the Python runner has now.
+    fn set_counts(&self, counts: HashMap<String, u64>) {
+        let mut m = lock(&self.mailbox);
+        let mut v: Vec<(String, u64)> = counts.into_iter().collect();
+        v.sort();
+        m.counts = v;
+    }
+
+    /// Tells the protocol loop that every user has stopped.
+    fn stopped(&self) {
+        let mut m = lock(&self.mailbox);
+        m.stopped = true;
+        m.counts.iter_mut().for_each(|(_, n)| *n = 0);
+    }
+}
+
+/// Runs a headless master for these classes (`(name, weight, fixed_count)`), with the options
+/// parsed again from `argv` (plus the locustfile's declared options); returns the exit code.
+#[pyfunction]
+#[pyo3(signature = (argv, classes, extras=None))]
+pub fn run_master(
+    py: Python<'_>,
+    argv: Vec<String>,
+    classes: Vec<(String, f64, u64)>,
+    extras: Option<Vec<ExtraTuple>>,
+) -> PyResult<i32> {
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let extras: Vec<ExtraOption> = extras
+        .unwrap_or_default()
+        .into_iter()
+        .map(
+            |(dest, long, short, env, takes_value, help, metavar, hidden)| ExtraOption {
+                dest,
+                long,
+                short,
+                env,
+                takes_value,
+                help,
+                metavar,
+                hidden,
+            },
+        )
+        .collect();
+    let parsed = locusta_options::parse_with_extras(argv, &env, &cwd, home.as_deref(), &extras)
+        .map_err(|e| UsageError::new_err((e.message, e.exit_code, e.use_stdout)))?;
+    let opts = parsed.options;
+    let slots: Vec<ClassSlot> = classes
+        .into_iter()
+        .map(|(name, weight, fixed_count)| ClassSlot {
+            name,
+            weight,
+            fixed_count,
+        })
+        .collect();
+    Ok(py.detach(move || {
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                log::error!("cannot start the master's control loop: {e}");
+                return 1;
+            }
+        };
+        let host = opts.host.clone();
+        rt.block_on(locusta::distributed::run_master_slots(slots, host, &opts))
+    }))
+}
+
+/// `--worker --processes N`: starts N worker processes of this same command and waits for
+/// them; returns the first non-zero exit code.
+#[pyfunction]
+pub fn run_worker_processes(py: Python<'_>, n: u64, master_host: String, master_port: u16) -> i32 {
+    py.detach(move || locusta::distributed::run_worker_processes(n, &master_host, master_port))
+}

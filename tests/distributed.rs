@@ -1,0 +1,337 @@
+//! End-to-end tests of master/worker mode with real processes on loopback: a locusta master
+//! with locusta workers, a worker killed with SIGKILL mid-test, a worker joining mid-test, and
+//! a worker whose master disappears. (Mixed runs with the real Locust are in
+//! `tests/python/test_distributed.py`.)
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use locusta_demo::{DemoConfig, DemoServer};
+
+const BIN: &str = env!("CARGO_BIN_EXE_locusta");
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+fn spawn(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Child {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .current_dir(cwd)
+        .env_remove("LOCUST_HOST")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.spawn().expect("start locusta")
+}
+
+/// Waits for the process to end (killing it after `limit`) and returns (code, stderr).
+fn finish(mut child: Child, limit: Duration) -> (Option<i32>, String) {
+    let deadline = Instant::now() + limit;
+    let mut err_pipe = child.stderr.take().expect("stderr");
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err_pipe.read_to_string(&mut s);
+        s
+    });
+    let mut out_pipe = child.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out_pipe.read_to_string(&mut s);
+    });
+    let code = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status.code(),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+        }
+    };
+    (code, reader.join().unwrap_or_default())
+}
+
+fn master(port: u16, host: &str, workers: &str, run_time: &str, dir: &Path) -> Child {
+    let port = port.to_string();
+    spawn(
+        &[
+            "demo",
+            "--master",
+            "--headless",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            &port,
+            "--expect-workers",
+            workers,
+            "--expect-workers-max-wait",
+            "60",
+            "-u",
+            "6",
+            "-r",
+            "6",
+            "-t",
+            run_time,
+            "-H",
+            host,
+            "--csv",
+            "m",
+            "--only-summary",
+        ],
+        dir,
+        &[],
+    )
+}
+
+fn worker(port: u16, host: &str, dir: &Path, env: &[(&str, &str)]) -> Child {
+    let port = port.to_string();
+    spawn(
+        &["demo", "--worker", "--master-port", &port, "-H", host],
+        dir,
+        env,
+    )
+}
+
+fn aggregated_requests(dir: &Path) -> u64 {
+    let data = std::fs::read_to_string(dir.join("m_stats.csv")).expect("master CSV");
+    let row = data
+        .lines()
+        .find(|l| l.starts_with(",Aggregated,"))
+        .expect("Aggregated row");
+    row.split(',')
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .expect("count")
+}
+
+fn reported(log: &str) -> u64 {
+    log.lines()
+        .find_map(|l| {
+            let i = l.find(" reported ")?;
+            l[i + 10..].split(' ').next()?.parse().ok()
+        })
+        .unwrap_or_else(|| panic!("no 'reported N requests' line in worker log:\n{log}"))
+}
+
+#[test]
+fn master_total_equals_the_sum_of_two_workers() {
+    let server =
+        DemoServer::start(([127, 0, 0, 1], 0).into(), DemoConfig::default()).expect("target");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let host = server.base_url();
+    let m = master(port, &host, "2", "5s", dir.path());
+    let w1 = worker(port, &host, dir.path(), &[]);
+    let w2 = worker(port, &host, dir.path(), &[]);
+    let (mc, mlog) = finish(m, Duration::from_secs(90));
+    let (c1, log1) = finish(w1, Duration::from_secs(30));
+    let (c2, log2) = finish(w2, Duration::from_secs(30));
+    assert_eq!(mc, Some(0), "master log:\n{mlog}");
+    assert_eq!(c1, Some(0), "worker 1 log:\n{log1}");
+    assert_eq!(c2, Some(0), "worker 2 log:\n{log2}");
+    assert!(mlog.contains("2 workers connected"), "{mlog}");
+    assert!(
+        mlog.contains("All users spawned: {\"ShopUser\": 4, \"WebsiteUser\": 2} (6 total users)"),
+        "{mlog}"
+    );
+    let total = aggregated_requests(dir.path());
+    assert!(total > 0, "no requests at all:\n{mlog}");
+    assert_eq!(total, reported(&log1) + reported(&log2), "master:\n{mlog}");
+    server.shutdown();
+}
+
+#[test]
+fn killed_worker_goes_missing_and_a_late_worker_joins() {
+    let server =
+        DemoServer::start(([127, 0, 0, 1], 0).into(), DemoConfig::default()).expect("target");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let host = server.base_url();
+    let m = master(port, &host, "2", "16s", dir.path());
+    let w1 = worker(port, &host, dir.path(), &[]);
+    let mut w2 = worker(port, &host, dir.path(), &[]);
+    std::thread::sleep(Duration::from_secs(5));
+    // A third worker joins mid-test and gets users.
+    let w3 = worker(port, &host, dir.path(), &[]);
+    std::thread::sleep(Duration::from_secs(3));
+    let _ = w2.kill(); // SIGKILL
+    let _ = w2.wait();
+    let (mc, mlog) = finish(m, Duration::from_secs(90));
+    let (c1, _) = finish(w1, Duration::from_secs(30));
+    let (c3, log3) = finish(w3, Duration::from_secs(30));
+    assert_eq!(mc, Some(0), "master log:\n{mlog}");
+    assert_eq!((c1, c3), (Some(0), Some(0)));
+    assert!(mlog.contains("3 workers connected"), "{mlog}");
+    assert!(
+        mlog.contains("failed to send heartbeat, setting state to missing"),
+        "{mlog}"
+    );
+    assert!(reported(&log3) > 0, "the late worker ran no users:\n{log3}");
+    assert!(aggregated_requests(dir.path()) > 0);
+    server.shutdown();
+}
+
+#[test]
+fn worker_exits_when_its_master_disappears() {
+    let server =
+        DemoServer::start(([127, 0, 0, 1], 0).into(), DemoConfig::default()).expect("target");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let host = server.base_url();
+    let mut m = master(port, &host, "1", "60s", dir.path());
+    let w = worker(
+        port,
+        &host,
+        dir.path(),
+        &[("LOCUSTA_MASTER_HEARTBEAT_TIMEOUT", "4")],
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    let _ = m.kill();
+    let _ = m.wait();
+    let killed = Instant::now();
+    let (code, log) = finish(w, Duration::from_secs(60));
+    assert_eq!(code, Some(1), "{log}");
+    assert!(killed.elapsed() < Duration::from_secs(30), "{log}");
+    assert!(
+        log.contains("Didn't get heartbeat from master in over 4s"),
+        "{log}"
+    );
+    server.shutdown();
+}
+
+#[test]
+fn master_survives_malformed_and_oversized_messages() {
+    use locusta_dist::protocol::Message;
+    use locusta_dist::transport::Dealer;
+    use std::io::Write;
+
+    let server =
+        DemoServer::start(([127, 0, 0, 1], 0).into(), DemoConfig::default()).expect("target");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let host = server.base_url();
+    let m = master(port, &host, "1", "3s", dir.path());
+    std::thread::sleep(Duration::from_millis(800));
+
+    // A forged ZMTP frame header claiming a terabyte, and plain garbage.
+    let mut greeting = vec![0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0x7f, 3, 0];
+    greeting.extend_from_slice(b"NULL");
+    greeting.resize(64, 0);
+    for tail in [
+        {
+            let mut t = vec![0x02];
+            t.extend_from_slice(&(1u64 << 40).to_be_bytes());
+            t
+        },
+        b"GET / HTTP/1.1\r\n\r\n".repeat(10),
+    ] {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.write_all(&greeting);
+            let _ = s.write_all(&tail);
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+    // Malformed messages over a real ZeroMQ connection.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let mut d = Dealer::connect("127.0.0.1", port, "fuzz_1", Duration::from_secs(5))
+            .await
+            .expect("connect");
+        for frame in [
+            vec![],
+            vec![0xc1],
+            vec![0x93, 0x01, 0xc0, 0xa1, b'x'],
+            vec![0xdd, 0xff, 0xff, 0xff, 0xff],
+        ] {
+            let _ = d.send_raw(frame).await;
+        }
+        let bad_stats = Message::new(
+            "stats",
+            locusta_dist::rmpv::Value::Map(vec![("stats".into(), 5.into())]),
+            "fuzz_1",
+        );
+        let _ = d.send(&bad_stats).await;
+        let _ = d
+            .send(&Message::new(
+                "no_such_type",
+                locusta_dist::rmpv::Value::Nil,
+                "fuzz_1",
+            ))
+            .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    });
+    let w = worker(port, &host, dir.path(), &[]);
+    let (mc, mlog) = finish(m, Duration::from_secs(60));
+    let _ = finish(w, Duration::from_secs(30));
+    assert_eq!(mc, Some(0), "{mlog}");
+    assert!(mlog.contains("would exceed the"), "{mlog}");
+    assert!(mlog.contains("invalid ZMTP frame flags"), "{mlog}");
+    assert!(mlog.contains("dropping a malformed message"), "{mlog}");
+    assert!(
+        mlog.contains("dropping a stats report from fuzz_1"),
+        "{mlog}"
+    );
+    assert!(
+        mlog.contains("Unknown message type received from fuzz_1"),
+        "{mlog}"
+    );
+    assert!(aggregated_requests(dir.path()) > 0);
+    server.shutdown();
+}
+
+#[test]
+fn processes_runs_a_local_master_and_fresh_worker_processes() {
+    let server =
+        DemoServer::start(([127, 0, 0, 1], 0).into(), DemoConfig::default()).expect("target");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let host = server.base_url();
+    let p = spawn(
+        &[
+            "demo",
+            "--processes",
+            "2",
+            "--headless",
+            "-u",
+            "4",
+            "-r",
+            "4",
+            "-t",
+            "3s",
+            "--master-bind-port",
+            "0",
+            "-H",
+            &host,
+            "--csv",
+            "m",
+            "--only-summary",
+        ],
+        dir.path(),
+        &[],
+    );
+    let (code, log) = finish(p, Duration::from_secs(90));
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("2 workers connected"), "{log}");
+    let workers: Vec<u64> = log
+        .lines()
+        .filter_map(|l| {
+            let i = l.find(" reported ")?;
+            l[i + 10..].split(' ').next()?.parse().ok()
+        })
+        .collect();
+    assert_eq!(workers.len(), 2, "{log}");
+    let total = aggregated_requests(dir.path());
+    assert!(total > 0);
+    assert_eq!(total, workers.iter().sum::<u64>(), "{log}");
+    server.shutdown();
+}
