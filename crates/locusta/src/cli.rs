@@ -87,8 +87,11 @@ fn refuse_unsupported(opts: &Options) -> Result<(), String> {
     if opts.html_file.is_some() {
         missing.push("--html");
     }
-    if opts.autostart {
-        missing.push("--autostart");
+    if opts.web_login {
+        missing.push("--web-login (use --web-auth user:password)");
+    }
+    if opts.class_picker {
+        missing.push("--class-picker");
     }
     if missing.is_empty() {
         Ok(())
@@ -159,12 +162,12 @@ pub(crate) fn run_parsed(mut locustfile: Locustfile, parsed: Parsed) -> i32 {
         log::error!(target: "locusta.main", "{e}");
         return 1;
     }
-    if !opts.headless {
-        log::error!(
-            target: "locusta.main",
-            "The web UI is not available in this version of locusta yet. Add --headless (with -u, -r and -t) to run from the command line."
-        );
+    if opts.autoquit != -1 && !opts.autostart {
+        eprintln!("--autoquit is only meaningful in combination with --autostart");
         return 1;
+    }
+    if opts.autostart && opts.headless {
+        log::info!(target: "locusta.main", "The --autostart argument is implied by --headless, no need to set both.");
     }
 
     // Positional user class names select classes, as in Locust.
@@ -205,7 +208,9 @@ pub(crate) fn run_parsed(mut locustfile: Locustfile, parsed: Parsed) -> i32 {
     }
 
     let host = opts.host.clone().or(locustfile.default_host.clone());
-    if host.is_none() {
+    // The web UI asks for the host in its start form instead.
+    let host_optional = classes.iter().all(|c| c.host.is_some());
+    if host.is_none() && opts.headless {
         if let Some(c) = classes.iter().find(|c| c.host.is_none()) {
             log::error!(
                 target: "locusta.main",
@@ -240,6 +245,9 @@ pub(crate) fn run_parsed(mut locustfile: Locustfile, parsed: Parsed) -> i32 {
             return 1;
         }
     };
+    let classes_info = crate::webui::class_infos(&classes);
+    let host_for_ui = host.clone().unwrap_or_default();
+    let has_shape = locustfile.shape.is_some();
     let stats = StatsHub::new(StatsLimits {
         max_entries: opts.max_stats_entries,
         ..StatsLimits::default()
@@ -286,7 +294,27 @@ pub(crate) fn run_parsed(mut locustfile: Locustfile, parsed: Parsed) -> i32 {
             return 1;
         }
     };
-    let code = control.block_on(headless::run(runner, stats, plan));
+    let code = if opts.headless {
+        control.block_on(headless::run(runner, stats, plan))
+    } else {
+        match crate::webui::web_plan(
+            &opts,
+            &parsed.sources,
+            crate::webui::Facts {
+                classes: classes_info,
+                has_shape,
+                host: host_for_ui,
+                host_optional,
+            },
+        ) {
+            Ok((web, info)) => control.block_on(crate::webui::run(runner, stats, plan, web, info)),
+            Err(e) => {
+                log::error!(target: "locusta.main", "{e}");
+                runner.shutdown();
+                1
+            }
+        }
+    };
     log::logger().flush();
     code
 }

@@ -52,14 +52,14 @@ enum StopReason {
     ShapeDone,
 }
 
-fn unix_now() -> f64 {
+pub(crate) fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
 }
 
-fn format_class_counts(counts: &[(String, u64)]) -> String {
+pub(crate) fn format_class_counts(counts: &[(String, u64)]) -> String {
     let mut sorted: Vec<&(String, u64)> = counts.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     let parts: Vec<String> = sorted
@@ -72,7 +72,7 @@ fn format_class_counts(counts: &[(String, u64)]) -> String {
 
 /// Prints a table to stderr, where Locust's plain `stats_logger` writes it. The tables already
 /// end with the blank line Locust leaves after them.
-fn print_block(text: &str) {
+pub(crate) fn print_block(text: &str) {
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(text.as_bytes());
     let _ = err.flush();
@@ -233,6 +233,12 @@ pub async fn run(mut runner: Runner, stats: Arc<StatsHub>, mut plan: HeadlessPla
     runner.shutdown();
     stats.merge();
 
+    finish(&stats, &plan, csv.as_mut())
+}
+
+/// Writes what every run ends with (final CSV snapshot, `--json`, summary tables) and returns
+/// the exit code by Locust's rules. Shared with the web UI's control loop.
+pub(crate) fn finish(stats: &StatsHub, plan: &HeadlessPlan, csv: Option<&mut CsvWriter>) -> i32 {
     let code = stats.read(|agg| {
         if !agg.errors().is_empty() || !agg.exceptions().is_empty() {
             plan.exit_code_on_error
@@ -242,7 +248,7 @@ pub async fn run(mut runner: Runner, stats: Arc<StatsHub>, mut plan: HeadlessPla
     });
     log::info!(target: "locusta.main", "Shutting down (exit code {code})");
 
-    if let Some(w) = csv.as_mut() {
+    if let Some(w) = csv {
         if let Err(e) = stats.read(|agg| w.write_snapshot(agg, 0, unix_now())) {
             log::error!("writing CSV files failed: {e}");
         }
