@@ -2,9 +2,10 @@
 //!
 //! Every two seconds while a test runs (Locust's `HISTORY_STATS_INTERVAL_SEC`), the recorder
 //! appends one point for the Aggregated row and one for each of the first [`MAX_TRACKED`]
-//! endpoints. A series never grows past [`MAX_POINTS`]: when full, its older half is thinned by
-//! merging neighbouring points (averaging them), so a 24-hour run keeps recent detail and a
-//! coarser past at a fixed memory and payload size.
+//! endpoints. A series never grows past [`MAX_POINTS`]: the newest half stays at full
+//! resolution, and older points are merged (weighted means) into evenly spaced coarser points
+//! whose span doubles whenever they fill their half, so a 24-hour run keeps recent detail and
+//! an even view of the past at a fixed memory and payload size.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -23,70 +24,119 @@ pub const TOTAL_PERCENTILES: [f64; 6] = [0.5, 0.75, 0.9, 0.95, 0.99, 0.999];
 /// Percentiles kept per endpoint.
 pub const ENDPOINT_PERCENTILES: [f64; 3] = [0.5, 0.95, 0.99];
 
-/// One series: a timestamp column and named value columns of equal length.
+/// One point: its time and values, and how many raw points it stands for.
+#[derive(Debug, Clone)]
+struct Point {
+    time: f64,
+    values: Vec<Option<f64>>,
+    weight: u32,
+}
+
+impl Point {
+    /// Folds `other` (later) into `self`: the later time, weighted means of the values.
+    fn absorb(&mut self, other: &Point) {
+        let (wa, wb) = (f64::from(self.weight), f64::from(other.weight));
+        for (a, b) in self.values.iter_mut().zip(&other.values) {
+            *a = match (*a, *b) {
+                (Some(x), Some(y)) => Some((x * wa + y * wb) / (wa + wb)),
+                (x, y) => x.or(y),
+            };
+        }
+        self.time = other.time;
+        self.weight += other.weight;
+    }
+}
+
+/// One series: the recent points at full resolution, older ones merged to an even coarser
+/// step (`stride` raw points each) so that the whole series stays under [`MAX_POINTS`].
 #[derive(Debug, Default, Clone)]
 struct Series {
-    time: Vec<f64>,
-    columns: Vec<(String, Vec<Option<f64>>)>,
-    /// How many raw points each stored point stands for (for weighted merging).
-    weight: Vec<u32>,
+    names: Vec<String>,
+    recent: std::collections::VecDeque<Point>,
+    old: Vec<Point>,
+    /// Raw points per old point.
+    stride: u32,
+    /// An old point still collecting raw points.
+    pending: Option<Point>,
 }
+
+const RECENT_POINTS: usize = MAX_POINTS / 2;
+const OLD_POINTS: usize = MAX_POINTS / 2 - 1;
 
 impl Series {
     fn with_columns(names: &[String]) -> Series {
         Series {
-            time: Vec::new(),
-            columns: names.iter().map(|n| (n.clone(), Vec::new())).collect(),
-            weight: Vec::new(),
+            names: names.to_vec(),
+            stride: 2,
+            ..Series::default()
         }
     }
 
     fn push(&mut self, time: f64, values: &[Option<f64>]) {
-        self.time.push(time);
-        self.weight.push(1);
-        for ((_, col), v) in self.columns.iter_mut().zip(values) {
-            col.push(*v);
-        }
-        if self.time.len() > MAX_POINTS {
-            self.thin_older_half();
+        self.recent.push_back(Point {
+            time,
+            values: values.to_vec(),
+            weight: 1,
+        });
+        if self.recent.len() > RECENT_POINTS {
+            if let Some(p) = self.recent.pop_front() {
+                self.age(p);
+            }
         }
     }
 
-    /// Merges pairs of points in the older half: the result keeps the later time of each pair
-    /// and the weighted mean of its values.
-    fn thin_older_half(&mut self) {
-        let half = self.time.len() / 2;
-        let pairs = half / 2;
-        let mut time = Vec::with_capacity(self.time.len() - pairs);
-        let mut weight = Vec::with_capacity(time.capacity());
-        for i in 0..pairs {
-            let (a, b) = (2 * i, 2 * i + 1);
-            time.push(self.time[b]);
-            weight.push(self.weight[a] + self.weight[b]);
+    /// Moves a point out of the recent window into the coarse past.
+    fn age(&mut self, p: Point) {
+        match self.pending.as_mut() {
+            Some(acc) => acc.absorb(&p),
+            None => self.pending = Some(p),
         }
-        time.extend_from_slice(&self.time[2 * pairs..]);
-        weight.extend_from_slice(&self.weight[2 * pairs..]);
-        for (_, col) in &mut self.columns {
-            let mut merged = Vec::with_capacity(time.len());
-            for i in 0..pairs {
-                let (a, b) = (2 * i, 2 * i + 1);
-                let (wa, wb) = (f64::from(self.weight[a]), f64::from(self.weight[b]));
-                merged.push(match (col[a], col[b]) {
-                    (Some(x), Some(y)) => Some((x * wa + y * wb) / (wa + wb)),
-                    (x, y) => x.or(y),
-                });
+        if self
+            .pending
+            .as_ref()
+            .is_some_and(|acc| acc.weight >= self.stride)
+        {
+            if let Some(acc) = self.pending.take() {
+                self.old.push(acc);
             }
-            merged.extend_from_slice(&col[2 * pairs..]);
-            *col = merged;
         }
-        self.time = time;
-        self.weight = weight;
+        if self.old.len() > OLD_POINTS {
+            let mut merged = Vec::with_capacity(self.old.len() / 2 + 1);
+            let mut it = self.old.drain(..);
+            while let Some(mut a) = it.next() {
+                if let Some(b) = it.next() {
+                    a.absorb(&b);
+                }
+                merged.push(a);
+            }
+            drop(it);
+            self.old = merged;
+            self.stride = self.stride.saturating_mul(2);
+        }
+    }
+
+    fn points(&self) -> impl Iterator<Item = &Point> {
+        self.old
+            .iter()
+            .chain(self.pending.iter())
+            .chain(self.recent.iter())
+    }
+
+    fn len(&self) -> usize {
+        self.old.len() + usize::from(self.pending.is_some()) + self.recent.len()
     }
 
     fn to_json(&self) -> Value {
         let mut m = Map::new();
-        m.insert("time".into(), json!(self.time));
-        for (name, col) in &self.columns {
+        m.insert(
+            "time".into(),
+            json!(self.points().map(|p| p.time).collect::<Vec<_>>()),
+        );
+        for (i, name) in self.names.iter().enumerate() {
+            let col: Vec<Option<f64>> = self
+                .points()
+                .map(|p| p.values.get(i).copied().flatten())
+                .collect();
             m.insert(name.clone(), json!(col));
         }
         Value::Object(m)
@@ -196,7 +246,7 @@ impl History {
 
     /// Number of points in the Aggregated series.
     pub fn len(&self) -> usize {
-        lock(&self.inner).total.as_ref().map_or(0, |s| s.time.len())
+        lock(&self.inner).total.as_ref().map_or(0, Series::len)
     }
 
     /// True when nothing was recorded yet.
@@ -209,33 +259,51 @@ impl History {
 mod tests {
     use super::*;
 
+    fn column(s: &Series, i: usize) -> Vec<f64> {
+        s.points()
+            .map(|p| p.values[i].unwrap_or(f64::NAN))
+            .collect()
+    }
+
     #[test]
-    fn series_stay_bounded_and_keep_recent_points_exact() {
+    fn a_day_of_points_stays_bounded_recent_exact_old_even() {
         let mut s = Series::with_columns(&["v".to_owned()]);
         let n = 43_200; // a day at one point per two seconds
         for i in 0..n {
             s.push(i as f64, &[Some(i as f64)]);
         }
-        assert!(s.time.len() <= MAX_POINTS, "{}", s.time.len());
-        assert_eq!(s.time.len(), s.columns[0].1.len());
-        // The newest point is exact and times stay increasing.
-        assert_eq!(*s.time.last().unwrap(), (n - 1) as f64);
-        assert_eq!(s.columns[0].1.last().unwrap().unwrap(), (n - 1) as f64);
-        assert!(s.time.windows(2).all(|w| w[0] < w[1]));
-        // The merged weights still cover every raw point.
-        assert_eq!(s.weight.iter().map(|w| *w as usize).sum::<usize>(), n);
-        // The oldest point averages a span of early values, not a late one.
-        assert!(s.columns[0].1[0].unwrap() < 1000.0);
+        assert!(s.len() <= MAX_POINTS, "{}", s.len());
+        let times: Vec<f64> = s.points().map(|p| p.time).collect();
+        assert!(times.windows(2).all(|w| w[0] < w[1]));
+        // Every raw point is accounted for.
+        assert_eq!(s.points().map(|p| p.weight as usize).sum::<usize>(), n);
+        // The newest RECENT_POINTS are exact.
+        let v = column(&s, 0);
+        assert_eq!(*v.last().unwrap(), (n - 1) as f64);
+        assert_eq!(s.recent.len(), RECENT_POINTS);
+        assert!(s.recent.iter().all(|p| p.weight == 1));
+        // Old points all cover the same span (except the one still collecting), so the past
+        // keeps an even time resolution.
+        let w0 = s.old[0].weight;
+        assert!(s.old.iter().all(|p| p.weight == w0), "uneven old weights");
+        // The first old point averages the earliest values.
+        assert!(v[0] < w0 as f64, "{} vs {w0}", v[0]);
     }
 
     #[test]
     fn merging_averages_by_weight() {
-        let mut s = Series::with_columns(&["v".to_owned()]);
-        for i in 0..=MAX_POINTS {
-            s.push(i as f64, &[Some(if i < 2 { 10.0 } else { 0.0 })]);
-        }
-        assert_eq!(s.columns[0].1[0], Some(10.0));
-        assert_eq!(s.weight[0], 2);
-        assert_eq!(s.time[0], 1.0);
+        let mut a = Point {
+            time: 1.0,
+            values: vec![Some(10.0), None],
+            weight: 3,
+        };
+        a.absorb(&Point {
+            time: 2.0,
+            values: vec![Some(2.0), Some(5.0)],
+            weight: 1,
+        });
+        assert_eq!(a.time, 2.0);
+        assert_eq!(a.weight, 4);
+        assert_eq!(a.values, vec![Some(8.0), Some(5.0)]);
     }
 }

@@ -162,10 +162,6 @@ pub(crate) fn run_parsed(mut locustfile: Locustfile, parsed: Parsed) -> i32 {
         log::error!(target: "locusta.main", "{e}");
         return 1;
     }
-    if opts.autoquit != -1 && !opts.autostart {
-        eprintln!("--autoquit is only meaningful in combination with --autostart");
-        return 1;
-    }
     if opts.autostart && opts.headless {
         log::info!(target: "locusta.main", "The --autostart argument is implied by --headless, no need to set both.");
     }

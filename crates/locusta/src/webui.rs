@@ -75,6 +75,10 @@ pub async fn run(
     info: RunInfo,
 ) -> i32 {
     let mut host = info.host.clone();
+    // Listen for Ctrl-C and SIGTERM before anything is served, so an early signal still
+    // leads to an orderly shutdown.
+    let mut interrupt = listen(tokio::signal::unix::SignalKind::interrupt(), "Ctrl-C");
+    let mut sigterm = listen(tokio::signal::unix::SignalKind::terminate(), "SIGTERM");
     let (ctx, mut port) = locusta_web::WebContext::new(
         Arc::clone(&stats),
         info,
@@ -105,17 +109,6 @@ pub async fn run(
         },
         None => None,
     };
-
-    let mut sigterm = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-    {
-        Ok(s) => Some(s),
-        Err(e) => {
-            log::warn!("cannot listen for SIGTERM ({e}); only Ctrl-C will stop locusta");
-            None
-        }
-    };
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
 
     let mut active: Option<Active> = None;
     let mut shape_value = None;
@@ -273,16 +266,11 @@ pub async fn run(
         };
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
-            _ = &mut ctrl_c => {
+            Some(_) = recv(&mut interrupt) => {
                 log::info!(target: "locusta.main", "Got Ctrl-C, shutting down");
                 break;
             }
-            Some(_) = async {
-                match sigterm.as_mut() {
-                    Some(s) => s.recv().await,
-                    None => std::future::pending().await,
-                }
-            } => {
+            Some(_) = recv(&mut sigterm) => {
                 log::info!(target: "locusta.main", "Got SIGTERM signal");
                 break;
             }
@@ -291,7 +279,7 @@ pub async fn run(
 
     tokio::select! {
         _ = runner.stop() => {}
-        _ = tokio::signal::ctrl_c() => log::warn!("second Ctrl-C: not waiting for users to finish"),
+        Some(_) = recv(&mut interrupt) => log::warn!("second Ctrl-C: not waiting for users to finish"),
     }
     runner.shutdown();
     server.stop();
@@ -411,4 +399,25 @@ pub(crate) fn web_plan(
         print_stats: opts.print_stats && !opts.only_summary,
     };
     Ok((web, info))
+}
+
+fn listen(
+    kind: tokio::signal::unix::SignalKind,
+    name: &str,
+) -> Option<tokio::signal::unix::Signal> {
+    match tokio::signal::unix::signal(kind) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            log::warn!("cannot listen for {name} ({e})");
+            None
+        }
+    }
+}
+
+/// Waits for the signal, forever when it could not be registered.
+async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+    match signal.as_mut() {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
 }
