@@ -99,6 +99,35 @@ fn swarm_error(status: StatusCode, message: String, host: &str) -> Response {
         .into_response()
 }
 
+/// Python's `repr()` of a string, as Locust's error messages show form values.
+fn py_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
 /// Parses a `/swarm` form into a request, or an error message.
 pub(crate) fn parse_swarm(
     ctx: &WebContext,
@@ -114,13 +143,19 @@ pub(crate) fn parse_swarm(
         match key.as_str() {
             "user_count" => {
                 let n = value.trim().parse::<i64>().map_err(|_| {
-                    format!("Invalid user_count value: {value:?} (must be an integer)")
+                    format!(
+                        "Invalid user_count value: {} (must be an integer)",
+                        py_repr(value)
+                    )
                 })?;
                 user_count = Some(n);
             }
             "spawn_rate" => {
                 let r = value.trim().parse::<f64>().map_err(|_| {
-                    format!("Invalid spawn_rate value: {value:?} (must be a number)")
+                    format!(
+                        "Invalid spawn_rate value: {} (must be a number)",
+                        py_repr(value)
+                    )
                 })?;
                 spawn_rate = Some(r);
             }
@@ -649,5 +684,18 @@ async fn history(
             }
         }
         _ => Json(ctx.history.total_json()).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::py_repr;
+
+    #[test]
+    fn repr_quotes_like_python() {
+        assert_eq!(py_repr("many"), "'many'");
+        assert_eq!(py_repr("it's"), "\"it's\"");
+        assert_eq!(py_repr("a'b\"c"), "'a\\'b\"c'");
+        assert_eq!(py_repr("x\ny"), "'x\\ny'");
     }
 }

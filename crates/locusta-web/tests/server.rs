@@ -55,7 +55,11 @@ struct Fixture {
 }
 
 fn serve(cfg: ServerConfig) -> Fixture {
-    let stats = StatsHub::new(StatsLimits::default());
+    serve_with(cfg, StatsLimits::default())
+}
+
+fn serve_with(cfg: ServerConfig, limits: StatsLimits) -> Fixture {
+    let stats = StatsHub::new(limits);
     let (ctx, port) = WebContext::new(
         Arc::clone(&stats),
         info(),
@@ -608,4 +612,47 @@ fn a_busy_port_is_a_clear_error() {
     .err()
     .expect("port in use");
     assert!(err.contains("cannot listen on"), "{err}");
+}
+
+#[test]
+fn ten_thousand_endpoints_keep_the_payload_small() {
+    let f = serve_with(
+        ServerConfig {
+            host: "127.0.0.1".into(),
+            port: 0,
+            ..ServerConfig::default()
+        },
+        StatsLimits {
+            max_entries: 20_000,
+            ..StatsLimits::default()
+        },
+    );
+    for i in 0..10_000u64 {
+        record(&f.stats, &format!("/endpoint/{i:05}"), 1 + i % 300, None);
+    }
+    f.port.publish(Status {
+        state: "running".into(),
+        user_count: 1,
+        ..Status::default()
+    });
+    let c = client();
+    for query in ["", "?sort=avg_response_time&order=desc", "?q=endpoint/0999"] {
+        let started = Instant::now();
+        let r = c
+            .get(format!("{}/stats/requests{query}", f.base))
+            .send()
+            .expect("stats");
+        assert_eq!(r.headers()["x-locusta-entries"], "10000");
+        let bytes = r.bytes().expect("body");
+        let body: Value = serde_json::from_slice(&bytes).expect("json");
+        let rows = body["stats"].as_array().map(Vec::len).unwrap_or(0);
+        assert!(rows <= 501, "{rows}");
+        assert!(bytes.len() < 300_000, "{} bytes", bytes.len());
+        eprintln!(
+            "10,000 endpoints, /stats/requests{query}: {} rows, {} bytes, {:?}",
+            rows,
+            bytes.len(),
+            started.elapsed()
+        );
+    }
 }
