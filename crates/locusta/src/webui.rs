@@ -66,6 +66,18 @@ fn publish(port: &ControlPort, runner: &Runner, host: &str) {
     });
 }
 
+/// Shows "stopping" while users finish their tasks (up to `--stop-timeout`).
+fn publish_stopping(port: &ControlPort, runner: &Runner, host: &str) {
+    port.publish(Status {
+        state: RunnerState::Stopping.as_str().to_owned(),
+        user_count: runner.user_count(),
+        class_counts: runner.class_counts(),
+        host: host.to_owned(),
+        worker_count: 0,
+        workers: Vec::new(),
+    });
+}
+
 /// Serves the UI and runs tests until Ctrl-C, SIGTERM or `--autoquit`. Returns the exit code.
 pub async fn run(
     mut runner: Runner,
@@ -177,6 +189,7 @@ pub async fn run(
                 }
                 Command::Stop => {
                     if active.take().is_some() || runner.state() != RunnerState::Stopped {
+                        publish_stopping(&port, &runner, &host);
                         stop_runner(&mut runner).await;
                     }
                 }
@@ -223,6 +236,7 @@ pub async fn run(
         if let Some(reason) = finished {
             log::info!(target: "locusta.main", "{reason}, stopping test");
             active = None;
+            publish_stopping(&port, &runner, &host);
             stop_runner(&mut runner).await;
             publish(&port, &runner, &host);
             if web.autostart {
