@@ -6,6 +6,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 
+# The web UI (web/) is built with npm during the cargo build, and its end-to-end test drives
+# Debian's chromium: install them on a bare Debian machine (CI runs as root).
+need_apt=()
+command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
+command -v chromium >/dev/null 2>&1 || [ -n "${CHROMIUM:-}" ] || need_apt+=(chromium)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "== apt-get install ${need_apt[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    else
+        echo "missing: ${need_apt[*]} (install them, e.g. apt-get install ${need_apt[*]})" >&2
+        exit 1
+    fi
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -29,6 +45,11 @@ else
     LOCUSTA_HTTP_DRIVER=hyper cargo test -p locusta-http --locked --no-fail-fast
     LOCUSTA_HTTP_DRIVER=hyper cargo test -p locusta --test cli --test faults --locked --no-fail-fast
 fi
+
+echo "== web UI end to end in headless Chromium"
+cargo build --locked -p locusta --bin locusta --example web_showcase
+LOCUSTA_BIN="$PWD/target/debug/locusta" LOCUSTA_SHOWCASE="$PWD/target/debug/examples/web_showcase" CHROMIUM="${CHROMIUM:-$(command -v chromium)}" \
+    node web/e2e/ui.e2e.mjs
 
 echo "== python package (pip install .) and compatibility suite"
 VENV=.venv-test

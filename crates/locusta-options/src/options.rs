@@ -45,6 +45,8 @@ pub struct Options {
     pub headful: bool,
     /// `--web-login`: login page in front of the web UI.
     pub web_login: bool,
+    /// `--web-auth user:password`: basic auth for the web UI (kept by locusta, removed in Locust).
+    pub web_auth: Option<String>,
     /// `--tls-cert`: certificate for serving the UI over HTTPS (`""` = none).
     pub tls_cert: String,
     /// `--tls-key`: private key for serving the UI over HTTPS (`""` = none).
@@ -163,6 +165,7 @@ impl Default for Options {
             autoquit: -1,
             headful: false,
             web_login: false,
+            web_auth: None,
             tls_cert: String::new(),
             tls_key: String::new(),
             class_picker: false,
@@ -397,6 +400,7 @@ pub(crate) fn apply(opts: &mut Options, dest: &str, raw: &Raw, cwd: &Path) -> Re
         }
         "headful" => opts.headful = flag(raw),
         "web_login" => opts.web_login = flag(raw),
+        "web_auth" => opts.web_auth = opt_text(raw)?,
         "tls_cert" => opts.tls_cert = text(raw)?,
         "tls_key" => opts.tls_key = text(raw)?,
         "class_picker" => opts.class_picker = flag(raw),

@@ -133,10 +133,8 @@ pub(crate) const SPECS: &[Spec] = &[
         "With --autostart: exit this many seconds after the test ends. Default: keep running until Ctrl+C"),
     hidden(opt("headful", "headful", None, Some("LOCUST_HEADFUL"), Flag, WEB, "",
         "Cancel a headless setting coming from a config file")),
-    hidden(opt("web_auth", "web-auth", None, Some("LOCUST_WEB_AUTH"), Kind::Removed {
-        takes_value: true,
-        message: "--web-auth no longer exists; it was replaced by --web-login (see https://docs.locust.io/en/stable/extending-locust.html#authentication)",
-    }, WEB, "<username:password>", "")),
+    opt("web_auth", "web-auth", None, Some("LOCUST_WEB_AUTH"), Value, WEB, "<username:password>",
+        "Require HTTP basic auth for the web UI (locusta keeps this option; Locust replaced it with --web-login)"),
     opt("web_login", "web-login", None, Some("LOCUST_WEB_LOGIN"), Flag, WEB, "",
         "Put the web UI behind a login page"),
     opt("tls_cert", "tls-cert", None, Some("LOCUST_TLS_CERT"), Value, WEB, "<filename>",

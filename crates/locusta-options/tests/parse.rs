@@ -43,6 +43,16 @@ fn err(args: &[&str], e: &[(&str, &str)]) -> CliError {
 }
 
 #[test]
+fn web_auth_is_kept_for_basic_auth() {
+    // Locust 2.47 removed --web-auth; locusta keeps it for the web UI's basic auth.
+    let p = parse(&["--web-auth", "a:b"], &[]).unwrap();
+    assert_eq!(p.options.web_auth.as_deref(), Some("a:b"));
+    let p = parse(&[], &[("LOCUST_WEB_AUTH", "u:p")]).unwrap();
+    assert_eq!(p.options.web_auth.as_deref(), Some("u:p"));
+    assert_eq!(parse(&[], &[]).unwrap().options.web_auth, None);
+}
+
+#[test]
 fn defaults_match_locust() {
     let p = parse(&[], &[]).unwrap();
     let o = &p.options;
@@ -552,10 +562,6 @@ fn unknown_and_removed_options() {
             "argument --expect-slaves: --expect-slaves was renamed; use --expect-workers",
         ),
         (
-            &["--web-auth", "a:b"],
-            "argument --web-auth: --web-auth no longer exists; it was replaced by --web-login",
-        ),
-        (
             &["--legacy-ui"],
             "argument --legacy-ui: --legacy-ui is not supported any more",
         ),
@@ -566,9 +572,9 @@ fn unknown_and_removed_options() {
         assert!(e.message.contains(expected), "{args:?}: {}", e.message);
     }
     // Removed options are rejected from the environment too.
-    assert!(err(&[], &[("LOCUST_WEB_AUTH", "a:b")])
+    assert!(err(&[], &[("LOCUST_LEGACY_UI", "true")])
         .message
-        .contains("--web-login"));
+        .contains("--legacy-ui is not supported any more"));
 }
 
 #[test]

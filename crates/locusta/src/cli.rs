@@ -75,8 +75,11 @@ pub(crate) fn parse(args: Vec<OsString>) -> Result<Parsed, i32> {
 /// Refuses options whose feature is not in this build yet, instead of silently ignoring them.
 fn refuse_unsupported(opts: &Options) -> Result<(), String> {
     let mut missing = Vec::new();
-    if opts.autostart {
-        missing.push("--autostart");
+    if opts.web_login {
+        missing.push("--web-login (use --web-auth user:password)");
+    }
+    if opts.class_picker {
+        missing.push("--class-picker");
     }
     if missing.is_empty() {
         Ok(())
@@ -162,12 +165,15 @@ pub(crate) fn run_parsed(mut locustfile: Locustfile, parsed: Parsed) -> i32 {
         // --processes without --worker: this process becomes the master of N local workers.
         opts.master = true;
     }
-    if !opts.headless && !opts.worker {
+    if opts.master && !opts.headless {
         log::error!(
             target: "locusta.main",
-            "The web UI is not available in this version of locusta yet. Add --headless (with -u, -r and -t) to run from the command line."
+            "The web UI of a master is not available in this version of locusta yet. Add --headless (with -u, -r and -t) to run the master from the command line."
         );
         return 1;
+    }
+    if opts.autostart && opts.headless {
+        log::info!(target: "locusta.main", "The --autostart argument is implied by --headless, no need to set both.");
     }
 
     // Positional user class names select classes, as in Locust.
@@ -223,7 +229,9 @@ pub(crate) fn run_parsed(mut locustfile: Locustfile, parsed: Parsed) -> i32 {
         log::logger().flush();
         return code;
     }
-    if host.is_none() && !opts.worker {
+    // The web UI asks for the host in its start form instead.
+    let host_optional = classes.iter().all(|c| c.host.is_some());
+    if host.is_none() && opts.headless && !opts.worker {
         if let Some(c) = classes.iter().find(|c| c.host.is_none()) {
             log::error!(
                 target: "locusta.main",
@@ -300,6 +308,9 @@ pub(crate) fn run_parsed(mut locustfile: Locustfile, parsed: Parsed) -> i32 {
             return 1;
         }
     };
+    let classes_info = crate::webui::class_infos(&classes);
+    let host_for_ui = host.clone().unwrap_or_default();
+    let has_shape = locustfile.shape.is_some();
     let stats = StatsHub::new(StatsLimits {
         max_entries: opts.max_stats_entries,
         ..StatsLimits::default()
@@ -352,8 +363,26 @@ pub(crate) fn run_parsed(mut locustfile: Locustfile, parsed: Parsed) -> i32 {
     };
     let code = if opts.worker {
         control.block_on(crate::distributed::run_worker(runner, stats, &opts))
-    } else {
+    } else if opts.headless {
         control.block_on(headless::run(runner, stats, plan))
+    } else {
+        match crate::webui::web_plan(
+            &opts,
+            &parsed.sources,
+            crate::webui::Facts {
+                classes: classes_info,
+                has_shape,
+                host: host_for_ui,
+                host_optional,
+            },
+        ) {
+            Ok((web, info)) => control.block_on(crate::webui::run(runner, stats, plan, web, info)),
+            Err(e) => {
+                log::error!(target: "locusta.main", "{e}");
+                runner.shutdown();
+                1
+            }
+        }
     };
     log::logger().flush();
     code

@@ -24,7 +24,8 @@ pub fn run_demo(args: Vec<OsString>) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    if is_default(&parsed, "headless") {
+    // Headless unless the web UI is asked for (`--headful` or `--autostart`).
+    if is_default(&parsed, "headless") && !parsed.options.headful && !parsed.options.autostart {
         parsed.options.headless = true;
     }
     if is_default(&parsed, "num_users") {

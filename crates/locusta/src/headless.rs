@@ -62,14 +62,14 @@ enum StopReason {
     ThresholdFailed,
 }
 
-fn unix_now() -> f64 {
+pub(crate) fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
 }
 
-fn format_class_counts(counts: &[(String, u64)]) -> String {
+pub(crate) fn format_class_counts(counts: &[(String, u64)]) -> String {
     let mut sorted: Vec<&(String, u64)> = counts.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     let parts: Vec<String> = sorted
@@ -86,14 +86,14 @@ pub(crate) fn print_text(text: &str) {
     print_block(text)
 }
 
-fn print_block(text: &str) {
+pub(crate) fn print_block(text: &str) {
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(text.as_bytes());
     let _ = err.flush();
 }
 
 /// Ramps to what a shape's tick asks for, restricted to its user classes when it names some.
-fn apply_shape_tick(runner: &mut Runner, tick: &ShapeTick) {
+pub(crate) fn apply_shape_tick(runner: &mut Runner, tick: &ShapeTick) {
     if let Some(names) = &tick.classes {
         let unknown = runner.restrict_classes(names);
         if !unknown.is_empty() {
@@ -344,6 +344,18 @@ pub async fn run(mut runner: Runner, stats: Arc<StatsHub>, mut plan: HeadlessPla
     runner.shutdown();
     stats.merge();
 
+    let threshold_failed = reason == StopReason::ThresholdFailed;
+    finish(&stats, &mut plan, csv.as_mut(), threshold_failed)
+}
+
+/// Writes what every run ends with (final CSV snapshot, `--json`, summary tables) and returns
+/// the exit code by Locust's rules. Shared with the web UI's control loop.
+pub(crate) fn finish(
+    stats: &StatsHub,
+    plan: &mut HeadlessPlan,
+    csv: Option<&mut CsvWriter>,
+    threshold_failed: bool,
+) -> i32 {
     let code = stats.read(|agg| {
         if !agg.errors().is_empty() || !agg.exceptions().is_empty() {
             plan.exit_code_on_error
@@ -351,12 +363,10 @@ pub async fn run(mut runner: Runner, stats: Arc<StatsHub>, mut plan: HeadlessPla
             0
         }
     });
-    let code = plan
-        .insight
-        .exit_code(&stats, code, reason == StopReason::ThresholdFailed);
+    let code = plan.insight.exit_code(stats, code, threshold_failed);
     log::info!(target: "locusta.main", "Shutting down (exit code {code})");
 
-    if let Some(w) = csv.as_mut() {
+    if let Some(w) = csv {
         if let Err(e) = stats.read(|agg| w.write_snapshot(agg, 0, unix_now())) {
             log::error!("writing CSV files failed: {e}");
         }
@@ -390,7 +400,7 @@ pub async fn run(mut runner: Runner, stats: Arc<StatsHub>, mut plan: HeadlessPla
             print_block(&errors);
         }
     }
-    plan.insight.finish(&stats, code)
+    plan.insight.finish(stats, code)
 }
 
 #[cfg(test)]

@@ -239,6 +239,22 @@ impl Insight {
         }
     }
 
+    /// The HTML report of the run so far (the web UI's `/stats/report`): the diagnosis of the
+    /// history up to now and the thresholds judged on the current statistics.
+    pub fn report_now(&self, stats: &StatsHub) -> String {
+        let diagnosis = diagnosis::diagnose(&self.history, &self.slo);
+        stats.read(|agg| {
+            let outcomes = threshold::evaluate_all(&self.thresholds, agg);
+            report::render(&report::ReportInput {
+                agg,
+                history: &self.history,
+                diagnosis: Some(&diagnosis),
+                thresholds: &outcomes,
+                info: &self.info,
+            })
+        })
+    }
+
     /// Prints the diagnosis and threshold summary, writes JUnit and HTML files (after
     /// [`Insight::exit_code`]); returns `code`, or 1 if a file could not be written.
     pub fn finish(&mut self, stats: &StatsHub, code: i32) -> i32 {

@@ -41,6 +41,7 @@ impl Log for LocustLogger {
             target,
             record.args()
         );
+        remember(line.trim_end_matches('\n'));
         match &self.file {
             Some(f) => {
                 if let Ok(mut f) = f.lock() {
@@ -61,6 +62,25 @@ impl Log for LocustLogger {
             }
         }
     }
+}
+
+/// Lines the web UI's Logs tab shows (Locust keeps the last 500 too).
+const RECENT_LINES: usize = 500;
+static RECENT: Mutex<std::collections::VecDeque<String>> =
+    Mutex::new(std::collections::VecDeque::new());
+
+fn remember(line: &str) {
+    let mut recent = RECENT.lock().unwrap_or_else(|p| p.into_inner());
+    if recent.len() >= RECENT_LINES {
+        recent.pop_front();
+    }
+    recent.push_back(line.to_owned());
+}
+
+/// The most recent log lines, oldest first (the web UI's `/logs`).
+pub fn recent_lines() -> Vec<String> {
+    let recent = RECENT.lock().unwrap_or_else(|p| p.into_inner());
+    recent.iter().cloned().collect()
 }
 
 /// Parses Locust's level names (case-insensitive).

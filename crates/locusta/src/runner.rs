@@ -267,6 +267,17 @@ impl Runner {
         unknown
     }
 
+    /// Changes the host of users started from now on (the web UI's host field); users already
+    /// running keep theirs, as in Locust.
+    pub fn set_host(&mut self, host: Option<String>) {
+        self.config.host = host;
+    }
+
+    /// Forgets an earlier `StopTest`, so that a new test can start (web UI).
+    pub fn clear_stop_test(&mut self) {
+        self.shared.stop_test.store(false, Ordering::Relaxed);
+    }
+
     /// Sets a new target: ramps from the current count at `spawn_rate` users per second.
     /// Call [`tick`](Self::tick) regularly to carry it out.
     pub fn start(&mut self, user_count: u64, spawn_rate: f64) {

@@ -1,0 +1,22 @@
+//! locusta's web UI: Locust's web API (same paths, methods and JSON keys) and a page to start,
+//! watch, steer and download a test, served from the binary.
+//!
+//! The server knows nothing about runners: [`WebContext`] carries the statistics, a queue of
+//! [`Command`]s for the run's control loop, and the [`Status`] that loop publishes. The Rust
+//! control loop lives in `locusta::webui`; any other runner can drive the same contract.
+//! [`router`] returns the routes so other features (`/metrics`, `/stats/report`) can be merged
+//! in before [`start`] serves them.
+
+pub mod api;
+pub mod assets;
+pub mod control;
+pub mod history;
+pub mod server;
+
+pub use api::router;
+pub use control::{
+    ClassInfo, Command, ControlPort, ExtraOptionInfo, RunInfo, Status, SwarmRequest, TaskInfo,
+    WebContext, WorkerInfo,
+};
+pub use history::History;
+pub use server::{start, ServerConfig, WebServer};
