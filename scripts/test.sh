@@ -28,6 +28,9 @@ else
     LOCUSTA_HTTP_DRIVER=lean cargo test -p locusta-http -p locusta --locked --no-fail-fast
 fi
 
+echo "== fuzz targets (corpus, then random mutations; 40 s in all)"
+cargo run --locked -q -p locusta-fuzz -- --seconds "${FUZZ_SECONDS:-40}"
+
 echo "== python package (pip install .) and compatibility suite"
 VENV=.venv-test
 if [ ! -x "$VENV/bin/python" ]; then

@@ -247,3 +247,23 @@ fn fd_child() {
     });
     println!("FD CHILD OK");
 }
+
+/// Found by the `http_head` fuzz target: httparse accepts any three digits, so `000` reached the
+/// statistics as status 0 ("no response") on the lean driver.
+#[tokio::test]
+async fn a_status_below_100_is_a_bad_status_line() {
+    let srv = raw_server(|mut s| async move {
+        let _ = read_head(&mut s).await;
+        let _ = s
+            .write_all(b"HTTP/1.1 000 OK\r\nContent-Length: 2\r\n\r\nok")
+            .await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    })
+    .await;
+    let s = HttpClient::new(config())
+        .unwrap()
+        .session(Some(&srv.base()))
+        .unwrap();
+    let err = s.send(RequestSpec::get("/")).await.result.unwrap_err();
+    assert_eq!(err.to_string(), "BadStatusLine('HTTP/1.1 000 OK\\r\\n')");
+}
