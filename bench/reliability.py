@@ -180,7 +180,8 @@ def render(args, reports, stats, traffic, fuzz_result, started):
     w("")
     w("`examples/soak.rs stats`: the statistics of a long run without waiting for it. 50 samples per "
       "simulated second over 2000 distinct names (the default cap is 1000: the rest go to "
-      "`(other names)`) and 5000 distinct error texts (cap 1000), 20% failures, merged every "
+      "`(other names)`) and 5000 distinct error texts (cap 1000 distinct texts, then one `(other errors)` "
+      "row per name), 20% failures, merged every "
       "simulated second, a CSV history snapshot every simulated minute.")
     w("")
     w("| simulated hour | requests | failures | RSS MiB | wall time s |")
@@ -209,7 +210,7 @@ def render(args, reports, stats, traffic, fuzz_result, started):
         w("")
         w(f"- requests: {traffic['requests']:,}, failures: {traffic['failures']:,}")
         w(f"- stats rows: {traffic['names']} (names beyond the cap fold into `(other names)`), "
-          f"failure rows: {traffic['error_rows']}")
+          f"failure rows: {traffic['error_rows']} (texts beyond the cap fold into `(other errors)`)")
         w(f"- RSS of the load generator (MiB) at 10%/25%/50%/75%/100% of the run: "
           f"{' / '.join(str(v) for v in q)}; peak {max(traffic['rss_mib'], default=0)}")
         w(f"- exit code {traffic['exit_code']} (1 = failures recorded), crashes: "
