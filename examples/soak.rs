@@ -48,13 +48,19 @@ async fn soak(user: &mut User) -> TaskResult {
                 .name("/checked")
                 .catch_response()
                 .await;
-            r.failure(format!("unexpected value {}", i % TRAFFIC_ERRORS));
+            // 10 of every 100 requests land here: number them densely so all texts occur
+            let n = (i / 100) * 10 + (i % 100 - 10);
+            r.failure(format!("unexpected value {}", n % TRAFFIC_ERRORS));
         }
         // 80%: successful requests under thousands of distinct names
         _ => {
             user.client
                 .get("/hello")
-                .name(format!("/page/{}", i % TRAFFIC_NAMES))
+                // 80 of every 100 requests land here: number them densely so all names occur
+                .name(format!(
+                    "/page/{}",
+                    ((i / 100) * 80 + (i % 100 - 20)) % TRAFFIC_NAMES
+                ))
                 .send()
                 .await;
         }

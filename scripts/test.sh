@@ -51,6 +51,9 @@ cargo build --locked -p locusta --bin locusta --example web_showcase
 LOCUSTA_BIN="$PWD/target/debug/locusta" LOCUSTA_SHOWCASE="$PWD/target/debug/examples/web_showcase" CHROMIUM="${CHROMIUM:-$(command -v chromium)}" \
     node web/e2e/ui.e2e.mjs
 
+echo "== fuzz targets (corpus, then random mutations; 40 s in all)"
+cargo run --locked -q -p locusta-fuzz -- --seconds "${FUZZ_SECONDS:-40}"
+
 echo "== python package (pip install .) and compatibility suite"
 VENV=.venv-test
 if [ ! -x "$VENV/bin/python" ]; then

@@ -209,8 +209,16 @@ fn cases(base: &str, stall: &str) -> Vec<Case> {
             )],
         });
     }
+    // `bench/reliability.py` runs the suite at a larger scale for its figures.
+    let scale = scale();
+    for case in &mut out {
+        case.requests *= scale;
+        for (_, count) in &mut case.failures {
+            *count *= scale;
+        }
+    }
     // Seeded random 5xx: the exact failures follow from the seed, whatever the order.
-    let requests = 200;
+    let requests = 200 * scale;
     let mut by_status: HashMap<u16, usize> = HashMap::new();
     for i in 0..requests as u64 {
         if let Some(status) = random_5xx_status(42, 25, i) {
@@ -243,6 +251,15 @@ fn cases(base: &str, stall: &str) -> Vec<Case> {
             .collect(),
     });
     out
+}
+
+/// `LOCUSTA_FAULTS_SCALE` (default 1): multiplies every request count.
+fn scale() -> usize {
+    std::env::var("LOCUSTA_FAULTS_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n >= 1)
+        .unwrap_or(1)
 }
 
 fn port_of(base: &str) -> u16 {
@@ -320,6 +337,7 @@ fn every_fault_is_survived_classified_and_counted_exactly() {
     let dir = tempfile::tempdir().expect("tempdir");
     let prefix = dir.path().join("faults");
     let users = cases.len().to_string();
+    let safety_net = format!("{}s", 120 * scale());
     let args: Vec<OsString> = [
         "locusta",
         "--headless",
@@ -331,7 +349,7 @@ fn every_fault_is_survived_classified_and_counted_exactly() {
         "1000",
         // a safety net only: the test ends by StopTest long before
         "-t",
-        "120s",
+        &safety_net,
         "--only-summary",
         "--csv",
         prefix.to_str().expect("utf8"),
@@ -390,10 +408,66 @@ fn every_fault_is_survived_classified_and_counted_exactly() {
             problems.push(format!("{}: failures {got:?}, expected {want:?}", case.url));
         }
     }
+    let peak_mib = peak_rss_kib() / 1024;
+    if let Some(path) = std::env::var_os("LOCUSTA_FAULTS_REPORT") {
+        write_report(
+            std::path::Path::new(&path),
+            &cases,
+            &stats,
+            &failures,
+            peak_mib,
+            took,
+            code,
+        );
+    }
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
 
     // Endless bodies were cut at the 64 MiB cap instead of filling memory; the 10 MiB bodies
     // and the demo target (same process) fit well within this bound.
-    let peak_mib = peak_rss_kib() / 1024;
     assert!(peak_mib < 768, "peak RSS {peak_mib} MiB");
+}
+
+/// The figures of this run as JSON, for `bench/reliability.py` (which writes
+/// `docs/reliability.md`): per fault, requests sent and failures counted versus expected.
+fn write_report(
+    path: &std::path::Path,
+    cases: &[Case],
+    stats: &[Vec<String>],
+    failures: &[Vec<String>],
+    peak_mib: u64,
+    took: Duration,
+    code: i32,
+) {
+    let rows: Vec<serde_json::Value> = cases
+        .iter()
+        .map(|case| {
+            let row = stats.iter().find(|r| r[0] == "GET" && r[1] == case.url);
+            let num = |i: usize| row.and_then(|r| r[i].parse::<u64>().ok()).unwrap_or(0);
+            let errors: Vec<String> = failures
+                .iter()
+                .filter(|r| r[1] == case.url)
+                .map(|r| format!("{} x {}", r[3], r[2]))
+                .collect();
+            serde_json::json!({
+                "fault": case.class,
+                "url": case.url,
+                "timeout_s": case.timeout.map(|t| t.as_secs_f64()),
+                "requests_sent": case.requests,
+                "requests_counted": num(2),
+                "failures_expected": case.failures.iter().map(|(_, n)| n).sum::<usize>(),
+                "failures_counted": num(3),
+                "errors": errors,
+            })
+        })
+        .collect();
+    let report = serde_json::json!({
+        "driver": std::env::var("LOCUSTA_HTTP_DRIVER").unwrap_or_else(|_| "hyper".into()),
+        "exit_code": code,
+        "seconds": took.as_secs_f64(),
+        "peak_rss_mib": peak_mib,
+        "faults": rows,
+    });
+    if let Err(e) = std::fs::write(path, report.to_string()) {
+        eprintln!("cannot write {}: {e}", path.display());
+    }
 }

@@ -455,6 +455,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn resource_exhaustion_is_said_once_per_kind() {
+        // EADDRNOTAVAIL is not produced by any other test of this binary
+        assert!(warn_resource_exhaustion(99));
+        assert!(!warn_resource_exhaustion(99));
+        assert!(!warn_resource_exhaustion(111), "refused is not exhaustion");
+        let e = HttpError::Connect {
+            errno: 99,
+            message: "Cannot assign requested address".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "OSError(99, 'Cannot assign requested address')"
+        );
+    }
+
+    #[test]
     fn status_text_matches_requests() {
         assert_eq!(
             status_error_text(500, "Internal Server Error", "/x500?a=b").as_deref(),

@@ -29,3 +29,12 @@ pub use client::{ClientConfig, HttpClient, HttpDriver, DEFAULT_MAX_BODY_BYTES};
 pub use error::{py_str, status_error_text, HttpError};
 pub use session::{DefaultHeaders, Session};
 pub use types::{Body, Exchange, RequestSpec, Response};
+
+/// Entry points for the fuzz targets in `fuzz/` (not a stable API).
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Parses `data` as response heads with the lean driver's parser; see `fuzz/`.
+    pub fn response_heads(data: &[u8], head_request: bool) -> String {
+        crate::lean::fuzz_response_heads(data, head_request)
+    }
+}
