@@ -15,9 +15,11 @@
 //!      load;
 //!    - **none**: no level is *degraded*, i.e. latency above `1.5 x baseline + 5 ms` or the
 //!      failure ratio 5 points above the baseline (baseline = best of the lowest third of levels);
-//!    - **cliff**: the first degraded level jumps at least 2.5x over the level below, that jump is
-//!      at least 60 % of the whole rise and every higher level stays degraded — or the failure
-//!      ratio jumps by 20 points in one level (a resource running out);
+//!    - **cliff**: a level jumps at least 2.5x over the level below, that jump is at least 60 % of
+//!      the whole rise and every higher level stays degraded — or the failure ratio jumps by 20
+//!      points in one level (a resource running out); the jumping level is the first degraded
+//!      one, or a later one when the levels between are only mildly off (within 2x baseline +
+//!      5 ms, no failure rise) — noise from a busy machine;
 //!    - **flat-then-spike**: flat (within 1.2 x baseline + 3 ms) up to a knee at least 30 % into
 //!      the load range, then a rise that keeps growing (not one jump);
 //!    - **linear**: degrades from low load on and keeps rising with it.
@@ -412,16 +414,24 @@ pub fn classify(levels: &[Level], series: &[(i64, f64)]) -> (Pattern, Option<usi
         return (Pattern::None, None, None);
     };
     let peak = levels.iter().map(|l| l.latency_ms).fold(0.0, f64::max);
-    if k >= 1 {
-        let prev = &levels[k - 1];
-        let cur = &levels[k];
-        let stays = levels[k..].iter().all(degraded);
+    // A cliff: one level jumps and everything above stays degraded. It may come a level after
+    // the first degraded one when that one is only mildly off (noise, a busy machine).
+    for j in k.max(1)..n {
+        let prev = &levels[j - 1];
+        let cur = &levels[j];
+        let mild = prev.latency_ms <= 2.0 * b + NOISE_MS && prev.fail_ratio <= f0 + 0.02;
+        if j > k && !mild {
+            break;
+        }
+        let stays = levels[j..].iter().all(degraded);
         let latency_jump = cur.latency_ms >= 2.5 * prev.latency_ms.max(1.0)
             && cur.latency_ms - prev.latency_ms >= 0.6 * (peak - b);
         let fail_jump = cur.fail_ratio - prev.fail_ratio >= 0.2 && prev.fail_ratio <= f0 + 0.02;
         if stays && (latency_jump || fail_jump) {
-            return (Pattern::Cliff, Some(k), None);
+            return (Pattern::Cliff, Some(j), None);
         }
+    }
+    if k >= 1 {
         let flat_before = levels[..k].iter().all(|l| l.latency_ms <= 1.2 * b + 3.0);
         if flat_before && (levels[k].users - lo) >= 0.3 * (hi - lo) {
             return (Pattern::FlatThenSpike, Some(k), None);
