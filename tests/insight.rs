@@ -22,7 +22,7 @@ async fn fast(user: &mut User) -> TaskResult {
 
 async fn pool(user: &mut User) -> TaskResult {
     user.client
-        .get("/_insight/pool?size=10&hold_ms=5&timeout_ms=200")
+        .get("/_insight/pool?size=10&hold_ms=20&timeout_ms=300")
         .name("/_insight/pool")
         .send()
         .await;

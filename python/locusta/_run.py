@@ -128,9 +128,19 @@ def _refuse_unsupported(opts):
     for key, flag in (("autostart", "--autostart"),):
         if opts[key]:
             missing.append(flag)
-    for key, flag in (("find_capacity", "--find-capacity"), ("arrival_rate", "--arrival-rate"), ("metrics_port", "--metrics-port")):
-        if opts[key]:
-            missing.append(flag + " (with Python locustfiles; Rust user classes and `locusta demo` have it)")
+    native_only = [
+        flag
+        for key, flag in (("find_capacity", "--find-capacity"), ("arrival_rate", "--arrival-rate"), ("metrics_port", "--metrics-port"))
+        if opts[key]
+    ]
+    if native_only:
+        logger.error(
+            "%s %s not available with Python locustfiles yet; Rust user classes (and `locusta demo`) have %s",
+            ", ".join(native_only),
+            "is" if len(native_only) == 1 else "are",
+            "it" if len(native_only) == 1 else "them",
+        )
+        raise _Exit(1)
     if missing:
         logger.error(
             "%s %s not available in this version of locusta yet; run a single headless process (--headless) instead",

@@ -5,9 +5,9 @@
 //! the breaking point. This module does that reading on the [`Recorder`] history:
 //!
 //! 1. The history is grouped into *load levels* (points with the same number of users; at most
-//!    [`MAX_LEVELS`] equal-width bins when the load ramped smoothly). Each level's latency is the
-//!    median of its per-second percentiles (robust against single slow seconds), its failure
-//!    ratio and RPS are totals over its seconds.
+//!    [`MAX_LEVELS`] equal-width bins when the load ramped smoothly). Each level's latency,
+//!    failure ratio and RPS are the medians of its per-second values (robust against single
+//!    slow seconds and the ramp's edges).
 //! 2. Each series (every endpoint and the total) gets a pattern:
 //!    - **sawtooth**: over time, at least 3 separate bursts (more than 2 s apart) of seconds
 //!      whose latency is above 3x the median (and 20 ms above it), roughly evenly spaced (gap
@@ -15,9 +15,11 @@
 //!      load;
 //!    - **none**: no level is *degraded*, i.e. latency above `1.5 x baseline + 5 ms` or the
 //!      failure ratio 5 points above the baseline (baseline = best of the lowest third of levels);
-//!    - **cliff**: the first degraded level jumps at least 2.5x over the level below, that jump is
-//!      at least 60 % of the whole rise and every higher level stays degraded — or the failure
-//!      ratio jumps by 20 points in one level (a resource running out);
+//!    - **cliff**: a level jumps at least 2.5x over the level below, that jump is at least 60 % of
+//!      the whole rise and every higher level stays degraded — or the failure ratio jumps by 20
+//!      points in one level (a resource running out); the jumping level is the first degraded
+//!      one, or a later one when the levels between are only mildly off (within 2x baseline +
+//!      5 ms, no failure rise) — noise from a busy machine;
 //!    - **flat-then-spike**: flat (within 1.2 x baseline + 3 ms) up to a knee at least 30 % into
 //!      the load range, then a rise that keeps growing (not one jump);
 //!    - **linear**: degrades from low load on and keeps rising with it.
@@ -127,16 +129,16 @@ fn fmt_ms(v: f64) -> String {
     }
 }
 
-/// One load level of one series.
+/// One load level of one series; every figure is the median over the level's seconds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Level {
-    /// Users (median over the level's seconds).
+    /// Users (or the arrival rate, see [`Diagnosis::load_unit`]).
     pub users: f64,
     /// Requests per second of the whole run at this level (all endpoints).
     pub rps: f64,
     /// This series' requests per second.
     pub series_rps: f64,
-    /// Median of the per-second percentile (the objective's percentile), ms.
+    /// The per-second percentile (the objective's percentile), ms.
     pub latency_ms: f64,
     /// Failures / requests.
     pub fail_ratio: f64,
@@ -313,15 +315,24 @@ pub fn levels(points: &[Point], pick: impl Fn(&Point) -> Option<Cell>, pct: usiz
             }
             let mut users: Vec<f64> = g.iter().map(|(p, _)| load(p) as f64).collect();
             let secs: u32 = g.iter().map(|(p, _)| p.secs).sum();
-            let reqs: u64 = g.iter().map(|(_, c)| c.requests).sum();
-            let fails: u64 = g.iter().map(|(_, c)| c.failures).sum();
-            let all: u64 = g.iter().map(|(p, _)| p.total.requests).sum();
+            // Medians over the level's seconds, like the latency, so a ramp second at the edge
+            // of a level does not outweigh the steady ones.
+            let per_sec = |n: u64, p: &Point| n as f64 / p.secs.max(1) as f64;
+            let mut rps: Vec<f64> = g
+                .iter()
+                .map(|(p, _)| per_sec(p.total.requests, p))
+                .collect();
+            let mut series_rps: Vec<f64> = g.iter().map(|(p, c)| per_sec(c.requests, p)).collect();
+            let mut fails: Vec<f64> = g
+                .iter()
+                .map(|(_, c)| c.failures as f64 / c.requests.max(1) as f64)
+                .collect();
             Some(Level {
                 users: median(&mut users),
-                rps: all as f64 / secs.max(1) as f64,
-                series_rps: reqs as f64 / secs.max(1) as f64,
+                rps: median(&mut rps),
+                series_rps: median(&mut series_rps),
                 latency_ms: median(&mut lat),
-                fail_ratio: fails as f64 / reqs.max(1) as f64,
+                fail_ratio: median(&mut fails),
                 secs,
             })
         })
@@ -403,16 +414,24 @@ pub fn classify(levels: &[Level], series: &[(i64, f64)]) -> (Pattern, Option<usi
         return (Pattern::None, None, None);
     };
     let peak = levels.iter().map(|l| l.latency_ms).fold(0.0, f64::max);
-    if k >= 1 {
-        let prev = &levels[k - 1];
-        let cur = &levels[k];
-        let stays = levels[k..].iter().all(degraded);
+    // A cliff: one level jumps and everything above stays degraded. It may come a level after
+    // the first degraded one when that one is only mildly off (noise, a busy machine).
+    for j in k.max(1)..n {
+        let prev = &levels[j - 1];
+        let cur = &levels[j];
+        let mild = prev.latency_ms <= 2.0 * b + NOISE_MS && prev.fail_ratio <= f0 + 0.02;
+        if j > k && !mild {
+            break;
+        }
+        let stays = levels[j..].iter().all(degraded);
         let latency_jump = cur.latency_ms >= 2.5 * prev.latency_ms.max(1.0)
             && cur.latency_ms - prev.latency_ms >= 0.6 * (peak - b);
         let fail_jump = cur.fail_ratio - prev.fail_ratio >= 0.2 && prev.fail_ratio <= f0 + 0.02;
         if stays && (latency_jump || fail_jump) {
-            return (Pattern::Cliff, Some(k), None);
+            return (Pattern::Cliff, Some(j), None);
         }
+    }
+    if k >= 1 {
         let flat_before = levels[..k].iter().all(|l| l.latency_ms <= 1.2 * b + 3.0);
         if flat_before && (levels[k].users - lo) >= 0.3 * (hi - lo) {
             return (Pattern::FlatThenSpike, Some(k), None);

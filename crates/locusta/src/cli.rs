@@ -253,9 +253,17 @@ pub(crate) fn run_parsed(mut locustfile: Locustfile, parsed: Parsed) -> i32 {
     }
 
     // Thresholds, diagnosis, report, metrics (locusta-insight); bad expressions stop here.
+    // The report's "Script": a Rust program is its executable, not the default locustfile.py.
+    let script = match parsed.sources.get("locustfile") {
+        None | Some(Source::Default) => std::env::current_exe()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_default(),
+        Some(_) => opts.locustfile.clone(),
+    };
     let mut insight = match crate::insight::Insight::from_options(
         &opts,
-        &opts.locustfile,
+        &script,
         host.as_deref().unwrap_or(""),
     ) {
         Ok(i) => i,

@@ -206,3 +206,32 @@ fn capacity_search_steps_until_broken() {
         search.outcome()
     );
 }
+
+fn level(users: f64, latency_ms: f64, fail_ratio: f64) -> Level {
+    Level {
+        users,
+        rps: 100.0,
+        series_rps: 100.0,
+        latency_ms,
+        fail_ratio,
+        secs: 3,
+    }
+}
+
+#[test]
+fn a_cliff_after_a_mildly_noisy_level_is_still_a_cliff() {
+    // 10 users is a little slow (busy machine), 15 users collapses.
+    let lv = [
+        level(5.0, 10.0, 0.0),
+        level(10.0, 22.0, 0.0),
+        level(15.0, 250.0, 0.7),
+    ];
+    assert_eq!(classify(&lv, &[]), (Pattern::Cliff, Some(2), None));
+    // A clearly degraded level before the jump makes it a rise, not a cliff.
+    let lv = [
+        level(5.0, 10.0, 0.0),
+        level(10.0, 90.0, 0.0),
+        level(15.0, 250.0, 0.0),
+    ];
+    assert_ne!(classify(&lv, &[]).0, Pattern::Cliff);
+}
