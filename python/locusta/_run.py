@@ -234,6 +234,9 @@ def _run(argv):
     processes = opts["processes"]
     if processes == -1:
         processes = os.cpu_count() or 1
+    # Worker processes are started as `sys.executable` + this command line (the interpreter's
+    # own path would lose the virtualenv).
+    os.environ["LOCUSTA_EXECUTABLE"] = sys.executable
     if processes and processes > 0 and opts["worker"]:
         return _core.run_worker_processes(processes, opts["master_host"], int(opts["master_port"]))
     if opts["master"] or (processes and processes > 0):

@@ -110,3 +110,22 @@ def test_locusta_master_with_real_locust_workers(target, tmp_path, real_locust):
     total, names = aggregated(prefix)
     assert total > 0, mlog
     assert names == {"/api/products", "/about/"}
+
+
+def test_processes_with_a_python_locustfile(target, tmp_path):
+    prefix = str(tmp_path / "p")
+    proc = start(
+        locusta_cmd() + [
+            "-f", LOCUSTFILE, "--processes", "2", "--headless", "--master-bind-port", "0",
+            "-u", "4", "-r", "4", "-t", "4s", "--csv", prefix, "--only-summary", "-H", target,
+        ],
+        tmp_path,
+    )
+    code, log = finish(proc)
+    assert code == 0, log
+    assert "2 workers connected" in log, log
+    counts = [int(n) for n in re.findall(r"reported (\d+) requests in total", log)]
+    assert len(counts) == 2, log
+    total, names = aggregated(prefix)
+    assert total > 0 and total == sum(counts), log
+    assert names == {"/api/products", "/about/"}

@@ -204,8 +204,13 @@ pub fn worker_args(master_host: &str, master_port: u16) -> Vec<std::ffi::OsStrin
 
 /// Starts one worker process: this executable with `args` (a fresh process, not a fork, so it
 /// works with the tokio runtime and with Python users alike).
+/// `LOCUSTA_EXECUTABLE` names the program when it is not this executable (the Python
+/// package sets it to `sys.executable`, since the interpreter binary would lose the venv).
 pub fn spawn_worker_process(args: &[std::ffi::OsString]) -> std::io::Result<std::process::Child> {
-    let exe = std::env::current_exe()?;
+    let exe = match std::env::var_os("LOCUSTA_EXECUTABLE") {
+        Some(e) if !e.is_empty() => std::path::PathBuf::from(e),
+        _ => std::env::current_exe()?,
+    };
     std::process::Command::new(exe)
         .args(args)
         .stdin(std::process::Stdio::null())
