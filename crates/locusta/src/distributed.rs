@@ -78,7 +78,7 @@ pub async fn run_master(
             fixed_count: c.fixed_count,
         })
         .collect();
-    run_master_slots(slots, host, opts).await
+    run_master_slots(slots, host, opts, Vec::new()).await
 }
 
 /// [`run_master`] from class names, weights and fixed counts (what a Python locustfile's
@@ -87,6 +87,7 @@ pub async fn run_master_slots(
     slots: Vec<crate::spawn::ClassSlot>,
     host: Option<String>,
     opts: &Options,
+    locustfiles: Vec<(String, String)>,
 ) -> i32 {
     use locusta_dist::master::{self, HeadlessMaster, MasterPlan};
 
@@ -105,6 +106,7 @@ pub async fn run_master_slots(
         host,
         stop_timeout: opts.stop_timeout.max(0.0),
         rebalancing: opts.enable_rebalancing,
+        locustfiles,
     };
     let local_only = opts.resolved_processes().is_some() && opts.master_bind_host == "*";
     let cfg = HeadlessMaster {
