@@ -12,9 +12,11 @@ Usage: bench/dist_master.py [--workers 500] [--entries 10] [--duration 30] [--bi
 import argparse
 import os
 import random
+import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import msgpack
@@ -55,11 +57,12 @@ def main():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    log_path = os.path.join(tempfile.mkdtemp(prefix="locusta-bench-"), "master.log")
     master = subprocess.Popen(
         [a.binary, "demo", "--master", "--headless", "--master-bind-host", "127.0.0.1",
          "--master-bind-port", str(port), "--expect-workers", str(a.workers), "-u", str(a.workers),
          "-r", str(a.workers), "-t", f"{int(a.duration + 30)}s", "-H", "http://127.0.0.1:9", "--only-summary"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=open(log_path, "w"),
     )
     ctx = zmq.Context()
     socks = []
@@ -110,6 +113,12 @@ def main():
     master.terminate()
     master.wait(timeout=30)
     pct = 100.0 * (cpu1 - cpu0) / (t1 - t0)
+    log = open(log_path).read()
+    ready = log.count("reported as ready")
+    dropped = log.count("dropping")
+    m = re.findall(r"Aggregated\s+(\d+)", log)
+    print(f"master log: {ready} workers ready, {dropped} dropped messages, "
+          f"{m[0] if m else '?'} requests merged from reports")
     print(f"{a.workers} simulated workers, {a.entries} entries per report, {t1 - t0:.0f} s measured: "
           f"master CPU {pct:.1f}% of one core (goal < 50%)")
 
