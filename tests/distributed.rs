@@ -471,3 +471,29 @@ fn master_and_worker_in_separate_network_namespaces() {
     assert_eq!(total, reported(&wlog), "{mlog}\n{wlog}");
     drop(ns);
 }
+
+#[test]
+fn master_stops_when_its_last_worker_goes_missing() {
+    let server =
+        DemoServer::start(([127, 0, 0, 1], 0).into(), DemoConfig::default()).expect("target");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let host = server.base_url();
+    let m = master(port, &host, "1", "120s", dir.path());
+    let mut w = worker(port, &host, dir.path(), &[]);
+    // Two reports (every 3 s) reach the master before the kill, even on a slow machine.
+    std::thread::sleep(Duration::from_secs(8));
+    let _ = w.kill(); // SIGKILL
+    let _ = w.wait();
+    let killed = Instant::now();
+    let (mc, mlog) = finish(m, Duration::from_secs(90));
+    assert_eq!(mc, Some(0), "{mlog}");
+    assert!(killed.elapsed() < Duration::from_secs(60), "{mlog}");
+    assert!(
+        mlog.contains("The last worker went missing, stopping test."),
+        "{mlog}"
+    );
+    // Its statistics up to its last report are kept.
+    assert!(aggregated_requests(dir.path()) > 0, "{mlog}");
+    server.shutdown();
+}

@@ -683,6 +683,9 @@ pub async fn run_headless(
             if master.known_workers() == 0 {
                 break "The last worker quit, stopping test.";
             }
+            if master.worker_count() == 0 {
+                break "The last worker went missing, stopping test.";
+            }
             let wake = if master.phase() == Phase::Spawning {
                 tokio::time::Instant::from_std(next_iteration)
             } else {
