@@ -335,3 +335,165 @@ fn processes_runs_a_local_master_and_fresh_worker_processes() {
     assert_eq!(total, workers.iter().sum::<u64>(), "{log}");
     server.shutdown();
 }
+
+/// Two network namespaces joined by a veth pair, removed on drop.
+struct Netns {
+    names: [String; 2],
+}
+
+impl Netns {
+    fn ip(args: &[&str]) -> bool {
+        Command::new("ip")
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    }
+
+    /// `Err(reason)` when this machine cannot create namespaces (not root, no `ip`).
+    fn create(subnet: u8) -> Result<Netns, String> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return Err("not running as root".into());
+        }
+        let id = std::process::id();
+        let names = [format!("lta-m{id}"), format!("lta-w{id}")];
+        let ns = Netns { names };
+        let (m, w) = (ns.names[0].as_str(), ns.names[1].as_str());
+        let (vm, vw) = (format!("vm{id}"), format!("vw{id}"));
+        let am = format!("10.213.{subnet}.1/24");
+        let aw = format!("10.213.{subnet}.2/24");
+        let ok = Netns::ip(&["netns", "add", m])
+            && Netns::ip(&["netns", "add", w])
+            && Netns::ip(&["link", "add", &vm, "type", "veth", "peer", "name", &vw])
+            && Netns::ip(&["link", "set", &vm, "netns", m])
+            && Netns::ip(&["link", "set", &vw, "netns", w])
+            && Netns::ip(&["-n", m, "addr", "add", &am, "dev", &vm])
+            && Netns::ip(&["-n", w, "addr", "add", &aw, "dev", &vw])
+            && Netns::ip(&["-n", m, "link", "set", &vm, "up"])
+            && Netns::ip(&["-n", w, "link", "set", &vw, "up"])
+            && Netns::ip(&["-n", m, "link", "set", "lo", "up"])
+            && Netns::ip(&["-n", w, "link", "set", "lo", "up"]);
+        if ok {
+            Ok(ns)
+        } else {
+            Err("`ip netns` / veth setup failed (no `ip` tool or no permission)".into())
+        }
+    }
+
+    fn exec(&self, which: usize, args: &[&str], cwd: &Path) -> Child {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.names[which], BIN])
+            .args(args)
+            .current_dir(cwd)
+            .env_remove("LOCUST_HOST")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd.spawn().expect("ip netns exec")
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        for n in &self.names {
+            Netns::ip(&["netns", "del", n]);
+        }
+    }
+}
+
+#[test]
+fn master_and_worker_in_separate_network_namespaces() {
+    let subnet = (std::process::id() % 200) as u8 + 20;
+    let ns = match Netns::create(subnet) {
+        Ok(ns) => ns,
+        Err(why) => {
+            eprintln!("SKIPPED master_and_worker_in_separate_network_namespaces: {why}");
+            return;
+        }
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let master_ip = format!("10.213.{subnet}.1");
+    // The target runs on the worker host's own loopback: all traffic stays in the namespaces.
+    let target = ns.exec(1, &["demo-target", "--port", "18089"], dir.path());
+    let m = ns.exec(
+        0,
+        &[
+            "demo",
+            "--master",
+            "--headless",
+            "--master-bind-host",
+            &master_ip,
+            "--master-bind-port",
+            "5557",
+            "--expect-workers",
+            "1",
+            "--expect-workers-max-wait",
+            "60",
+            "-u",
+            "4",
+            "-r",
+            "4",
+            "-t",
+            "4s",
+            "-H",
+            "http://127.0.0.1:18089",
+            "--csv",
+            "m",
+            "--only-summary",
+        ],
+        dir.path(),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let w = ns.exec(
+        1,
+        &[
+            "demo",
+            "--worker",
+            "--master-host",
+            &master_ip,
+            "--master-port",
+            "5557",
+        ],
+        dir.path(),
+    );
+    let (mc, mlog) = finish(m, Duration::from_secs(90));
+    let (wc, wlog) = finish(w, Duration::from_secs(30));
+    let mut target = target;
+    let _ = target.kill();
+    let _ = target.wait();
+    assert_eq!(mc, Some(0), "{mlog}");
+    assert_eq!(wc, Some(0), "{wlog}");
+    let total = aggregated_requests(dir.path());
+    assert!(total > 0, "{mlog}");
+    assert_eq!(total, reported(&wlog), "{mlog}\n{wlog}");
+    drop(ns);
+}
+
+#[test]
+fn master_stops_when_its_last_worker_goes_missing() {
+    let server =
+        DemoServer::start(([127, 0, 0, 1], 0).into(), DemoConfig::default()).expect("target");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let host = server.base_url();
+    let m = master(port, &host, "1", "120s", dir.path());
+    let mut w = worker(port, &host, dir.path(), &[]);
+    // Two reports (every 3 s) reach the master before the kill, even on a slow machine.
+    std::thread::sleep(Duration::from_secs(8));
+    let _ = w.kill(); // SIGKILL
+    let _ = w.wait();
+    let killed = Instant::now();
+    let (mc, mlog) = finish(m, Duration::from_secs(90));
+    assert_eq!(mc, Some(0), "{mlog}");
+    assert!(killed.elapsed() < Duration::from_secs(60), "{mlog}");
+    assert!(
+        mlog.contains("The last worker went missing, stopping test."),
+        "{mlog}"
+    );
+    // Its statistics up to its last report are kept.
+    assert!(aggregated_requests(dir.path()) > 0, "{mlog}");
+    server.shutdown();
+}

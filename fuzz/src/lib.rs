@@ -168,7 +168,47 @@ pub const TARGETS: &[Target] = &[
         run: http_response,
         dictionary: HTTP_TOKENS,
     },
+    Target {
+        name: "wire_message",
+        run: wire_message,
+        dictionary: WIRE_TOKENS,
+    },
 ];
+
+/// Locust message types and keys, for mutating wire messages (the byte-level mutations supply
+/// msgpack markers and huge lengths).
+const WIRE_TOKENS: &[&str] = &[
+    "stats",
+    "spawn",
+    "heartbeat",
+    "client_ready",
+    "user_classes_count",
+    "response_times",
+];
+
+/// A frame from the network as the master or a worker reads it (Locust's msgpack
+/// `[type, data, node_id]`), then the parts the master interprets: a `stats` report and the
+/// per-class counts of `spawn`/`spawning_complete`. Refused or parsed, never a panic, and a
+/// message that parses re-encodes to something that parses again.
+pub fn wire_message(data: &[u8]) {
+    use locusta_dist::protocol::{class_counts, get, Message};
+    let Ok(msg) = Message::decode(data) else {
+        return;
+    };
+    match msg.kind.as_str() {
+        "stats" => {
+            let _ = locusta_dist::report::report_from_value(&msg.data);
+        }
+        "spawn" | "spawning_complete" => {
+            if let Some(v) = get(&msg.data, "user_classes_count") {
+                let _ = class_counts(v);
+            }
+        }
+        _ => {}
+    }
+    let again = Message::decode(&msg.encode()).expect("a decoded message re-encodes");
+    assert_eq!(again.kind, msg.kind);
+}
 
 /// `-t/--run-time` and `--stop-timeout` values: an error or a number of seconds, never a panic.
 pub fn timespan(data: &[u8]) {

@@ -68,6 +68,60 @@ def _locustfile_paths(spec):
     return paths
 
 
+def _master_address(argv):
+    """--master-host / --master-port from the command line or LOCUST_MASTER_NODE_HOST/PORT,
+    read before the full parse (which needs the locustfile's own options)."""
+    host = os.environ.get("LOCUST_MASTER_NODE_HOST", "127.0.0.1")
+    port = os.environ.get("LOCUST_MASTER_NODE_PORT", "5557")
+    args = argv[1:]
+    for i, a in enumerate(args):
+        for flag in ("--master-host", "--master-port"):
+            value = None
+            if a == flag and i + 1 < len(args):
+                value = args[i + 1]
+            elif a.startswith(flag + "="):
+                value = a.split("=", 1)[1]
+            if value is not None:
+                if flag == "--master-host":
+                    host = value
+                else:
+                    port = value
+    try:
+        return host, int(port)
+    except ValueError:
+        sys.stderr.write(f"locusta: error: argument --master-port: invalid int value: '{port}'\n")
+        raise _Exit(2)
+
+
+def _download_locustfiles(argv):
+    """``-f -`` on a worker: fetch the master's locustfiles into a temporary directory."""
+    import atexit
+    import shutil
+    import tempfile
+
+    if "--worker" not in argv[1:]:
+        sys.stderr.write("locusta: error: -f - (download the locustfile from the master) needs --worker\n")
+        raise _Exit(1)
+    host, port = _master_address(argv)
+    try:
+        files = _core.fetch_locustfiles(host, port)
+    except RuntimeError as e:
+        sys.stderr.write(f"{e}\n")
+        raise _Exit(1)
+    d = tempfile.mkdtemp(prefix="locusta-locustfile-")
+    atexit.register(shutil.rmtree, d, True)
+    paths = []
+    for name, text in files:
+        path = os.path.join(d, name)
+        with open(path, "w") as f:
+            f.write(text)
+        paths.append(path)
+    if not paths:
+        sys.stderr.write("The master sent no locustfile\n")
+        raise _Exit(1)
+    return paths
+
+
 def _print_user_traceback(exc):
     """Prints the exception with locusta's and importlib's own frames left out, so the first
     frame shown is the locustfile's (a SyntaxError shows file, line and caret)."""
@@ -186,7 +240,11 @@ def _run(argv):
         _parse(argv)
 
     # The locustfile is imported first: it may declare options (init_command_line_parser).
-    paths = _locustfile_paths(_core.locustfile_option(argv))
+    spec = _core.locustfile_option(argv)
+    if spec == "-":
+        paths = _download_locustfiles(argv)
+    else:
+        paths = _locustfile_paths(spec)
     _importhook.install()
 
     from . import locust as api
@@ -245,13 +303,20 @@ def _run(argv):
     processes = opts["processes"]
     if processes == -1:
         processes = os.cpu_count() or 1
+    # Worker processes are started as `sys.executable` + this command line (the interpreter's
+    # own path would lose the virtualenv).
+    os.environ["LOCUSTA_EXECUTABLE"] = sys.executable
     if processes and processes > 0 and opts["worker"]:
         return _core.run_worker_processes(processes, opts["master_host"], int(opts["master_port"]))
     if opts["master"] or (processes and processes > 0):
         # The master runs no users: it dispatches them by class name, weight and fixed count.
         classes = [(c.__name__, float(c.weight), int(c.fixed_count)) for c in selected]
         try:
-            return _core.run_master(argv, classes, extras)
+            files = []
+            for p in paths:
+                with open(p) as f:
+                    files.append((os.path.basename(p), f.read()))
+            return _core.run_master(argv, classes, extras, files)
         except _core.UsageError as e:
             sys.stderr.write(f"{e.args[0]}\n")
             return e.args[1]

@@ -110,3 +110,41 @@ def test_locusta_master_with_real_locust_workers(target, tmp_path, real_locust):
     total, names = aggregated(prefix)
     assert total > 0, mlog
     assert names == {"/api/products", "/about/"}
+
+
+def test_processes_with_a_python_locustfile(target, tmp_path):
+    prefix = str(tmp_path / "p")
+    proc = start(
+        locusta_cmd() + [
+            "-f", LOCUSTFILE, "--processes", "2", "--headless", "--master-bind-port", "0",
+            "-u", "4", "-r", "4", "-t", "4s", "--csv", prefix, "--only-summary", "-H", target,
+        ],
+        tmp_path,
+    )
+    code, log = finish(proc)
+    assert code == 0, log
+    assert "2 workers connected" in log, log
+    counts = [int(n) for n in re.findall(r"reported (\d+) requests in total", log)]
+    assert len(counts) == 2, log
+    total, names = aggregated(prefix)
+    assert total > 0 and total == sum(counts), log
+    assert names == {"/api/products", "/about/"}
+
+
+@pytest.mark.parametrize("master_kind", ["locusta", "locust"])
+def test_worker_downloads_the_locustfile_from_the_master(target, tmp_path, master_kind, request):
+    if master_kind == "locust":
+        base = request.getfixturevalue("real_locust")
+    else:
+        base = locusta_cmd()
+    port = free_port()
+    prefix = str(tmp_path / "m")
+    master = start(master_cmd(base, port, 1, prefix, target), tmp_path)
+    worker = start(locusta_cmd() + ["-f", "-", "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)], tmp_path)
+    code, mlog = finish(master)
+    wcode, wlog = finish(worker, 30)
+    assert code == 0, mlog
+    assert wcode == 0, wlog
+    total, names = aggregated(prefix)
+    assert total > 0 and total == reported(wlog), (mlog, wlog)
+    assert names == {"/api/products", "/about/"}

@@ -82,6 +82,8 @@ pub struct MasterPlan {
     pub stop_timeout: f64,
     /// `--enable-rebalancing`.
     pub rebalancing: bool,
+    /// `(file name, contents)` of the locustfiles, sent to `-f -` workers that ask.
+    pub locustfiles: Vec<(String, String)>,
 }
 
 /// The master's state machine.
@@ -402,6 +404,33 @@ impl Master {
                     .log_exception(&text("msg"), &text("traceback"), id);
             }
             "logs" => {}
+            "locustfile" => {
+                log::debug!("Worker {id} requested the locustfile");
+                let data = if self.plan.locustfiles.is_empty() {
+                    map(vec![(
+                        "error",
+                        "this master runs built-in user classes and has no locustfile to send"
+                            .into(),
+                    )])
+                } else {
+                    map(vec![(
+                        "locustfiles",
+                        Value::Array(
+                            self.plan
+                                .locustfiles
+                                .iter()
+                                .map(|(name, text)| {
+                                    map(vec![
+                                        ("filename", name.as_str().into()),
+                                        ("contents", text.as_str().into()),
+                                    ])
+                                })
+                                .collect(),
+                        ),
+                    )])
+                };
+                out.push(Message::new("locustfile", data, id));
+            }
             other => log::warn!(
                 "Unknown message type received from {id}: {}",
                 other.chars().take(64).collect::<String>()
@@ -653,6 +682,9 @@ pub async fn run_headless(
             }
             if master.known_workers() == 0 {
                 break "The last worker quit, stopping test.";
+            }
+            if master.worker_count() == 0 {
+                break "The last worker went missing, stopping test.";
             }
             let wake = if master.phase() == Phase::Spawning {
                 tokio::time::Instant::from_std(next_iteration)

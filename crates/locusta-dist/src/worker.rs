@@ -390,3 +390,87 @@ pub async fn run(engine: &mut dyn Engine, cfg: WorkerConfig) -> Exit {
     );
     exit
 }
+
+/// `-f -`: asks the master for its locustfiles with a temporary connection (Locust's
+/// `download_locustfile_from_master`); returns `(file name, contents)` pairs.
+pub async fn fetch_locustfiles(host: &str, port: u16) -> Result<Vec<(String, String)>, String> {
+    let id = format!(
+        "{}_download_locustfile_{:032x}",
+        crate::sys::hostname(),
+        rand::random::<u128>()
+    );
+    let limit = CONNECT_TIMEOUT * CONNECT_RETRY_COUNT;
+    let started = Instant::now();
+    let mut warned = false;
+    let mut dealer = loop {
+        match Dealer::connect(host, port, &id, CONNECT_TIMEOUT).await {
+            Ok(d) => break d,
+            Err(e) => {
+                if started.elapsed() > limit {
+                    return Err(format!(
+                        "Got no locustfile response from master, gave up after {}s ({e})",
+                        limit.as_secs()
+                    ));
+                }
+                if !warned && started.elapsed() > Duration::from_secs(10) {
+                    warned = true;
+                    log::warn!("Waiting to connect to master to receive locustfile...");
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    };
+    let ask = Message::new(
+        "locustfile",
+        map(vec![("version", env!("CARGO_PKG_VERSION").into())]),
+        &id,
+    );
+    loop {
+        if started.elapsed() > limit {
+            return Err(format!(
+                "Got no locustfile response from master, gave up after {}s",
+                limit.as_secs()
+            ));
+        }
+        dealer.send(&ask).await?;
+        let reply = match tokio::time::timeout(Duration::from_secs(1), dealer.recv()).await {
+            Err(_) => continue,
+            Ok(r) => r?,
+        };
+        let msg = Message::decode(&reply).map_err(|e| format!("bad reply from master: {e}"))?;
+        if msg.kind != "locustfile" {
+            return Err(format!("Got wrong message type from master {}", msg.kind));
+        }
+        if let Some(err) = get(&msg.data, "error") {
+            return Err(format!(
+                "Got error from master: {}",
+                err.as_str().unwrap_or("(not a string)")
+            ));
+        }
+        let Some(Value::Array(files)) = get(&msg.data, "locustfiles") else {
+            return Err("the master's locustfile reply has no locustfiles".into());
+        };
+        let mut out = Vec::new();
+        for f in files {
+            match (
+                get(f, "filename").and_then(|v| v.as_str()),
+                get(f, "contents").and_then(|v| v.as_str()),
+            ) {
+                (Some(name), Some(text)) => {
+                    // Only a plain file name: never a path chosen by the network.
+                    let base = std::path::Path::new(name)
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .filter(|n| n.ends_with(".py"))
+                        .ok_or_else(|| format!("the master sent a bad locustfile name {name:?}"))?;
+                    out.push((base.to_owned(), text.to_owned()));
+                }
+                _ => return Err(
+                    "the master sent a locustfile URL; locusta workers accept only file contents"
+                        .into(),
+                ),
+            }
+        }
+        return Ok(out);
+    }
+}

@@ -205,12 +205,13 @@ impl WorkerLink {
 /// Runs a headless master for these classes (`(name, weight, fixed_count)`), with the options
 /// parsed again from `argv` (plus the locustfile's declared options); returns the exit code.
 #[pyfunction]
-#[pyo3(signature = (argv, classes, extras=None))]
+#[pyo3(signature = (argv, classes, extras=None, locustfiles=None))]
 pub fn run_master(
     py: Python<'_>,
     argv: Vec<String>,
     classes: Vec<(String, f64, u64)>,
     extras: Option<Vec<ExtraTuple>>,
+    locustfiles: Option<Vec<(String, String)>>,
 ) -> PyResult<i32> {
     let env: HashMap<String, String> = std::env::vars().collect();
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
@@ -254,7 +255,12 @@ pub fn run_master(
             }
         };
         let host = opts.host.clone();
-        rt.block_on(locusta::distributed::run_master_slots(slots, host, &opts))
+        rt.block_on(locusta::distributed::run_master_slots(
+            slots,
+            host,
+            &opts,
+            locustfiles.unwrap_or_default(),
+        ))
     }))
 }
 
@@ -263,4 +269,21 @@ pub fn run_master(
 #[pyfunction]
 pub fn run_worker_processes(py: Python<'_>, n: u64, master_host: String, master_port: u16) -> i32 {
     py.detach(move || locusta::distributed::run_worker_processes(n, &master_host, master_port))
+}
+
+/// `-f -`: downloads the locustfiles from the master; returns `[(file name, contents)]`.
+#[pyfunction]
+pub fn fetch_locustfiles(
+    py: Python<'_>,
+    master_host: String,
+    master_port: u16,
+) -> PyResult<Vec<(String, String)>> {
+    py.detach(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        rt.block_on(worker::fetch_locustfiles(&master_host, master_port))
+    })
+    .map_err(pyo3::exceptions::PyRuntimeError::new_err)
 }

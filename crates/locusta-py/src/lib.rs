@@ -275,5 +275,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<dist::WorkerLink>()?;
     m.add_function(wrap_pyfunction!(dist::run_master, m)?)?;
     m.add_function(wrap_pyfunction!(dist::run_worker_processes, m)?)?;
+    m.add_function(wrap_pyfunction!(dist::fetch_locustfiles, m)?)?;
     Ok(())
 }

@@ -78,7 +78,7 @@ pub async fn run_master(
             fixed_count: c.fixed_count,
         })
         .collect();
-    run_master_slots(slots, host, opts).await
+    run_master_slots(slots, host, opts, Vec::new()).await
 }
 
 /// [`run_master`] from class names, weights and fixed counts (what a Python locustfile's
@@ -87,6 +87,7 @@ pub async fn run_master_slots(
     slots: Vec<crate::spawn::ClassSlot>,
     host: Option<String>,
     opts: &Options,
+    locustfiles: Vec<(String, String)>,
 ) -> i32 {
     use locusta_dist::master::{self, HeadlessMaster, MasterPlan};
 
@@ -105,6 +106,7 @@ pub async fn run_master_slots(
         host,
         stop_timeout: opts.stop_timeout.max(0.0),
         rebalancing: opts.enable_rebalancing,
+        locustfiles,
     };
     let local_only = opts.resolved_processes().is_some() && opts.master_bind_host == "*";
     let cfg = HeadlessMaster {
@@ -204,8 +206,13 @@ pub fn worker_args(master_host: &str, master_port: u16) -> Vec<std::ffi::OsStrin
 
 /// Starts one worker process: this executable with `args` (a fresh process, not a fork, so it
 /// works with the tokio runtime and with Python users alike).
+/// `LOCUSTA_EXECUTABLE` names the program when it is not this executable (the Python
+/// package sets it to `sys.executable`, since the interpreter binary would lose the venv).
 pub fn spawn_worker_process(args: &[std::ffi::OsString]) -> std::io::Result<std::process::Child> {
-    let exe = std::env::current_exe()?;
+    let exe = match std::env::var_os("LOCUSTA_EXECUTABLE") {
+        Some(e) if !e.is_empty() => std::path::PathBuf::from(e),
+        _ => std::env::current_exe()?,
+    };
     std::process::Command::new(exe)
         .args(args)
         .stdin(std::process::Stdio::null())
