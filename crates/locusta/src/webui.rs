@@ -470,7 +470,7 @@ async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
 
 /// `YYYY-MM-DD-HHhMM` in local time (libc's `localtime_r`), as Locust names its report
 /// downloads.
-pub fn safe_timestamp(unix: f64) -> String {
+fn safe_timestamp(unix: f64) -> String {
     let t = unix as libc::time_t;
     // SAFETY: localtime_r writes only into the zeroed struct we pass.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
