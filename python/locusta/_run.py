@@ -14,7 +14,7 @@ import traceback
 
 import gevent
 
-from . import _core, _importhook, _runtime
+from . import _core, _importhook, _runtime, _web
 
 logger = logging.getLogger("locusta.main")
 
@@ -179,9 +179,6 @@ def _load_locustfile(path):
 
 def _refuse_unsupported(opts):
     missing = []
-    for key, flag in (("autostart", "--autostart"),):
-        if opts[key]:
-            missing.append(flag)
     native_only = [
         flag
         for key, flag in (("find_capacity", "--find-capacity"), ("arrival_rate", "--arrival-rate"), ("metrics_port", "--metrics-port"))
@@ -204,12 +201,6 @@ def _refuse_unsupported(opts):
         raise _Exit(1)
     if opts["master"] and opts["worker"]:
         logger.error("--master cannot be combined with --worker")
-        raise _Exit(1)
-    if not opts["headless"] and not opts["worker"]:
-        logger.error(
-            "The web UI is not available in this version of locusta yet. Add --headless (with -u, -r and -t) "
-            "to run from the command line."
-        )
         raise _Exit(1)
 
 
@@ -250,7 +241,6 @@ def _run(argv):
     from . import locust as api
     from .locust.argument_parser import LocustArgumentParser, UsageError
     from .locust.env import Environment
-    from .locust.event import state as event_state
 
     user_classes = {}
     shape_classes = []
@@ -320,7 +310,7 @@ def _run(argv):
         except _core.UsageError as e:
             sys.stderr.write(f"{e.args[0]}\n")
             return e.args[1]
-    if host is None and not opts["worker"]:
+    if host is None and not opts["worker"] and opts["headless"]:
         from .locust.user.users import HttpUser
         from .locust.contrib.fasthttp import FastHttpUser
 
@@ -332,7 +322,7 @@ def _run(argv):
                     cls.__name__,
                 )
                 return 1
-    else:
+    elif host is not None:
         for cls in selected:
             cls.host = host
 
@@ -381,6 +371,9 @@ def _run(argv):
         except OSError as e:
             logger.error("%s", e)
             return 1
+
+    if not opts["headless"]:
+        return _web.run(opts, sources, env, runner, runtime, insight, shape, parser, custom, _finish)
 
     stop_reason = []
 
@@ -465,12 +458,24 @@ def _run(argv):
         stop_reason.append("sigint")
 
     reason = stop_reason[0] if stop_reason else "quit"
+    return _finish(reason, opts, env, runner, runtime, insight)
+
+
+def _finish(reason, opts, env, runner, runtime, insight):
+    """The end of a run (headless or web UI): the `quitting` and `quit` events, the exit code,
+    the final CSV, JSON, console tables and insight outputs."""
+    from . import locust as api
+    from .locust.event import state as event_state
+
+    stats = runtime.stats
     if reason == "run_time":
         logger.info("--run-time limit reached, shutting down")
     elif reason == "sigterm":
         logger.info("Got SIGTERM signal")
     elif reason == "sigint":
         logger.info("Got Ctrl-C, shutting down")
+    elif reason == "autoquit":
+        logger.info("--autoquit time reached, shutting down")
 
     # A second signal while users finish their tasks stops at once.
     gevent.signal_handler(signal.SIGINT, lambda: runner.user_greenlets.kill(block=False))

@@ -151,15 +151,3 @@ def test_web_api_matches_locust(both, target):
         while ui.get("/stats/requests").json()["stats"][-1]["num_requests"] != 0:
             assert time.time() < deadline
             time.sleep(0.3)
-
-
-def test_python_locustfile_without_headless_says_so(tmp_path):
-    proc = subprocess.run(
-        locusta_cmd() + ["-f", lf("web_ui.py"), "-H", "http://127.0.0.1:9"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=str(tmp_path),
-    )
-    assert proc.returncode != 0
-    assert "--headless" in proc.stderr

@@ -75,6 +75,11 @@ impl Insight {
         self.inner.exit_code(&stats.hub(), code, aborted)
     }
 
+    /// The HTML report of the run so far (the web UI's `/stats/report`).
+    fn report_now(&self, stats: &Stats) -> String {
+        self.inner.report_now(&stats.hub())
+    }
+
     /// Prints the diagnosis and threshold table, writes JUnit and HTML; returns the exit code.
     fn finish(&mut self, stats: &Stats, code: i32) -> i32 {
         self.inner.finish(&stats.hub(), code)

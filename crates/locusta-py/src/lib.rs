@@ -3,6 +3,7 @@
 //!
 //! * [`engine`]: the tokio I/O threads, per-user HTTP sessions and the completion queue that
 //!   wakes gevent's hub through an eventfd.
+//! * [`web`]: the web UI (`locusta-web`) driven from the gevent loop.
 //! * [`stats`]: request statistics in the Rust `StatsHub` and Locust's outputs (console, CSV,
 //!   JSON) rendered by `locusta-stats`.
 //! * Here: Locust's command line (`locusta-options`), the user dispatch order
@@ -23,6 +24,7 @@ pub mod dist;
 pub mod engine;
 pub mod insight;
 pub mod stats;
+pub mod web;
 
 create_exception!(
     _core,
@@ -48,6 +50,7 @@ fn options_dict<'py>(py: Python<'py>, o: &Options) -> PyResult<Bound<'py, PyDict
     d.set_item("autoquit", o.autoquit)?;
     d.set_item("headful", o.headful)?;
     d.set_item("web_login", o.web_login)?;
+    d.set_item("web_auth", &o.web_auth)?;
     d.set_item("tls_cert", &o.tls_cert)?;
     d.set_item("tls_key", &o.tls_key)?;
     d.set_item("class_picker", o.class_picker)?;
@@ -273,6 +276,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run_demo, m)?)?;
     m.add_function(wrap_pyfunction!(run_demo_target, m)?)?;
     m.add_class::<dist::WorkerLink>()?;
+    m.add_class::<web::WebUi>()?;
+    m.add_function(wrap_pyfunction!(web::remember_log_line, m)?)?;
     m.add_function(wrap_pyfunction!(dist::run_master, m)?)?;
     m.add_function(wrap_pyfunction!(dist::run_worker_processes, m)?)?;
     m.add_function(wrap_pyfunction!(dist::fetch_locustfiles, m)?)?;

@@ -267,6 +267,7 @@ async fn reset_stats(State(ctx): State<WebContext>) -> &'static str {
     ctx.stats.reset();
     ctx.stats.reset_exceptions();
     ctx.history.clear();
+    ctx.send(Command::ResetStats);
     "ok"
 }
 

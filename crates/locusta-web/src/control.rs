@@ -21,6 +21,9 @@ pub enum Command {
     Swarm(SwarmRequest),
     /// Locust's `/stop`: stop every user; the UI stays up for another run.
     Stop,
+    /// `/stats/reset` has reset the statistics (already done by the server); the control loop
+    /// may tell its `reset_stats` listeners (the Python runner does, as Locust).
+    ResetStats,
 }
 
 /// A validated `/swarm` form.

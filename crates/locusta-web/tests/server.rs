@@ -211,7 +211,7 @@ fn swarm_validates_and_hands_commands_to_the_control_loop() {
 
 #[test]
 fn stats_requests_has_locusts_keys_and_caps_rows() {
-    let f = plain();
+    let mut f = plain();
     for i in 0..600 {
         record(&f.stats, &format!("/item/{i:04}"), 1 + (i % 50), None);
     }
@@ -342,6 +342,8 @@ fn stats_requests_has_locusts_keys_and_caps_rows() {
         .send()
         .expect("reset");
     assert_eq!(r.text().expect("text"), "ok");
+    // The control loop hears of it (the Python runner fires its `reset_stats` listeners).
+    assert_eq!(next_command(&mut f.port), Command::ResetStats);
     let body: Value = c
         .get(format!("{}/stats/requests", f.base))
         .send()

@@ -69,7 +69,8 @@ const RECENT_LINES: usize = 500;
 static RECENT: Mutex<std::collections::VecDeque<String>> =
     Mutex::new(std::collections::VecDeque::new());
 
-fn remember(line: &str) {
+/// Keeps a line for the web UI's Logs tab (the Python runner passes its own log lines here).
+pub fn remember(line: &str) {
     let mut recent = RECENT.lock().unwrap_or_else(|p| p.into_inner());
     if recent.len() >= RECENT_LINES {
         recent.pop_front();

@@ -208,6 +208,8 @@ pub async fn run(
                     }
                     quit_at = None;
                 }
+                // Listeners of Python locustfiles hear of it; nothing to do here.
+                Command::ResetStats => {}
                 Command::Stop => {
                     if active.take().is_some() || runner.state() != RunnerState::Stopped {
                         publish_stopping(&port, &runner, &host);
@@ -488,7 +490,7 @@ fn safe_timestamp(unix: f64) -> String {
 /// Routes served next to Locust's web API: `/stats/report` (the HTML report of the run so far,
 /// rendered by the control loop, which owns the history; `?download=1` makes it an attachment
 /// as in Locust) and `/metrics` (Prometheus text).
-fn extra_routes(
+pub fn extra_routes(
     report_requests: mpsc::Sender<oneshot::Sender<String>>,
     report_name: String,
     stats: Arc<StatsHub>,
