@@ -10,6 +10,7 @@
 use rmpv::Value;
 use sha2::{Digest, Sha256};
 
+use locusta_http::py_str;
 use locusta_stats::{EntryDelta, ErrorRow, StatsReport};
 
 use crate::protocol::{as_f64, as_u64, class_counts, class_counts_value, get, map, DecodeError};
@@ -85,38 +86,9 @@ pub fn entry_value(d: &EntryDelta, with_hist: bool) -> Value {
     map(pairs)
 }
 
-/// Python's `repr()` of a str, as Locust's error key uses it.
-pub fn py_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
-
 /// Locust's `StatsError.create_key`.
 pub fn error_key(method: &str, name: &str, error: &str) -> String {
-    let key = format!("{method}.{name}.{}", py_repr(error));
+    let key = format!("{method}.{name}.{}", py_str(error));
     let digest = Sha256::digest(key.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -331,10 +303,10 @@ mod tests {
 
     #[test]
     fn python_repr_of_strings() {
-        assert_eq!(py_repr("abc"), "'abc'");
-        assert_eq!(py_repr("it's"), "\"it's\"");
-        assert_eq!(py_repr("a'b\"c"), "'a\\'b\"c'");
-        assert_eq!(py_repr("a\nb\\"), "'a\\nb\\\\'");
+        assert_eq!(py_str("abc"), "'abc'");
+        assert_eq!(py_str("it's"), "\"it's\"");
+        assert_eq!(py_str("a'b\"c"), "'a\\'b\"c'");
+        assert_eq!(py_str("a\nb\\"), "'a\\nb\\\\'");
     }
 
     #[test]

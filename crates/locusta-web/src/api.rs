@@ -16,6 +16,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use locusta_http::py_str;
 use locusta_stats::{csv as stats_csv, Entry};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -99,35 +100,6 @@ fn swarm_error(status: StatusCode, message: String, host: &str) -> Response {
         .into_response()
 }
 
-/// Python's `repr()` of a string, as Locust's error messages show form values.
-fn py_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
-
 /// Parses a `/swarm` form into a request, or an error message.
 pub(crate) fn parse_swarm(
     ctx: &WebContext,
@@ -145,7 +117,7 @@ pub(crate) fn parse_swarm(
                 let n = value.trim().parse::<i64>().map_err(|_| {
                     format!(
                         "Invalid user_count value: {} (must be an integer)",
-                        py_repr(value)
+                        py_str(value)
                     )
                 })?;
                 user_count = Some(n);
@@ -154,7 +126,7 @@ pub(crate) fn parse_swarm(
                 let r = value.trim().parse::<f64>().map_err(|_| {
                     format!(
                         "Invalid spawn_rate value: {} (must be a number)",
-                        py_repr(value)
+                        py_str(value)
                     )
                 })?;
                 spawn_rate = Some(r);
@@ -690,13 +662,13 @@ async fn history(
 
 #[cfg(test)]
 mod tests {
-    use super::py_repr;
+    use super::py_str;
 
     #[test]
     fn repr_quotes_like_python() {
-        assert_eq!(py_repr("many"), "'many'");
-        assert_eq!(py_repr("it's"), "\"it's\"");
-        assert_eq!(py_repr("a'b\"c"), "'a\\'b\"c'");
-        assert_eq!(py_repr("x\ny"), "'x\\ny'");
+        assert_eq!(py_str("many"), "'many'");
+        assert_eq!(py_str("it's"), "\"it's\"");
+        assert_eq!(py_str("a'b\"c"), "'a\\'b\"c'");
+        assert_eq!(py_str("x\ny"), "'x\\ny'");
     }
 }

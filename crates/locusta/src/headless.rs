@@ -82,10 +82,6 @@ pub(crate) fn format_class_counts(counts: &[(String, u64)]) -> String {
 
 /// Prints a table to stderr, where Locust's plain `stats_logger` writes it. The tables already
 /// end with the blank line Locust leaves after them.
-pub(crate) fn print_text(text: &str) {
-    print_block(text)
-}
-
 pub(crate) fn print_block(text: &str) {
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(text.as_bytes());

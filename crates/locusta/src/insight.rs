@@ -266,11 +266,11 @@ impl Insight {
         if let Some(why) = self.capacity.as_ref().and_then(|c| c.outcome()) {
             text.push_str(&format!("  Capacity search: {why}\n\n"));
         }
-        crate::headless::print_text(&text);
+        crate::headless::print_block(&text);
         let outcomes = std::mem::take(&mut self.outcomes);
         let mut code = code;
         if !outcomes.is_empty() {
-            crate::headless::print_text(&threshold::summary_table(&outcomes));
+            crate::headless::print_block(&threshold::summary_table(&outcomes));
         }
         if let Some(path) = &self.junit {
             let xml = junit::junit_xml(
