@@ -12,7 +12,7 @@ over rounds. Goals: locusta >= 10x Locust FastHttpUser and >= 50x Locust HttpUse
 locusta must be installed in the interpreter given by --locusta-python (build it with
 ``maturin develop --release`` or ``pip install .``: a debug build is several times slower).
 
-Usage: bench/python_throughput.py [--duration 10] [--users 20] [--rounds 3] [--drivers lean,hyper]
+Usage: bench/python_throughput.py [--duration 10] [--users 20] [--rounds 3] [--drivers lean,hyper] [--io inline,thread]
        [--locusta-python PY] [--locust /opt/locust-venv/bin/locust]
 """
 
@@ -54,6 +54,9 @@ def main() -> int:
                     help="the real Locust command")
     ap.add_argument("--drivers", default="lean",
                     help="locusta HTTP drivers to measure, comma-separated (lean, hyper; default lean)")
+    ap.add_argument("--io", default="inline",
+                    help="I/O modes of the lean driver, comma-separated (inline: tokio turned by the "
+                         "gevent hub on its thread, the default; thread: an I/O thread)")
     ap.add_argument("--port", type=int, default=18090)
     ap.add_argument("--gen-core", type=int, default=1)
     ap.add_argument("--server-core", type=int, default=0)
@@ -61,11 +64,14 @@ def main() -> int:
 
     pin = ["taskset", "-c", str(args.gen_core)]
     drivers = [d.strip() for d in args.drivers.split(",") if d.strip()]
-    tools = {
-        f"locusta HttpUser ({d})": (["env", f"LOCUSTA_HTTP_DRIVER={d}", args.locusta_python, "-m", "locusta"],
-                                    EXAMPLES / "perf_one_get.py")
-        for d in drivers
-    }
+    io_modes = [m.strip() for m in args.io.split(",") if m.strip()]
+    tools = {}
+    for d in drivers:
+        # hyper spawns its own tasks, so it always runs on an I/O thread
+        for m in (io_modes if d == "lean" else ["thread"]):
+            tools[f"locusta HttpUser ({d}, {m} I/O)"] = (
+                ["env", f"LOCUSTA_HTTP_DRIVER={d}", f"LOCUSTA_PY_IO={m}", args.locusta_python, "-m", "locusta"],
+                EXAMPLES / "perf_one_get.py")
     tools.update({
         "Locust FastHttpUser": ([args.locust], EXAMPLES / "perf_one_get_fast.py"),
         "Locust HttpUser": ([args.locust], EXAMPLES / "perf_one_get.py"),
@@ -78,20 +84,20 @@ def main() -> int:
 
     print(f"\nall runs ({args.duration} s, {args.users} users; generator pinned to core {args.gen_core}, "
           f"nginx to core {args.server_core})")
-    print(f"{'tool':<28} {'round':>5} {'requests':>10} {'fails':>6} {'cpu s':>7} {'cpu %':>6} {'req/cpu-s':>10} "
+    print(f"{'tool':<36} {'round':>5} {'requests':>10} {'fails':>6} {'cpu s':>7} {'cpu %':>6} {'req/cpu-s':>10} "
           f"{'req/s':>9} {'p50 ms':>7}")
     for name, rows in results.items():
         for i, (reqs, fails, cpu, wall, p50) in enumerate(rows):
-            print(f"{name:<28} {i:>5} {reqs:>10} {fails:>6} {cpu:>7.2f} {100 * cpu / wall:>6.0f} {reqs / cpu:>10.0f} "
+            print(f"{name:<36} {i:>5} {reqs:>10} {fails:>6} {cpu:>7.2f} {100 * cpu / wall:>6.0f} {reqs / cpu:>10.0f} "
                   f"{reqs / wall:>9.0f} {p50:>7.1f}")
 
     eff = {name: statistics.median(r[0] / r[2] for r in rows) for name, rows in results.items()}
     fast, slow = eff["Locust FastHttpUser"], eff["Locust HttpUser"]
     print("\nmedian requests per CPU-second: " + ", ".join(f"{k} {v:.0f}" for k, v in eff.items()))
-    for d in drivers:
-        mine = eff[f"locusta HttpUser ({d})"]
-        print(f"locusta ({d}) / Locust FastHttpUser = {mine / fast:.1f}x (goal >= 10x)")
-        print(f"locusta ({d}) / Locust HttpUser     = {mine / slow:.1f}x (goal >= 50x)")
+    for name, mine in eff.items():
+        if name.startswith("locusta"):
+            print(f"{name} / Locust FastHttpUser = {mine / fast:.1f}x (goal >= 10x)")
+            print(f"{name} / Locust HttpUser     = {mine / slow:.1f}x (goal >= 50x)")
     return 0
 
 

@@ -2,9 +2,14 @@
 and the gevent io watcher that wakes parked users when their responses arrive.
 
 A user's ``client.get()`` calls :func:`request`: the request goes to tokio, the greenlet parks
-on a ``gevent.hub.Waiter``; the Rust side writes an eventfd when completions are queued, the
-watcher's callback (on the hub) drains them and switches each waiting greenlet. No Python runs
-on the I/O threads.
+on a ``gevent.hub.Waiter``; the watcher's callback (on the hub) drains completed exchanges and
+switches each waiting greenlet.
+
+Two I/O modes (``Engine.inline``): by default the tokio runtime runs on the hub's own thread
+and is turned by the hub (the watcher watches the runtime's epoll descriptor; a timer turns it
+for its timers), which spares a context switch per batch; with ``--threads N`` (or
+``LOCUSTA_PY_IO=thread``) tokio runs on I/O threads and writes an eventfd when completions are
+queued. No Python runs on the I/O threads.
 """
 
 import gevent
@@ -13,6 +18,9 @@ from gevent.hub import Waiter
 from . import _core
 
 _current = None
+
+#: How often the hub turns an inline runtime when no socket woke it (seconds).
+TIMER_TURN_S = 0.005
 
 
 class Runtime:
@@ -28,6 +36,7 @@ class Runtime:
         self.stats = _core.Stats(max_entries)
         self.waiters = {}
         self._watcher = None
+        self._timer = None
         self._hub = None
         self._loop = None
         self._flush_scheduled = False
@@ -41,6 +50,11 @@ class Runtime:
         self._flush_scheduled = False
         self._watcher = hub.loop.io(self.engine.fileno(), 1)
         self._watcher.start(self._on_ready)
+        if self.engine.inline:
+            # Turns the runtime for its timers (connect/read timeouts) when no socket wakes it.
+            # Unreferenced: it alone must not keep the loop alive.
+            self._timer = hub.loop.timer(TIMER_TURN_S, TIMER_TURN_S, ref=False)
+            self._timer.start(self._on_ready)
 
     def _on_ready(self):
         waiters = self.waiters
@@ -56,6 +70,9 @@ class Runtime:
     def _flush(self):
         self._flush_scheduled = False
         self.engine.flush()
+        if self.engine.inline:
+            # Turns the runtime, which starts the flushed jobs (and hands over any that ended).
+            self._on_ready()
 
     def _park(self, token):
         if not self._flush_scheduled:
@@ -88,6 +105,9 @@ class Runtime:
         if self._watcher is not None:
             self._watcher.stop()
             self._watcher = None
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
         self.engine.close()
 
 

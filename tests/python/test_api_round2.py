@@ -154,8 +154,8 @@ def test_fasthttpuser_names_and_success_codes(run_locustfile, target):
 
 
 def test_fasthttpuser_matches_real_locust(run_locustfile, target, real_locust):
-    mine = run_locustfile(lf("fast_codes.py"), target, users=1, time_s="2s")
-    theirs = run_locustfile(lf("fast_codes.py"), target, users=1, time_s="2s", cmd=real_locust)
+    mine = run_locustfile(lf("fast_codes.py"), target, users=1, time_s="6s")
+    theirs = run_locustfile(lf("fast_codes.py"), target, users=1, time_s="6s", cmd=real_locust)
     def view(run):
         return {n: f > 0 for (_m, n), (_r, f) in run.counts().items()}, {
             (r["Name"], r["Error"]) for r in run.csv_rows("failures")
@@ -173,7 +173,11 @@ def test_signals_stop_gracefully_with_summary_and_csv(target, tmp_path, sig, too
                "--only-summary"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(tmp_path),
     )
-    time.sleep(2.5)
+    # Signal once users run (a loaded machine may take seconds to start the real Locust).
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "running").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(2)
     proc.send_signal(sig)
     try:
         out, err = proc.communicate(timeout=20)

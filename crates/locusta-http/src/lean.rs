@@ -16,7 +16,7 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -26,6 +26,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use crate::client::ClientShared;
 use crate::conn::{open_stream, Origin, Stream};
 use crate::error::HttpError;
+use crate::rx_time;
 
 /// Most header lines accepted in a response head (hyper's default too).
 const MAX_HEADERS: usize = 100;
@@ -106,6 +107,8 @@ pub(crate) struct LeanConn {
     /// Request head on the way out, response bytes on the way in. Empty (no allocation) while
     /// the connection is idle.
     buf: BytesMut,
+    /// The kernel's receive time of the last bytes read for the current response.
+    received_at: Option<SystemTime>,
 }
 
 impl LeanConn {
@@ -116,10 +119,17 @@ impl LeanConn {
         timeout: Duration,
     ) -> Result<LeanConn, HttpError> {
         match tokio::time::timeout(timeout, open_stream(shared, key)).await {
-            Ok(stream) => Ok(LeanConn {
-                stream: stream?,
-                buf: BytesMut::new(),
-            }),
+            Ok(stream) => {
+                let stream = stream?;
+                if let Stream::Plain(tcp) = &stream {
+                    rx_time::enable(tcp);
+                }
+                Ok(LeanConn {
+                    stream,
+                    buf: BytesMut::new(),
+                    received_at: None,
+                })
+            }
             Err(_) => Err(HttpError::ConnectTimeout {
                 host: key.host.to_string(),
                 port: key.port,
@@ -144,6 +154,11 @@ impl LeanConn {
         )
     }
 
+    /// When the kernel received the last bytes of the response read last (plain TCP on Linux).
+    pub(crate) fn received_at(&self) -> Option<SystemTime> {
+        self.received_at
+    }
+
     /// Frees the buffer before the connection goes idle; false if unread bytes remain (then the
     /// connection must not be reused).
     pub(crate) fn release_buffer(&mut self) -> bool {
@@ -163,6 +178,7 @@ impl LeanConn {
         body: Option<&Bytes>,
         read_buffer_size: usize,
     ) -> Result<Head, LeanError> {
+        self.received_at = None;
         let chunk = read_buffer_size.max(MIN_READ_SPACE);
         let big_body = body.filter(|b| b.len() > INLINE_BODY_MAX);
         let inline_body = body.filter(|b| b.len() <= INLINE_BODY_MAX);
@@ -236,7 +252,14 @@ impl LeanConn {
                     no_response: !received,
                 });
             }
-            match fill(&mut self.stream, &mut self.buf, chunk).await {
+            match fill(
+                &mut self.stream,
+                &mut self.buf,
+                chunk,
+                &mut self.received_at,
+            )
+            .await
+            {
                 Ok(0) => eof = true,
                 Ok(_) => received = true,
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => eof = true,
@@ -282,7 +305,14 @@ impl LeanConn {
                         .reserve((n - self.buf.len()).min(MAX_BODY_PREALLOC));
                 }
                 while self.buf.len() < n {
-                    match fill(&mut self.stream, &mut self.buf, chunk).await {
+                    match fill(
+                        &mut self.stream,
+                        &mut self.buf,
+                        chunk,
+                        &mut self.received_at,
+                    )
+                    .await
+                    {
                         Ok(0) => return Err(incomplete(self.buf.len(), Some(n))),
                         Ok(_) => {}
                         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
@@ -299,7 +329,14 @@ impl LeanConn {
                     if self.buf.len() > limit_usize {
                         return Err(too_large());
                     }
-                    match fill(&mut self.stream, &mut self.buf, chunk).await {
+                    match fill(
+                        &mut self.stream,
+                        &mut self.buf,
+                        chunk,
+                        &mut self.received_at,
+                    )
+                    .await
+                    {
                         Ok(0) => break,
                         Ok(_) => {}
                         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
@@ -400,7 +437,14 @@ impl LeanConn {
 
     /// Reads more of a chunked body; the end of the connection here means the body is incomplete.
     async fn more_body(&mut self, out: &BytesMut, chunk: usize) -> Result<(), HttpError> {
-        match fill(&mut self.stream, &mut self.buf, chunk).await {
+        match fill(
+            &mut self.stream,
+            &mut self.buf,
+            chunk,
+            &mut self.received_at,
+        )
+        .await
+        {
             Ok(0) => Err(incomplete(out.len(), None)),
             Ok(_) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(incomplete(out.len(), None)),
@@ -428,12 +472,27 @@ fn incomplete(read: usize, total: Option<usize>) -> HttpError {
 }
 
 /// One read from the socket into the free space of `buf` (made at least `chunk` bytes when
-/// short). Returns the bytes read; 0 at the end of the stream.
-async fn fill(stream: &mut Stream, buf: &mut BytesMut, chunk: usize) -> io::Result<usize> {
+/// short). Returns the bytes read; 0 at the end of the stream. A read over plain TCP that
+/// carries the kernel's receive time stores it in `received_at`.
+async fn fill(
+    stream: &mut Stream,
+    buf: &mut BytesMut,
+    chunk: usize,
+    received_at: &mut Option<SystemTime>,
+) -> io::Result<usize> {
     if buf.capacity() - buf.len() < MIN_READ_SPACE {
         buf.reserve(chunk);
     }
-    stream.read_buf(buf).await
+    match stream {
+        Stream::Plain(tcp) => {
+            let (n, stamp) = rx_time::read(tcp, buf).await?;
+            if stamp.is_some() {
+                *received_at = stamp;
+            }
+            Ok(n)
+        }
+        Stream::Tls(_) => stream.read_buf(buf).await,
+    }
 }
 
 /// Bytes [`encode_head`] writes.

@@ -22,6 +22,7 @@ mod client;
 mod conn;
 mod error;
 mod lean;
+mod rx_time;
 mod session;
 mod types;
 

@@ -502,7 +502,7 @@ impl Session {
             .await;
         Exchange {
             started,
-            elapsed: t0.elapsed(),
+            elapsed: response_time(started, t0, &result),
             request_url,
             stats_path,
             result,
@@ -914,6 +914,7 @@ impl Session {
                 body,
                 url: url.clone(),
                 version: head.version,
+                received_at: conn.received_at(),
             },
             keep,
         ))
@@ -979,9 +980,31 @@ impl Session {
                 body,
                 url: url.clone(),
                 version: parts.version,
+                received_at: None,
             },
             keep,
         ))
+    }
+}
+
+/// The response time of an exchange that started at `started` (wall clock) / `t0` (monotonic):
+/// until the kernel received the response's last bytes when the driver knows that time, else
+/// until now. The kernel's time is trusted only if it falls inside the exchange as the
+/// monotonic clock saw it (a wall-clock step would otherwise distort it).
+fn response_time(
+    started: SystemTime,
+    t0: Instant,
+    result: &Result<Response, HttpError>,
+) -> Duration {
+    let until_now = t0.elapsed();
+    let kernel = result
+        .as_ref()
+        .ok()
+        .and_then(|r| r.received_at)
+        .and_then(|at| at.duration_since(started).ok());
+    match kernel {
+        Some(d) if d <= until_now => d,
+        _ => until_now,
     }
 }
 

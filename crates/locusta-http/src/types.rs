@@ -195,6 +195,9 @@ pub struct Response {
     pub url: url::Url,
     /// HTTP version of the response.
     pub version: http::Version,
+    /// When the kernel received the last bytes of the response (the lean driver over plain
+    /// TCP on Linux); `None` where the client cannot tell.
+    pub received_at: Option<SystemTime>,
 }
 
 impl Response {

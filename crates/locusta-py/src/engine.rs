@@ -24,6 +24,7 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
+use crate::inline_io::InlineRuntime;
 use crate::stats::Stats;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -34,6 +35,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 struct Completions {
     queue: Mutex<Vec<(u64, Exchange)>>,
     efd: RawFd,
+    /// Whether a push must wake the hub through the eventfd (threaded I/O); inline I/O runs on
+    /// the hub itself, which drains the queue right after each turn.
+    notify: bool,
 }
 
 impl Completions {
@@ -44,7 +48,7 @@ impl Completions {
             q.push((token, ex));
             was_empty
         };
-        if was_empty {
+        if was_empty && self.notify {
             let one: u64 = 1;
             // SAFETY: writes 8 bytes from a valid u64 to our own eventfd.
             unsafe {
@@ -116,7 +120,11 @@ fn record_default(hub: &StatsHub, ex: &Exchange, url: &str) {
 /// instead of waking it, and often switching to it, once per request.
 #[pyclass(module = "locusta._core")]
 pub struct Engine {
+    /// The I/O threads' runtime (threaded I/O).
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
+    /// The runtime the hub turns itself (inline I/O, see [`crate::inline_io`]).
+    inline: Mutex<Option<InlineRuntime>>,
+    is_inline: bool,
     handle: tokio::runtime::Handle,
     client: HttpClient,
     done: Arc<Completions>,
@@ -231,9 +239,13 @@ impl Engine {
 #[pymethods]
 impl Engine {
     /// Starts the tokio runtime with `threads` I/O threads.
+    /// `inline`: run the I/O on the calling (hub) thread instead of `threads` I/O threads; by
+    /// default inline when one thread is asked for, the lean HTTP driver is used and
+    /// `LOCUSTA_PY_IO` is not `thread`. Falls back to an I/O thread where inline I/O is not
+    /// available.
     #[new]
-    #[pyo3(signature = (threads=1, user_agent=None))]
-    fn new(threads: usize, user_agent: Option<String>) -> PyResult<Self> {
+    #[pyo3(signature = (threads=1, user_agent=None, inline=None))]
+    fn new(threads: usize, user_agent: Option<String>, inline: Option<bool>) -> PyResult<Self> {
         // SAFETY: plain syscall; the result is checked.
         let efd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
         if efd < 0 {
@@ -242,20 +254,43 @@ impl Engine {
                 std::io::Error::last_os_error()
             )));
         }
-        let done = Arc::new(Completions {
-            queue: Mutex::new(Vec::new()),
-            efd,
-        });
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads.max(1))
-            .thread_name("locusta-io")
-            .enable_all()
-            .build()
-            .map_err(|e| PyRuntimeError::new_err(format!("cannot start the I/O threads: {e}")))?;
         // LOCUSTA_HTTP_DRIVER=hyper selects hyper's client instead of the lean driver, as in the CLI
         let mut cfg = ClientConfig {
             driver: HttpDriver::from_env(),
             ..ClientConfig::default()
+        };
+        // Inline I/O needs every task of the runtime to be a tracked job: hyper spawns its own
+        // connection tasks, so it keeps the I/O thread.
+        let want_inline = inline.unwrap_or_else(|| {
+            threads <= 1
+                && cfg.driver == HttpDriver::Lean
+                && std::env::var("LOCUSTA_PY_IO").map_or(true, |v| v != "thread")
+        });
+        let inline_rt = if want_inline {
+            InlineRuntime::new().ok()
+        } else {
+            None
+        };
+        let is_inline = inline_rt.is_some();
+        let done = Arc::new(Completions {
+            queue: Mutex::new(Vec::new()),
+            efd,
+            notify: !is_inline,
+        });
+        let (runtime, handle) = match &inline_rt {
+            Some(rt) => (None, rt.handle().clone()),
+            None => {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(threads.max(1))
+                    .thread_name("locusta-io")
+                    .enable_all()
+                    .build()
+                    .map_err(|e| {
+                        PyRuntimeError::new_err(format!("cannot start the I/O threads: {e}"))
+                    })?;
+                let handle = rt.handle().clone();
+                (Some(rt), handle)
+            }
         };
         if let Some(ua) = user_agent {
             cfg.user_agent = ua;
@@ -263,8 +298,10 @@ impl Engine {
         let client = HttpClient::new(cfg)
             .map_err(|e| PyRuntimeError::new_err(format!("cannot set up the HTTP client: {e}")))?;
         Ok(Engine {
-            handle: runtime.handle().clone(),
-            runtime: Mutex::new(Some(runtime)),
+            handle,
+            runtime: Mutex::new(runtime),
+            inline: Mutex::new(inline_rt),
+            is_inline,
             client,
             done,
             next: AtomicU64::new(1),
@@ -274,7 +311,17 @@ impl Engine {
 
     /// The eventfd the hub watches for readability.
     fn fileno(&self) -> i32 {
-        self.done.efd
+        match lock(&self.inline).as_ref() {
+            Some(rt) => rt.fileno(),
+            None => self.done.efd,
+        }
+    }
+
+    /// Whether the I/O runs on the hub's thread: the hub then calls `drain` when `fileno` is
+    /// readable and also periodically (for the runtime's timers).
+    #[getter]
+    fn inline(&self) -> bool {
+        self.is_inline
     }
 
     /// A new session (one user's client) with this base URL.
@@ -362,6 +409,10 @@ impl Engine {
 
     /// Hands every request submitted since the last flush to the I/O threads; returns how many.
     fn flush(&self) -> usize {
+        if self.is_inline {
+            // The hub's next `drain` spawns them inside the runtime and turns it.
+            return lock(&self.pending).len();
+        }
         let jobs = std::mem::take(&mut *lock(&self.pending));
         let n = jobs.len();
         if n == 0 {
@@ -384,6 +435,18 @@ impl Engine {
 
     /// Takes every completed exchange (clearing the eventfd): a list of (token, RawResponse).
     fn drain(&self) -> Vec<(u64, RawResponse)> {
+        if self.is_inline {
+            let jobs = std::mem::take(&mut *lock(&self.pending));
+            let done = Arc::clone(&self.done);
+            if let Some(rt) = lock(&self.inline).as_ref() {
+                rt.turn(jobs.into_iter().map(|j| j.run(Arc::clone(&done))).collect());
+            }
+            let items = std::mem::take(&mut *lock(&self.done.queue));
+            return items
+                .into_iter()
+                .map(|(t, ex)| (t, RawResponse { ex }))
+                .collect();
+        }
         let mut buf = [0u8; 8];
         // SAFETY: reads at most 8 bytes into a valid buffer from our nonblocking eventfd.
         unsafe {
@@ -401,6 +464,10 @@ impl Engine {
         let rt = lock(&self.runtime).take();
         if let Some(rt) = rt {
             py.detach(move || rt.shutdown_timeout(Duration::from_millis(500)));
+        }
+        let inline = lock(&self.inline).take();
+        if let Some(rt) = inline {
+            rt.shutdown();
         }
     }
 }
@@ -583,6 +650,7 @@ mod tests {
         let done = Completions {
             queue: Mutex::new(Vec::new()),
             efd,
+            notify: true,
         };
         let ex = |url: &str| Exchange {
             started: std::time::SystemTime::now(),

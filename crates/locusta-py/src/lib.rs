@@ -22,6 +22,7 @@ use pyo3::types::PyDict;
 
 pub mod dist;
 pub mod engine;
+pub mod inline_io;
 pub mod insight;
 pub mod stats;
 pub mod web;
