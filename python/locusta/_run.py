@@ -181,7 +181,7 @@ def _refuse_unsupported(opts):
     missing = []
     native_only = [
         flag
-        for key, flag in (("find_capacity", "--find-capacity"), ("arrival_rate", "--arrival-rate"), ("metrics_port", "--metrics-port"))
+        for key, flag in (("find_capacity", "--find-capacity"), ("arrival_rate", "--arrival-rate"))
         if opts[key]
     ]
     if native_only:
@@ -334,6 +334,12 @@ def _run(argv):
         return 2
 
     runtime = _runtime.install(_runtime.Runtime(threads=_io_threads(sources, opts), max_entries=opts["max_stats_entries"]))
+    if opts["metrics_port"]:
+        try:
+            insight.start_metrics(int(opts["metrics_port"]), opts["web_host"] or "", runtime.stats)
+        except OSError as e:
+            logger.error("%s", e)
+            return 1
     parsed = argparse.Namespace(**opts, **custom)
     shape = shape_classes[0]() if shape_classes else None
     env = Environment(

@@ -2,8 +2,12 @@
 HTML report with the diagnosis, and clear refusals for what Python runs do not have yet."""
 
 import json
+import socket
+import subprocess
+import time
+import urllib.request
 
-from conftest import lf
+from conftest import lf, locusta_cmd
 
 
 def test_thresholds_junit_and_report(run_locustfile, target, tmp_path):
@@ -44,3 +48,39 @@ def test_malformed_threshold_and_unsupported_flags(run_locustfile, target):
     run = run_locustfile(lf("fast_codes.py"), target, "--arrival-rate", "10", time_s="1s")
     assert run.code == 1, run.stderr
     assert "--arrival-rate" in run.stderr and "not available" in run.stderr
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_metrics_port_serves_prometheus_text_during_the_run(target, tmp_path):
+    port = _free_port()
+    proc = subprocess.Popen(
+        locusta_cmd()
+        + ["-f", lf("fast_codes.py"), "--headless", "-u", "2", "-r", "10", "-t", "30s", "-H", target,
+           "--metrics-port", str(port), "--only-summary"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(tmp_path),
+    )
+    body = ""
+    try:
+        deadline = time.monotonic() + 25
+        # Scrape until the counters and the user gauge (set once a second) show the running load.
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+                    body = r.read().decode()
+            except OSError:
+                body = ""
+            if 'locusta_requests_total{method="GET",name="/_test/status/404"}' in body and "locusta_users 2" in body:
+                break
+            time.sleep(0.3)
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+    assert 'locusta_requests_total{method="GET",name="/_test/status/404"}' in body, body[:2000]
+    assert 'locusta_failures_total{method="GET",name="/_test/status/404"}' in body, body[:2000]
+    assert "locusta_response_time_seconds_bucket" in body
+    assert "locusta_users 2" in body, body[-1000:]

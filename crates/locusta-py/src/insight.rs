@@ -2,11 +2,12 @@
 //! report, by the same Rust code the native engine runs (`locusta::insight`).
 //!
 //! The Python runner creates one [`Insight`] from the parsed options, feeds it after each
-//! statistics tick and asks it for the exit code and the end-of-run outputs.
+//! statistics tick (which also sets the user gauge of `--metrics-port`) and asks it for the exit
+//! code and the end-of-run outputs.
 
 use locusta::insight::Insight as Inner;
 use locusta_options::Options;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -28,6 +29,8 @@ fn whole(d: &Bound<'_, PyDict>, key: &str) -> PyResult<Option<u64>> {
 #[pyclass(module = "locusta._core", unsendable)]
 pub struct Insight {
     inner: Inner,
+    /// Runs the `--metrics-port` server (one thread of its own).
+    metrics_runtime: Option<tokio::runtime::Runtime>,
 }
 
 #[pymethods]
@@ -54,7 +57,10 @@ impl Insight {
         };
         let locustfile = o.locustfile.clone();
         let inner = Inner::from_options(&o, &locustfile, &host).map_err(PyValueError::new_err)?;
-        let mut me = Insight { inner };
+        let mut me = Insight {
+            inner,
+            metrics_runtime: None,
+        };
         me.inner.info.start_unix = locusta_stats::now_unix();
         Ok(me)
     }
@@ -63,6 +69,23 @@ impl Insight {
     /// failed and `--threshold-abort-after` is in force.
     fn after_merge(&mut self, stats: &Stats, users: u64, elapsed: f64) -> Option<String> {
         self.inner.after_merge(&stats.hub(), users, None, elapsed)
+    }
+
+    /// Serves Prometheus metrics on `host:port` (`--metrics-port`) until the run ends, from a
+    /// thread of its own; `OSError` says why the port could not be bound.
+    fn start_metrics(&mut self, port: u16, host: &str, stats: &Stats) -> PyResult<()> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("locusta-metrics")
+            .enable_all()
+            .build()
+            .map_err(|e| PyOSError::new_err(format!("cannot start the metrics thread: {e}")))?;
+        let hub = stats.hub();
+        runtime
+            .block_on(self.inner.start_metrics(Some(port), host, &hub))
+            .map_err(PyOSError::new_err)?;
+        self.metrics_runtime = Some(runtime);
+        Ok(())
     }
 
     /// Forgets the history (`--reset-stats`).
