@@ -181,7 +181,7 @@ def _refuse_unsupported(opts):
     missing = []
     native_only = [
         flag
-        for key, flag in (("find_capacity", "--find-capacity"), ("arrival_rate", "--arrival-rate"))
+        for key, flag in (("arrival_rate", "--arrival-rate"),)
         if opts[key]
     ]
     if native_only:
@@ -332,6 +332,9 @@ def _run(argv):
     except ValueError as e:
         logger.error("%s", e)
         return 2
+    if insight.finds_capacity() and shape_classes:
+        logger.error("--find-capacity cannot be combined with a load shape")
+        return 1
 
     runtime = _runtime.install(_runtime.Runtime(threads=_io_threads(sources, opts), max_entries=opts["max_stats_entries"]))
     if opts["metrics_port"]:
@@ -412,6 +415,11 @@ def _run(argv):
             logger.warning("Stopping Locust...")
             return None
 
+    # --find-capacity: the search sets the users each second (a step ramp until the objective
+    # breaks), at a spawn rate that reaches each step at once.
+    capacity = insight.finds_capacity()
+    capacity_users = 0
+    capacity_rate = max(rate, float(insight.capacity_step())) if capacity else rate
     if shape is not None:
         shape.reset_time()
         tick = shape_tick()
@@ -420,6 +428,10 @@ def _run(argv):
         else:
             shape_value = tuple(tick)
             runner.start(tick[0], tick[1], user_classes=tick[2] if len(tick) > 2 else None)
+    elif capacity:
+        capacity_users = insight.capacity_users(0.0) or 1
+        logger.info("Capacity search: %d users at %.2f spawn rate", capacity_users, capacity_rate)
+        runner.start(capacity_users, capacity_rate)
     else:
         runner.start(users, rate)
 
@@ -452,6 +464,15 @@ def _run(argv):
                     logger.error("%s", why)
                     stop_reason.append("threshold")
                     break
+                if capacity:
+                    wanted = insight.capacity_users(now - started)
+                    if wanted is None:
+                        stop_reason.append("capacity")
+                        break
+                    if wanted != capacity_users:
+                        capacity_users = wanted
+                        logger.info("Capacity search: %d users", wanted)
+                        runner.start(wanted, capacity_rate)
                 try:
                     stats.csv_write(runner.user_count)
                 except OSError as e:

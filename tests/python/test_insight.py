@@ -84,3 +84,31 @@ def test_metrics_port_serves_prometheus_text_during_the_run(target, tmp_path):
     assert 'locusta_failures_total{method="GET",name="/_test/status/404"}' in body, body[:2000]
     assert "locusta_response_time_seconds_bucket" in body
     assert "locusta_users 2" in body, body[-1000:]
+
+
+def test_find_capacity_steps_users_until_the_objective_breaks(run_locustfile, target, tmp_path):
+    report = tmp_path / "report.html"
+    started = time.monotonic()
+    run = run_locustfile(
+        lf("capacity_pool.py"), target,
+        "--find-capacity", "--capacity-step", "5", "--capacity-step-time", "3s",
+        "--slo", "p95<100ms,fail<1%", "--html", str(report),
+        users=40, time_s="60s", timeout=90,
+    )
+    took = time.monotonic() - started
+    assert run.code == 1, run.stderr[-3000:]  # 503s counted as failures: --exit-code-on-error
+    assert "Capacity search: 5 users" in run.stderr and "Capacity search: 10 users" in run.stderr
+    assert "Capacity search finished" in run.stderr, run.stderr[-3000:]
+    # Steps of 3 s: 5, 10, 15 users, then the search stops (long before 40 users or -t 60s).
+    assert took < 40, took
+    html = report.read_text()
+    start = html.index('id="locusta-diagnosis">') + len('id="locusta-diagnosis">')
+    d = json.loads(html[start : html.index("</script>", start)])
+    assert 5 <= d["capacity"]["sustained"]["users"] <= 10, d["capacity"]
+    assert 11 <= d["capacity"]["broken_at"]["users"] <= 15, d["capacity"]
+
+
+def test_find_capacity_refuses_a_load_shape(run_locustfile, target):
+    run = run_locustfile(lf("shape_classes.py"), target, "--find-capacity", time_s="2s")
+    assert run.code == 1, run.stderr[-2000:]
+    assert "--find-capacity cannot be combined with a load shape" in run.stderr

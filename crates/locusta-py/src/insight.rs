@@ -53,6 +53,12 @@ impl Insight {
             threshold_abort_after: whole(opts, "threshold_abort_after")?,
             junit_file: text(opts, "junit_file")?,
             slo: text(opts, "slo")?,
+            find_capacity: item(opts, "find_capacity")?
+                .map(|v| v.is_truthy())
+                .transpose()?
+                .unwrap_or(false),
+            capacity_step: whole(opts, "capacity_step")?,
+            capacity_step_time: whole(opts, "capacity_step_time")?,
             ..Options::default()
         };
         let locustfile = o.locustfile.clone();
@@ -86,6 +92,22 @@ impl Insight {
             .map_err(PyOSError::new_err)?;
         self.metrics_runtime = Some(runtime);
         Ok(())
+    }
+
+    /// Whether `--find-capacity` drives the load (the runner then asks [`Insight::capacity_users`]
+    /// each second instead of using `-u`).
+    fn finds_capacity(&self) -> bool {
+        self.inner.finds_capacity()
+    }
+
+    /// Users added per capacity step (`--capacity-step`).
+    fn capacity_step(&self) -> u64 {
+        self.inner.capacity_step()
+    }
+
+    /// The users the capacity search wants now, or `None` when the search is over.
+    fn capacity_users(&mut self, elapsed: f64) -> Option<u64> {
+        self.inner.capacity_users(elapsed)
     }
 
     /// Forgets the history (`--reset-stats`).
