@@ -46,10 +46,58 @@ def _setup_logging(opts):
         pass
 
 
+def _is_url(text):
+    from urllib.parse import urlparse
+
+    parsed = urlparse(text)
+    return parsed.scheme in ("http", "https") and bool(parsed.netloc)
+
+
+_URL_LOCUSTFILE_LIMIT = 16 * 1024 * 1024
+
+
+def _download_locustfile(url):
+    """``-f https://...``: fetches the locustfile (as Locust does), checks that it is Python,
+    and saves it under its own name in a private temporary directory removed at exit."""
+    import ast
+    import atexit
+    import shutil
+    import tempfile
+    import urllib.request
+    from urllib.parse import urlparse
+
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            body = response.read(_URL_LOCUSTFILE_LIMIT + 1)
+    except (OSError, ValueError) as e:
+        sys.stderr.write(f"Failed to get locustfile from: {url}. Exception: {e}\n")
+        raise _Exit(1)
+    if len(body) > _URL_LOCUSTFILE_LIMIT:
+        sys.stderr.write(f"Failed to get locustfile from: {url}. It is larger than {_URL_LOCUSTFILE_LIMIT} bytes\n")
+        raise _Exit(1)
+    text = body.decode("utf-8", errors="replace")
+    try:
+        ast.parse(text)
+    except SyntaxError:
+        sys.stderr.write(f"Failed to get locustfile from: {url}. Response was not valid python code: '{text[:100]}'\n")
+        raise _Exit(1)
+    name = os.path.basename(urlparse(url).path) or "locustfile.py"
+    if not name.endswith(".py"):
+        name += ".py"
+    directory = tempfile.mkdtemp(prefix="locusta-url-")
+    atexit.register(shutil.rmtree, directory, True)
+    path = os.path.join(directory, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
 def _locustfile_paths(spec):
     paths = []
     for part in [p.strip() for p in spec.split(",") if p.strip()]:
-        if os.path.isdir(part):
+        if _is_url(part):
+            paths.append(_download_locustfile(part))
+        elif os.path.isdir(part):
             found = []
             for root, _dirs, files in os.walk(part):
                 found += [os.path.abspath(os.path.join(root, f)) for f in sorted(files) if f.endswith(".py") and not f.startswith("_")]

@@ -106,9 +106,50 @@ struct Worker<'a> {
     cpu: CpuMeter,
     /// Requests reported to the master since the current test started.
     reported_requests: u64,
+    /// Occurrences of each exception (by traceback) already sent to the master.
+    sent_exceptions: std::collections::HashMap<String, u64>,
 }
 
+/// At most this many `exception` messages are sent per report interval (the rest follow in
+/// later intervals), so a task failing in a tight loop cannot flood the master.
+pub const MAX_EXCEPTIONS_PER_REPORT: u64 = 100;
+
 impl Worker<'_> {
+    /// Locust's worker sends an `exception` message (`msg`, `traceback`) for every error a
+    /// user raises; here the engine records them in its statistics (as a standalone run
+    /// does), and the new occurrences since the last call are forwarded.
+    fn exception_messages(&mut self) -> Vec<Message> {
+        let rows: Vec<(String, String, u64)> = self.stats.read(|agg| {
+            agg.exceptions()
+                .iter()
+                .map(|e| (e.msg.clone(), e.traceback.clone(), e.count))
+                .collect()
+        });
+        let mut out = Vec::new();
+        let mut budget = MAX_EXCEPTIONS_PER_REPORT;
+        for (msg, traceback, count) in rows {
+            let sent = self.sent_exceptions.entry(traceback.clone()).or_insert(0);
+            if count < *sent {
+                // The statistics were reset (a new test): count again from zero.
+                *sent = 0;
+            }
+            let n = (count - *sent).min(budget);
+            for _ in 0..n {
+                out.push(Message::new(
+                    "exception",
+                    map(vec![
+                        ("msg", msg.as_str().into()),
+                        ("traceback", traceback.as_str().into()),
+                    ]),
+                    &self.node_id,
+                ));
+            }
+            *sent += n;
+            budget -= n;
+        }
+        out
+    }
+
     fn report(&mut self) -> Message {
         let stats = self.tracker.take(&self.stats);
         self.reported_requests += stats.total.num_requests;
@@ -277,6 +318,7 @@ pub async fn run(engine: &mut dyn Engine, cfg: WorkerConfig) -> Exit {
         last_spawn_ts: 0.0,
         cpu: CpuMeter::new(),
         reported_requests: 0,
+        sent_exceptions: std::collections::HashMap::new(),
     };
     let mut heartbeat = tokio::time::interval(HEARTBEAT_INTERVAL);
     let mut report = tokio::time::interval(REPORT_INTERVAL);
@@ -356,7 +398,10 @@ pub async fn run(engine: &mut dyn Engine, cfg: WorkerConfig) -> Exit {
                 }
                 outgoing.push(w.heartbeat());
             }
-            _ = report.tick() => outgoing.push(w.report()),
+            _ = report.tick() => {
+                outgoing.extend(w.exception_messages());
+                outgoing.push(w.report());
+            }
             _ = &mut ctrl_c => break Exit::Interrupted,
             Some(_) = async {
                 match sigterm.as_mut() {
@@ -375,6 +420,9 @@ pub async fn run(engine: &mut dyn Engine, cfg: WorkerConfig) -> Exit {
     // Stop users, send what is left of the statistics, and say goodbye (Locust's quitting).
     w.engine.stop().await;
     if !matches!(exit, Exit::MasterLost(_)) {
+        for m in w.exception_messages() {
+            let _ = dealer.send(&m).await;
+        }
         let final_report = w.report();
         let _ = dealer.send(&final_report).await;
         let _ = dealer

@@ -596,7 +596,8 @@ async fn tasks(State(ctx): State<WebContext>) -> Json<Value> {
 
 async fn logs(State(ctx): State<WebContext>) -> Json<Value> {
     let lines = (ctx.logs)();
-    Json(json!({"master": lines, "workers": {}}))
+    let workers = crate::control::lock(&ctx.worker_logs).clone();
+    Json(json!({"master": lines, "workers": workers}))
 }
 
 async fn worker_count(State(ctx): State<WebContext>) -> Json<Value> {

@@ -161,7 +161,12 @@ pub struct WebContext {
     pub(crate) info: Arc<RunInfo>,
     pub(crate) history: Arc<History>,
     pub(crate) logs: Arc<dyn Fn() -> Vec<String> + Send + Sync>,
+    /// The log lines each worker last sent (Locust's `logs` message), for `/logs`.
+    pub(crate) worker_logs: WorkerLogs,
 }
+
+/// Worker id to its recent log lines.
+pub type WorkerLogs = Arc<Mutex<std::collections::BTreeMap<String, Vec<String>>>>;
 
 /// The control loop's end of the contract: receive commands, publish status.
 pub struct ControlPort {
@@ -169,9 +174,15 @@ pub struct ControlPort {
     pub commands: mpsc::UnboundedReceiver<Command>,
     status: Arc<Mutex<Status>>,
     history: Arc<History>,
+    worker_logs: WorkerLogs,
 }
 
 impl ControlPort {
+    /// Replaces the workers' log lines shown by `/logs` (a distributed run's master).
+    pub fn publish_worker_logs(&self, logs: std::collections::BTreeMap<String, Vec<String>>) {
+        *lock(&self.worker_logs) = logs;
+    }
+
     /// Replaces the published status.
     pub fn publish(&self, status: Status) {
         *lock(&self.status) = status;
@@ -197,6 +208,7 @@ impl WebContext {
             ..Status::default()
         }));
         let history = Arc::new(History::new());
+        let worker_logs: WorkerLogs = Arc::default();
         (
             WebContext {
                 stats,
@@ -205,11 +217,13 @@ impl WebContext {
                 info: Arc::new(info),
                 history: Arc::clone(&history),
                 logs,
+                worker_logs: Arc::clone(&worker_logs),
             },
             ControlPort {
                 commands: rx,
                 status,
                 history,
+                worker_logs,
             },
         )
     }
