@@ -354,7 +354,13 @@ def _run(argv):
             for p in paths:
                 with open(p) as f:
                     files.append((os.path.basename(p), f.read()))
-            return _core.run_master(argv, classes, extras, files)
+            # The Rust master handles Ctrl-C itself (stop, collect the last reports, write the
+            # outputs); Python's own handler would raise KeyboardInterrupt once it returns.
+            previous = signal.signal(signal.SIGINT, lambda *_: None)
+            try:
+                return _core.run_master(argv, classes, extras, files)
+            finally:
+                signal.signal(signal.SIGINT, previous)
         except _core.UsageError as e:
             sys.stderr.write(f"{e.args[0]}\n")
             return e.args[1]

@@ -849,3 +849,84 @@ pub async fn run_headless(
     }
     code
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn master() -> (Master, Arc<StatsHub>) {
+        let stats = StatsHub::new(locusta_stats::StatsLimits::default());
+        let plan = MasterPlan {
+            classes: vec!["U".into()],
+            order: Box::new(|n| vec![0; n as usize]),
+            host: None,
+            stop_timeout: 0.0,
+            rebalancing: false,
+            locustfiles: Vec::new(),
+        };
+        (Master::new(plan, Arc::clone(&stats)), stats)
+    }
+
+    fn ready(m: &mut Master, id: &str) {
+        m.handle(id, Message::new("client_ready", Value::from(-1), id));
+    }
+
+    #[test]
+    fn logs_are_kept_per_known_worker_and_bounded() {
+        let (mut m, _) = master();
+        ready(&mut m, "w1");
+        let lines: Vec<Value> = (0..600).map(|i| Value::from(format!("line {i}"))).collect();
+        let data = map(vec![
+            ("worker_id", "w1".into()),
+            ("logs", Value::Array(lines)),
+        ]);
+        m.handle("w1", Message::new("logs", data, "w1"));
+        let kept = &m.worker_logs()["w1"];
+        assert_eq!(kept.len(), MAX_LOG_LINES);
+        assert_eq!(kept.last().map(String::as_str), Some("line 599"));
+        // An unknown worker id is dropped, and so is a report without one.
+        let other = map(vec![
+            ("worker_id", "nobody".into()),
+            ("logs", Value::Array(vec![])),
+        ]);
+        m.handle("w1", Message::new("logs", other, "w1"));
+        m.handle("w1", Message::new("logs", Value::Nil, "w1"));
+        assert_eq!(m.worker_logs().len(), 1);
+    }
+
+    #[test]
+    fn exceptions_are_logged_with_the_workers_id_and_stop_sends_stop() {
+        let (mut m, stats) = master();
+        ready(&mut m, "w1");
+        let data = map(vec![("msg", "boom".into()), ("traceback", "tb".into())]);
+        m.handle("w1", Message::new("exception", data.clone(), "w1"));
+        m.handle("w1", Message::new("exception", data, "w1"));
+        let rows = stats.read(|agg| {
+            agg.exceptions()
+                .iter()
+                .map(|e| {
+                    (
+                        e.count,
+                        e.msg.clone(),
+                        e.nodes.iter().cloned().collect::<Vec<_>>(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        });
+        assert_eq!(rows, vec![(2, "boom".to_string(), vec!["w1".to_string()])]);
+
+        m.start(2, 2.0);
+        let (spawns, done) = m.ramp_iteration();
+        assert!(done && spawns.len() == 1);
+        let stops = m.stop_messages();
+        assert_eq!(stops.len(), 1);
+        assert_eq!(stops[0].kind, "stop");
+        assert_eq!(m.phase(), Phase::Stopped);
+        // The worker stops, then reports ready again under the same index.
+        let replies = m.handle("w1", Message::new("client_stopped", Value::Nil, "w1"));
+        assert!(replies.is_empty());
+        let replies = m.handle("w1", Message::new("client_ready", Value::from(-1), "w1"));
+        assert_eq!(get(&replies[0].data, "index").and_then(as_u64), Some(0));
+        assert_eq!(m.worker_count(), 1);
+    }
+}

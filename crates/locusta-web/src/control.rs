@@ -163,6 +163,8 @@ pub struct WebContext {
     pub(crate) logs: Arc<dyn Fn() -> Vec<String> + Send + Sync>,
     /// The log lines each worker last sent (Locust's `logs` message), for `/logs`.
     pub(crate) worker_logs: WorkerLogs,
+    /// True on a master: `/stats/requests` then always carries `workers` and `worker_count`.
+    pub(crate) distributed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Worker id to its recent log lines.
@@ -175,9 +177,15 @@ pub struct ControlPort {
     status: Arc<Mutex<Status>>,
     history: Arc<History>,
     worker_logs: WorkerLogs,
+    distributed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl ControlPort {
+    /// Marks the run as a master's (Locust's master always lists its workers, even none).
+    pub fn set_distributed(&self) {
+        self.distributed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     /// Replaces the workers' log lines shown by `/logs` (a distributed run's master).
     pub fn publish_worker_logs(&self, logs: std::collections::BTreeMap<String, Vec<String>>) {
         *lock(&self.worker_logs) = logs;
@@ -209,6 +217,7 @@ impl WebContext {
         }));
         let history = Arc::new(History::new());
         let worker_logs: WorkerLogs = Arc::default();
+        let distributed = Arc::new(std::sync::atomic::AtomicBool::new(false));
         (
             WebContext {
                 stats,
@@ -218,12 +227,14 @@ impl WebContext {
                 history: Arc::clone(&history),
                 logs,
                 worker_logs: Arc::clone(&worker_logs),
+                distributed: Arc::clone(&distributed),
             },
             ControlPort {
                 commands: rx,
                 status,
                 history,
                 worker_logs,
+                distributed,
             },
         )
     }

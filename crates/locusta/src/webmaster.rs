@@ -123,6 +123,7 @@ pub async fn run(
         info,
         Arc::new(crate::logging::recent_lines),
     );
+    port.set_distributed();
     let routes = locusta_web::router(ctx.clone());
     let server = match locusta_web::start(ctx, routes, &cfg.server) {
         Ok(s) => s,
