@@ -410,7 +410,7 @@ def _run(argv):
         if not env.user_classes:
             logger.error("No tasks left to run after applying --tags/--exclude-tags; check the tag names.")
             return 1
-    runner = env.create_local_runner()
+    runner = env.create_worker_runner() if opts["worker"] else env.create_local_runner()
     if shape is not None:
         shape.runner = runner
     api.events.init.fire(environment=env, runner=runner, web_ui=None)
@@ -589,8 +589,14 @@ def _run_worker(opts, env, runner, runtime, api):
     stop = []
     gevent.signal_handler(signal.SIGTERM, lambda: stop.append("sigterm"))
     gevent.signal_handler(signal.SIGINT, lambda: stop.append("sigint"))
+    runner._attach(link)
     code = 0
     while True:
+        while True:
+            message = link.poll_message()
+            if message is None:
+                break
+            runner._deliver(*message)
         cmd = link.poll()
         if cmd is None:
             if stop:

@@ -244,3 +244,23 @@ def test_locusta_web_master_with_two_python_workers(target, tmp_path):
         wlogs = [finish(w, 30) for w in workers]
     assert code == 0, mlog
     assert all(c == 0 for c, _ in wlogs), wlogs
+
+
+def test_custom_messages_between_a_locust_master_and_a_locusta_worker(target, tmp_path, real_locust):
+    """register_message / send_message across processes, wire-compatible with Locust: the
+    locusta worker's "ping" reaches the real Locust master's listener, whose "pong" (sent to
+    that worker's id) reaches the worker's listener with the same data."""
+    port = free_port()
+    prefix = str(tmp_path / "m")
+    cmd = master_cmd(real_locust, port, 1, prefix, target)
+    cmd[cmd.index(LOCUSTFILE)] = lf("custom_messages.py")
+    master = start(cmd, tmp_path)
+    worker = start(locusta_cmd() + ["-f", lf("custom_messages.py"), "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)], tmp_path)
+    code, mlog = finish(master)
+    wcode, wlog = finish(worker, 30)
+    assert code == 0, mlog
+    assert wcode == 0, wlog
+    sent = "{'n': 1, 'items': ['a', 2, None, True, 1.5], 'raw': b'\\x00\\x01'}"
+    assert f"master got ping {sent}" in mlog, (mlog, wlog)
+    assert "worker got pong {'n': 2, 'items': ['a', 2, None, True, 1.5], 'raw': b'\\x00\\x01'}" in wlog, wlog
+    assert "Unknown message type" not in wlog + mlog

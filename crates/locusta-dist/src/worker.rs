@@ -53,7 +53,20 @@ pub trait Engine {
     fn stats(&self) -> Arc<StatsHub>;
     /// Stops every user (honouring the stop timeout).
     fn stop(&mut self) -> Pin<Box<dyn Future<Output = ()> + '_>>;
+    /// A message of a type the protocol does not define (Locust's custom messages,
+    /// `register_message`); returns false when nothing listens for that type.
+    fn custom_message(&mut self, _kind: &str, _data: &Value) -> bool {
+        false
+    }
+    /// Custom messages the user code asked to send to the master (`runner.send_message`)
+    /// since the last call, as `(type, data)`.
+    fn take_outgoing(&mut self) -> Vec<(String, Value)> {
+        Vec::new()
+    }
 }
+
+/// How often the worker loop collects the engine's outgoing custom messages.
+pub const OUTBOX_INTERVAL: Duration = Duration::from_millis(50);
 
 /// Where the master is.
 #[derive(Debug, Clone)]
@@ -324,6 +337,8 @@ pub async fn run(engine: &mut dyn Engine, cfg: WorkerConfig) -> Exit {
     let mut report = tokio::time::interval(REPORT_INTERVAL);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     report.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut outbox = tokio::time::interval(OUTBOX_INTERVAL);
+    outbox.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_master = Instant::now();
     let timeout = master_heartbeat_timeout();
     let mut sigterm =
@@ -389,7 +404,16 @@ pub async fn run(engine: &mut dyn Engine, cfg: WorkerConfig) -> Exit {
                         }
                     }
                     "update_user_class" => log::warn!("update_user_class is not supported by locusta workers; ignored"),
-                    other => log::warn!("Unknown message type received: {other}"),
+                    other => {
+                        if !w.engine.custom_message(other, &msg.data) {
+                            log::warn!("Unknown message type received: {}", other.chars().take(64).collect::<String>());
+                        }
+                    }
+                }
+            }
+            _ = outbox.tick() => {
+                for (kind, data) in w.engine.take_outgoing() {
+                    outgoing.push(Message::new(&kind, data, &node_id));
                 }
             }
             _ = heartbeat.tick() => {
