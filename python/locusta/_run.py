@@ -597,6 +597,15 @@ def _run_worker(opts, env, runner, runtime, api):
             if message is None:
                 break
             runner._deliver(*message)
+        if link.report_wanted():
+            # Locust fires report_to_master before each stats report; here the keys the
+            # listeners add travel with the next report (the Rust loop builds the reports).
+            data = {}
+            api.events.report_to_master.fire(client_id=runner.client_id, data=data)
+            try:
+                link.set_report_extras(data)
+            except (TypeError, ValueError) as e:
+                logger.error("report_to_master added data that cannot be sent: %s", e)
         cmd = link.poll()
         if cmd is None:
             if stop:

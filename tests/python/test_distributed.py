@@ -246,10 +246,11 @@ def test_locusta_web_master_with_two_python_workers(target, tmp_path):
     assert all(c == 0 for c, _ in wlogs), wlogs
 
 
-def test_custom_messages_between_a_locust_master_and_a_locusta_worker(target, tmp_path, real_locust):
+def test_custom_messages_and_report_to_master_between_a_locust_master_and_a_locusta_worker(target, tmp_path, real_locust):
     """register_message / send_message across processes, wire-compatible with Locust: the
     locusta worker's "ping" reaches the real Locust master's listener, whose "pong" (sent to
-    that worker's id) reaches the worker's listener with the same data."""
+    that worker's id) reaches the worker's listener with the same data; a key added by the
+    worker's report_to_master listener reaches the master's worker_report listener."""
     port = free_port()
     prefix = str(tmp_path / "m")
     cmd = master_cmd(real_locust, port, 1, prefix, target)
@@ -264,3 +265,7 @@ def test_custom_messages_between_a_locust_master_and_a_locusta_worker(target, tm
     assert f"master got ping {sent}" in mlog, (mlog, wlog)
     assert "worker got pong {'n': 2, 'items': ['a', 2, None, True, 1.5], 'raw': b'\\x00\\x01'}" in wlog, wlog
     assert "Unknown message type" not in wlog + mlog
+    # report_to_master on the worker -> worker_report on the master, with the worker's id.
+    m = re.search(r"master got custom_key from (\S+): \{'from': '(\S+)'\}", mlog)
+    assert m, mlog
+    assert m.group(1) == m.group(2), m.group(0)

@@ -63,7 +63,21 @@ pub trait Engine {
     fn take_outgoing(&mut self) -> Vec<(String, Value)> {
         Vec::new()
     }
+    /// Extra keys for the next stats report (what Python `report_to_master` listeners added);
+    /// the report's own keys cannot be replaced.
+    fn report_extras(&mut self) -> Vec<(String, Value)> {
+        Vec::new()
+    }
 }
+
+/// The keys of a stats report that Locust reserves (extras may not replace them).
+pub const REPORT_KEYS: [&str; 5] = [
+    "stats",
+    "stats_total",
+    "errors",
+    "user_classes_count",
+    "user_count",
+];
 
 /// How often the worker loop collects the engine's outgoing custom messages.
 pub const OUTBOX_INTERVAL: Duration = Duration::from_millis(50);
@@ -171,7 +185,19 @@ impl Worker<'_> {
             user_classes_count: self.engine.class_counts(),
             user_count: self.engine.user_count(),
         };
-        Message::new("stats", report_value(&r, true), &self.node_id)
+        let mut data = report_value(&r, true);
+        if let Value::Map(pairs) = &mut data {
+            for (k, v) in self.engine.report_extras() {
+                if !REPORT_KEYS.contains(&k.as_str())
+                    && !pairs
+                        .iter()
+                        .any(|(key, _)| key.as_str() == Some(k.as_str()))
+                {
+                    pairs.push((Value::from(k), v));
+                }
+            }
+        }
+        Message::new("stats", data, &self.node_id)
     }
 
     fn heartbeat(&mut self) -> Message {

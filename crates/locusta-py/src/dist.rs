@@ -51,6 +51,10 @@ struct Mailbox {
     inbox: VecDeque<(String, Value)>,
     /// Custom messages from Python, for the master.
     outbox: VecDeque<(String, Value)>,
+    /// What `report_to_master` listeners last added, sent with every report.
+    report_extras: Vec<(String, Value)>,
+    /// Set by each report: the Python loop fires `report_to_master` again.
+    report_wanted: bool,
 }
 
 struct Bridge {
@@ -118,12 +122,20 @@ impl Engine for Bridge {
     fn take_outgoing(&mut self) -> Vec<(String, Value)> {
         lock(&self.mailbox).outbox.drain(..).collect()
     }
+    fn report_extras(&mut self) -> Vec<(String, Value)> {
+        let mut m = lock(&self.mailbox);
+        m.report_wanted = true;
+        m.report_extras.clone()
+    }
 }
 
 /// The worker side for a Python runner: starts the protocol thread at creation.
 #[pyclass(module = "locusta._core", frozen)]
 pub struct WorkerLink {
     mailbox: Arc<Mutex<Mailbox>>,
+    /// This worker's node id (`hostname_hex`), Locust's `runner.client_id`.
+    #[pyo3(get)]
+    node_id: String,
 }
 
 #[pymethods]
@@ -133,6 +145,8 @@ impl WorkerLink {
         let mailbox = Arc::new(Mutex::new(Mailbox::default()));
         let bridge_box = Arc::clone(&mailbox);
         let hub = stats.hub();
+        let node_id = locusta_dist::sys::new_node_id();
+        let id = node_id.clone();
         std::thread::Builder::new()
             .name("locusta-worker-link".into())
             .spawn(move || {
@@ -148,7 +162,7 @@ impl WorkerLink {
                         let cfg = WorkerConfig {
                             master_host,
                             master_port,
-                            node_id: None,
+                            node_id: Some(id),
                         };
                         match rt.block_on(worker::run(&mut bridge, cfg)) {
                             Exit::Quit | Exit::Interrupted => 0,
@@ -166,7 +180,7 @@ impl WorkerLink {
                 lock(&bridge_box).commands.push_back(Command::Exit(code));
             })
             .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
-        Ok(WorkerLink { mailbox })
+        Ok(WorkerLink { mailbox, node_id })
     }
 
     /// The next command, or None: `("spawn", {class: n}, host, stop_timeout)`, `("stop",)` or
@@ -230,6 +244,26 @@ impl WorkerLink {
             )));
         }
         m.outbox.push_back((kind, value));
+        Ok(())
+    }
+
+    /// True once after each stats report: time to fire `report_to_master` for the next one.
+    fn report_wanted(&self) -> bool {
+        std::mem::take(&mut lock(&self.mailbox).report_wanted)
+    }
+
+    /// The keys `report_to_master` listeners added to the report dict (`data`), sent with the
+    /// following reports (Locust's reserved keys are left out).
+    fn set_report_extras(&self, data: &Bound<'_, pyo3::types::PyDict>) -> PyResult<()> {
+        let mut extras = Vec::new();
+        for (k, v) in data.iter() {
+            let key: String = k.extract()?;
+            if worker::REPORT_KEYS.contains(&key.as_str()) {
+                continue;
+            }
+            extras.push((key, to_value(&v, 0)?));
+        }
+        lock(&self.mailbox).report_extras = extras;
         Ok(())
     }
 

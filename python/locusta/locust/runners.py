@@ -279,10 +279,13 @@ class WorkerRunner(LocalRunner):
         super().__init__(environment)
         self._link = None
         self._unsent = []
+        #: This worker's node id (set when it connects), as Locust's ``client_id``.
+        self.client_id = None
 
     def _attach(self, link):
         """Connects the runner to the protocol loop (once the worker starts)."""
         self._link = link
+        self.client_id = link.node_id
         for msg_type in self.custom_messages:
             link.listen(msg_type)
         unsent, self._unsent = self._unsent, []
@@ -312,7 +315,7 @@ class WorkerRunner(LocalRunner):
             return
         listener, concurrent = entry
         logger.debug("Received %s message from master", msg_type)
-        msg = _Message(msg_type, data, None)
+        msg = _Message(msg_type, data, self.client_id)
         try:
             if concurrent:
                 gevent.spawn(listener, environment=self.environment, msg=msg)

@@ -1,6 +1,8 @@
 """Custom messages between a master and its workers (Locust's register_message and
 send_message): each worker sends "ping" when its test starts, the master answers "pong" to that
-worker, and each side logs what it got. Runs on Locust and on locusta workers alike."""
+worker, and each side logs what it got. Workers also add a key to their stats reports
+(report_to_master) that the master's worker_report listener logs. Runs on Locust and on locusta
+workers alike."""
 
 import logging
 
@@ -32,6 +34,18 @@ def on_init(environment, **kwargs):
 def on_test_start(environment, **kwargs):
     if isinstance(environment.runner, WorkerRunner):
         environment.runner.send_message("ping", {"n": 1, "items": ["a", 2, None, True, 1.5], "raw": b"\x00\x01"})
+
+
+@events.report_to_master.add_listener
+def on_report_to_master(client_id, data, **kwargs):
+    data["custom_key"] = {"from": client_id}
+
+
+@events.worker_report.add_listener
+def on_worker_report(client_id, data, **kwargs):
+    if "custom_key" in data and not getattr(on_worker_report, "seen", False):
+        on_worker_report.seen = True
+        log.info("master got custom_key from %s: %r", client_id, data["custom_key"])
 
 
 class PingUser(HttpUser):
