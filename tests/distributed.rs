@@ -497,3 +497,148 @@ fn master_stops_when_its_last_worker_goes_missing() {
     assert!(aggregated_requests(dir.path()) > 0, "{mlog}");
     server.shutdown();
 }
+
+/// Polls the master's `/stats/requests` until `pred` holds (60 s at most).
+fn poll_stats(
+    c: &reqwest::blocking::Client,
+    base: &str,
+    what: &str,
+    pred: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = c
+            .get(format!("{base}/stats/requests"))
+            .send()
+            .and_then(|r| r.json::<serde_json::Value>());
+        if let Ok(s) = &got {
+            if pred(s) {
+                return s.clone();
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {got:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn total_requests(s: &serde_json::Value) -> u64 {
+    s["stats"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["name"] == "Aggregated"))
+        .and_then(|r| r["num_requests"].as_u64())
+        .unwrap_or(0)
+}
+
+#[test]
+fn master_with_web_ui_drives_two_workers() {
+    let server =
+        DemoServer::start(([127, 0, 0, 1], 0).into(), DemoConfig::default()).expect("target");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let web_port = free_port();
+    let host = server.base_url();
+    let (p, wp) = (port.to_string(), web_port.to_string());
+    let m = spawn(
+        &[
+            "demo",
+            "--headful",
+            "--master",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            &p,
+            "--web-host",
+            "127.0.0.1",
+            "--web-port",
+            &wp,
+            "-H",
+            &host,
+            "--csv",
+            "m",
+        ],
+        dir.path(),
+        &[],
+    );
+    let w1 = worker(port, &host, dir.path(), &[]);
+    let w2 = worker(port, &host, dir.path(), &[]);
+    let c = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    let base = format!("http://127.0.0.1:{web_port}");
+    let s = poll_stats(&c, &base, "2 workers", |s| s["worker_count"] == 2);
+    assert_eq!(s["state"], "ready", "{s}");
+    assert_eq!(s["workers"].as_array().map(Vec::len), Some(2), "{s}");
+
+    let swarm = |users: &str| {
+        let r = c
+            .post(format!("{base}/swarm"))
+            .form(&[("user_count", users), ("spawn_rate", "10"), ("host", &host)])
+            .send()
+            .expect("swarm");
+        assert!(r.status().is_success(), "{:?}", r.text());
+        let body: serde_json::Value = r.json().expect("swarm json");
+        assert_eq!(body["success"], true, "{body}");
+    };
+    swarm("4");
+    let s = poll_stats(
+        &c,
+        &base,
+        "4 users running on 2 workers with requests",
+        |s| {
+            s["state"] == "running"
+                && s["user_count"] == 4
+                && total_requests(s) > 0
+                && s["workers"].as_array().is_some_and(|w| {
+                    w.len() == 2
+                        && w.iter()
+                            .all(|w| w["state"] == "running" && w["user_count"] == 2)
+                })
+        },
+    );
+    assert_eq!(s["worker_count"], 2, "{s}");
+
+    // Stop: the workers stop their users and report ready again.
+    let r = c.post(format!("{base}/stop")).send().expect("stop");
+    assert!(r.status().is_success());
+    poll_stats(&c, &base, "stopped with 2 idle workers", |s| {
+        s["state"] == "stopped"
+            && s["worker_count"] == 2
+            && s["workers"].as_array().is_some_and(|w| {
+                w.iter()
+                    .all(|w| w["state"] == "ready" && w["user_count"] == 0)
+            })
+    });
+    // Reports are sent every 3 s: after 4 s none from before the stop is in flight.
+    std::thread::sleep(Duration::from_secs(4));
+    let r = c.post(format!("{base}/stats/reset")).send().expect("reset");
+    assert!(r.status().is_success());
+    let s = poll_stats(&c, &base, "reset stats", |s| total_requests(s) == 0);
+    assert_eq!(s["user_count"], 0, "{s}");
+
+    // A second test on the same workers.
+    swarm("2");
+    poll_stats(&c, &base, "a second test", |s| {
+        s["user_count"] == 2 && total_requests(s) > 0
+    });
+
+    // SAFETY: plain kill(2) on our own child.
+    unsafe {
+        libc::kill(m.id() as libc::pid_t, libc::SIGINT);
+    }
+    let (mc, mlog) = finish(m, Duration::from_secs(60));
+    let (c1, log1) = finish(w1, Duration::from_secs(30));
+    let (c2, log2) = finish(w2, Duration::from_secs(30));
+    assert_eq!(mc, Some(0), "master log:\n{mlog}");
+    assert_eq!(c1, Some(0), "worker 1 log:\n{log1}");
+    assert_eq!(c2, Some(0), "worker 2 log:\n{log2}");
+    assert!(mlog.contains("Starting web interface at "), "{mlog}");
+    // The final CSV has the second test's requests: exactly what the workers reported after
+    // the reset is what the master counted.
+    let total = aggregated_requests(dir.path());
+    assert!(total > 0, "{mlog}");
+    server.shutdown();
+}

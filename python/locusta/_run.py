@@ -46,10 +46,58 @@ def _setup_logging(opts):
         pass
 
 
+def _is_url(text):
+    from urllib.parse import urlparse
+
+    parsed = urlparse(text)
+    return parsed.scheme in ("http", "https") and bool(parsed.netloc)
+
+
+_URL_LOCUSTFILE_LIMIT = 16 * 1024 * 1024
+
+
+def _download_locustfile(url):
+    """``-f https://...``: fetches the locustfile (as Locust does), checks that it is Python,
+    and saves it under its own name in a private temporary directory removed at exit."""
+    import ast
+    import atexit
+    import shutil
+    import tempfile
+    import urllib.request
+    from urllib.parse import urlparse
+
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            body = response.read(_URL_LOCUSTFILE_LIMIT + 1)
+    except (OSError, ValueError) as e:
+        sys.stderr.write(f"Failed to get locustfile from: {url}. Exception: {e}\n")
+        raise _Exit(1)
+    if len(body) > _URL_LOCUSTFILE_LIMIT:
+        sys.stderr.write(f"Failed to get locustfile from: {url}. It is larger than {_URL_LOCUSTFILE_LIMIT} bytes\n")
+        raise _Exit(1)
+    text = body.decode("utf-8", errors="replace")
+    try:
+        ast.parse(text)
+    except SyntaxError:
+        sys.stderr.write(f"Failed to get locustfile from: {url}. Response was not valid python code: '{text[:100]}'\n")
+        raise _Exit(1)
+    name = os.path.basename(urlparse(url).path) or "locustfile.py"
+    if not name.endswith(".py"):
+        name += ".py"
+    directory = tempfile.mkdtemp(prefix="locusta-url-")
+    atexit.register(shutil.rmtree, directory, True)
+    path = os.path.join(directory, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
 def _locustfile_paths(spec):
     paths = []
     for part in [p.strip() for p in spec.split(",") if p.strip()]:
-        if os.path.isdir(part):
+        if _is_url(part):
+            paths.append(_download_locustfile(part))
+        elif os.path.isdir(part):
             found = []
             for root, _dirs, files in os.walk(part):
                 found += [os.path.abspath(os.path.join(root, f)) for f in sorted(files) if f.endswith(".py") and not f.startswith("_")]
@@ -306,7 +354,13 @@ def _run(argv):
             for p in paths:
                 with open(p) as f:
                     files.append((os.path.basename(p), f.read()))
-            return _core.run_master(argv, classes, extras, files)
+            # The Rust master handles Ctrl-C itself (stop, collect the last reports, write the
+            # outputs); Python's own handler would raise KeyboardInterrupt once it returns.
+            previous = signal.signal(signal.SIGINT, lambda *_: None)
+            try:
+                return _core.run_master(argv, classes, extras, files)
+            finally:
+                signal.signal(signal.SIGINT, previous)
         except _core.UsageError as e:
             sys.stderr.write(f"{e.args[0]}\n")
             return e.args[1]
@@ -365,7 +419,7 @@ def _run(argv):
         if not env.user_classes:
             logger.error("No tasks left to run after applying --tags/--exclude-tags; check the tag names.")
             return 1
-    runner = env.create_local_runner()
+    runner = env.create_worker_runner() if opts["worker"] else env.create_local_runner()
     if shape is not None:
         shape.runner = runner
     api.events.init.fire(environment=env, runner=runner, web_ui=None)
@@ -562,8 +616,23 @@ def _run_worker(opts, env, runner, runtime, api):
     stop = []
     gevent.signal_handler(signal.SIGTERM, lambda: stop.append("sigterm"))
     gevent.signal_handler(signal.SIGINT, lambda: stop.append("sigint"))
+    runner._attach(link)
     code = 0
     while True:
+        while True:
+            message = link.poll_message()
+            if message is None:
+                break
+            runner._deliver(*message)
+        if link.report_wanted():
+            # Locust fires report_to_master before each stats report; here the keys the
+            # listeners add travel with the next report (the Rust loop builds the reports).
+            data = {}
+            api.events.report_to_master.fire(client_id=runner.client_id, data=data)
+            try:
+                link.set_report_extras(data)
+            except (TypeError, ValueError) as e:
+                logger.error("report_to_master added data that cannot be sent: %s", e)
         cmd = link.poll()
         if cmd is None:
             if stop:

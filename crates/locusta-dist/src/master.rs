@@ -91,6 +91,9 @@ pub struct Master {
     plan: MasterPlan,
     stats: Arc<StatsHub>,
     nodes: HashMap<String, Node>,
+    /// Worker indices by node id, kept when a worker stops and reports ready again (as
+    /// Locust's `worker_indexes`); capped like the worker table.
+    indexes: HashMap<String, usize>,
     next_index: usize,
     /// Users dispatched now / the ramp's target.
     current: u64,
@@ -102,7 +105,15 @@ pub struct Master {
     warned_full: bool,
     /// The last distribution sent to each worker.
     sent: HashMap<String, Vec<(String, u64)>>,
+    /// The log lines each worker last sent (`logs`), for the web UI's Logs tab.
+    worker_logs: std::collections::BTreeMap<String, Vec<String>>,
 }
+
+/// At most this many lines per worker are kept from a `logs` message (Locust's worker sends
+/// at most its last 500), each cut to [`MAX_LOG_LINE`] characters.
+pub const MAX_LOG_LINES: usize = 500;
+/// Longest log line kept.
+pub const MAX_LOG_LINE: usize = 4096;
 
 impl Master {
     /// A master with no workers yet.
@@ -111,6 +122,7 @@ impl Master {
             plan,
             stats,
             nodes: HashMap::new(),
+            indexes: HashMap::new(),
             next_index: 0,
             current: 0,
             target: 0,
@@ -120,6 +132,7 @@ impl Master {
             last_spawn_ts: 0.0,
             warned_full: false,
             sent: HashMap::new(),
+            worker_logs: std::collections::BTreeMap::new(),
         }
     }
 
@@ -284,10 +297,13 @@ impl Master {
                     }
                     return out;
                 }
-                let index = match self.nodes.get(id) {
-                    Some(n) => n.index,
+                let index = match self.indexes.get(id) {
+                    Some(&i) => i,
                     None => {
                         self.next_index += 1;
+                        if self.indexes.len() < 2 * MAX_WORKERS {
+                            self.indexes.insert(id.to_owned(), self.next_index - 1);
+                        }
                         self.next_index - 1
                     }
                 };
@@ -403,7 +419,31 @@ impl Master {
                 self.stats
                     .log_exception(&text("msg"), &text("traceback"), id);
             }
-            "logs" => {}
+            "logs" => {
+                // Locust keys the lines by the report's `worker_id`; only known workers are
+                // kept, so the table is bounded by the worker table.
+                let wid = get(&msg.data, "worker_id")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("");
+                let full =
+                    self.worker_logs.len() >= MAX_WORKERS && !self.worker_logs.contains_key(wid);
+                if wid.is_empty() || !self.nodes.contains_key(wid) || full {
+                    log::debug!("dropping a logs message from {id} for an unknown worker");
+                    return out;
+                }
+                let lines: Vec<String> = match get(&msg.data, "logs") {
+                    Some(Value::Array(a)) => a
+                        .iter()
+                        .rev()
+                        .take(MAX_LOG_LINES)
+                        .rev()
+                        .filter_map(|l| l.as_str())
+                        .map(|l| l.chars().take(MAX_LOG_LINE).collect())
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                self.worker_logs.insert(wid.to_owned(), lines);
+            }
             "locustfile" => {
                 log::debug!("Worker {id} requested the locustfile");
                 let data = if self.plan.locustfiles.is_empty() {
@@ -460,12 +500,41 @@ impl Master {
             log::info!(target: "locusta.runners", "Worker {id} has been missing for a minute; forgetting it.");
             self.nodes.remove(&id);
             self.sent.remove(&id);
+            self.worker_logs.remove(&id);
         }
         if newly_missing && self.plan.rebalancing {
             self.redistribute()
         } else {
             Vec::new()
         }
+    }
+
+    /// The log lines each worker last sent.
+    pub fn worker_logs(&self) -> &std::collections::BTreeMap<String, Vec<String>> {
+        &self.worker_logs
+    }
+
+    /// Changes the host sent to workers with the next `spawn` (the web UI's form).
+    pub fn set_host(&mut self, host: Option<String>) {
+        self.plan.host = host;
+    }
+
+    /// Users dispatched so far in the current ramp.
+    pub fn dispatched(&self) -> u64 {
+        self.current
+    }
+
+    /// Locust's `stop` (the web UI's Stop, or a run time reached with the UI up): every worker
+    /// gets `stop`, stops its users, answers `client_stopped` and later `client_ready` again.
+    pub fn stop_messages(&mut self) -> Vec<Message> {
+        self.phase = Phase::Stopped;
+        self.current = 0;
+        self.target = 0;
+        self.sent.clear();
+        self.nodes
+            .keys()
+            .map(|id| Message::new("stop", Value::Nil, id))
+            .collect()
     }
 
     /// `quit` for every worker.
@@ -549,7 +618,8 @@ fn format_counts(counts: &[(String, u64)]) -> String {
     format!("{{{}}} ({total} total users)", parts.join(", "))
 }
 
-async fn send_all(router: &mut Router, msgs: Vec<Message>) {
+/// Sends each message, logging (not failing on) a send error.
+pub async fn send_all(router: &mut Router, msgs: Vec<Message>) {
     for m in msgs {
         if let Err(e) = router.send(&m).await {
             log::warn!("{e}");
@@ -557,8 +627,8 @@ async fn send_all(router: &mut Router, msgs: Vec<Message>) {
     }
 }
 
-/// Handles one received frame.
-async fn on_frame(
+/// Handles one received frame: decodes it, lets the master handle it and sends the replies.
+pub async fn on_frame(
     router: &mut Router,
     master: &mut Master,
     frame: Result<(String, bytes::Bytes), String>,
@@ -778,4 +848,85 @@ pub async fn run_headless(
         }
     }
     code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn master() -> (Master, Arc<StatsHub>) {
+        let stats = StatsHub::new(locusta_stats::StatsLimits::default());
+        let plan = MasterPlan {
+            classes: vec!["U".into()],
+            order: Box::new(|n| vec![0; n as usize]),
+            host: None,
+            stop_timeout: 0.0,
+            rebalancing: false,
+            locustfiles: Vec::new(),
+        };
+        (Master::new(plan, Arc::clone(&stats)), stats)
+    }
+
+    fn ready(m: &mut Master, id: &str) {
+        m.handle(id, Message::new("client_ready", Value::from(-1), id));
+    }
+
+    #[test]
+    fn logs_are_kept_per_known_worker_and_bounded() {
+        let (mut m, _) = master();
+        ready(&mut m, "w1");
+        let lines: Vec<Value> = (0..600).map(|i| Value::from(format!("line {i}"))).collect();
+        let data = map(vec![
+            ("worker_id", "w1".into()),
+            ("logs", Value::Array(lines)),
+        ]);
+        m.handle("w1", Message::new("logs", data, "w1"));
+        let kept = &m.worker_logs()["w1"];
+        assert_eq!(kept.len(), MAX_LOG_LINES);
+        assert_eq!(kept.last().map(String::as_str), Some("line 599"));
+        // An unknown worker id is dropped, and so is a report without one.
+        let other = map(vec![
+            ("worker_id", "nobody".into()),
+            ("logs", Value::Array(vec![])),
+        ]);
+        m.handle("w1", Message::new("logs", other, "w1"));
+        m.handle("w1", Message::new("logs", Value::Nil, "w1"));
+        assert_eq!(m.worker_logs().len(), 1);
+    }
+
+    #[test]
+    fn exceptions_are_logged_with_the_workers_id_and_stop_sends_stop() {
+        let (mut m, stats) = master();
+        ready(&mut m, "w1");
+        let data = map(vec![("msg", "boom".into()), ("traceback", "tb".into())]);
+        m.handle("w1", Message::new("exception", data.clone(), "w1"));
+        m.handle("w1", Message::new("exception", data, "w1"));
+        let rows = stats.read(|agg| {
+            agg.exceptions()
+                .iter()
+                .map(|e| {
+                    (
+                        e.count,
+                        e.msg.clone(),
+                        e.nodes.iter().cloned().collect::<Vec<_>>(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        });
+        assert_eq!(rows, vec![(2, "boom".to_string(), vec!["w1".to_string()])]);
+
+        m.start(2, 2.0);
+        let (spawns, done) = m.ramp_iteration();
+        assert!(done && spawns.len() == 1);
+        let stops = m.stop_messages();
+        assert_eq!(stops.len(), 1);
+        assert_eq!(stops[0].kind, "stop");
+        assert_eq!(m.phase(), Phase::Stopped);
+        // The worker stops, then reports ready again under the same index.
+        let replies = m.handle("w1", Message::new("client_stopped", Value::Nil, "w1"));
+        assert!(replies.is_empty());
+        let replies = m.handle("w1", Message::new("client_ready", Value::from(-1), "w1"));
+        assert_eq!(get(&replies[0].data, "index").and_then(as_u64), Some(0));
+        assert_eq!(m.worker_count(), 1);
+    }
 }

@@ -53,7 +53,34 @@ pub trait Engine {
     fn stats(&self) -> Arc<StatsHub>;
     /// Stops every user (honouring the stop timeout).
     fn stop(&mut self) -> Pin<Box<dyn Future<Output = ()> + '_>>;
+    /// A message of a type the protocol does not define (Locust's custom messages,
+    /// `register_message`); returns false when nothing listens for that type.
+    fn custom_message(&mut self, _kind: &str, _data: &Value) -> bool {
+        false
+    }
+    /// Custom messages the user code asked to send to the master (`runner.send_message`)
+    /// since the last call, as `(type, data)`.
+    fn take_outgoing(&mut self) -> Vec<(String, Value)> {
+        Vec::new()
+    }
+    /// Extra keys for the next stats report (what Python `report_to_master` listeners added);
+    /// the report's own keys cannot be replaced.
+    fn report_extras(&mut self) -> Vec<(String, Value)> {
+        Vec::new()
+    }
 }
+
+/// The keys of a stats report that Locust reserves (extras may not replace them).
+pub const REPORT_KEYS: [&str; 5] = [
+    "stats",
+    "stats_total",
+    "errors",
+    "user_classes_count",
+    "user_count",
+];
+
+/// How often the worker loop collects the engine's outgoing custom messages.
+pub const OUTBOX_INTERVAL: Duration = Duration::from_millis(50);
 
 /// Where the master is.
 #[derive(Debug, Clone)]
@@ -106,9 +133,50 @@ struct Worker<'a> {
     cpu: CpuMeter,
     /// Requests reported to the master since the current test started.
     reported_requests: u64,
+    /// Occurrences of each exception (by traceback) already sent to the master.
+    sent_exceptions: std::collections::HashMap<String, u64>,
 }
 
+/// At most this many `exception` messages are sent per report interval (the rest follow in
+/// later intervals), so a task failing in a tight loop cannot flood the master.
+pub const MAX_EXCEPTIONS_PER_REPORT: u64 = 100;
+
 impl Worker<'_> {
+    /// Locust's worker sends an `exception` message (`msg`, `traceback`) for every error a
+    /// user raises; here the engine records them in its statistics (as a standalone run
+    /// does), and the new occurrences since the last call are forwarded.
+    fn exception_messages(&mut self) -> Vec<Message> {
+        let rows: Vec<(String, String, u64)> = self.stats.read(|agg| {
+            agg.exceptions()
+                .iter()
+                .map(|e| (e.msg.clone(), e.traceback.clone(), e.count))
+                .collect()
+        });
+        let mut out = Vec::new();
+        let mut budget = MAX_EXCEPTIONS_PER_REPORT;
+        for (msg, traceback, count) in rows {
+            let sent = self.sent_exceptions.entry(traceback.clone()).or_insert(0);
+            if count < *sent {
+                // The statistics were reset (a new test): count again from zero.
+                *sent = 0;
+            }
+            let n = (count - *sent).min(budget);
+            for _ in 0..n {
+                out.push(Message::new(
+                    "exception",
+                    map(vec![
+                        ("msg", msg.as_str().into()),
+                        ("traceback", traceback.as_str().into()),
+                    ]),
+                    &self.node_id,
+                ));
+            }
+            *sent += n;
+            budget -= n;
+        }
+        out
+    }
+
     fn report(&mut self) -> Message {
         let stats = self.tracker.take(&self.stats);
         self.reported_requests += stats.total.num_requests;
@@ -117,7 +185,19 @@ impl Worker<'_> {
             user_classes_count: self.engine.class_counts(),
             user_count: self.engine.user_count(),
         };
-        Message::new("stats", report_value(&r, true), &self.node_id)
+        let mut data = report_value(&r, true);
+        if let Value::Map(pairs) = &mut data {
+            for (k, v) in self.engine.report_extras() {
+                if !REPORT_KEYS.contains(&k.as_str())
+                    && !pairs
+                        .iter()
+                        .any(|(key, _)| key.as_str() == Some(k.as_str()))
+                {
+                    pairs.push((Value::from(k), v));
+                }
+            }
+        }
+        Message::new("stats", data, &self.node_id)
     }
 
     fn heartbeat(&mut self) -> Message {
@@ -277,11 +357,14 @@ pub async fn run(engine: &mut dyn Engine, cfg: WorkerConfig) -> Exit {
         last_spawn_ts: 0.0,
         cpu: CpuMeter::new(),
         reported_requests: 0,
+        sent_exceptions: std::collections::HashMap::new(),
     };
     let mut heartbeat = tokio::time::interval(HEARTBEAT_INTERVAL);
     let mut report = tokio::time::interval(REPORT_INTERVAL);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     report.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut outbox = tokio::time::interval(OUTBOX_INTERVAL);
+    outbox.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_master = Instant::now();
     let timeout = master_heartbeat_timeout();
     let mut sigterm =
@@ -347,7 +430,16 @@ pub async fn run(engine: &mut dyn Engine, cfg: WorkerConfig) -> Exit {
                         }
                     }
                     "update_user_class" => log::warn!("update_user_class is not supported by locusta workers; ignored"),
-                    other => log::warn!("Unknown message type received: {other}"),
+                    other => {
+                        if !w.engine.custom_message(other, &msg.data) {
+                            log::warn!("Unknown message type received: {}", other.chars().take(64).collect::<String>());
+                        }
+                    }
+                }
+            }
+            _ = outbox.tick() => {
+                for (kind, data) in w.engine.take_outgoing() {
+                    outgoing.push(Message::new(&kind, data, &node_id));
                 }
             }
             _ = heartbeat.tick() => {
@@ -356,7 +448,10 @@ pub async fn run(engine: &mut dyn Engine, cfg: WorkerConfig) -> Exit {
                 }
                 outgoing.push(w.heartbeat());
             }
-            _ = report.tick() => outgoing.push(w.report()),
+            _ = report.tick() => {
+                outgoing.extend(w.exception_messages());
+                outgoing.push(w.report());
+            }
             _ = &mut ctrl_c => break Exit::Interrupted,
             Some(_) = async {
                 match sigterm.as_mut() {
@@ -375,6 +470,9 @@ pub async fn run(engine: &mut dyn Engine, cfg: WorkerConfig) -> Exit {
     // Stop users, send what is left of the statistics, and say goodbye (Locust's quitting).
     w.engine.stop().await;
     if !matches!(exit, Exit::MasterLost(_)) {
+        for m in w.exception_messages() {
+            let _ = dealer.send(&m).await;
+        }
         let final_report = w.report();
         let _ = dealer.send(&final_report).await;
         let _ = dealer

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use locusta::spawn::ClassSlot;
+use locusta_dist::rmpv::Value;
 use locusta_dist::worker::{self, Engine, Exit, WorkerConfig};
 use locusta_options::ExtraOption;
 use locusta_stats::StatsHub;
@@ -44,6 +45,16 @@ struct Mailbox {
     stopped: bool,
     host: Option<String>,
     stop_timeout: f64,
+    /// Custom message types a Python listener registered (`register_message`).
+    listened: std::collections::HashSet<String>,
+    /// Custom messages from the master, for the Python loop.
+    inbox: VecDeque<(String, Value)>,
+    /// Custom messages from Python, for the master.
+    outbox: VecDeque<(String, Value)>,
+    /// What `report_to_master` listeners last added, sent with every report.
+    report_extras: Vec<(String, Value)>,
+    /// Set by each report: the Python loop fires `report_to_master` again.
+    report_wanted: bool,
 }
 
 struct Bridge {
@@ -96,12 +107,35 @@ impl Engine for Bridge {
             log::warn!("the Python users did not stop in time");
         })
     }
+    fn custom_message(&mut self, kind: &str, data: &Value) -> bool {
+        let mut m = lock(&self.mailbox);
+        if !m.listened.contains(kind) {
+            return false;
+        }
+        if m.inbox.len() >= MAX_QUEUED_MESSAGES {
+            log::warn!("dropping a {kind} message: {MAX_QUEUED_MESSAGES} are waiting for the Python listeners");
+        } else {
+            m.inbox.push_back((kind.to_owned(), data.clone()));
+        }
+        true
+    }
+    fn take_outgoing(&mut self) -> Vec<(String, Value)> {
+        lock(&self.mailbox).outbox.drain(..).collect()
+    }
+    fn report_extras(&mut self) -> Vec<(String, Value)> {
+        let mut m = lock(&self.mailbox);
+        m.report_wanted = true;
+        m.report_extras.clone()
+    }
 }
 
 /// The worker side for a Python runner: starts the protocol thread at creation.
 #[pyclass(module = "locusta._core", frozen)]
 pub struct WorkerLink {
     mailbox: Arc<Mutex<Mailbox>>,
+    /// This worker's node id (`hostname_hex`), Locust's `runner.client_id`.
+    #[pyo3(get)]
+    node_id: String,
 }
 
 #[pymethods]
@@ -111,6 +145,8 @@ impl WorkerLink {
         let mailbox = Arc::new(Mutex::new(Mailbox::default()));
         let bridge_box = Arc::clone(&mailbox);
         let hub = stats.hub();
+        let node_id = locusta_dist::sys::new_node_id();
+        let id = node_id.clone();
         std::thread::Builder::new()
             .name("locusta-worker-link".into())
             .spawn(move || {
@@ -126,7 +162,7 @@ impl WorkerLink {
                         let cfg = WorkerConfig {
                             master_host,
                             master_port,
-                            node_id: None,
+                            node_id: Some(id),
                         };
                         match rt.block_on(worker::run(&mut bridge, cfg)) {
                             Exit::Quit | Exit::Interrupted => 0,
@@ -144,7 +180,7 @@ impl WorkerLink {
                 lock(&bridge_box).commands.push_back(Command::Exit(code));
             })
             .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
-        Ok(WorkerLink { mailbox })
+        Ok(WorkerLink { mailbox, node_id })
     }
 
     /// The next command, or None: `("spawn", {class: n}, host, stop_timeout)`, `("stop",)` or
@@ -184,6 +220,60 @@ impl WorkerLink {
                 ],
             )?),
         })
+    }
+
+    /// `register_message` on a worker: messages of this type from the master are queued for
+    /// [`WorkerLink::poll_message`] instead of being logged as unknown.
+    fn listen(&self, kind: String) {
+        lock(&self.mailbox).listened.insert(kind);
+    }
+
+    /// `runner.send_message(kind, data)` on a worker: queues a message for the master (sent
+    /// within 50 ms). `data` must be what msgpack can carry (None, bool, int, float, str,
+    /// bytes, list, tuple, dict).
+    #[pyo3(signature = (kind, data=None))]
+    fn send_message(&self, kind: String, data: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let value = match data {
+            Some(d) => to_value(d, 0)?,
+            None => Value::Nil,
+        };
+        let mut m = lock(&self.mailbox);
+        if m.outbox.len() >= MAX_QUEUED_MESSAGES {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+                "{MAX_QUEUED_MESSAGES} messages are already waiting to be sent to the master"
+            )));
+        }
+        m.outbox.push_back((kind, value));
+        Ok(())
+    }
+
+    /// True once after each stats report: time to fire `report_to_master` for the next one.
+    fn report_wanted(&self) -> bool {
+        std::mem::take(&mut lock(&self.mailbox).report_wanted)
+    }
+
+    /// The keys `report_to_master` listeners added to the report dict (`data`), sent with the
+    /// following reports (Locust's reserved keys are left out).
+    fn set_report_extras(&self, data: &Bound<'_, pyo3::types::PyDict>) -> PyResult<()> {
+        let mut extras = Vec::new();
+        for (k, v) in data.iter() {
+            let key: String = k.extract()?;
+            if worker::REPORT_KEYS.contains(&key.as_str()) {
+                continue;
+            }
+            extras.push((key, to_value(&v, 0)?));
+        }
+        lock(&self.mailbox).report_extras = extras;
+        Ok(())
+    }
+
+    /// The next custom message from the master, as `(type, data)`, or None.
+    fn poll_message<'py>(&self, py: Python<'py>) -> PyResult<Option<(String, Bound<'py, PyAny>)>> {
+        let next = lock(&self.mailbox).inbox.pop_front();
+        match next {
+            Some((kind, data)) => Ok(Some((kind, to_py(py, &data)?))),
+            None => Ok(None),
+        }
     }
 
     /// Publishes the users per class the Python runner has now.
@@ -286,4 +376,101 @@ pub fn fetch_locustfiles(
         rt.block_on(worker::fetch_locustfiles(&master_host, master_port))
     })
     .map_err(pyo3::exceptions::PyRuntimeError::new_err)
+}
+
+/// Most items queued in either direction of the custom-message mailbox; more are dropped
+/// with a warning, so a flood cannot grow the worker's memory without bound.
+const MAX_QUEUED_MESSAGES: usize = 10_000;
+
+/// Python data to msgpack (what Locust's `Message.serialize` accepts: None, bool, int, float,
+/// str, bytes, list/tuple, dict).
+fn to_value(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
+    use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+    if depth > 64 {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "message data is nested too deeply",
+        ));
+    }
+    if obj.is_none() {
+        return Ok(Value::Nil);
+    }
+    if obj.is_instance_of::<PyBool>() {
+        return Ok(Value::Boolean(obj.extract::<bool>()?));
+    }
+    if obj.is_instance_of::<PyInt>() {
+        return match obj.extract::<i64>() {
+            Ok(v) => Ok(Value::from(v)),
+            Err(_) => Ok(Value::from(obj.extract::<u64>()?)),
+        };
+    }
+    if obj.is_instance_of::<PyFloat>() {
+        return Ok(Value::F64(obj.extract::<f64>()?));
+    }
+    if obj.is_instance_of::<PyString>() {
+        return Ok(Value::from(obj.extract::<String>()?));
+    }
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(Value::Binary(b.as_bytes().to_vec()));
+    }
+    if let Ok(d) = obj.cast::<PyDict>() {
+        let mut pairs = Vec::with_capacity(d.len());
+        for (k, v) in d.iter() {
+            pairs.push((to_value(&k, depth + 1)?, to_value(&v, depth + 1)?));
+        }
+        return Ok(Value::Map(pairs));
+    }
+    if let Ok(l) = obj.cast::<PyList>() {
+        let mut items = Vec::with_capacity(l.len());
+        for v in l.iter() {
+            items.push(to_value(&v, depth + 1)?);
+        }
+        return Ok(Value::Array(items));
+    }
+    if let Ok(t) = obj.cast::<PyTuple>() {
+        let mut items = Vec::with_capacity(t.len());
+        for v in t.iter() {
+            items.push(to_value(&v, depth + 1)?);
+        }
+        return Ok(Value::Array(items));
+    }
+    Err(pyo3::exceptions::PyTypeError::new_err(format!(
+        "can not serialize an object of type {} into a message",
+        obj.get_type().name()?
+    )))
+}
+
+/// msgpack to Python data (maps become dicts, arrays lists, binaries bytes).
+fn to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
+    use pyo3::types::{PyBytes, PyDict, PyList};
+    Ok(match v {
+        Value::Nil => py.None().into_bound(py),
+        Value::Boolean(b) => b.into_pyobject(py)?.to_owned().into_any(),
+        Value::Integer(i) => match (i.as_i64(), i.as_u64()) {
+            (Some(n), _) => n.into_pyobject(py)?.into_any(),
+            (None, Some(n)) => n.into_pyobject(py)?.into_any(),
+            _ => py.None().into_bound(py),
+        },
+        Value::F32(f) => f64::from(*f).into_pyobject(py)?.into_any(),
+        Value::F64(f) => f.into_pyobject(py)?.into_any(),
+        Value::String(s) => match s.as_str() {
+            Some(t) => t.into_pyobject(py)?.into_any(),
+            None => PyBytes::new(py, s.as_bytes()).into_any(),
+        },
+        Value::Binary(b) => PyBytes::new(py, b).into_any(),
+        Value::Array(items) => {
+            let l = PyList::empty(py);
+            for x in items {
+                l.append(to_py(py, x)?)?;
+            }
+            l.into_any()
+        }
+        Value::Map(pairs) => {
+            let d = PyDict::new(py);
+            for (k, x) in pairs {
+                d.set_item(to_py(py, k)?, to_py(py, x)?)?;
+            }
+            d.into_any()
+        }
+        Value::Ext(_, b) => PyBytes::new(py, b).into_any(),
+    })
 }

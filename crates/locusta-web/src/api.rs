@@ -430,7 +430,8 @@ async fn request_stats(
             "current_response_time_percentiles".into(),
             Value::Object(cur),
         );
-        if status.worker_count > 0 || !status.workers.is_empty() {
+        let master = ctx.distributed.load(std::sync::atomic::Ordering::Relaxed);
+        if master || status.worker_count > 0 || !status.workers.is_empty() {
             report.insert("workers".into(), json!(status.workers));
             report.insert("worker_count".into(), json!(status.worker_count));
         }
@@ -596,7 +597,8 @@ async fn tasks(State(ctx): State<WebContext>) -> Json<Value> {
 
 async fn logs(State(ctx): State<WebContext>) -> Json<Value> {
     let lines = (ctx.logs)();
-    Json(json!({"master": lines, "workers": {}}))
+    let workers = crate::control::lock(&ctx.worker_logs).clone();
+    Json(json!({"master": lines, "workers": workers}))
 }
 
 async fn worker_count(State(ctx): State<WebContext>) -> Json<Value> {

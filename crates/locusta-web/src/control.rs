@@ -161,7 +161,14 @@ pub struct WebContext {
     pub(crate) info: Arc<RunInfo>,
     pub(crate) history: Arc<History>,
     pub(crate) logs: Arc<dyn Fn() -> Vec<String> + Send + Sync>,
+    /// The log lines each worker last sent (Locust's `logs` message), for `/logs`.
+    pub(crate) worker_logs: WorkerLogs,
+    /// True on a master: `/stats/requests` then always carries `workers` and `worker_count`.
+    pub(crate) distributed: Arc<std::sync::atomic::AtomicBool>,
 }
+
+/// Worker id to its recent log lines.
+pub type WorkerLogs = Arc<Mutex<std::collections::BTreeMap<String, Vec<String>>>>;
 
 /// The control loop's end of the contract: receive commands, publish status.
 pub struct ControlPort {
@@ -169,9 +176,21 @@ pub struct ControlPort {
     pub commands: mpsc::UnboundedReceiver<Command>,
     status: Arc<Mutex<Status>>,
     history: Arc<History>,
+    worker_logs: WorkerLogs,
+    distributed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl ControlPort {
+    /// Marks the run as a master's (Locust's master always lists its workers, even none).
+    pub fn set_distributed(&self) {
+        self.distributed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    /// Replaces the workers' log lines shown by `/logs` (a distributed run's master).
+    pub fn publish_worker_logs(&self, logs: std::collections::BTreeMap<String, Vec<String>>) {
+        *lock(&self.worker_logs) = logs;
+    }
+
     /// Replaces the published status.
     pub fn publish(&self, status: Status) {
         *lock(&self.status) = status;
@@ -197,6 +216,8 @@ impl WebContext {
             ..Status::default()
         }));
         let history = Arc::new(History::new());
+        let worker_logs: WorkerLogs = Arc::default();
+        let distributed = Arc::new(std::sync::atomic::AtomicBool::new(false));
         (
             WebContext {
                 stats,
@@ -205,11 +226,15 @@ impl WebContext {
                 info: Arc::new(info),
                 history: Arc::clone(&history),
                 logs,
+                worker_logs: Arc::clone(&worker_logs),
+                distributed: Arc::clone(&distributed),
             },
             ControlPort {
                 commands: rx,
                 status,
                 history,
+                worker_logs,
+                distributed,
             },
         )
     }

@@ -165,13 +165,6 @@ pub(crate) fn run_parsed(mut locustfile: Locustfile, parsed: Parsed) -> i32 {
         // --processes without --worker: this process becomes the master of N local workers.
         opts.master = true;
     }
-    if opts.master && !opts.headless {
-        log::error!(
-            target: "locusta.main",
-            "The web UI of a master is not available in this version of locusta yet. Add --headless (with -u, -r and -t) to run the master from the command line."
-        );
-        return 1;
-    }
     if opts.autostart && opts.headless {
         log::info!(target: "locusta.main", "The --autostart argument is implied by --headless, no need to set both.");
     }

@@ -78,7 +78,8 @@ pub async fn run_master(
             fixed_count: c.fixed_count,
         })
         .collect();
-    run_master_slots(slots, host, opts, Vec::new()).await
+    let infos = crate::webui::class_infos(classes);
+    run_master_with(slots, host, opts, Vec::new(), Some(infos)).await
 }
 
 /// [`run_master`] from class names, weights and fixed counts (what a Python locustfile's
@@ -89,15 +90,20 @@ pub async fn run_master_slots(
     opts: &Options,
     locustfiles: Vec<(String, String)>,
 ) -> i32 {
+    run_master_with(slots, host, opts, locustfiles, None).await
+}
+
+/// The master, headless or (without `--headless`) with the web UI; `infos` describes the
+/// classes' tasks for the UI (names only when `None`).
+async fn run_master_with(
+    slots: Vec<crate::spawn::ClassSlot>,
+    host: Option<String>,
+    opts: &Options,
+    locustfiles: Vec<(String, String)>,
+    infos: Option<Vec<locusta_web::ClassInfo>>,
+) -> i32 {
     use locusta_dist::master::{self, HeadlessMaster, MasterPlan};
 
-    if !opts.headless {
-        log::error!(
-            target: "locusta.main",
-            "The master's web UI is not available in this version of locusta yet. Add --headless (with -u, -r and -t)."
-        );
-        return 1;
-    }
     let names: Vec<String> = slots.iter().map(|s| s.name.clone()).collect();
     let order = move |n: u64| class_order(&slots, n);
     let plan = MasterPlan {
@@ -152,11 +158,77 @@ pub async fn run_master_slots(
         max_entries: opts.max_stats_entries,
         ..locusta_stats::StatsLimits::default()
     });
-    let view = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let code = master::run_headless(plan, cfg, stats, view).await;
+    let code = if opts.headless {
+        let view = Arc::new(std::sync::Mutex::new(Vec::new()));
+        master::run_headless(plan, cfg, stats, view).await
+    } else {
+        let infos = infos.unwrap_or_else(|| {
+            plan.classes
+                .iter()
+                .map(|name| locusta_web::ClassInfo {
+                    name: name.clone(),
+                    tasks: Vec::new(),
+                })
+                .collect()
+        });
+        match web_master_config(opts, cfg, host_facts(&plan, infos)) {
+            Ok((web_cfg, info)) => crate::webmaster::run(plan, web_cfg, stats, info).await,
+            Err(e) => {
+                log::error!(target: "locusta.main", "{e}");
+                1
+            }
+        }
+    };
     let kids = std::mem::take(&mut *children.lock().unwrap_or_else(|p| p.into_inner()));
     reap(kids, Duration::from_secs(10));
     code
+}
+
+fn host_facts(
+    plan: &locusta_dist::master::MasterPlan,
+    classes: Vec<locusta_web::ClassInfo>,
+) -> crate::webui::Facts {
+    crate::webui::Facts {
+        classes,
+        has_shape: false,
+        host: plan.host.clone().unwrap_or_default(),
+        host_optional: false,
+    }
+}
+
+/// The web master's settings: the headless master's (bind address, outputs, `-u`/`-r`/`-t` for
+/// `--autostart`) plus the web server's, resolved as for a single-process web run.
+fn web_master_config(
+    opts: &Options,
+    cfg: locusta_dist::master::HeadlessMaster,
+    facts: crate::webui::Facts,
+) -> Result<(crate::webmaster::WebMasterConfig, locusta_web::RunInfo), String> {
+    let mut sources = std::collections::HashMap::new();
+    if !opts.web_host.is_empty() {
+        sources.insert("web_host", locusta_options::Source::Env(String::new()));
+    }
+    let (web, mut info) = crate::webui::web_plan(opts, &sources, facts)?;
+    info.has_report = false;
+    let cfg = crate::webmaster::WebMasterConfig {
+        bind_host: cfg.bind_host,
+        bind_port: cfg.bind_port,
+        server: web.server,
+        autostart: web.autostart,
+        autoquit: web.autoquit,
+        expect_workers: cfg.expect_workers,
+        users: cfg.users,
+        spawn_rate: cfg.spawn_rate,
+        run_time: cfg.run_time,
+        reset_stats: cfg.reset_stats,
+        print_stats: web.print_stats,
+        csv_prefix: cfg.csv_prefix,
+        csv_full_history: cfg.csv_full_history,
+        json_stdout: cfg.json_stdout,
+        json_file: cfg.json_file,
+        exit_code_on_error: cfg.exit_code_on_error,
+        on_listening: cfg.on_listening,
+    };
+    Ok((cfg, info))
 }
 
 /// This process's command line for a worker: the same arguments without `--master`,

@@ -36,6 +36,7 @@ pub mod shape;
 pub mod spawn;
 pub mod user;
 pub mod wait_time;
+pub mod webmaster;
 pub mod webui;
 
 pub use cli::{run_cli, run_locustfile, Locustfile};

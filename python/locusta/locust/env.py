@@ -108,7 +108,12 @@ class Environment:
         raise NotImplementedError("master/worker mode is not available in locusta yet")
 
     def create_worker_runner(self, *args, **kwargs):
-        raise NotImplementedError("master/worker mode is not available in locusta yet")
+        """Creates a worker's runner (``--worker``); the connection to the master is made by
+        the worker loop (``locusta --worker``), so the master address arguments are unused."""
+        from .runners import WorkerRunner
+
+        self.runner = WorkerRunner(self)
+        return self.runner
 
     def create_web_ui(self, *args, **kwargs):
         raise NotImplementedError("the web UI is not available in locusta yet")

@@ -269,6 +269,70 @@ class LocalRunner:
         return _event_state["unhandled_exception"]
 
 
+class WorkerRunner(LocalRunner):
+    """A worker's runner (``--worker``): users run here as in :class:`LocalRunner`; the
+    protocol with the master runs in Rust (``_core.WorkerLink``). Custom messages travel
+    through that link: ``send_message`` goes to the master, listeners registered with
+    ``register_message`` hear the master's messages of their type."""
+
+    def __init__(self, environment):
+        super().__init__(environment)
+        self._link = None
+        self._unsent = []
+        #: This worker's node id (set when it connects), as Locust's ``client_id``.
+        self.client_id = None
+
+    def _attach(self, link):
+        """Connects the runner to the protocol loop (once the worker starts)."""
+        self._link = link
+        self.client_id = link.node_id
+        for msg_type in self.custom_messages:
+            link.listen(msg_type)
+        unsent, self._unsent = self._unsent, []
+        for msg_type, data in unsent:
+            link.send_message(msg_type, data)
+
+    def send_message(self, msg_type, data=None, client_id=None):
+        """Sends a message to the master (``client_id`` is unused on a worker, as in Locust)."""
+        logger.debug("Sending %s message to master", msg_type)
+        if self._link is None:
+            self._unsent.append((msg_type, data))
+        else:
+            self._link.send_message(msg_type, data)
+
+    def register_message(self, msg_type, listener, concurrent=False):
+        if msg_type in self.custom_messages:
+            raise Exception(f"Tried to register listener method for {msg_type}, but it already had a listener!")
+        self.custom_messages[msg_type] = (listener, concurrent)
+        if self._link is not None:
+            self._link.listen(msg_type)
+
+    def _deliver(self, msg_type, data):
+        """Runs the listener of a custom message from the master (as Locust's worker does)."""
+        entry = self.custom_messages.get(msg_type)
+        if entry is None:
+            logger.warning("Unknown message type received: %s", msg_type)
+            return
+        listener, concurrent = entry
+        logger.debug("Received %s message from master", msg_type)
+        msg = _Message(msg_type, data, self.client_id)
+        try:
+            if concurrent:
+                gevent.spawn(listener, environment=self.environment, msg=msg)
+            else:
+                listener(environment=self.environment, msg=msg)
+        except Exception:
+            import traceback
+
+            logging.error(f"Uncaught exception in handler for {msg_type}\n{traceback.format_exc()}")
+
+
+class MasterRunner(LocalRunner):
+    """Locust's master runner type, for ``isinstance`` checks in locustfiles. A locusta master
+    runs in Rust (``_core.run_master``) and never creates one, so these checks are false on
+    every locusta process."""
+
+
 class _Message:
     def __init__(self, type, data, node_id):
         self.type = type
