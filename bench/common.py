@@ -131,3 +131,69 @@ def sample_rss(pid, out, stop):
             pass
         time.sleep(0.2)
     out.append(peak)
+
+
+@contextmanager
+def wire_capture(port: int, core: int, max_packets: int = 40000):
+    """Captures the TCP traffic of `port` on loopback with tcpdump (nanosecond timestamps taken
+    by the kernel when each packet crosses `lo`), pinned to `core`. Yields a list that holds, once
+    the block ends, the wire latency of each request in seconds: from the request's first
+    packet to the response's first packet on the same connection. This is the ground truth a
+    generator's reported response time can be compared with: it contains neither generator's
+    scheduling. Capped at `max_packets` packets (tcpdump -c) to bound its cost."""
+    binary = require("tcpdump", "apt-get install tcpdump")
+    work = Path(tempfile.mkdtemp(prefix="locusta-bench-pcap-"))
+    pcap = work / "lo.pcap"
+    proc = subprocess.Popen(
+        ["taskset", "-c", str(core), binary, "-i", "lo", "-nn", "-s", "128", "-B", "65536", "-c", str(max_packets),
+         "--time-stamp-precision", "nano", "-w", str(pcap), f"tcp port {port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1.0)  # tcpdump needs a moment before it captures
+    latencies = []
+    try:
+        yield latencies
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(2)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if pcap.exists():
+            latencies.extend(_wire_latencies(pcap.read_bytes(), port))
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _wire_latencies(data: bytes, port: int):
+    """Request-to-response latencies (s) from a nanosecond pcap of loopback (Ethernet framing)."""
+    import struct
+
+    if len(data) < 24 or data[:4] not in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d"):
+        return []  # not a nanosecond pcap
+    endian = "<" if data[:4] == b"\x4d\x3c\xb2\xa1" else ">"
+    pending = {}
+    out = []
+    off = 24
+    while off + 16 <= len(data):
+        sec, nsec, incl, _orig = struct.unpack_from(endian + "IIII", data, off)
+        pkt = data[off + 16: off + 16 + incl]
+        off += 16 + incl
+        if len(pkt) < 14 + 20 or pkt[12:14] != b"\x08\x00":
+            continue
+        ip = pkt[14:]
+        ihl = (ip[0] & 0x0F) * 4
+        total = struct.unpack_from(">H", ip, 2)[0]
+        if ip[9] != 6 or len(ip) < ihl + 20:
+            continue
+        tcp = ip[ihl:]
+        sport, dport = struct.unpack_from(">HH", tcp, 0)
+        payload = total - ihl - (tcp[12] >> 4) * 4
+        if payload <= 0:
+            continue
+        ts = sec + nsec / 1e9
+        if dport == port and sport not in pending:
+            pending[sport] = ts  # a request's first packet
+        elif sport == port and dport in pending:
+            out.append(ts - pending.pop(dport))  # the response's first packet
+    return out

@@ -62,8 +62,19 @@ mod imp {
     ) -> io::Result<(usize, Option<SystemTime>)> {
         loop {
             std::future::poll_fn(|cx| tcp.poll_read_ready(cx)).await?;
+            let room = buf.capacity() - buf.len();
             match tcp.try_io(Interest::READABLE, || recv(tcp.as_raw_fd(), buf)) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Ok((n, stamp)) if n > 0 && n < room => {
+                    // A short read emptied the receive queue: forget the readiness now rather
+                    // than learn it from a failing read (one system call per keep-alive request,
+                    // e.g. the pool's check that an idle connection is still open). Bytes that
+                    // arrive later raise a new readiness event.
+                    let _ = tcp.try_io(Interest::READABLE, || {
+                        Err::<(), _>(io::Error::from(io::ErrorKind::WouldBlock))
+                    });
+                    return Ok((n, stamp));
+                }
                 other => return other,
             }
         }
