@@ -86,6 +86,17 @@ def slope_mib_per_min(series, t0, t1):
     return sum((t - mt) * (m - mm) for t, m in pts) / var * 60
 
 
+def histogram_bytes(max_us):
+    """Bytes of one row's response-time histogram (hdrhistogram, 3 significant digits, 1 µs
+    resolution, resized to the slowest value recorded): 2048 sub-buckets, one more bucket of 1024
+    u64 counts per doubling of the maximum."""
+    smallest_untrackable, buckets = 2048, 1
+    while smallest_untrackable <= max_us:
+        smallest_untrackable <<= 1
+        buckets += 1
+    return (buckets + 1) * 1024 * 8
+
+
 def soak_traffic(locusta, soak, seconds, users):
     """Real traffic: the demo target in its own process, the SoakUser for `seconds`, RSS sampled
     every SAMPLE_EVERY seconds."""
@@ -121,6 +132,7 @@ def soak_traffic(locusta, soak, seconds, users):
             with open(f"{tmp}/soak_stats.csv") as f:
                 rows = list(csv.reader(f))
             agg = next(r for r in rows if r[1] == "Aggregated")
+            hist_mib = round(sum(histogram_bytes(float(r[7]) * 1000) for r in rows[1:]) / 2**20, 1)
             with open(f"{tmp}/soak_failures.csv") as f:
                 error_rows = len(list(csv.reader(f))) - 1
             names = len(rows) - 2
@@ -134,6 +146,7 @@ def soak_traffic(locusta, soak, seconds, users):
                 "error_rows": error_rows,
                 "exit_code": proc.returncode,
                 "crashed": crashed,
+                "histograms_mib": hist_mib,
                 "rss_mib": [round(kib / 1024, 1) for _, kib in samples],
                 "rss_series": [(t, round(kib / 1024, 1)) for t, kib in samples],
                 "stderr_tail": stderr.strip().splitlines()[-3:] if crashed else [],
@@ -297,6 +310,10 @@ def render(args, reports, stats, traffic, dist, fuzz_result, started):
         if after and slope is not None:
             w(f"After a {warm} s warm-up: RSS {min(after)} - {max(after)} MiB, least-squares trend "
               f"{slope:+.2f} MiB per minute; peak {max(m for _, m in series)} MiB.")
+            w("")
+            w(f"The response-time histograms of the {traffic['names']} rows, sized from each row's "
+              f"final *Max Response Time* (see *Memory limits* below), take {traffic['histograms_mib']} "
+              "MiB at the end of the run.")
         crashes += int(traffic["crashed"])
     w("")
     crashes += render_dist(w, dist)
