@@ -190,7 +190,7 @@ def render_dist(w, dist):
     m = dist["master_kill"]
     w(f"| master killed with SIGKILL | the worker logged `Didn't get heartbeat from master in over "
       f"{m['timeout_s']}s` and exited {m['worker_exit']} | {m['detect_ms']} ms (heartbeat timeout "
-      f"{m['timeout_s']} s, Locust's) | the master's CSV files up to the kill (written every second) |")
+      f"{m['timeout_s']} s, Locust's) | the master's CSV files are those of its last second (a SIGKILLed run leaves CSV files that parse: `tests/long_runs.rs`) |")
     b = dist["bad_frames"]
     w(f"| {len(b['attacks'])} malformed or oversized frames (below) | each dropped with a warning; "
       f"master RSS {b['master_rss_before_mib']} → {b['master_rss_after_mib']} MiB; exited "
@@ -198,7 +198,7 @@ def render_dist(w, dist):
       f"the worker reported {b['worker_reported']} |")
     j = dist["worker_join"]
     w(f"| worker joining mid-test (1 worker, 8 users) | ready on the master after {j['ready_ms']} ms "
-      f"from its start; the master moved users to it at once | - | first worker reported "
+      f"from its start, then got a share of the users | - | first worker reported "
       f"{j['first_reported']}, late worker {j['late_reported']}, master counted "
       f"{j['requests_final']} |")
     w("")
