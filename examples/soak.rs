@@ -6,7 +6,7 @@
 //!   every simulated minute, exactly as a run does. Prints one JSON line per simulated hour
 //!   with the RSS, so a long run's memory curve takes seconds to draw.
 //! - `soak [locust flags]`: real traffic. A `SoakUser` with no wait hits the demo target (run it
-//!   with `locusta demo-target`) under thousands of distinct names, with seeded random 5xx,
+//!   with `locusta demo-target`) at thousands of distinct `/_test/` URLs, with seeded random 5xx,
 //!   resets, and thousands of distinct failure messages; the script samples RSS meanwhile.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -52,15 +52,13 @@ async fn soak(user: &mut User) -> TaskResult {
             let n = (i / 100) * 10 + (i % 100 - 10);
             r.failure(format!("unexpected value {}", n % TRAFFIC_ERRORS));
         }
-        // 80%: successful requests under thousands of distinct names
+        // 80%: successful requests to thousands of distinct URLs, each its own name (what a
+        // locustfile that forgets `name=` does)
         _ => {
+            // 80 of every 100 requests land here: number them densely so all URLs occur
+            let page = ((i / 100) * 80 + (i % 100 - 20)) % TRAFFIC_NAMES;
             user.client
-                .get("/hello")
-                // 80 of every 100 requests land here: number them densely so all names occur
-                .name(format!(
-                    "/page/{}",
-                    ((i / 100) * 80 + (i % 100 - 20)) % TRAFFIC_NAMES
-                ))
+                .get(&format!("/_test/status/200?page={page}"))
                 .send()
                 .await;
         }

@@ -1,6 +1,7 @@
 //! Nothing is lost, however a run ends: a process killed with SIGKILL leaves CSV files that parse
 //! (periodic snapshots are complete files, history rows are whole lines); Ctrl-C (SIGINT),
-//! SIGTERM, the run time, a shape's stop and a `StopTest` all still write the final snapshot;
+//! SIGTERM, the run time, a shape's stop and a `StopTest` all still write the final snapshot and the
+//! `--html` report;
 //! and a process that runs out of file descriptors says so once, counts the failures and goes on.
 
 use std::ffi::OsString;
@@ -55,6 +56,24 @@ fn check_csvs(prefix: &Path) -> Vec<Vec<String>> {
     history
 }
 
+/// The `--html` report written at the end (`PREFIX.html`): a whole page with the run's rows.
+fn check_html(prefix: &Path) {
+    let path = prefix.with_extension("html");
+    let html = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("no HTML report {}: {e}", path.display()));
+    assert!(html.contains("<html"), "{html}");
+    assert!(html.trim_end().ends_with("</html>"), "a cut report");
+    assert!(html.contains("Aggregated"), "no statistics in the report");
+}
+
+fn html_arg(prefix: &Path) -> String {
+    prefix
+        .with_extension("html")
+        .to_str()
+        .expect("utf8")
+        .to_owned()
+}
+
 fn spawn_demo(server: &DemoServer, prefix: &Path, extra: &[&str]) -> std::process::Child {
     Command::new(BIN)
         .args([
@@ -69,6 +88,8 @@ fn spawn_demo(server: &DemoServer, prefix: &Path, extra: &[&str]) -> std::proces
             prefix.to_str().expect("utf8"),
             "--csv-full-history",
             "--only-summary",
+            "--html",
+            &html_arg(prefix),
         ])
         .args(extra)
         .arg("ShopUser")
@@ -142,6 +163,7 @@ fn sigint_and_sigterm_still_write_the_final_snapshot() {
             Some("0"),
             "{history:?}"
         );
+        check_html(&prefix);
     }
 }
 
@@ -156,6 +178,7 @@ fn run_time_end_writes_the_final_snapshot() {
     assert_eq!(out.status.code(), Some(0));
     let history = check_csvs(&prefix);
     assert_eq!(history.last().map(|r| r[1].as_str()), Some("0"));
+    check_html(&prefix);
 }
 
 async fn stop_after_a_few(user: &mut User) -> TaskResult {
@@ -192,6 +215,8 @@ fn run_in_process(locustfile: Locustfile, prefix: &Path, base: &str, extra: &[&s
         prefix.to_str().expect("utf8"),
         "-L",
         "WARNING",
+        "--html",
+        &html_arg(prefix),
     ]
     .iter()
     .map(OsString::from)
@@ -223,6 +248,7 @@ fn stop_test_and_shape_stop_write_the_final_snapshot() {
     assert!(started.elapsed() < Duration::from_secs(30));
     let history = check_csvs(&prefix);
     assert_eq!(history.last().map(|r| r[1].as_str()), Some("0"));
+    check_html(&prefix);
 
     let prefix = dir.path().join("shape");
     let code = run_in_process(
@@ -240,6 +266,7 @@ fn stop_test_and_shape_stop_write_the_final_snapshot() {
     assert_eq!(code, 0);
     let history = check_csvs(&prefix);
     assert_eq!(history.last().map(|r| r[1].as_str()), Some("0"));
+    check_html(&prefix);
 }
 
 /// 80 users, each holding a keep-alive connection, under a 48-descriptor limit the process

@@ -7,7 +7,9 @@
 //! by cargo-fuzz/libFuzzer where a nightly toolchain exists. On the stable toolchain the
 //! `locusta-fuzz` binary drives them: corpus files from `fuzz/corpus/<target>/`, then random
 //! mutations of them for a bounded time (see `src/main.rs`). Wire messages of the master/worker
-//! protocol and web API parameters get targets here when those parsers land.
+//! protocol and whole requests to the web API (`web_api`, in its own module) have targets too.
+
+pub mod web_api;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -172,6 +174,11 @@ pub const TARGETS: &[Target] = &[
         name: "wire_message",
         run: wire_message,
         dictionary: WIRE_TOKENS,
+    },
+    Target {
+        name: "web_api",
+        run: web_api::web_api,
+        dictionary: web_api::WEB_TOKENS,
     },
 ];
 

@@ -314,6 +314,9 @@ def _run(argv):
     except UsageError as e:
         sys.stderr.write(f"locusta: error: {e}\n")
         return 2
+    from . import _secrets
+
+    _secrets.register(parser, custom)
     _setup_logging(opts)
 
     if opts["list_commands"]:

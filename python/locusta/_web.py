@@ -17,7 +17,7 @@ import time
 
 import gevent
 
-from . import _core
+from . import _core, _secrets
 
 logger = logging.getLogger("locusta.main")
 
@@ -105,6 +105,8 @@ def _apply_options(env, parser, values):
         d = declared.get(dest)
         if d is None:
             continue
+        if d.is_secret:
+            _secrets.add(text)
         if not d.takes_value:
             value = text.lower() in ("true", "on", "1")
         else:

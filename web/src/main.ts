@@ -47,7 +47,7 @@ export interface UiInfo {
   is_host_required: boolean;
   user_classes: string[];
   shape_class: string | null;
-  extra_options: { name: string; default_value: string; help: string; choices: string[] | null; is_secret: boolean }[];
+  extra_options: { name: string; default_value: string; help: string; choices: string[] | null; is_secret: boolean; has_value: boolean }[];
   stats_history_enabled: boolean;
   percentiles_to_statistics: number[];
   history_percentiles: number[];
@@ -305,7 +305,10 @@ function buildAdvanced(info: UiInfo) {
     .map((o) => {
       const input = o.choices
         ? `<select name="${esc(o.name)}">${o.choices.map((c) => `<option${c === o.default_value ? " selected" : ""}>${esc(c)}</option>`).join("")}</select>`
-        : `<input name="${esc(o.name)}" type="${o.is_secret ? "password" : "text"}" value="${esc(o.default_value)}" />`;
+        : o.is_secret
+          ? // the server never sends a secret's value: left empty, the field keeps it
+            `<input name="${esc(o.name)}" type="password" data-secret="1" autocomplete="off" placeholder="${o.has_value ? "(set; leave empty to keep)" : ""}" />`
+          : `<input name="${esc(o.name)}" type="text" value="${esc(o.default_value)}" />`;
       return `<label>${esc(o.name)}${o.help ? ` <span class="note">${esc(o.help)}</span>` : ""}${input}</label>`;
     })
     .join("");
@@ -322,8 +325,13 @@ $("start-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const form = ev.target as HTMLFormElement;
   const data = new URLSearchParams();
+  const keepSecrets = new Set(
+    Array.from(form.querySelectorAll<HTMLInputElement>("input[data-secret]"))
+      .filter((i) => i.value === "")
+      .map((i) => i.name),
+  );
   for (const [k, v] of new FormData(form)) {
-    if (k === "user_classes") continue;
+    if (k === "user_classes" || keepSecrets.has(k)) continue;
     data.append(k, String(v));
   }
   const res = await postForm("./swarm", data);

@@ -619,7 +619,7 @@ async fn ui_info(State(ctx): State<WebContext>) -> Json<Value> {
         "is_host_required": !info.host_optional,
         "user_classes": info.classes.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
         "shape_class": info.shape_class,
-        "extra_options": info.extra_options,
+        "extra_options": info.extra_options.iter().map(extra_option_json).collect::<Vec<_>>(),
         "stats_history_enabled": info.stats_history_enabled,
         "percentiles_to_chart": PERCENTILES_TO_CHART,
         "percentiles_to_statistics": PERCENTILES_TO_STATISTICS,
@@ -627,6 +627,21 @@ async fn ui_info(State(ctx): State<WebContext>) -> Json<Value> {
         "max_rows": MAX_ROWS,
         "has_report": info.has_report,
     }))
+}
+
+/// An option of the start form. The value of an `is_secret` option never leaves the process:
+/// the page gets `""` and `has_value` (Locust 2.47 puts the value into its page and only masks
+/// the input field); a secret left empty in the form is not sent, so the value stays.
+fn extra_option_json(o: &crate::control::ExtraOptionInfo) -> Value {
+    let mut v = json!(o);
+    if o.is_secret {
+        v["default_value"] = json!("");
+        if let Some(choices) = v.get_mut("choices").filter(|c| c.is_array()) {
+            *choices = Value::Null;
+        }
+    }
+    v["has_value"] = json!(!o.default_value.is_empty());
+    v
 }
 
 #[derive(Debug, Deserialize)]
@@ -665,6 +680,24 @@ async fn history(
 #[cfg(test)]
 mod tests {
     use super::py_str;
+
+    #[test]
+    fn secret_option_values_are_not_sent() {
+        let mut o = crate::control::ExtraOptionInfo {
+            name: "token".into(),
+            default_value: "s3cr3t-value".into(),
+            help: "h".into(),
+            choices: Some(vec!["s3cr3t-value".into()]),
+            is_secret: true,
+        };
+        let v = super::extra_option_json(&o);
+        assert!(!v.to_string().contains("s3cr3t"), "{v}");
+        assert_eq!(v["has_value"], true);
+        assert_eq!(v["default_value"], "");
+        o.is_secret = false;
+        let v = super::extra_option_json(&o);
+        assert_eq!(v["default_value"], "s3cr3t-value");
+    }
 
     #[test]
     fn repr_quotes_like_python() {

@@ -69,10 +69,13 @@ class _Declared:
         try:
             return self.type(text)
         except (TypeError, ValueError, argparse.ArgumentTypeError) as e:
+            # never echo the value of an is_secret option (argparse and Locust do)
+            shown = "'********'" if self.is_secret else repr(text)
             if isinstance(e, argparse.ArgumentTypeError):
-                raise UsageError(f"argument --{self.long}: {e}")
+                detail = str(e).replace(str(text), "********") if self.is_secret and text else e
+                raise UsageError(f"argument --{self.long}: {detail}")
             name = getattr(self.type, "__name__", repr(self.type))
-            raise UsageError(f"argument --{self.long}: invalid {name} value: {text!r}")
+            raise UsageError(f"argument --{self.long}: invalid {name} value: {shown}")
 
     def value(self, given):
         """The parsed value: ``given`` is the text / flag from Rust, or None when unset."""
@@ -86,7 +89,8 @@ class _Declared:
         value = self._convert(given)
         if self.choices is not None and value not in self.choices:
             options = ", ".join(repr(c) for c in self.choices)
-            raise UsageError(f"argument --{self.long}: invalid choice: {value!r} (choose from {options})")
+            shown = "'********'" if self.is_secret else repr(value)
+            raise UsageError(f"argument --{self.long}: invalid choice: {shown} (choose from {options})")
         return value
 
 
