@@ -227,19 +227,6 @@ def _load_locustfile(path):
 
 def _refuse_unsupported(opts):
     missing = []
-    native_only = [
-        flag
-        for key, flag in (("arrival_rate", "--arrival-rate"),)
-        if opts[key]
-    ]
-    if native_only:
-        logger.error(
-            "%s %s not available with Python locustfiles yet; Rust user classes (and `locusta demo`) have %s",
-            ", ".join(native_only),
-            "is" if len(native_only) == 1 else "are",
-            "it" if len(native_only) == 1 else "them",
-        )
-        raise _Exit(1)
     if missing:
         logger.error(
             "%s %s not available in this version of locusta yet; run a single headless process (--headless) instead",
@@ -392,6 +379,17 @@ def _run(argv):
     if insight.finds_capacity() and shape_classes:
         logger.error("--find-capacity cannot be combined with a load shape")
         return 1
+    # --arrival-rate: the open model (headless runs).
+    open_model = None
+    if opts["arrival_rate"]:
+        if shape_classes or insight.finds_capacity():
+            logger.error("--arrival-rate cannot be combined with a load shape or --find-capacity")
+            return 1
+        try:
+            open_model = _core.OpenModel(str(opts["arrival_rate"]), opts["run_time"] or None)
+        except ValueError as e:
+            logger.error("%s", e)
+            return 2 if str(e).startswith("invalid --arrival-rate") else 1
 
     runtime = _runtime.install(_runtime.Runtime(threads=_io_threads(sources, opts), max_entries=opts["max_stats_entries"]))
     if opts["metrics_port"]:
@@ -439,6 +437,8 @@ def _run(argv):
             return 1
 
     if not opts["headless"]:
+        if open_model is not None:
+            logger.warning("--arrival-rate applies to headless runs; the web UI runs the closed model")
         return _web.run(opts, sources, env, runner, runtime, insight, shape, parser, custom, _finish)
 
     stop_reason = []
@@ -471,6 +471,10 @@ def _run(argv):
             logger.error("%s", e)
             logger.warning("Stopping Locust...")
             return None
+
+    if open_model is not None:
+        _runtime.open_model = open_model
+        logger.info("Open model: %.2f iterations per second", open_model.rate)
 
     # --find-capacity: the search sets the users each second (a step ramp until the objective
     # breaks), at a spawn rate that reaches each step at once.
@@ -514,9 +518,13 @@ def _run(argv):
                     shape_value = tuple(tick)
                     logger.info("Shape test updating to %d users at %.2f spawn rate", tick[0], tick[1])
                     runner.start(tick[0], tick[1], user_classes=tick[2] if len(tick) > 2 else None)
+            if open_model is not None:
+                open_model.tick(now - started)
             if now - last_csv >= 1:
                 last_csv = now
-                why = insight.after_merge(stats, runner.user_count, now - started)
+                why = insight.after_merge(
+                    stats, runner.user_count, now - started, open_model.rate if open_model is not None else None
+                )
                 if why:
                     logger.error("%s", why)
                     stop_reason.append("threshold")
@@ -542,6 +550,8 @@ def _run(argv):
         stop_reason.append("sigint")
 
     reason = stop_reason[0] if stop_reason else "quit"
+    if open_model is not None:
+        insight.set_open_model(open_model)
     return _finish(reason, opts, env, runner, runtime, insight)
 
 

@@ -22,6 +22,10 @@ _current = None
 #: How often the hub turns an inline runtime when no socket woke it (seconds).
 TIMER_TURN_S = 0.005
 
+#: The run's ``_core.OpenModel`` under ``--arrival-rate`` (headless runs), else None: users then
+#: claim due slots instead of sleeping their wait time.
+open_model = None
+
 
 class Runtime:
     """The engine, the statistics and the table of parked requests.

@@ -45,9 +45,15 @@ def test_malformed_threshold_and_unsupported_flags(run_locustfile, target):
     run = run_locustfile(lf("fast_codes.py"), target, "--threshold", "p95<<1", time_s="1s")
     assert run.code == 2, run.stderr
     assert "invalid threshold 'p95<<1'" in run.stderr
-    run = run_locustfile(lf("fast_codes.py"), target, "--arrival-rate", "10", time_s="1s")
-    assert run.code == 1, run.stderr
-    assert "--arrival-rate" in run.stderr and "not available" in run.stderr
+    run = run_locustfile(lf("fast_codes.py"), target, "--arrival-rate", "ten", time_s="1s")
+    assert run.code == 2, run.stderr
+    assert "invalid --arrival-rate 'ten'" in run.stderr
+    proc = subprocess.run(
+        locusta_cmd() + ["-f", lf("fast_codes.py"), "--headless", "-H", target, "--arrival-rate", "1:10"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "--arrival-rate FROM:TO ramps over the run time; add -t" in proc.stderr
 
 
 def _free_port():
@@ -112,3 +118,21 @@ def test_find_capacity_refuses_a_load_shape(run_locustfile, target):
     run = run_locustfile(lf("shape_classes.py"), target, "--find-capacity", time_s="2s")
     assert run.code == 1, run.stderr[-2000:]
     assert "--find-capacity cannot be combined with a load shape" in run.stderr
+
+
+
+def test_open_model_counts_from_the_intended_start(run_locustfile, target, tmp_path):
+    report = tmp_path / "open.html"
+    closed = run_locustfile(lf("open_model.py"), target, users=2, time_s="4s")
+    opened = run_locustfile(lf("open_model.py"), target, "--arrival-rate", "20", "--html", str(report),
+                            users=2, time_s="4s")
+    assert closed.code == 0 and opened.code == 0, opened.stderr[-2000:]
+    closed_p50 = float({r["Name"]: r for r in closed.csv_rows()}["slow"]["50%"])
+    opened_p50 = float({r["Name"]: r for r in opened.csv_rows()}["slow"]["50%"])
+    # Closed: the endpoint's 300 ms. Open: 2 users cannot start 20 iterations a second, so
+    # iterations start ever later and their delay counts (the median is well above 600 ms).
+    assert 250 <= closed_p50 < 500, closed_p50
+    assert opened_p50 > 600, opened_p50
+    assert "Open model: 20.00 iterations per second" in opened.stderr
+    html = report.read_text()
+    assert "open model:" in html and "late" in html

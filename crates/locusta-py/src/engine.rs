@@ -74,11 +74,14 @@ struct Job {
     session: Arc<Session>,
     spec: RequestSpec,
     record: Option<(Arc<StatsHub>, String)>,
+    /// The open model's start delay of the user's iteration, added to the response time.
+    lag: Duration,
 }
 
 impl Job {
     async fn run(self, done: Arc<Completions>) {
-        let ex = self.session.send(self.spec).await;
+        let mut ex = self.session.send(self.spec).await;
+        ex.elapsed += self.lag;
         if let Some((hub, url)) = self.record {
             record_default(&hub, &ex, &url);
         }
@@ -136,6 +139,8 @@ pub struct Engine {
 #[pyclass(module = "locusta._core", frozen)]
 pub struct SessionCore {
     inner: Arc<Session>,
+    /// `--arrival-rate`: the start delay of the user's current iteration, in µs.
+    schedule_lag_us: AtomicU64,
 }
 
 fn header_pair(name: &str, value: &str) -> PyResult<(HeaderName, HeaderValue)> {
@@ -211,6 +216,18 @@ impl SessionCore {
     fn close(&self) {
         self.inner.close_connections();
     }
+
+    /// The open model's start delay (seconds) of the user's current iteration: added to the
+    /// response time of every request sent until the next call, so latency counts from the
+    /// intended start.
+    fn set_schedule_lag(&self, seconds: f64) {
+        let us = if seconds.is_finite() && seconds > 0.0 {
+            (seconds * 1e6) as u64
+        } else {
+            0
+        };
+        self.schedule_lag_us.store(us, Ordering::Relaxed);
+    }
 }
 
 fn parse_method(m: &str) -> PyResult<Method> {
@@ -231,6 +248,7 @@ impl Engine {
             session: Arc::clone(&session.inner),
             spec,
             record,
+            lag: Duration::from_micros(session.schedule_lag_us.load(Ordering::Relaxed)),
         });
         token
     }
@@ -331,7 +349,10 @@ impl Engine {
             .client
             .session(base_url)
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        Ok(SessionCore { inner: Arc::new(s) })
+        Ok(SessionCore {
+            inner: Arc::new(s),
+            schedule_lag_us: AtomicU64::new(0),
+        })
     }
 
     /// Queues one request; returns its token. It starts at the next [`Engine::flush`]; the

@@ -73,8 +73,21 @@ impl Insight {
 
     /// After a statistics tick: records the history; returns why to stop when a threshold
     /// failed and `--threshold-abort-after` is in force.
-    fn after_merge(&mut self, stats: &Stats, users: u64, elapsed: f64) -> Option<String> {
-        self.inner.after_merge(&stats.hub(), users, None, elapsed)
+    #[pyo3(signature = (stats, users, elapsed, target_rate=None))]
+    fn after_merge(
+        &mut self,
+        stats: &Stats,
+        users: u64,
+        elapsed: f64,
+        target_rate: Option<f64>,
+    ) -> Option<String> {
+        self.inner
+            .after_merge(&stats.hub(), users, target_rate, elapsed)
+    }
+
+    /// Puts the open model's counters into the report (`--arrival-rate`).
+    fn set_open_model(&mut self, model: &crate::open_model::OpenModel) {
+        self.inner.set_open_model(model.arrivals.stats());
     }
 
     /// Serves Prometheus metrics on `host:port` (`--metrics-port`) until the run ends, from a

@@ -24,6 +24,7 @@ pub mod dist;
 pub mod engine;
 pub mod inline_io;
 pub mod insight;
+pub mod open_model;
 pub mod stats;
 pub mod web;
 
@@ -270,6 +271,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<engine::RawResponse>()?;
     m.add_class::<stats::Stats>()?;
     m.add_class::<insight::Insight>()?;
+    m.add_class::<open_model::OpenModel>()?;
     m.add_class::<Dispatch>()?;
     m.add_function(wrap_pyfunction!(parse_options, m)?)?;
     m.add_function(wrap_pyfunction!(locustfile_option, m)?)?;

@@ -10,6 +10,7 @@ from time import perf_counter, time
 import gevent
 from gevent import GreenletExit
 
+from ... import _runtime
 from ..exception import (
     InterruptTaskSet,
     LocustError,
@@ -262,9 +263,13 @@ class TaskSet(metaclass=TaskSetMeta):
         if user._state == LOCUST_STATE_STOPPING:
             raise StopUser()
         user._state = LOCUST_STATE_WAITING
-        seconds = self.wait_time()
-        if seconds or not user._yielded:
-            self._sleep(seconds)
+        model = _runtime.open_model
+        if model is not None:
+            self._wait_for_slot(model)
+        else:
+            seconds = self.wait_time()
+            if seconds or not user._yielded:
+                self._sleep(seconds)
         user._yielded = False
         if user._state == LOCUST_STATE_STOPPING:
             raise StopUser()
@@ -272,6 +277,25 @@ class TaskSet(metaclass=TaskSetMeta):
 
     def _sleep(self, seconds):
         gevent.sleep(seconds)
+
+    def _wait_for_slot(self, model):
+        """Open model (``--arrival-rate``): sleeps until the next due slot instead of the wait
+        time; the slot's start delay is added to the response times of the next iteration."""
+        user = self._user
+        while True:
+            claimed = model.claim()
+            if claimed is not None:
+                break
+            gevent.sleep(0.05)  # the rate is zero for now
+            if user._state == LOCUST_STATE_STOPPING:
+                raise StopUser()
+        slot, delay = claimed
+        if delay > 0:
+            gevent.sleep(delay)
+        lag = model.started(slot)
+        core = getattr(getattr(user, "client", None), "_core", None)
+        if core is not None:
+            core.set_schedule_lag(lag)
 
     def interrupt(self, reschedule=True):
         """Returns control to the parent TaskSet (at once if ``reschedule``)."""

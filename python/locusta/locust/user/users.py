@@ -10,6 +10,7 @@ from json.decoder import JSONDecodeError
 
 from gevent import GreenletExit
 
+from ... import _runtime
 from ..clients import HttpSession, RestResponseContextManager  # noqa: F401
 from ..exception import StopTest, StopUser
 from .task import (
@@ -91,6 +92,9 @@ class User(metaclass=UserMeta):
                     self.environment.events.user_error.fire(user_instance=self, exception=e, tb=e.__traceback__)
                     self.environment._log_exception(e, tb)
                 raise
+            if _runtime.open_model is not None:
+                # Open model: the first iteration waits for its slot too.
+                self._taskset_instance._wait_for_slot(_runtime.open_model)
             self._taskset_instance.run()
         except (GreenletExit, StopUser, StopTest):
             self.on_stop()
