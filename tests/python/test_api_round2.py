@@ -265,3 +265,16 @@ def test_a_busy_hub_does_not_inflate_response_times(run_locustfile, target, io, 
     delayed = rows["delayed"]
     assert int(delayed["Request Count"]) >= 10, delayed
     assert float(delayed["50%"]) < 50, delayed
+
+
+@pytest.mark.parametrize("io", ["inline", "thread"])
+def test_request_timeouts_fire_on_time(run_locustfile, target, io, monkeypatch):
+    monkeypatch.setenv("LOCUSTA_PY_IO", io)
+    run = run_locustfile(lf("read_timeout.py"), target, users=1, rate=10, time_s="3s")
+    assert run.code == 1, run.stderr[-2000:]  # the failures set --exit-code-on-error's 1
+    slow = {r["Name"]: r for r in run.csv_rows()}["slow"]
+    assert int(slow["Request Count"]) >= 4, slow
+    assert int(slow["Failure Count"]) == int(slow["Request Count"]), slow
+    assert 250 <= float(slow["50%"]) < 1000, slow
+    errors = [r["Error"] for r in run.csv_rows("failures")]
+    assert any("timed out" in e.lower() or "timeout" in e.lower() for e in errors), errors
