@@ -77,7 +77,7 @@ impl InlineRuntime {
         self.runtime.block_on(async {
             for job in jobs {
                 tokio::spawn(Tracked {
-                    inner: Box::pin(job),
+                    inner: job,
                     wakes: Arc::clone(wakes),
                     wakers: None,
                 });
@@ -100,13 +100,17 @@ impl InlineRuntime {
     }
 }
 
-/// A job whose wake-ups bump a shared counter before waking its task.
-struct Tracked {
-    inner: Pin<Box<dyn Future<Output = ()> + Send>>,
-    wakes: Arc<AtomicU64>,
-    /// The task's waker at the last poll and the counting waker around it, reused while the
-    /// task's waker stays the same.
-    wakers: Option<(Waker, Waker)>,
+pin_project_lite::pin_project! {
+    /// A job whose wake-ups bump a shared counter before waking its task. Generic, so the job's
+    /// future moves into the task once (no extra box).
+    struct Tracked<F> {
+        #[pin]
+        inner: F,
+        wakes: Arc<AtomicU64>,
+        // The task's waker at the last poll and the counting waker around it, reused while
+        // the task's waker stays the same.
+        wakers: Option<(Waker, Waker)>,
+    }
 }
 
 struct CountingWaker {
@@ -125,27 +129,27 @@ impl Wake for CountingWaker {
     }
 }
 
-impl Future for Tracked {
+impl<F: Future<Output = ()>> Future for Tracked<F> {
     type Output = ();
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = &mut *self;
-        let stale = match &this.wakers {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        let stale = match &*this.wakers {
             Some((task, _)) => !task.will_wake(cx.waker()),
             None => true,
         };
         if stale {
             let counting = Waker::from(Arc::new(CountingWaker {
                 inner: cx.waker().clone(),
-                wakes: Arc::clone(&this.wakes),
+                wakes: Arc::clone(this.wakes),
             }));
-            this.wakers = Some((cx.waker().clone(), counting));
+            *this.wakers = Some((cx.waker().clone(), counting));
         }
-        let Some((_, counting)) = &this.wakers else {
+        let Some((_, counting)) = &*this.wakers else {
             return Poll::Pending;
         };
         let mut counted = Context::from_waker(counting);
-        this.inner.as_mut().poll(&mut counted)
+        this.inner.poll(&mut counted)
     }
 }
 
