@@ -486,7 +486,8 @@ async fn fill(
     match stream {
         Stream::Plain(tcp) => {
             let (n, stamp) = rx_time::read(tcp, buf).await?;
-            if stamp.is_some() {
+            if n > 0 {
+                // An unstamped last read leaves no stamp: the caller then times to the read.
                 *received_at = stamp;
             }
             Ok(n)
