@@ -164,6 +164,9 @@ pub async fn run(
     publish(&port, &master, &host);
 
     let reason = loop {
+        // Custom messages from the Python master's listeners.
+        let msgs = master.outgoing_messages();
+        send_all(&mut router, msgs).await;
         // Commands from the UI.
         while let Ok(cmd) = port.commands.try_recv() {
             match cmd {
