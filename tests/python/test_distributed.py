@@ -236,6 +236,15 @@ def test_locusta_web_master_with_two_python_workers(target, tmp_path):
         )
         assert s["state"] == "running", s
         assert {r["name"] for r in s["stats"]} >= {"/api/products", "/about/", "Aggregated"}, s
+        # /metrics: the merged statistics and the workers' users (the gauge is set each second).
+        deadline = time.time() + 30
+        body = ""
+        while time.time() < deadline and "locusta_users 4" not in body:
+            with urllib.request.urlopen(f"{base}/metrics", timeout=10) as r:
+                body = r.read().decode()
+            time.sleep(0.3)
+        assert "locusta_users 4" in body, body[-1000:]
+        assert 'locusta_requests_total{method="GET",name="/about/"}' in body, body[:2000]
         post("/stop")
         wait_for("stopped", lambda s: s["state"] == "stopped" and s["worker_count"] == 2 and s["user_count"] == 0)
     finally:
