@@ -344,16 +344,26 @@ def _run(argv):
             for p in paths:
                 with open(p) as f:
                     files.append((os.path.basename(p), f.read()))
-            # The Rust master handles Ctrl-C itself (stop, collect the last reports, write the
-            # outputs); Python's own handler would raise KeyboardInterrupt once it returns.
-            previous = signal.signal(signal.SIGINT, lambda *_: None)
-            try:
-                return _core.run_master(argv, classes, extras, files)
-            finally:
-                signal.signal(signal.SIGINT, previous)
+            link = _core.MasterLink(argv, classes, extras, files)
         except _core.UsageError as e:
             sys.stderr.write(f"{e.args[0]}\n")
             return e.args[1]
+        # Locust's master-side hooks (init with a MasterRunner, custom messages, worker_report).
+        from . import _master
+
+        env = Environment(
+            user_classes=selected,
+            locustfile=opts["locustfile"],
+            events=api.events,
+            host=host,
+            reset_stats=opts["reset_stats"],
+            stop_timeout=opts["stop_timeout"],
+            parsed_options=argparse.Namespace(**opts, **custom),
+            parsed_locustfiles=paths,
+            available_user_classes=user_classes,
+            available_user_tasks={n: list(c.tasks) for n, c in user_classes.items()},
+        )
+        return _master.run(link, env, api)
     if host is None and not opts["worker"] and opts["headless"]:
         from .locust.user.users import HttpUser
         from .locust.contrib.fasthttp import FastHttpUser
@@ -413,6 +423,7 @@ def _run(argv):
         parsed_options=parsed,
         parsed_locustfiles=paths,
         available_user_classes=user_classes,
+        available_user_tasks={n: list(c.tasks) for n, c in user_classes.items()},
     )
     env._filter_tasks_by_tags()
     if opts["tags"] is not None or opts["exclude_tags"] is not None:

@@ -236,6 +236,15 @@ def test_locusta_web_master_with_two_python_workers(target, tmp_path):
         )
         assert s["state"] == "running", s
         assert {r["name"] for r in s["stats"]} >= {"/api/products", "/about/", "Aggregated"}, s
+        # /metrics: the merged statistics and the workers' users (the gauge is set each second).
+        deadline = time.time() + 30
+        body = ""
+        while time.time() < deadline and "locusta_users 4" not in body:
+            with urllib.request.urlopen(f"{base}/metrics", timeout=10) as r:
+                body = r.read().decode()
+            time.sleep(0.3)
+        assert "locusta_users 4" in body, body[-1000:]
+        assert 'locusta_requests_total{method="GET",name="/about/"}' in body, body[:2000]
         post("/stop")
         wait_for("stopped", lambda s: s["state"] == "stopped" and s["worker_count"] == 2 and s["user_count"] == 0)
     finally:
@@ -246,17 +255,21 @@ def test_locusta_web_master_with_two_python_workers(target, tmp_path):
     assert all(c == 0 for c, _ in wlogs), wlogs
 
 
-def test_custom_messages_and_report_to_master_between_a_locust_master_and_a_locusta_worker(target, tmp_path, real_locust):
-    """register_message / send_message across processes, wire-compatible with Locust: the
-    locusta worker's "ping" reaches the real Locust master's listener, whose "pong" (sent to
-    that worker's id) reaches the worker's listener with the same data; a key added by the
-    worker's report_to_master listener reaches the master's worker_report listener."""
+@pytest.mark.parametrize("master_kind,worker_kind", [("locust", "locusta"), ("locusta", "locusta"), ("locusta", "locust")])
+def test_custom_messages_and_report_to_master_between_master_and_worker(target, tmp_path, master_kind, worker_kind, request):
+    """register_message / send_message across processes, wire-compatible with Locust both
+    ways: the worker's "ping" reaches the master's listener, whose "pong" (sent to that
+    worker's id) reaches the worker's listener with the same data; a key added by the worker's
+    report_to_master listener reaches the master's worker_report listener."""
+    real = request.getfixturevalue("real_locust") if "locust" in (master_kind, worker_kind) else None
+    mbase = real if master_kind == "locust" else locusta_cmd()
+    wbase = real if worker_kind == "locust" else locusta_cmd()
     port = free_port()
     prefix = str(tmp_path / "m")
-    cmd = master_cmd(real_locust, port, 1, prefix, target)
+    cmd = master_cmd(mbase, port, 1, prefix, target)
     cmd[cmd.index(LOCUSTFILE)] = lf("custom_messages.py")
     master = start(cmd, tmp_path)
-    worker = start(locusta_cmd() + ["-f", lf("custom_messages.py"), "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)], tmp_path)
+    worker = start(wbase + ["-f", lf("custom_messages.py"), "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)], tmp_path)
     code, mlog = finish(master)
     wcode, wlog = finish(worker, 30)
     assert code == 0, mlog
@@ -269,3 +282,24 @@ def test_custom_messages_and_report_to_master_between_a_locust_master_and_a_locu
     m = re.search(r"master got custom_key from (\S+): \{'from': '(\S+)'\}", mlog)
     assert m, mlog
     assert m.group(1) == m.group(2), m.group(0)
+
+
+@pytest.mark.parametrize("master_kind", ["locust", "locusta"])
+def test_update_user_class_reaches_a_locusta_worker(target, tmp_path, master_kind, request):
+    """Locust's update_user_class: the master's environment.update_user_class(...) (what the
+    web UI's User settings call) sends the settings to the workers, and a locusta worker sets
+    the attribute on its user class."""
+    mbase = request.getfixturevalue("real_locust") if master_kind == "locust" else locusta_cmd()
+    port = free_port()
+    prefix = str(tmp_path / "m")
+    cmd = master_cmd(mbase, port, 1, prefix, target)
+    cmd[cmd.index(LOCUSTFILE)] = lf("update_user_class.py")
+    master = start(cmd, tmp_path)
+    worker = start(locusta_cmd() + ["-f", lf("update_user_class.py"), "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)], tmp_path)
+    code, mlog = finish(master)
+    wcode, wlog = finish(worker, 30)
+    assert code == 0, mlog
+    assert wcode == 0, wlog
+    assert "master got ready from the worker" in mlog, (mlog, wlog)
+    assert "worker user sees marker updated" in wlog, (mlog, wlog)
+    assert "Unknown message type" not in wlog + mlog

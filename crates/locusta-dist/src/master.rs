@@ -25,6 +25,9 @@ use crate::transport::Router;
 pub const HEARTBEAT_LIVENESS: i32 = 3;
 /// Locust's `HEARTBEAT_DEAD_INTERNAL`: a missing worker is forgotten at this count.
 pub const HEARTBEAT_DEAD: i32 = -60;
+/// How long the headless master waits, once the expected workers are ready, before it sends
+/// the first `spawn` (Locust's master checks the worker count once a second).
+pub const START_GRACE: Duration = Duration::from_millis(1000);
 /// At most this many workers are tracked (connected plus missing).
 pub const MAX_WORKERS: usize = 10_000;
 
@@ -84,6 +87,38 @@ pub struct MasterPlan {
     pub rebalancing: bool,
     /// `(file name, contents)` of the locustfiles, sent to `-f -` workers that ask.
     pub locustfiles: Vec<(String, String)>,
+    /// The Python master's listeners (custom messages, `worker_report`); None for a master
+    /// without Python.
+    pub messages: Option<SharedMailbox>,
+}
+
+/// Most items queued in each direction of a [`MasterMailbox`]; more are dropped with a
+/// warning, so a flood from the workers cannot grow the master's memory without bound.
+pub const MAX_QUEUED: usize = 10_000;
+
+/// What the master's state machine exchanges with a Python runner (Locust's
+/// `register_message` / `send_message` and `worker_report` on a master): the Python side polls
+/// `inbox` and `reports` from its gevent loop and fills `outbox`; the protocol loop sends the
+/// outbox within its next wake-up (at most 200 ms).
+#[derive(Default, Debug)]
+pub struct MasterMailbox {
+    /// Custom message types a Python listener registered.
+    pub listened: std::collections::HashSet<String>,
+    /// Custom messages from workers: `(type, data, worker id)`.
+    pub inbox: std::collections::VecDeque<(String, Value, String)>,
+    /// Custom messages for workers: `(type, data, worker id or None for every worker)`.
+    pub outbox: std::collections::VecDeque<(String, Value, Option<String>)>,
+    /// Whether each worker's stats report is queued in `reports` (for `worker_report`).
+    pub want_reports: bool,
+    /// Stats reports' data as the workers sent it: `(worker id, data)`.
+    pub reports: std::collections::VecDeque<(String, Value)>,
+}
+
+/// A [`MasterMailbox`] shared between the protocol loop and the Python thread.
+pub type SharedMailbox = Arc<Mutex<MasterMailbox>>;
+
+fn lock_mailbox(m: &SharedMailbox) -> std::sync::MutexGuard<'_, MasterMailbox> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The master's state machine.
@@ -359,6 +394,15 @@ impl Master {
             }
             "stats" => match report_from_value(&msg.data) {
                 Ok(r) => {
+                    if let Some(mb) = &self.plan.messages {
+                        let mut mb = lock_mailbox(mb);
+                        if mb.want_reports {
+                            if mb.reports.len() >= MAX_QUEUED {
+                                mb.reports.pop_front();
+                            }
+                            mb.reports.push_back((id.to_owned(), msg.data.clone()));
+                        }
+                    }
                     self.stats.apply_report(&r.stats);
                     if let Some(node) = self.nodes.get_mut(id) {
                         node.user_count = r.user_count;
@@ -471,10 +515,48 @@ impl Master {
                 };
                 out.push(Message::new("locustfile", data, id));
             }
-            other => log::warn!(
-                "Unknown message type received from {id}: {}",
-                other.chars().take(64).collect::<String>()
-            ),
+            other => {
+                if let Some(mb) = &self.plan.messages {
+                    let mut mb = lock_mailbox(mb);
+                    if mb.listened.contains(other) {
+                        if mb.inbox.len() >= MAX_QUEUED {
+                            log::warn!("dropping a {other} message from {id}: {MAX_QUEUED} are waiting for the Python listeners");
+                        } else {
+                            mb.inbox
+                                .push_back((other.to_owned(), msg.data, id.to_owned()));
+                        }
+                        return out;
+                    }
+                }
+                log::warn!(
+                    "Unknown message type received from {id}: {}",
+                    other.chars().take(64).collect::<String>()
+                )
+            }
+        }
+        out
+    }
+
+    /// The custom messages the Python runner queued (`send_message`), addressed: one worker
+    /// when it named a `client_id`, else every known worker (as Locust's master).
+    pub fn outgoing_messages(&mut self) -> Vec<Message> {
+        let Some(mb) = &self.plan.messages else {
+            return Vec::new();
+        };
+        let queued: Vec<_> = lock_mailbox(mb).outbox.drain(..).collect();
+        let mut out = Vec::new();
+        for (kind, data, to) in queued {
+            match to {
+                Some(id) => out.push(Message::new(&kind, data, &id)),
+                None => {
+                    let mut ids: Vec<&String> = self.nodes.keys().collect();
+                    ids.sort();
+                    out.extend(
+                        ids.into_iter()
+                            .map(|id| Message::new(&kind, data.clone(), id)),
+                    );
+                }
+            }
         }
         out
     }
@@ -687,12 +769,25 @@ pub async fn run_headless(
 
     // Wait for the expected workers.
     let wait_started = Instant::now();
+    // As Locust's headless master (which checks once a second), the test starts a moment after
+    // the expected workers are ready, not at once: a Locust worker handles a `spawn` that comes
+    // right behind its `ack` before its runner is set (`test_start` listeners would see
+    // `environment.runner` as None).
+    let mut enough_since: Option<Instant> = None;
     let interrupted = loop {
+        let msgs = master.outgoing_messages();
+        send_all(&mut router, msgs).await;
         if master.worker_count() as u64 >= cfg.expect_workers {
-            break false;
+            let since = *enough_since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= START_GRACE {
+                break false;
+            }
+        } else {
+            enough_since = None;
         }
         tokio::select! {
             f = router.recv() => on_frame(&mut router, &mut master, f).await,
+            _ = tokio::time::sleep(Duration::from_millis(50)), if enough_since.is_some() => {}
             _ = tick.tick() => {
                 let msgs = master.heartbeat_check();
                 send_all(&mut router, msgs).await;
@@ -729,6 +824,8 @@ pub async fn run_headless(
         "Got Ctrl-C or SIGTERM"
     } else {
         loop {
+            let msgs = master.outgoing_messages();
+            send_all(&mut router, msgs).await;
             let now = Instant::now();
             if master.phase() == Phase::Spawning && now >= next_iteration {
                 let (msgs, done) = master.ramp_iteration();
@@ -863,6 +960,7 @@ mod tests {
             stop_timeout: 0.0,
             rebalancing: false,
             locustfiles: Vec::new(),
+            messages: None,
         };
         (Master::new(plan, Arc::clone(&stats)), stats)
     }
@@ -928,5 +1026,53 @@ mod tests {
         let replies = m.handle("w1", Message::new("client_ready", Value::from(-1), "w1"));
         assert_eq!(get(&replies[0].data, "index").and_then(as_u64), Some(0));
         assert_eq!(m.worker_count(), 1);
+    }
+
+    #[test]
+    fn custom_messages_and_reports_go_through_the_python_mailbox() {
+        let (mut m, _) = master();
+        let mb = SharedMailbox::default();
+        m.plan.messages = Some(Arc::clone(&mb));
+        ready(&mut m, "w1");
+        ready(&mut m, "w2");
+        // Not listened for: dropped (logged as unknown).
+        m.handle("w1", Message::new("ping", Value::from(1), "w1"));
+        assert!(lock_mailbox(&mb).inbox.is_empty());
+        lock_mailbox(&mb).listened.insert("ping".into());
+        let replies = m.handle("w1", Message::new("ping", Value::from(2), "w1"));
+        assert!(replies.is_empty());
+        assert_eq!(
+            lock_mailbox(&mb).inbox.pop_front(),
+            Some(("ping".to_string(), Value::from(2), "w1".to_string()))
+        );
+        // Reports are queued only once worker_report is wanted.
+        let mut report = crate::report::report_value(&Default::default(), false);
+        if let Value::Map(pairs) = &mut report {
+            pairs.push(("custom_key".into(), Value::from(7)));
+        }
+        m.handle("w2", Message::new("stats", report.clone(), "w2"));
+        lock_mailbox(&mb).want_reports = true;
+        m.handle("w2", Message::new("stats", report.clone(), "w2"));
+        let reports: Vec<_> = lock_mailbox(&mb).reports.drain(..).collect();
+        assert_eq!(reports, vec![("w2".to_string(), report)]);
+        // Outgoing: to one worker, or to every worker.
+        {
+            let mut q = lock_mailbox(&mb);
+            q.outbox
+                .push_back(("pong".into(), Value::from(3), Some("w1".into())));
+            q.outbox.push_back(("all".into(), Value::Nil, None));
+        }
+        let out: Vec<(String, String)> = m
+            .outgoing_messages()
+            .into_iter()
+            .map(|msg| (msg.kind, msg.node_id))
+            .collect();
+        let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        assert_eq!(out, pairs(&[("pong", "w1"), ("all", "w1"), ("all", "w2")]));
+        assert!(m.outgoing_messages().is_empty());
     }
 }

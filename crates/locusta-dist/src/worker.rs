@@ -429,7 +429,12 @@ pub async fn run(engine: &mut dyn Engine, cfg: WorkerConfig) -> Exit {
                             Err(e) => log::error!("Temporary failure when resetting connection: {e}, will retry later."),
                         }
                     }
-                    "update_user_class" => log::warn!("update_user_class is not supported by locusta workers; ignored"),
+                    // A Python worker applies it to its user class (the link listens for it).
+                    "update_user_class" => {
+                        if !w.engine.custom_message("update_user_class", &msg.data) {
+                            log::warn!("update_user_class is not supported for Rust user classes; ignored");
+                        }
+                    }
                     other => {
                         if !w.engine.custom_message(other, &msg.data) {
                             log::warn!("Unknown message type received: {}", other.chars().take(64).collect::<String>());

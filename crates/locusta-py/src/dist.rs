@@ -1,11 +1,14 @@
 //! Master/worker mode for Python locustfiles.
 //!
-//! The master needs only the classes' names, weights and fixed counts, so it runs entirely in
-//! Rust ([`run_master`]). A worker's users are greenlets on the Python thread, so the protocol
-//! loop runs on its own Rust thread and talks to Python through a small shared mailbox
-//! ([`WorkerLink`]): the Python runner polls it from the gevent loop for `spawn` / `stop` /
-//! `exit` commands and publishes its per-class user counts back; the statistics are already in
-//! Rust (the run's `StatsHub`), so the reports never touch Python.
+//! The master dispatches by the classes' names, weights and fixed counts, so its protocol
+//! loop is Rust; it runs on its own thread ([`MasterLink`]) while the Python runner polls the
+//! workers' custom messages and stats reports from the gevent loop (Locust's master-side
+//! `register_message`, `send_message` and `worker_report`). A worker's users are greenlets on
+//! the Python thread, so the protocol loop runs on its own Rust thread and talks to Python
+//! through a small shared mailbox ([`WorkerLink`]): the Python runner polls it from the gevent
+//! loop for `spawn` / `stop` / `exit` commands and publishes its per-class user counts back;
+//! the statistics are already in Rust (the run's `StatsHub`), so the reports never touch
+//! Python.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -15,6 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use locusta::spawn::ClassSlot;
+use locusta_dist::master::SharedMailbox;
 use locusta_dist::rmpv::Value;
 use locusta_dist::worker::{self, Engine, Exit, WorkerConfig};
 use locusta_options::ExtraOption;
@@ -292,17 +296,13 @@ impl WorkerLink {
     }
 }
 
-/// Runs a headless master for these classes (`(name, weight, fixed_count)`), with the options
-/// parsed again from `argv` (plus the locustfile's declared options); returns the exit code.
-#[pyfunction]
-#[pyo3(signature = (argv, classes, extras=None, locustfiles=None))]
-pub fn run_master(
-    py: Python<'_>,
+/// The options and class slots of a master, parsed again from `argv` (plus the locustfile's
+/// declared options).
+fn master_setup(
     argv: Vec<String>,
     classes: Vec<(String, f64, u64)>,
     extras: Option<Vec<ExtraTuple>>,
-    locustfiles: Option<Vec<(String, String)>>,
-) -> PyResult<i32> {
+) -> PyResult<(locusta_options::Options, Vec<ClassSlot>)> {
     let env: HashMap<String, String> = std::env::vars().collect();
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let home = std::env::var_os("HOME").map(PathBuf::from);
@@ -324,7 +324,6 @@ pub fn run_master(
         .collect();
     let parsed = locusta_options::parse_with_extras(argv, &env, &cwd, home.as_deref(), &extras)
         .map_err(|e| UsageError::new_err((e.message, e.exit_code, e.use_stdout)))?;
-    let opts = parsed.options;
     let slots: Vec<ClassSlot> = classes
         .into_iter()
         .map(|(name, weight, fixed_count)| ClassSlot {
@@ -333,25 +332,174 @@ pub fn run_master(
             fixed_count,
         })
         .collect();
-    Ok(py.detach(move || {
-        let rt = match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(rt) => rt,
-            Err(e) => {
-                log::error!("cannot start the master's control loop: {e}");
-                return 1;
+    Ok((parsed.options, slots))
+}
+
+/// Runs the master on the current thread to its end; returns the exit code.
+fn master_blocking(
+    opts: locusta_options::Options,
+    slots: Vec<ClassSlot>,
+    locustfiles: Vec<(String, String)>,
+    messages: Option<SharedMailbox>,
+) -> i32 {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            log::error!("cannot start the master's control loop: {e}");
+            return 1;
+        }
+    };
+    let host = opts.host.clone();
+    rt.block_on(async move {
+        match messages {
+            Some(m) => {
+                locusta::distributed::run_master_slots_with_messages(
+                    slots,
+                    host,
+                    &opts,
+                    locustfiles,
+                    m,
+                )
+                .await
             }
+            None => locusta::distributed::run_master_slots(slots, host, &opts, locustfiles).await,
+        }
+    })
+}
+
+/// Runs a headless master for these classes (`(name, weight, fixed_count)`), with the options
+/// parsed again from `argv` (plus the locustfile's declared options); returns the exit code.
+#[pyfunction]
+#[pyo3(signature = (argv, classes, extras=None, locustfiles=None))]
+pub fn run_master(
+    py: Python<'_>,
+    argv: Vec<String>,
+    classes: Vec<(String, f64, u64)>,
+    extras: Option<Vec<ExtraTuple>>,
+    locustfiles: Option<Vec<(String, String)>>,
+) -> PyResult<i32> {
+    let (opts, slots) = master_setup(argv, classes, extras)?;
+    Ok(py.detach(move || master_blocking(opts, slots, locustfiles.unwrap_or_default(), None)))
+}
+
+/// What a [`MasterLink`] runs once started: the options, the class slots and the locustfiles.
+type MasterSetup = (
+    locusta_options::Options,
+    Vec<ClassSlot>,
+    Vec<(String, String)>,
+);
+
+/// The master for a Python locustfile with listeners: the protocol runs on its own Rust
+/// thread (started by [`MasterLink::start`]) while the Python runner polls custom messages
+/// and stats reports from the gevent loop, as [`WorkerLink`] does on a worker.
+#[pyclass(module = "locusta._core", frozen)]
+pub struct MasterLink {
+    mailbox: SharedMailbox,
+    setup: Mutex<Option<MasterSetup>>,
+    exit: Arc<Mutex<Option<i32>>>,
+}
+
+#[pymethods]
+impl MasterLink {
+    /// Parses the options (a usage error raises `UsageError`); nothing runs until `start`.
+    #[new]
+    #[pyo3(signature = (argv, classes, extras=None, locustfiles=None))]
+    fn new(
+        argv: Vec<String>,
+        classes: Vec<(String, f64, u64)>,
+        extras: Option<Vec<ExtraTuple>>,
+        locustfiles: Option<Vec<(String, String)>>,
+    ) -> PyResult<Self> {
+        let (opts, slots) = master_setup(argv, classes, extras)?;
+        Ok(MasterLink {
+            mailbox: SharedMailbox::default(),
+            setup: Mutex::new(Some((opts, slots, locustfiles.unwrap_or_default()))),
+            exit: Arc::new(Mutex::new(None)),
+        })
+    }
+
+    /// Starts the master's protocol thread (once; the listeners registered by then hear
+    /// every message).
+    fn start(&self) -> PyResult<()> {
+        let Some((opts, slots, files)) = lock(&self.setup).take() else {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "the master is already running",
+            ));
         };
-        let host = opts.host.clone();
-        rt.block_on(locusta::distributed::run_master_slots(
-            slots,
-            host,
-            &opts,
-            locustfiles.unwrap_or_default(),
-        ))
-    }))
+        let mailbox = Arc::clone(&self.mailbox);
+        let exit = Arc::clone(&self.exit);
+        std::thread::Builder::new()
+            .name("locusta-master-link".into())
+            .spawn(move || {
+                let code = master_blocking(opts, slots, files, Some(mailbox));
+                *lock(&exit) = Some(code);
+            })
+            .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
+        Ok(())
+    }
+
+    /// The master's exit code once it has finished, else None.
+    fn exit_code(&self) -> Option<i32> {
+        *lock(&self.exit)
+    }
+
+    /// `register_message` on the master: messages of this type from workers are queued for
+    /// [`MasterLink::poll_message`] instead of being logged as unknown.
+    fn listen(&self, kind: String) {
+        lock(&self.mailbox).listened.insert(kind);
+    }
+
+    /// Queues the workers' stats reports for [`MasterLink::poll_report`] (`worker_report`).
+    fn want_reports(&self) {
+        lock(&self.mailbox).want_reports = true;
+    }
+
+    /// `runner.send_message(kind, data, client_id)` on the master: to that worker, or to every
+    /// worker without one (sent within 200 ms).
+    #[pyo3(signature = (kind, data=None, client_id=None))]
+    fn send_message(
+        &self,
+        kind: String,
+        data: Option<&Bound<'_, PyAny>>,
+        client_id: Option<String>,
+    ) -> PyResult<()> {
+        let value = match data {
+            Some(d) => to_value(d, 0)?,
+            None => Value::Nil,
+        };
+        let mut m = lock(&self.mailbox);
+        if m.outbox.len() >= MAX_QUEUED_MESSAGES {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+                "{MAX_QUEUED_MESSAGES} messages are already waiting to be sent to the workers"
+            )));
+        }
+        m.outbox.push_back((kind, value, client_id));
+        Ok(())
+    }
+
+    /// The next custom message from a worker, as `(type, data, worker id)`, or None.
+    fn poll_message<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<Option<(String, Bound<'py, PyAny>, String)>> {
+        let next = lock(&self.mailbox).inbox.pop_front();
+        match next {
+            Some((kind, data, id)) => Ok(Some((kind, to_py(py, &data)?, id))),
+            None => Ok(None),
+        }
+    }
+
+    /// The next stats report from a worker, as `(worker id, data)`, or None.
+    fn poll_report<'py>(&self, py: Python<'py>) -> PyResult<Option<(String, Bound<'py, PyAny>)>> {
+        let next = lock(&self.mailbox).reports.pop_front();
+        match next {
+            Some((id, data)) => Ok(Some((id, to_py(py, &data)?))),
+            None => Ok(None),
+        }
+    }
 }
 
 /// `--worker --processes N`: starts N worker processes of this same command and waits for

@@ -279,6 +279,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run_demo, m)?)?;
     m.add_function(wrap_pyfunction!(run_demo_target, m)?)?;
     m.add_class::<dist::WorkerLink>()?;
+    m.add_class::<dist::MasterLink>()?;
     m.add_class::<web::WebUi>()?;
     m.add_function(wrap_pyfunction!(web::remember_log_line, m)?)?;
     m.add_function(wrap_pyfunction!(dist::run_master, m)?)?;

@@ -79,7 +79,7 @@ pub async fn run_master(
         })
         .collect();
     let infos = crate::webui::class_infos(classes);
-    run_master_with(slots, host, opts, Vec::new(), Some(infos)).await
+    run_master_with(slots, host, opts, Vec::new(), Some(infos), None).await
 }
 
 /// [`run_master`] from class names, weights and fixed counts (what a Python locustfile's
@@ -90,7 +90,19 @@ pub async fn run_master_slots(
     opts: &Options,
     locustfiles: Vec<(String, String)>,
 ) -> i32 {
-    run_master_with(slots, host, opts, locustfiles, None).await
+    run_master_with(slots, host, opts, locustfiles, None, None).await
+}
+
+/// [`run_master_slots`] for a Python master with listeners: custom messages and stats reports
+/// travel through `messages` (see [`locusta_dist::master::MasterMailbox`]).
+pub async fn run_master_slots_with_messages(
+    slots: Vec<crate::spawn::ClassSlot>,
+    host: Option<String>,
+    opts: &Options,
+    locustfiles: Vec<(String, String)>,
+    messages: locusta_dist::master::SharedMailbox,
+) -> i32 {
+    run_master_with(slots, host, opts, locustfiles, None, Some(messages)).await
 }
 
 /// The master, headless or (without `--headless`) with the web UI; `infos` describes the
@@ -101,6 +113,7 @@ async fn run_master_with(
     opts: &Options,
     locustfiles: Vec<(String, String)>,
     infos: Option<Vec<locusta_web::ClassInfo>>,
+    messages: Option<locusta_dist::master::SharedMailbox>,
 ) -> i32 {
     use locusta_dist::master::{self, HeadlessMaster, MasterPlan};
 
@@ -113,6 +126,7 @@ async fn run_master_with(
         stop_timeout: opts.stop_timeout.max(0.0),
         rebalancing: opts.enable_rebalancing,
         locustfiles,
+        messages,
     };
     let local_only = opts.resolved_processes().is_some() && opts.master_bind_host == "*";
     let cfg = HeadlessMaster {

@@ -124,7 +124,12 @@ pub async fn run(
         Arc::new(crate::logging::recent_lines),
     );
     port.set_distributed();
-    let routes = locusta_web::router(ctx.clone());
+    // `/metrics` as on a single-process web run (Prometheus text of the merged statistics).
+    let users_now = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let routes = locusta_web::router(ctx.clone()).merge(crate::webui::metrics_routes(
+        Arc::clone(&stats),
+        Arc::clone(&users_now),
+    ));
     let server = match locusta_web::start(ctx, routes, &cfg.server) {
         Ok(s) => s,
         Err(e) => {
@@ -164,6 +169,9 @@ pub async fn run(
     publish(&port, &master, &host);
 
     let reason = loop {
+        // Custom messages from the Python master's listeners.
+        let msgs = master.outgoing_messages();
+        send_all(&mut router, msgs).await;
         // Commands from the UI.
         while let Ok(cmd) = port.commands.try_recv() {
             match cmd {
@@ -274,6 +282,7 @@ pub async fn run(
                 let msgs = master.heartbeat_check();
                 send_all(&mut router, msgs).await;
                 stats.merge();
+                users_now.store(master.user_count(), std::sync::atomic::Ordering::Relaxed);
                 publish(&port, &master, &host);
                 port.publish_worker_logs(master.worker_logs().clone());
                 if let Some(w) = csv.as_mut() {

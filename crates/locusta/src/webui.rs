@@ -534,6 +534,16 @@ pub fn extra_routes(
             }
         }
     };
+    axum::Router::new()
+        .route("/stats/report", axum::routing::get(report))
+        .merge(metrics_routes(stats, users))
+}
+
+/// `GET /metrics` (Prometheus text of `stats`, with `users` read at each scrape); the
+/// distributed web master serves it too.
+pub fn metrics_routes(stats: Arc<StatsHub>, users: Arc<AtomicU64>) -> axum::Router {
+    use axum::http::header;
+
     let metrics = move || {
         let stats = Arc::clone(&stats);
         let users = users.load(Ordering::Relaxed);
@@ -548,7 +558,5 @@ pub fn extra_routes(
             )
         }
     };
-    axum::Router::new()
-        .route("/stats/report", axum::routing::get(report))
-        .route("/metrics", axum::routing::get(metrics))
+    axum::Router::new().route("/metrics", axum::routing::get(metrics))
 }

@@ -1,5 +1,7 @@
 """``locust.env.Environment``: the user classes, events, statistics and runner of one test."""
 
+import logging
+
 from .. import _runtime
 from .clients import parse_error
 from .event import Events, RequestEventHook
@@ -80,6 +82,26 @@ class Environment:
 
     def _remove_user_classes_with_weight_zero(self):
         self.user_classes = [c for c in self.user_classes if c.weight != 0 or c.fixed_count]
+
+    def update_user_class(self, user_settings):
+        """Locust's ``update_user_class``: sets attributes of the user class named by
+        ``user_settings["user_class_name"]`` (``tasks`` keeps the class's original tasks with
+        these names). On a master it is also sent to every worker, which does the same."""
+        from .runners import MasterRunner
+
+        if isinstance(self.runner, MasterRunner):
+            self.runner.send_message("update_user_class", user_settings)
+        name = user_settings.get("user_class_name")
+        user_class = (self.available_user_classes or {}).get(name)
+        if user_class is None:
+            logging.getLogger("locusta.runners").error("update_user_class: unknown user class %r", name)
+            return
+        originals = (self.available_user_tasks or {}).get(name, user_class.tasks)
+        for key, value in user_settings.items():
+            if key not in ("user_class_name", "tasks"):
+                setattr(user_class, key, value)
+            if key == "tasks":
+                user_class.tasks = [t for t in originals if getattr(t, "__name__", None) in value]
 
     def _filter_tasks_by_tags(self):
         tags = set(self.tags) if self.tags is not None else None

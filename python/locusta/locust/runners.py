@@ -286,6 +286,7 @@ class WorkerRunner(LocalRunner):
         """Connects the runner to the protocol loop (once the worker starts)."""
         self._link = link
         self.client_id = link.node_id
+        link.listen("update_user_class")
         for msg_type in self.custom_messages:
             link.listen(msg_type)
         unsent, self._unsent = self._unsent, []
@@ -308,7 +309,14 @@ class WorkerRunner(LocalRunner):
             self._link.listen(msg_type)
 
     def _deliver(self, msg_type, data):
-        """Runs the listener of a custom message from the master (as Locust's worker does)."""
+        """Runs the listener of a custom message from the master (as Locust's worker does;
+        ``update_user_class`` is Locust's own message, handled before the listeners)."""
+        if msg_type == "update_user_class":
+            if isinstance(data, dict):
+                self.environment.update_user_class(data)
+            else:
+                logger.error("update_user_class from the master is not a dict: %r", data)
+            return
         entry = self.custom_messages.get(msg_type)
         if entry is None:
             logger.warning("Unknown message type received: %s", msg_type)
@@ -328,9 +336,58 @@ class WorkerRunner(LocalRunner):
 
 
 class MasterRunner(LocalRunner):
-    """Locust's master runner type, for ``isinstance`` checks in locustfiles. A locusta master
-    runs in Rust (``_core.run_master``) and never creates one, so these checks are false on
-    every locusta process."""
+    """The master's runner (``--master`` with a Python locustfile). The master itself runs in
+    Rust (``_core.MasterLink``: dispatch, reports, outputs); this runner carries what a
+    locustfile does with Locust's master: ``register_message`` listeners hear the workers'
+    custom messages, ``send_message`` sends to one worker (``client_id``) or to all of them.
+    It runs no users."""
+
+    def __init__(self, environment):
+        super().__init__(environment)
+        self._link = None
+        self._unsent = []
+
+    def _attach(self, link):
+        """Connects the runner to the master's protocol loop."""
+        self._link = link
+        for msg_type in self.custom_messages:
+            link.listen(msg_type)
+        unsent, self._unsent = self._unsent, []
+        for msg_type, data, client_id in unsent:
+            link.send_message(msg_type, data, client_id)
+
+    def send_message(self, msg_type, data=None, client_id=None):
+        """Sends a message to the worker ``client_id``, or to every worker without one."""
+        if client_id:
+            logger.debug("Sending %s message to worker %s", msg_type, client_id)
+        else:
+            logger.debug("Sending %s message to all workers", msg_type)
+        if self._link is None:
+            self._unsent.append((msg_type, data, client_id))
+        else:
+            self._link.send_message(msg_type, data, client_id)
+
+    def register_message(self, msg_type, listener, concurrent=False):
+        if msg_type in self.custom_messages:
+            raise Exception(f"Tried to register listener method for {msg_type}, but it already had a listener!")
+        self.custom_messages[msg_type] = (listener, concurrent)
+        if self._link is not None:
+            self._link.listen(msg_type)
+
+    def _deliver(self, msg_type, data, client_id):
+        """Runs the listener of a custom message from worker ``client_id`` (as Locust's master)."""
+        listener, concurrent = self.custom_messages[msg_type]
+        logger.debug("Received %s message from worker %s", msg_type, client_id)
+        msg = _Message(msg_type, data, client_id)
+        try:
+            if concurrent:
+                gevent.spawn(listener, environment=self.environment, msg=msg)
+            else:
+                listener(environment=self.environment, msg=msg)
+        except Exception:
+            import traceback
+
+            logging.error(f"Uncaught exception in handler for {msg_type}\n{traceback.format_exc()}")
 
 
 class _Message:
