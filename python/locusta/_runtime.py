@@ -37,6 +37,7 @@ class Runtime:
 
     def __init__(self, threads=1, max_entries=1000):
         self.engine = _core.Engine(threads)
+        self._inline = self.engine.inline
         self.stats = _core.Stats(max_entries)
         self.waiters = {}
         self._watcher = None
@@ -54,7 +55,7 @@ class Runtime:
         self._flush_scheduled = False
         self._watcher = hub.loop.io(self.engine.fileno(), 1)
         self._watcher.start(self._on_ready)
-        if self.engine.inline:
+        if self._inline:
             # Turns the runtime for its timers (connect/read timeouts) when no socket wakes it.
             # Unreferenced: it alone must not keep the loop alive.
             self._timer = hub.loop.timer(TIMER_TURN_S, TIMER_TURN_S, ref=False)
@@ -73,10 +74,12 @@ class Runtime:
 
     def _flush(self):
         self._flush_scheduled = False
-        self.engine.flush()
-        if self.engine.inline:
-            # Turns the runtime, which starts the flushed jobs (and hands over any that ended).
+        if self._inline:
+            # drain() spawns the queued jobs inside the runtime and turns it (and hands over any
+            # exchange that already ended).
             self._on_ready()
+        else:
+            self.engine.flush()
 
     def _park(self, token):
         if not self._flush_scheduled:

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -864,16 +864,7 @@ pub async fn run_headless(
                     let msgs = master.heartbeat_check();
                     send_all(&mut router, msgs).await;
                     if let Ok(mut v) = view.lock() { *v = master.workers_info(); }
-                    if let Some(w) = csv.as_mut() {
-                        let users = master.user_count();
-                        if let Err(e) = stats.read(|agg| w.write_snapshot(agg, users, now_unix())) {
-                            log::error!("writing CSV files failed: {e}");
-                        }
-                    }
-                    if cfg.print_stats && last_print.elapsed() >= Duration::from_secs(2) {
-                        last_print = Instant::now();
-                        print_block(&stats.read(|agg| console::stats_table(agg, true)));
-                    }
+                    write_tick(&stats, csv.as_mut(), master.user_count(), cfg.print_stats.then_some(&mut last_print));
                 }
                 _ = tokio::time::sleep_until(wake) => {}
                 _ = &mut ctrl_c => break "Got Ctrl-C, shutting down",
@@ -883,52 +874,94 @@ pub async fn run_headless(
     };
     log::info!(target: "locusta.main", "{reason}");
 
-    // Quit the workers and collect their final reports (each sends stats, then quit).
-    let quits = master.quit_messages();
-    let waiting = quits.len();
-    send_all(&mut router, quits).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    if waiting > 0 {
-        loop {
-            if master.known_workers() == 0 {
-                break;
-            }
-            tokio::select! {
-                f = router.recv() => on_frame(&mut router, &mut master, f).await,
-                _ = tokio::time::sleep_until(deadline) => {
-                    log::warn!("{} workers did not confirm quitting within 5 s", master.known_workers());
-                    break;
-                }
-            }
-        }
-    }
+    quit_workers(&mut router, &mut master).await;
     if let Ok(mut v) = view.lock() {
         *v = master.workers_info();
     }
+    finish_outputs(
+        &stats,
+        csv.as_mut(),
+        cfg.json_stdout,
+        cfg.json_file.as_deref(),
+        cfg.exit_code_on_error,
+    )
+}
+
+/// A master's once-a-second outputs: the CSV snapshot and, every 2 s when `last_print` is given
+/// (the periodic console table is on), the stats table.
+pub fn write_tick(
+    stats: &StatsHub,
+    csv: Option<&mut CsvWriter>,
+    users: u64,
+    last_print: Option<&mut Instant>,
+) {
+    if let Some(w) = csv {
+        if let Err(e) = stats.read(|agg| w.write_snapshot(agg, users, now_unix())) {
+            log::error!("writing CSV files failed: {e}");
+        }
+    }
+    if let Some(last) = last_print {
+        if last.elapsed() >= Duration::from_secs(2) {
+            *last = Instant::now();
+            print_block(&stats.read(|agg| console::stats_table(agg, true)));
+        }
+    }
+}
+
+/// Sends `quit` to every worker and waits up to 5 s for each to send its final report and quit.
+pub async fn quit_workers(router: &mut Router, master: &mut Master) {
+    let quits = master.quit_messages();
+    if quits.is_empty() {
+        return;
+    }
+    send_all(router, quits).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while master.known_workers() > 0 {
+        tokio::select! {
+            f = router.recv() => on_frame(router, master, f).await,
+            _ = tokio::time::sleep_until(deadline) => {
+                log::warn!("{} workers did not confirm quitting within 5 s", master.known_workers());
+                break;
+            }
+        }
+    }
+}
+
+/// The end of a master's run: merges the last reports, decides the exit code (`exit_code_on_error`
+/// when anything failed) and writes the final CSV snapshot, then the JSON (`--json`,
+/// `--json-file`) or the console summary. Returns the exit code.
+pub fn finish_outputs(
+    stats: &StatsHub,
+    csv: Option<&mut CsvWriter>,
+    json_stdout: bool,
+    json_file: Option<&Path>,
+    exit_code_on_error: i32,
+) -> i32 {
     stats.merge();
     let code = stats.read(|agg| {
         if !agg.errors().is_empty() || !agg.exceptions().is_empty() {
-            cfg.exit_code_on_error
+            exit_code_on_error
         } else {
             0
         }
     });
     log::info!(target: "locusta.main", "Shutting down (exit code {code})");
-    if let Some(w) = csv.as_mut() {
+    if let Some(w) = csv {
         if let Err(e) = stats.read(|agg| w.write_snapshot(agg, 0, now_unix())) {
             log::error!("writing CSV files failed: {e}");
         }
     }
-    if cfg.json_stdout {
+    if json_stdout {
         let text = stats.read(json::stats_json);
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{text}");
     }
-    if let Some(path) = &cfg.json_file {
+    if let Some(path) = json_file {
         let mut name = path.as_os_str().to_owned();
         name.push(".json");
-        if let Err(e) = std::fs::write(PathBuf::from(&name), stats.read(json::stats_json)) {
-            log::error!("cannot write {}: {e}", PathBuf::from(name).display());
+        let target = PathBuf::from(name);
+        if let Err(e) = std::fs::write(&target, stats.read(json::stats_json)) {
+            log::error!("cannot write {}: {e}", target.display());
         }
     } else {
         let (table, percentiles, errors) = stats.read(|agg| {

@@ -12,7 +12,6 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -21,12 +20,11 @@ use locusta::spawn::ClassSlot;
 use locusta_dist::master::SharedMailbox;
 use locusta_dist::rmpv::Value;
 use locusta_dist::worker::{self, Engine, Exit, WorkerConfig};
-use locusta_options::ExtraOption;
 use locusta_stats::StatsHub;
 use pyo3::prelude::*;
 
 use crate::stats::Stats;
-use crate::{ExtraTuple, UsageError};
+use crate::ExtraTuple;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -303,27 +301,7 @@ fn master_setup(
     classes: Vec<(String, f64, u64)>,
     extras: Option<Vec<ExtraTuple>>,
 ) -> PyResult<(locusta_options::Options, Vec<ClassSlot>)> {
-    let env: HashMap<String, String> = std::env::vars().collect();
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    let extras: Vec<ExtraOption> = extras
-        .unwrap_or_default()
-        .into_iter()
-        .map(
-            |(dest, long, short, env, takes_value, help, metavar, hidden)| ExtraOption {
-                dest,
-                long,
-                short,
-                env,
-                takes_value,
-                help,
-                metavar,
-                hidden,
-            },
-        )
-        .collect();
-    let parsed = locusta_options::parse_with_extras(argv, &env, &cwd, home.as_deref(), &extras)
-        .map_err(|e| UsageError::new_err((e.message, e.exit_code, e.use_stdout)))?;
+    let parsed = crate::parse_argv(argv, extras)?;
     let slots: Vec<ClassSlot> = classes
         .into_iter()
         .map(|(name, weight, fixed_count)| ClassSlot {

@@ -116,19 +116,12 @@ pub(crate) type ExtraTuple = (
     bool,
 );
 
-/// Parses Locust's command line (`argv[0]` is the program name) with config files and `LOCUST_*`
-/// variables, plus the options the locustfile declared (`extras`, see [`ExtraTuple`]).
-/// Returns `(options, sources, extra_values)`: options keyed by Locust's `dest` names, sources
-/// saying where each value came from (`"default"`, `"command line"`, ...), and the declared
-/// options that were set as `{dest: (value, source)}` (value: str, or bool for flags). Raises
-/// `UsageError` for refused input and for `--help` / `--version`.
-#[pyfunction]
-#[pyo3(signature = (argv, extras=None))]
-fn parse_options<'py>(
-    py: Python<'py>,
+/// Parses `argv` as the CLI does (config files, `LOCUST_*` environment variables, flags) with
+/// the locustfile's declared options; `UsageError` for refused input and `--help`/`--version`.
+pub(crate) fn parse_argv(
     argv: Vec<String>,
     extras: Option<Vec<ExtraTuple>>,
-) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyDict>, Bound<'py, PyDict>)> {
+) -> PyResult<locusta_options::Parsed> {
     let env: HashMap<String, String> = std::env::vars().collect();
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let home = std::env::var_os("HOME").map(PathBuf::from);
@@ -148,8 +141,24 @@ fn parse_options<'py>(
             },
         )
         .collect();
-    let parsed = locusta_options::parse_with_extras(argv, &env, &cwd, home.as_deref(), &extras)
-        .map_err(|e| UsageError::new_err((e.message, e.exit_code, e.use_stdout)))?;
+    locusta_options::parse_with_extras(argv, &env, &cwd, home.as_deref(), &extras)
+        .map_err(|e| UsageError::new_err((e.message, e.exit_code, e.use_stdout)))
+}
+
+/// Parses Locust's command line (`argv[0]` is the program name) with config files and `LOCUST_*`
+/// variables, plus the options the locustfile declared (`extras`, see [`ExtraTuple`]).
+/// Returns `(options, sources, extra_values)`: options keyed by Locust's `dest` names, sources
+/// saying where each value came from (`"default"`, `"command line"`, ...), and the declared
+/// options that were set as `{dest: (value, source)}` (value: str, or bool for flags). Raises
+/// `UsageError` for refused input and for `--help` / `--version`.
+#[pyfunction]
+#[pyo3(signature = (argv, extras=None))]
+fn parse_options<'py>(
+    py: Python<'py>,
+    argv: Vec<String>,
+    extras: Option<Vec<ExtraTuple>>,
+) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyDict>, Bound<'py, PyDict>)> {
+    let parsed = parse_argv(argv, extras)?;
     let opts = options_dict(py, &parsed.options)?;
     let sources = PyDict::new(py);
     for (k, v) in &parsed.sources {

@@ -11,16 +11,17 @@
 //! on Ctrl-C or SIGTERM quits the workers, collects their last reports and writes the same
 //! final outputs as a headless master.
 
-use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use locusta_dist::master::{on_frame, send_all, Master, MasterPlan, Phase};
+use locusta_dist::master::{
+    finish_outputs, on_frame, quit_workers, send_all, write_tick, Master, MasterPlan, Phase,
+};
 use locusta_dist::transport::Router;
-use locusta_stats::{console, csv::CsvWriter, json, now_unix, StatsHub};
+use locusta_stats::{csv::CsvWriter, StatsHub};
 use locusta_web::{Command, ControlPort, RunInfo, ServerConfig, Status, WorkerInfo};
 
-use crate::headless::{format_class_counts, print_block};
+use crate::headless::format_class_counts;
 
 /// What the web master needs from the command line.
 pub struct WebMasterConfig {
@@ -285,16 +286,7 @@ pub async fn run(
                 users_now.store(master.user_count(), std::sync::atomic::Ordering::Relaxed);
                 publish(&port, &master, &host);
                 port.publish_worker_logs(master.worker_logs().clone());
-                if let Some(w) = csv.as_mut() {
-                    let users = master.user_count();
-                    if let Err(e) = stats.read(|agg| w.write_snapshot(agg, users, now_unix())) {
-                        log::error!("writing CSV files failed: {e}");
-                    }
-                }
-                if cfg.print_stats && last_print.elapsed() >= Duration::from_secs(2) {
-                    last_print = Instant::now();
-                    print_block(&stats.read(|agg| console::stats_table(agg, true)));
-                }
+                write_tick(&stats, csv.as_mut(), master.user_count(), cfg.print_stats.then_some(&mut last_print));
             }
             _ = tokio::time::sleep_until(wake) => {}
             _ = &mut ctrl_c => break "Got Ctrl-C, shutting down",
@@ -303,65 +295,13 @@ pub async fn run(
     };
     log::info!(target: "locusta.main", "{reason}");
 
-    // Quit the workers and collect their final reports (each sends stats, then quit).
-    let quits = master.quit_messages();
-    let waiting = quits.len();
-    send_all(&mut router, quits).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while waiting > 0 && master.known_workers() > 0 {
-        tokio::select! {
-            f = router.recv() => on_frame(&mut router, &mut master, f).await,
-            _ = tokio::time::sleep_until(deadline) => {
-                log::warn!("{} workers did not confirm quitting within 5 s", master.known_workers());
-                break;
-            }
-        }
-    }
+    quit_workers(&mut router, &mut master).await;
     server.stop();
-    stats.merge();
-    let code = stats.read(|agg| {
-        if !agg.errors().is_empty() || !agg.exceptions().is_empty() {
-            cfg.exit_code_on_error
-        } else {
-            0
-        }
-    });
-    log::info!(target: "locusta.main", "Shutting down (exit code {code})");
-    if let Some(w) = csv.as_mut() {
-        if let Err(e) = stats.read(|agg| w.write_snapshot(agg, 0, now_unix())) {
-            log::error!("writing CSV files failed: {e}");
-        }
-    }
-    if cfg.json_stdout {
-        let text = stats.read(json::stats_json);
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{text}");
-    }
-    if let Some(path) = &cfg.json_file {
-        let mut name = path.as_os_str().to_owned();
-        name.push(".json");
-        if let Err(e) = std::fs::write(
-            std::path::PathBuf::from(&name),
-            stats.read(json::stats_json),
-        ) {
-            log::error!(
-                "cannot write {}: {e}",
-                std::path::PathBuf::from(name).display()
-            );
-        }
-    } else {
-        let (table, percentiles, errors) = stats.read(|agg| {
-            (
-                console::stats_table(agg, false),
-                console::percentiles_table(agg),
-                console::error_report(agg),
-            )
-        });
-        print_block(&table);
-        print_block(&percentiles);
-        if !errors.is_empty() {
-            print_block(&errors);
-        }
-    }
-    code
+    finish_outputs(
+        &stats,
+        csv.as_mut(),
+        cfg.json_stdout,
+        cfg.json_file.as_deref(),
+        cfg.exit_code_on_error,
+    )
 }
