@@ -230,12 +230,16 @@ def test_locusta_web_master_with_two_python_workers(target, tmp_path):
     try:
         wait_for("2 workers", lambda s: s["worker_count"] == 2 and len(s["workers"]) == 2)
         assert json.loads(post("/swarm", {"user_count": 4, "spawn_rate": 10, "host": target}))["success"]
+        names = {"/api/products", "/about/", "Aggregated"}
+        # Tasks are picked at random: wait until both have run rather than assume the first
+        # requests hit both.
         s = wait_for(
-            "4 users and requests",
-            lambda s: s["user_count"] == 4 and total(s) > 0 and all(w["user_count"] == 2 for w in s["workers"]),
+            "4 users and requests to both endpoints",
+            lambda s: s["user_count"] == 4 and total(s) > 0 and all(w["user_count"] == 2 for w in s["workers"])
+            and {r["name"] for r in s["stats"]} >= names,
         )
         assert s["state"] == "running", s
-        assert {r["name"] for r in s["stats"]} >= {"/api/products", "/about/", "Aggregated"}, s
+        assert {r["name"] for r in s["stats"]} >= names, s
         # /metrics: the merged statistics and the workers' users (the gauge is set each second).
         deadline = time.time() + 30
         body = ""
