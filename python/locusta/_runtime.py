@@ -62,15 +62,17 @@ class Runtime:
             self._timer.start(self._on_ready)
 
     def _on_ready(self):
+        """Hands the completed exchanges to their greenlets, once per wake-up.
+
+        The woken users submit their next requests while this runs, and their ``_park``
+        schedules the next ``_flush``; returning to the loop in between (instead of draining
+        again here) lets timers and other watchers run even when every exchange completes
+        within the turn that started it (a refused connection, say)."""
         waiters = self.waiters
-        while True:
-            items = self.engine.drain()
-            if not items:
-                return
-            for token, raw in items:
-                w = waiters.pop(token, None)
-                if w is not None:
-                    w.switch(raw)
+        for token, raw in self.engine.drain():
+            w = waiters.pop(token, None)
+            if w is not None:
+                w.switch(raw)
 
     def _flush(self):
         self._flush_scheduled = False

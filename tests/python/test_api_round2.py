@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import lf, locusta_cmd
+from conftest import EXAMPLES, lf, locusta_cmd
 
 
 def _report(run, tag="REPORT "):
@@ -278,3 +278,31 @@ def test_request_timeouts_fire_on_time(run_locustfile, target, io, monkeypatch):
     assert 250 <= float(slow["50%"]) < 1000, slow
     errors = [r["Error"] for r in run.csv_rows("failures")]
     assert any("timed out" in e.lower() or "timeout" in e.lower() for e in errors), errors
+
+
+def _closed_port():
+    """A loopback port with nothing listening (bound, then released)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("io", ["inline", "thread"])
+def test_a_target_that_refuses_connections_does_not_stop_the_clock(run_locustfile, io, monkeypatch):
+    # Every request fails within the I/O turn that started it; the run must still end on time
+    # (it once looped in the hub, handing out completions, and never let -t's timer run).
+    monkeypatch.setenv("LOCUSTA_PY_IO", io)
+    started = time.monotonic()
+    run = run_locustfile(
+        os.path.join(EXAMPLES, "perf_one_get.py"), f"http://127.0.0.1:{_closed_port()}", users=5, time_s="1s",
+        timeout=30,
+    )
+    assert time.monotonic() - started < 15
+    assert run.code == 1, run.stderr[-2000:]
+    rows = {r["Name"]: r for r in run.csv_rows()}
+    assert int(rows["/"]["Request Count"]) > 0
+    assert rows["/"]["Request Count"] == rows["/"]["Failure Count"]
+    errors = [r["Error"] for r in run.csv_rows("failures")]
+    assert any("refused" in e.lower() for e in errors), errors
