@@ -13,7 +13,7 @@ locusta must be installed in the interpreter given by --locusta-python (build it
 ``maturin develop --release`` or ``pip install .``: a debug build is several times slower).
 
 Usage: bench/python_throughput.py [--duration 10] [--users 20] [--rounds 3] [--drivers lean,hyper] [--io inline,thread]
-       [--locusta-python PY] [--locust /opt/locust-venv/bin/locust]
+       [--locusta-python PY] [--locust /opt/locust-venv/bin/locust] [--locusta-only]
 """
 
 import argparse
@@ -57,6 +57,8 @@ def main() -> int:
     ap.add_argument("--io", default="inline",
                     help="I/O modes of the lean driver, comma-separated (inline: tokio turned by the "
                          "gevent hub on its thread, the default; thread: an I/O thread)")
+    ap.add_argument("--locusta-only", action="store_true",
+                    help="measure only locusta (for quick before/after checks; prints no ratios)")
     ap.add_argument("--port", type=int, default=18090)
     ap.add_argument("--gen-core", type=int, default=1)
     ap.add_argument("--server-core", type=int, default=0)
@@ -72,10 +74,11 @@ def main() -> int:
             tools[f"locusta HttpUser ({d}, {m} I/O)"] = (
                 ["env", f"LOCUSTA_HTTP_DRIVER={d}", f"LOCUSTA_PY_IO={m}", args.locusta_python, "-m", "locusta"],
                 EXAMPLES / "perf_one_get.py")
-    tools.update({
-        "Locust FastHttpUser": ([args.locust], EXAMPLES / "perf_one_get_fast.py"),
-        "Locust HttpUser": ([args.locust], EXAMPLES / "perf_one_get.py"),
-    })
+    if not args.locusta_only:
+        tools.update({
+            "Locust FastHttpUser": ([args.locust], EXAMPLES / "perf_one_get_fast.py"),
+            "Locust HttpUser": ([args.locust], EXAMPLES / "perf_one_get.py"),
+        })
     results = {name: [] for name in tools}
     with nginx(args.port, args.server_core) as url:
         for _ in range(args.rounds):
@@ -92,8 +95,10 @@ def main() -> int:
                   f"{reqs / wall:>9.0f} {p50:>7.1f}")
 
     eff = {name: statistics.median(r[0] / r[2] for r in rows) for name, rows in results.items()}
-    fast, slow = eff["Locust FastHttpUser"], eff["Locust HttpUser"]
     print("\nmedian requests per CPU-second: " + ", ".join(f"{k} {v:.0f}" for k, v in eff.items()))
+    if args.locusta_only:
+        return 0
+    fast, slow = eff["Locust FastHttpUser"], eff["Locust HttpUser"]
     for name, mine in eff.items():
         if name.startswith("locusta"):
             print(f"{name} / Locust FastHttpUser = {mine / fast:.1f}x (goal >= 10x)")

@@ -13,7 +13,7 @@ queued. No Python runs on the I/O threads.
 """
 
 import gevent
-from gevent.hub import Waiter
+from greenlet import getcurrent
 
 from . import _core
 
@@ -84,13 +84,17 @@ class Runtime:
             self.engine.flush()
 
     def _park(self, token):
+        """Parks the calling greenlet until ``token``'s exchange completes; returns it.
+
+        The greenlet itself is the waiter (``_on_ready`` switches to it with the result), as
+        ``gevent.hub.Waiter`` would do for a result that cannot arrive before the switch to the
+        hub: completions are only handed out by the hub."""
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self._loop.run_callback(self._flush)
-        w = Waiter()
-        self.waiters[token] = w
+        self.waiters[token] = getcurrent()
         try:
-            return w.get()
+            return self._hub.switch()
         except BaseException:
             # Killed while parked: forget the token; a late completion is dropped.
             self.waiters.pop(token, None)
@@ -105,10 +109,20 @@ class Runtime:
 
     def send_get(self, session, url):
         """``GET url`` with every default, recorded in the statistics by Rust (under Locust's
-        default name) when it completes; returns the RawResponse."""
+        default name) when it completes; returns the RawResponse. (``_park`` inlined: this is
+        the path of most requests.)"""
         if self._hub is None:
             self._ensure_watcher()
-        return self._park(self.engine.submit_get(session, url, self.stats))
+        token = self.engine.submit_get(session, url, self.stats)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.run_callback(self._flush)
+        self.waiters[token] = getcurrent()
+        try:
+            return self._hub.switch()
+        except BaseException:
+            self.waiters.pop(token, None)
+            raise
 
     def close(self):
         if self._watcher is not None:

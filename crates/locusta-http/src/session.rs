@@ -473,6 +473,13 @@ impl Session {
     /// Performs one exchange (with redirects) and reports timing, naming and outcome.
     /// Never panics on bad input or network trouble: every failure is in `result`.
     pub async fn send(&self, spec: RequestSpec) -> Exchange {
+        self.send_ref(&spec).await
+    }
+
+    /// [`Session::send`] for a request the caller keeps: the exchange's future holds a reference
+    /// instead of a copy, which makes it smaller to move (a future is copied each time it is
+    /// boxed, spawned or awaited from a new frame).
+    pub async fn send_ref(&self, spec: &RequestSpec) -> Exchange {
         let started = SystemTime::now();
         let t0 = Instant::now();
         let (mut url, url_creds) = match self.resolve(&spec.url) {
@@ -498,7 +505,7 @@ impl Session {
         let stats_path = path_url(&url).to_string();
         let mut history = Vec::new();
         let result = self
-            .run_redirects(&spec, &mut url, url_creds, &mut history)
+            .run_redirects(spec, &mut url, url_creds, &mut history)
             .await;
         Exchange {
             started,

@@ -79,8 +79,11 @@ struct Job {
 }
 
 impl Job {
-    async fn run(self, done: Arc<Completions>) {
-        let mut ex = self.session.send(self.spec).await;
+    /// Boxed, the job and the exchange's (large) future are moved once, into the heap: the
+    /// task tokio spawns, and the result it stores, stay a few words long. Unboxed, every
+    /// request copied several KB between spawning and completing.
+    async fn run(self: Box<Self>, done: Arc<Completions>) {
+        let mut ex = Box::pin(self.session.send_ref(&self.spec)).await;
         ex.elapsed += self.lag;
         if let Some((hub, url)) = self.record {
             record_default(&hub, &ex, &url);
@@ -132,7 +135,7 @@ pub struct Engine {
     client: HttpClient,
     done: Arc<Completions>,
     next: AtomicU64,
-    pending: Mutex<Vec<Job>>,
+    pending: Mutex<Vec<Box<Job>>>,
 }
 
 /// One simulated user's HTTP state (`self.client`'s connections, cookies and default headers).
@@ -243,13 +246,13 @@ impl Engine {
         record: Option<(Arc<StatsHub>, String)>,
     ) -> u64 {
         let token = self.next.fetch_add(1, Ordering::Relaxed);
-        lock(&self.pending).push(Job {
+        lock(&self.pending).push(Box::new(Job {
             token,
             session: Arc::clone(&session.inner),
             spec,
             record,
             lag: Duration::from_micros(session.schedule_lag_us.load(Ordering::Relaxed)),
-        });
+        }));
         token
     }
 }

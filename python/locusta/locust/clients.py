@@ -599,7 +599,7 @@ class HttpSession:
             kwargs.setdefault("allow_redirects", True)
             return self.request("GET", url, **kwargs)
         ev = self.request_event
-        if ev is not None and ev.user_listeners():
+        if ev is not None and ev._handlers != ev._stats_only:  # user listeners: the full path
             return self.request("GET", url, allow_redirects=True)
         # The common call: sent, timed and recorded in Rust; the response is built lazily.
         raw = self._rt.send_get(self._core, url)

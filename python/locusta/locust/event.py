@@ -77,6 +77,20 @@ class RequestEventHook(EventHook):
         if stats_listener is not None:
             self._handlers.append(stats_listener)
 
+    @property
+    def _stats_listener(self):
+        return self._stats_only[0] if self._stats_only else None
+
+    @_stats_listener.setter
+    def _stats_listener(self, listener):
+        #: ``_handlers`` when no user listener is registered: the per-request check
+        #: (``has_user_listeners``) is then one list comparison, without a Python call.
+        self._stats_only = [] if listener is None else [listener]
+
+    def has_user_listeners(self):
+        """Whether a listener other than the statistics recorder is registered."""
+        return self._handlers != self._stats_only
+
     def user_listeners(self):
         """The listeners other than the statistics recorder."""
         h = self._handlers

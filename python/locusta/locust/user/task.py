@@ -267,7 +267,10 @@ class TaskSet(metaclass=TaskSetMeta):
         if model is not None:
             self._wait_for_slot(model)
         else:
-            seconds = self.wait_time()
+            if type(self).wait_time is _TASKSET_WAIT_TIME and user.wait_time:
+                seconds = user.wait_time()  # TaskSet.wait_time's common case, one call less
+            else:
+                seconds = self.wait_time()
             if seconds or not user._yielded:
                 self._sleep(seconds)
         user._yielded = False
@@ -307,11 +310,14 @@ class TaskSet(metaclass=TaskSetMeta):
         return self.user.client
 
 
+_TASKSET_WAIT_TIME = TaskSet.wait_time
+
+
 class DefaultTaskSet(TaskSet):
     """The root TaskSet that runs the User's own ``tasks`` with the user as argument."""
 
     def get_next_task(self):
-        if not self.user.tasks:
+        if not self._user.tasks:
             extra = (
                 ", but you have set a 'task' attribute on your class - maybe you meant to set 'tasks'?"
                 if getattr(self.user, "task", None)
@@ -322,10 +328,13 @@ class DefaultTaskSet(TaskSet):
                 "the 'tasks' attribute of the User (or mark it as abstract = True if you only intend to "
                 "subclass it)"
             )
-        return random.choice(self._user.tasks)
+        tasks = self._user.tasks
+        return tasks[0] if len(tasks) == 1 else random.choice(tasks)
 
     def execute_task(self, task):
-        if hasattr(task, "tasks") and issubclass(task, TaskSet):
+        # the same test as Locust's hasattr(task, "tasks") and issubclass(...), cheaper for
+        # the common case (a function)
+        if isinstance(task, type) and issubclass(task, TaskSet):
             task(self._user).run()
         else:
             task(self._user)
