@@ -135,6 +135,8 @@ pub struct Engine {
     client: HttpClient,
     done: Arc<Completions>,
     next: AtomicU64,
+    /// Boxed on submission: each job becomes its task's state as it is, without a copy.
+    #[allow(clippy::vec_box)]
     pending: Mutex<Vec<Box<Job>>>,
 }
 
