@@ -1,9 +1,9 @@
 """The process-wide bridge to the Rust engine: one tokio I/O runtime and one statistics store,
 and the gevent io watcher that wakes parked users when their responses arrive.
 
-A user's ``client.get()`` calls :func:`request`: the request goes to tokio, the greenlet parks
-on a ``gevent.hub.Waiter``; the watcher's callback (on the hub) drains completed exchanges and
-switches each waiting greenlet.
+A user's ``client.get()`` hands the request to the engine and parks its greenlet; the
+watcher's callback (on the hub) drains completed exchanges and switches to each waiting
+greenlet in turn.
 
 Two I/O modes (``Engine.inline``): by default the tokio runtime runs on the hub's own thread
 and is turned by the hub (the watcher watches the runtime's epoll descriptor; a timer turns it
@@ -12,8 +12,11 @@ for its timers), which spares a context switch per batch; with ``--threads N`` (
 queued. No Python runs on the I/O threads.
 """
 
+from collections import deque
+
 import gevent
 from greenlet import getcurrent
+from greenlet import greenlet as _greenlet
 
 from . import _core
 
@@ -21,6 +24,10 @@ _current = None
 
 #: How often the hub turns an inline runtime when no socket woke it (seconds).
 TIMER_TURN_S = 0.005
+
+#: ``greenlet.switch`` itself: parking switches to the hub without gevent's ``Hub.switch``
+#: wrapper (whose only extra is the legacy ``switch_out`` hook of the parked greenlet).
+_switch = _greenlet.switch
 
 #: The run's ``_core.OpenModel`` under ``--arrival-rate`` (headless runs), else None: users then
 #: claim due slots instead of sleeping their wait time.
@@ -40,6 +47,8 @@ class Runtime:
         self._inline = self.engine.inline
         self.stats = _core.Stats(max_entries)
         self.waiters = {}
+        #: (greenlet, result) pairs handed out by ``_on_ready`` and not yet switched to.
+        self._ready = deque()
         self._watcher = None
         self._timer = None
         self._hub = None
@@ -64,15 +73,25 @@ class Runtime:
     def _on_ready(self):
         """Hands the completed exchanges to their greenlets, once per wake-up.
 
+        The greenlets run one after another without coming back here in between: each one,
+        when it parks on its next request, switches straight to the next ready greenlet
+        (``_park``), the last one back to the hub. That is one switch per request instead of
+        two. Whatever switches to the hub meanwhile (a greenlet that sleeps or ends) resumes
+        this loop, which then starts the next ready greenlet itself.
+
         The woken users submit their next requests while this runs, and their ``_park``
         schedules the next ``_flush``; returning to the loop in between (instead of draining
         again here) lets timers and other watchers run even when every exchange completes
         within the turn that started it (a refused connection, say)."""
         waiters = self.waiters
+        ready = self._ready
         for token, raw in self.engine.drain():
-            w = waiters.pop(token, None)
-            if w is not None:
-                w.switch(raw)
+            glet = waiters.pop(token, None)
+            if glet is not None:
+                ready.append((glet, raw))
+        while ready:
+            glet, raw = ready.popleft()
+            glet.switch(raw)
 
     def _flush(self):
         self._flush_scheduled = False
@@ -86,15 +105,19 @@ class Runtime:
     def _park(self, token):
         """Parks the calling greenlet until ``token``'s exchange completes; returns it.
 
-        The greenlet itself is the waiter (``_on_ready`` switches to it with the result), as
-        ``gevent.hub.Waiter`` would do for a result that cannot arrive before the switch to the
-        hub: completions are only handed out by the hub."""
+        The greenlet itself is the waiter: whoever hands out the result switches to it with
+        the result (the hub in ``_on_ready``, or another user parking after it). Meanwhile the
+        CPU goes to the next greenlet whose result is ready, else to the hub. Completions are
+        only handed out that way, so none can arrive before the greenlet parked."""
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self._loop.run_callback(self._flush)
         self.waiters[token] = getcurrent()
         try:
-            return self._hub.switch()
+            if self._ready:
+                glet, raw = self._ready.popleft()
+                return _switch(glet, raw)
+            return _switch(self._hub)
         except BaseException:
             # Killed while parked: forget the token; a late completion is dropped.
             self.waiters.pop(token, None)
@@ -109,20 +132,10 @@ class Runtime:
 
     def send_get(self, session, url):
         """``GET url`` with every default, recorded in the statistics by Rust (under Locust's
-        default name) when it completes; returns the RawResponse. (``_park`` inlined: this is
-        the path of most requests.)"""
+        default name) when it completes; returns the RawResponse."""
         if self._hub is None:
             self._ensure_watcher()
-        token = self.engine.submit_get(session, url, self.stats)
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self._loop.run_callback(self._flush)
-        self.waiters[token] = getcurrent()
-        try:
-            return self._hub.switch()
-        except BaseException:
-            self.waiters.pop(token, None)
-            raise
+        return self._park(self.engine.submit_get(session, url, self.stats))
 
     def close(self):
         if self._watcher is not None:

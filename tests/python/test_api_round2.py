@@ -306,3 +306,16 @@ def test_a_target_that_refuses_connections_does_not_stop_the_clock(run_locustfil
     assert rows["/"]["Request Count"] == rows["/"]["Failure Count"]
     errors = [r["Error"] for r in run.csv_rows("failures")]
     assert any("refused" in e.lower() for e in errors), errors
+
+
+@pytest.mark.parametrize("io", ["inline", "thread"])
+def test_concurrent_requests_of_one_user_each_get_their_own_response(run_locustfile, target, io, monkeypatch):
+    monkeypatch.setenv("LOCUSTA_PY_IO", io)
+    run = run_locustfile(lf("concurrent_client.py"), target, users=5, rate=50, time_s="2s")
+    assert run.code == 0, run.stderr[-2000:]
+    counts = run.counts()
+    delay_requests, delay_failures = counts[("GET", "/delay")]
+    assert delay_requests >= 40, counts
+    assert delay_failures == 0, run.csv_rows("failures")
+    # every fan-out was followed by its GET / (stopped users may leave one fan-out unfinished)
+    assert counts[("GET", "/")][0] >= delay_requests // 4 - 5, counts

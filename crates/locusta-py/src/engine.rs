@@ -73,7 +73,7 @@ struct Job {
     token: u64,
     session: Arc<Session>,
     spec: RequestSpec,
-    record: Option<(Arc<StatsHub>, String)>,
+    record: Option<Arc<StatsHub>>,
     /// The open model's start delay of the user's iteration, added to the response time.
     lag: Duration,
 }
@@ -84,9 +84,11 @@ impl Job {
     /// request copied several KB between spawning and completing.
     async fn run(self: Box<Self>, done: Arc<Completions>) {
         let mut ex = Box::pin(self.session.send_ref(&self.spec)).await;
+        // when the response was in, without another clock read
+        let ended = unix_secs(ex.started + ex.elapsed);
         ex.elapsed += self.lag;
-        if let Some((hub, url)) = self.record {
-            record_default(&hub, &ex, &url);
+        if let Some(hub) = &self.record {
+            record_default(hub, &ex, &self.spec.url, ended);
         }
         done.push(self.token, ex);
     }
@@ -95,7 +97,7 @@ impl Job {
 /// Records `ex` as Locust's HttpSession reports a `get(url)` without a name: under its path and
 /// query (the URL as given if it has none), failing on an error or a status >= 400. URL errors
 /// are not recorded (they raise in Python, as in Locust).
-fn record_default(hub: &StatsHub, ex: &Exchange, url: &str) {
+fn record_default(hub: &StatsHub, ex: &Exchange, url: &str, ended_unix: f64) {
     if let Err(
         HttpError::MissingSchema { .. }
         | HttpError::InvalidSchema { .. }
@@ -110,13 +112,21 @@ fn record_default(hub: &StatsHub, ex: &Exchange, url: &str) {
         url
     };
     let err = ex.failure_text(name);
-    hub.record(&Sample {
-        method: "GET",
-        name,
-        response_time_us: Some(ex.elapsed.as_micros() as u64),
-        content_length: ex.content_length() as u64,
-        error: err.as_deref(),
-    });
+    hub.record_at(
+        &Sample {
+            method: "GET",
+            name,
+            response_time_us: Some(ex.elapsed.as_micros() as u64),
+            content_length: ex.content_length() as u64,
+            error: err.as_deref(),
+        },
+        ended_unix,
+    );
+}
+
+fn unix_secs(t: std::time::SystemTime) -> f64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// The tokio runtime, the HTTP client and the completion queue of one run.
@@ -245,7 +255,7 @@ impl Engine {
         &self,
         session: &SessionCore,
         spec: RequestSpec,
-        record: Option<(Arc<StatsHub>, String)>,
+        record: Option<Arc<StatsHub>>,
     ) -> u64 {
         let token = self.next.fetch_add(1, Ordering::Relaxed);
         lock(&self.pending).push(Box::new(Job {
@@ -428,7 +438,7 @@ impl Engine {
     /// under Locust's default name when it completes; returns the token. Use it when nothing
     /// in Python needs to judge the response (no `catch_response`, no request listeners).
     fn submit_get(&self, session: &SessionCore, url: String, stats: &Stats) -> u64 {
-        let record = Some((stats.hub(), url.clone()));
+        let record = Some(stats.hub());
         let spec = RequestSpec::new(Method::GET, url).allow_redirects(true);
         self.queue(session, spec, record)
     }
@@ -724,14 +734,21 @@ mod tests {
                 HttpError::MissingSchema { url: "x".into() },
             ),
             "x",
+            locusta_stats::now_unix(),
         );
         // A failed connection without a path is recorded under the URL as given.
         let refused = || HttpError::Connect {
             errno: 111,
             message: "Connection refused".into(),
         };
-        record_default(&hub, &ex("http://a/", "", refused()), "http://a");
-        record_default(&hub, &ex("http://a/p?q=1", "/p?q=1", refused()), "/p?q=1");
+        let now = locusta_stats::now_unix();
+        record_default(&hub, &ex("http://a/", "", refused()), "http://a", now);
+        record_default(
+            &hub,
+            &ex("http://a/p?q=1", "/p?q=1", refused()),
+            "/p?q=1",
+            now,
+        );
         hub.merge();
         hub.read(|agg| {
             let names: Vec<(String, u64, u64)> = agg

@@ -170,14 +170,26 @@ class TaskSet(metaclass=TaskSetMeta):
                 raise RescheduleTaskImmediately(e.reschedule).with_traceback(e.__traceback__)
             raise RescheduleTask(e.reschedule).with_traceback(e.__traceback__)
 
+        # With Locust's own schedule_task / execute_next_task, a task picked for an empty queue
+        # runs at once instead of through the queue: the same order, two calls fewer per run.
+        cls = type(self)
+        direct = cls.schedule_task is TaskSet.schedule_task and cls.execute_next_task is TaskSet.execute_next_task
+        queue = self._task_queue
         while True:
             try:
-                if not self._task_queue:
-                    self.schedule_task(self.get_next_task())
+                task = None
+                if queue or not direct:
+                    if not queue:
+                        self.schedule_task(self.get_next_task())
+                else:
+                    task = self.get_next_task()
                 try:
                     if self._user._state == LOCUST_STATE_STOPPING:
                         raise StopUser()
-                    self.execute_next_task()
+                    if task is None:
+                        self.execute_next_task()
+                    else:
+                        self.execute_task(task)
                 except RescheduleTaskImmediately:
                     pass
                 except RescheduleTask:
