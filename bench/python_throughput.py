@@ -98,6 +98,15 @@ def main() -> int:
     print("\nmedian requests per CPU-second: " + ", ".join(f"{k} {v:.0f}" for k, v in eff.items()))
     if args.locusta_only:
         return 0
+    # Ratios within each round (runs minutes apart on a shared machine drift together): their
+    # median is steadier than the ratio of the medians when the machine's load changes.
+    for name, rows in results.items():
+        if not name.startswith("locusta"):
+            continue
+        for other in ("Locust FastHttpUser", "Locust HttpUser"):
+            per_round = [r[0] / r[2] / (o[0] / o[2]) for r, o in zip(rows, results[other])]
+            print(f"{name} / {other} per round: " + ", ".join(f"{x:.1f}x" for x in per_round)
+                  + f" (median {statistics.median(per_round):.1f}x)")
     fast, slow = eff["Locust FastHttpUser"], eff["Locust HttpUser"]
     for name, mine in eff.items():
         if name.startswith("locusta"):

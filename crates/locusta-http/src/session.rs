@@ -501,12 +501,14 @@ impl Session {
                 qp.append_pair(k, v);
             }
         }
-        let request_url = url.clone();
         let stats_path = path_url(&url).to_string();
         let mut history = Vec::new();
+        // the URL as requested, kept aside by the first redirect (no copy without one)
+        let mut first_url = None;
         let result = self
-            .run_redirects(spec, &mut url, url_creds, &mut history)
+            .run_redirects(spec, &mut url, &mut first_url, url_creds, &mut history)
             .await;
+        let request_url = first_url.unwrap_or(url);
         Exchange {
             started,
             elapsed: response_time(started, t0, &result),
@@ -517,10 +519,13 @@ impl Session {
         }
     }
 
+    /// Sends `spec` to `url`, following redirects: `url` ends as the last URL requested, and
+    /// `first_url` gets the first one when a redirect replaced it.
     async fn run_redirects(
         &self,
         spec: &RequestSpec,
         url: &mut url::Url,
+        first_url: &mut Option<url::Url>,
         url_creds: Option<(String, String)>,
         history: &mut Vec<Response>,
     ) -> Result<Response, HttpError> {
@@ -587,7 +592,8 @@ impl Session {
                 auth_header = None;
             }
             history.push(resp);
-            *url = next;
+            let previous = std::mem::replace(url, next);
+            first_url.get_or_insert(previous);
         }
     }
 
