@@ -130,13 +130,6 @@ class Runtime:
             self._ensure_watcher()
         return self._park(self.engine.submit(session, method, url, *args))
 
-    def send_get(self, session, url):
-        """``GET url`` with every default, recorded in the statistics by Rust (under Locust's
-        default name) when it completes; returns the RawResponse."""
-        if self._hub is None:
-            self._ensure_watcher()
-        return self._park(self.engine.submit_get(session, url, self.stats))
-
     def close(self):
         if self._watcher is not None:
             self._watcher.stop()

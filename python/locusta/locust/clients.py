@@ -602,7 +602,10 @@ class HttpSession:
         if ev is not None and ev._handlers != ev._stats_only:  # user listeners: the full path
             return self.request("GET", url, allow_redirects=True)
         # The common call: sent, timed and recorded in Rust; the response is built lazily.
-        raw = self._rt.send_get(self._core, url)
+        rt = self._rt
+        if rt._hub is None:
+            rt._ensure_watcher()
+        raw = rt._park(rt.engine.submit_get(self._core, url, rt.stats))
         user = self.user
         if user is not None:
             user._yielded = True
