@@ -252,14 +252,7 @@ impl LeanConn {
                     no_response: !received,
                 });
             }
-            match fill(
-                &mut self.stream,
-                &mut self.buf,
-                chunk,
-                &mut self.received_at,
-            )
-            .await
-            {
+            match self.fill(chunk).await {
                 Ok(0) => eof = true,
                 Ok(_) => received = true,
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => eof = true,
@@ -305,14 +298,7 @@ impl LeanConn {
                         .reserve((n - self.buf.len()).min(MAX_BODY_PREALLOC));
                 }
                 while self.buf.len() < n {
-                    match fill(
-                        &mut self.stream,
-                        &mut self.buf,
-                        chunk,
-                        &mut self.received_at,
-                    )
-                    .await
-                    {
+                    match self.fill(chunk).await {
                         Ok(0) => return Err(incomplete(self.buf.len(), Some(n))),
                         Ok(_) => {}
                         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
@@ -329,14 +315,7 @@ impl LeanConn {
                     if self.buf.len() > limit_usize {
                         return Err(too_large());
                     }
-                    match fill(
-                        &mut self.stream,
-                        &mut self.buf,
-                        chunk,
-                        &mut self.received_at,
-                    )
-                    .await
-                    {
+                    match self.fill(chunk).await {
                         Ok(0) => break,
                         Ok(_) => {}
                         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
@@ -435,16 +414,29 @@ impl LeanConn {
         Ok(out.freeze())
     }
 
+    /// One read from the socket into the free space of the buffer (made at least `chunk` bytes
+    /// when short). Returns the bytes read; 0 at the end of the stream. A read over plain TCP
+    /// that carries the kernel's receive time stores it in `received_at`.
+    async fn fill(&mut self, chunk: usize) -> io::Result<usize> {
+        if self.buf.capacity() - self.buf.len() < MIN_READ_SPACE {
+            self.buf.reserve(chunk);
+        }
+        match &self.stream {
+            Stream::Plain(tcp) => {
+                let (n, stamp) = rx_time::read(tcp, &mut self.buf).await?;
+                if n > 0 {
+                    // An unstamped last read leaves no stamp: the caller then times to the read.
+                    self.received_at = stamp;
+                }
+                Ok(n)
+            }
+            Stream::Tls(_) => self.stream.read_buf(&mut self.buf).await,
+        }
+    }
+
     /// Reads more of a chunked body; the end of the connection here means the body is incomplete.
     async fn more_body(&mut self, out: &BytesMut, chunk: usize) -> Result<(), HttpError> {
-        match fill(
-            &mut self.stream,
-            &mut self.buf,
-            chunk,
-            &mut self.received_at,
-        )
-        .await
-        {
+        match self.fill(chunk).await {
             Ok(0) => Err(incomplete(out.len(), None)),
             Ok(_) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(incomplete(out.len(), None)),
@@ -468,31 +460,6 @@ fn incomplete(read: usize, total: Option<usize>) -> HttpError {
     HttpError::BodyIncomplete {
         read: read as u64,
         expected: total.map(|t| t.saturating_sub(read) as u64),
-    }
-}
-
-/// One read from the socket into the free space of `buf` (made at least `chunk` bytes when
-/// short). Returns the bytes read; 0 at the end of the stream. A read over plain TCP that
-/// carries the kernel's receive time stores it in `received_at`.
-async fn fill(
-    stream: &mut Stream,
-    buf: &mut BytesMut,
-    chunk: usize,
-    received_at: &mut Option<SystemTime>,
-) -> io::Result<usize> {
-    if buf.capacity() - buf.len() < MIN_READ_SPACE {
-        buf.reserve(chunk);
-    }
-    match stream {
-        Stream::Plain(tcp) => {
-            let (n, stamp) = rx_time::read(tcp, buf).await?;
-            if n > 0 {
-                // An unstamped last read leaves no stamp: the caller then times to the read.
-                *received_at = stamp;
-            }
-            Ok(n)
-        }
-        Stream::Tls(_) => stream.read_buf(buf).await,
     }
 }
 

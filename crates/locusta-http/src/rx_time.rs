@@ -161,15 +161,21 @@ mod tests {
     use std::time::Duration;
     use tokio::io::AsyncWriteExt;
 
-    #[tokio::test]
-    async fn a_late_read_reports_when_the_bytes_arrived() {
+    /// A connected loopback pair: the client asks for receive timestamps.
+    async fn stamped_pair() -> (TcpStream, TcpStream) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let client = TcpStream::connect(addr).await.expect("connect");
         enable(&client);
-        let (mut server, _) = listener.accept().await.expect("accept");
+        let (server, _) = listener.accept().await.expect("accept");
+        (client, server)
+    }
+
+    #[tokio::test]
+    async fn a_late_read_reports_when_the_bytes_arrived() {
+        let (client, mut server) = stamped_pair().await;
         // The kernel turns stamping on shortly after the first socket asks (deferred work).
         tokio::time::sleep(Duration::from_millis(100)).await;
         let before = SystemTime::now();
@@ -196,13 +202,7 @@ mod tests {
 
     #[tokio::test]
     async fn end_of_stream_reads_zero() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let client = TcpStream::connect(addr).await.expect("connect");
-        enable(&client);
-        let (server, _) = listener.accept().await.expect("accept");
+        let (client, server) = stamped_pair().await;
         drop(server);
         let mut buf = BytesMut::with_capacity(64);
         let (n, _) = read(&client, &mut buf).await.expect("read");

@@ -235,18 +235,8 @@ impl WorkerLink {
     /// bytes, list, tuple, dict).
     #[pyo3(signature = (kind, data=None))]
     fn send_message(&self, kind: String, data: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        let value = match data {
-            Some(d) => to_value(d, 0)?,
-            None => Value::Nil,
-        };
-        let mut m = lock(&self.mailbox);
-        if m.outbox.len() >= MAX_QUEUED_MESSAGES {
-            return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
-                "{MAX_QUEUED_MESSAGES} messages are already waiting to be sent to the master"
-            )));
-        }
-        m.outbox.push_back((kind, value));
-        Ok(())
+        let value = message_value(data)?;
+        queue_message(&mut lock(&self.mailbox).outbox, (kind, value), "the master")
     }
 
     /// True once after each stats report: time to fire `report_to_master` for the next one.
@@ -444,18 +434,12 @@ impl MasterLink {
         data: Option<&Bound<'_, PyAny>>,
         client_id: Option<String>,
     ) -> PyResult<()> {
-        let value = match data {
-            Some(d) => to_value(d, 0)?,
-            None => Value::Nil,
-        };
-        let mut m = lock(&self.mailbox);
-        if m.outbox.len() >= MAX_QUEUED_MESSAGES {
-            return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
-                "{MAX_QUEUED_MESSAGES} messages are already waiting to be sent to the workers"
-            )));
-        }
-        m.outbox.push_back((kind, value, client_id));
-        Ok(())
+        let value = message_value(data)?;
+        queue_message(
+            &mut lock(&self.mailbox).outbox,
+            (kind, value, client_id),
+            "the workers",
+        )
     }
 
     /// The next custom message from a worker, as `(type, data, worker id)`, or None.
@@ -510,6 +494,26 @@ const MAX_QUEUED_MESSAGES: usize = 10_000;
 
 /// Python data to msgpack (what Locust's `Message.serialize` accepts: None, bool, int, float,
 /// str, bytes, list/tuple, dict).
+/// The msgpack value of a custom message's `data` (nil without data).
+fn message_value(data: Option<&Bound<'_, PyAny>>) -> PyResult<Value> {
+    match data {
+        Some(d) => to_value(d, 0),
+        None => Ok(Value::Nil),
+    }
+}
+
+/// Queues an outgoing custom message, refusing it when `MAX_QUEUED_MESSAGES` already wait to
+/// be sent to `recipients`.
+fn queue_message<T>(outbox: &mut VecDeque<T>, message: T, recipients: &str) -> PyResult<()> {
+    if outbox.len() >= MAX_QUEUED_MESSAGES {
+        return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+            "{MAX_QUEUED_MESSAGES} messages are already waiting to be sent to {recipients}"
+        )));
+    }
+    outbox.push_back(message);
+    Ok(())
+}
+
 fn to_value(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
     use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
     if depth > 64 {

@@ -83,13 +83,9 @@ class RequestEventHook(EventHook):
 
     @_stats_listener.setter
     def _stats_listener(self, listener):
-        #: ``_handlers`` when no user listener is registered: the per-request check
-        #: (``has_user_listeners``) is then one list comparison, without a Python call.
+        #: ``_handlers`` when no user listener is registered: the HTTP client's per-request
+        #: check for user listeners is then one list comparison, without a Python call.
         self._stats_only = [] if listener is None else [listener]
-
-    def has_user_listeners(self):
-        """Whether a listener other than the statistics recorder is registered."""
-        return self._handlers != self._stats_only
 
     def user_listeners(self):
         """The listeners other than the statistics recorder."""

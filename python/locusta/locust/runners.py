@@ -321,18 +321,8 @@ class WorkerRunner(LocalRunner):
         if entry is None:
             logger.warning("Unknown message type received: %s", msg_type)
             return
-        listener, concurrent = entry
         logger.debug("Received %s message from master", msg_type)
-        msg = _Message(msg_type, data, self.client_id)
-        try:
-            if concurrent:
-                gevent.spawn(listener, environment=self.environment, msg=msg)
-            else:
-                listener(environment=self.environment, msg=msg)
-        except Exception:
-            import traceback
-
-            logging.error(f"Uncaught exception in handler for {msg_type}\n{traceback.format_exc()}")
+        _call_listener(self.environment, entry, _Message(msg_type, data, self.client_id))
 
 
 class MasterRunner(LocalRunner):
@@ -376,18 +366,23 @@ class MasterRunner(LocalRunner):
 
     def _deliver(self, msg_type, data, client_id):
         """Runs the listener of a custom message from worker ``client_id`` (as Locust's master)."""
-        listener, concurrent = self.custom_messages[msg_type]
         logger.debug("Received %s message from worker %s", msg_type, client_id)
-        msg = _Message(msg_type, data, client_id)
-        try:
-            if concurrent:
-                gevent.spawn(listener, environment=self.environment, msg=msg)
-            else:
-                listener(environment=self.environment, msg=msg)
-        except Exception:
-            import traceback
+        _call_listener(self.environment, self.custom_messages[msg_type], _Message(msg_type, data, client_id))
 
-            logging.error(f"Uncaught exception in handler for {msg_type}\n{traceback.format_exc()}")
+
+def _call_listener(environment, entry, msg):
+    """Runs a custom message's listener (``entry``: listener and its ``concurrent`` flag) as
+    Locust does: in a greenlet of its own when concurrent; an exception is logged."""
+    listener, concurrent = entry
+    try:
+        if concurrent:
+            gevent.spawn(listener, environment=environment, msg=msg)
+        else:
+            listener(environment=environment, msg=msg)
+    except Exception:
+        import traceback
+
+        logging.error(f"Uncaught exception in handler for {msg.type}\n{traceback.format_exc()}")
 
 
 class _Message:

@@ -329,7 +329,8 @@ class DefaultTaskSet(TaskSet):
     """The root TaskSet that runs the User's own ``tasks`` with the user as argument."""
 
     def get_next_task(self):
-        if not self._user.tasks:
+        tasks = self._user.tasks
+        if not tasks:
             extra = (
                 ", but you have set a 'task' attribute on your class - maybe you meant to set 'tasks'?"
                 if getattr(self.user, "task", None)
@@ -340,7 +341,6 @@ class DefaultTaskSet(TaskSet):
                 "the 'tasks' attribute of the User (or mark it as abstract = True if you only intend to "
                 "subclass it)"
             )
-        tasks = self._user.tasks
         return tasks[0] if len(tasks) == 1 else random.choice(tasks)
 
     def execute_task(self, task):
