@@ -13,16 +13,19 @@
 //! bytes (see `locusta_http`'s `SO_TIMESTAMPNS` support), not from when the hub got around to
 //! reading them.
 //!
-//! A turn must leave no task queued (nothing would wake the hub for it), so every job's future is
-//! [`Tracked`]: its wake-ups are counted, and a turn repeats until a pass woke nothing.
+//! The jobs are not tokio tasks: a small executor of its own ([`Jobs`]) keeps them in slots and
+//! polls those whose waker fired, inside the runtime (whose reactor and timers they use). A
+//! tokio task per request cost an allocation, the runtime's task list and a waker wrapper to
+//! know when a turn is over; here the queue of woken slots says it directly. A turn must leave
+//! no job woken and unpolled (nothing would wake the hub for it), so it repeats until a pass
+//! woke nothing.
 
 use std::fs;
 use std::future::Future;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Wake, Waker};
 
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
@@ -32,11 +35,15 @@ use tokio::runtime::Runtime;
 /// timer guarantees one).
 const MAX_PASSES: usize = 64;
 
-/// A current-thread runtime with the descriptor that tells when it has I/O to handle.
+/// A job: one request's future, boxed once.
+type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A current-thread runtime with the descriptor that tells when it has I/O to handle, and the
+/// jobs it runs.
 pub struct InlineRuntime {
     runtime: Runtime,
     epoll_fd: RawFd,
-    wakes: Arc<AtomicU64>,
+    jobs: Jobs,
 }
 
 impl InlineRuntime {
@@ -51,7 +58,7 @@ impl InlineRuntime {
         Ok(InlineRuntime {
             runtime,
             epoll_fd,
-            wakes: Arc::new(AtomicU64::new(0)),
+            jobs: Jobs::default(),
         })
     }
 
@@ -64,92 +71,153 @@ impl InlineRuntime {
         self.runtime.handle()
     }
 
-    /// Spawns `jobs`, runs every task that can make progress and handles ready sockets and
-    /// expired timers, without blocking. Must not be called from inside a task of this runtime.
-    ///
-    /// The jobs are spawned from inside the runtime, which queues them without the wake-up
-    /// (an eventfd write) that spawning from outside costs.
-    pub fn turn<F>(&self, jobs: Vec<F>)
+    /// Adds `new_jobs`, runs every job that can make progress and handles ready sockets and
+    /// expired timers, without blocking. Must not be called from inside the runtime.
+    pub fn turn<F>(&mut self, new_jobs: impl IntoIterator<Item = F>)
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let wakes = &self.wakes;
+        let jobs = &mut self.jobs;
+        for job in new_jobs {
+            // unconstrained: the jobs polled in one pass share the pass's task, whose
+            // cooperative budget would otherwise run out after a few dozen socket operations
+            jobs.add(Box::pin(tokio::task::unconstrained(job)));
+        }
         self.runtime.block_on(async {
-            for job in jobs {
-                tokio::spawn(Tracked {
-                    inner: job,
-                    wakes: Arc::clone(wakes),
-                    wakers: None,
-                });
-            }
             for _ in 0..MAX_PASSES {
-                let before = wakes.load(Ordering::Acquire);
-                // One pass of the scheduler: the queued tasks run, then the driver polls
-                // sockets and timers with a zero timeout, which may wake more tasks.
+                jobs.poll_woken();
+                // The scheduler polls the driver with a zero timeout before it resumes this
+                // future: ready sockets and expired timers wake their jobs.
                 tokio::task::yield_now().await;
-                if wakes.load(Ordering::Acquire) == before {
+                if !jobs.any_woken() {
                     break;
                 }
             }
         });
     }
 
-    pub fn shutdown(self) {
+    /// Jobs not finished yet.
+    #[cfg(test)]
+    fn live_jobs(&self) -> usize {
+        self.jobs.live()
+    }
+
+    pub fn shutdown(mut self) {
+        // the jobs' sockets deregister from the runtime's reactor as they drop
+        {
+            let _enter = self.runtime.enter();
+            self.jobs = Jobs::default();
+        }
         self.runtime
             .shutdown_timeout(std::time::Duration::from_millis(500));
     }
 }
 
-pin_project_lite::pin_project! {
-    /// A job whose wake-ups bump a shared counter before waking its task. Generic, so the job's
-    /// future moves into the task once (no extra box).
-    struct Tracked<F> {
-        #[pin]
-        inner: F,
-        wakes: Arc<AtomicU64>,
-        // The task's waker at the last poll and the counting waker around it, reused while
-        // the task's waker stays the same.
-        wakers: Option<(Waker, Waker)>,
+/// The executor's job table: a slot per live job, and the queue of slots whose waker fired.
+#[derive(Default)]
+struct Jobs {
+    slots: Vec<Option<Job>>,
+    /// One waker per slot, made once and reused by every job that takes the slot. A waker kept
+    /// by an earlier job of the slot may wake a later one: a spurious poll, which futures allow.
+    wakers: Vec<Waker>,
+    free: Vec<usize>,
+    woken: Arc<WokenQueue>,
+    /// Scratch list the woken slots are swapped into while they are polled.
+    polling: Vec<usize>,
+}
+
+/// Slots whose waker fired since they were last polled.
+#[derive(Default)]
+struct WokenQueue {
+    slots: Mutex<Vec<usize>>,
+}
+
+impl WokenQueue {
+    fn push(&self, slot: usize) {
+        self.slots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(slot);
     }
 }
 
-struct CountingWaker {
-    inner: Waker,
-    wakes: Arc<AtomicU64>,
+/// The waker of one slot: queues the slot.
+struct SlotWaker {
+    slot: usize,
+    queue: Arc<WokenQueue>,
 }
 
-impl Wake for CountingWaker {
+impl Wake for SlotWaker {
     fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
+        self.queue.push(self.slot);
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.wakes.fetch_add(1, Ordering::Release);
-        self.inner.wake_by_ref();
+        self.queue.push(self.slot);
     }
 }
 
-impl<F: Future<Output = ()>> Future for Tracked<F> {
-    type Output = ();
+impl Jobs {
+    /// Stores `job` in a free slot and queues it for its first poll.
+    fn add(&mut self, job: Job) {
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot] = Some(job);
+                slot
+            }
+            None => {
+                let slot = self.slots.len();
+                self.slots.push(Some(job));
+                self.wakers.push(Waker::from(Arc::new(SlotWaker {
+                    slot,
+                    queue: Arc::clone(&self.woken),
+                })));
+                slot
+            }
+        };
+        self.woken.push(slot);
+    }
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.project();
-        let stale = match &*this.wakers {
-            Some((task, _)) => !task.will_wake(cx.waker()),
-            None => true,
-        };
-        if stale {
-            let counting = Waker::from(Arc::new(CountingWaker {
-                inner: cx.waker().clone(),
-                wakes: Arc::clone(this.wakes),
-            }));
-            *this.wakers = Some((cx.waker().clone(), counting));
+    /// Polls every job whose waker fired; frees the slots of the jobs that finished.
+    fn poll_woken(&mut self) {
+        let mut polling = std::mem::take(&mut self.polling);
+        std::mem::swap(
+            &mut polling,
+            &mut *self.woken.slots.lock().unwrap_or_else(|p| p.into_inner()),
+        );
+        for &slot in &polling {
+            let (Some(entry), Some(waker)) = (self.slots.get_mut(slot), self.wakers.get(slot))
+            else {
+                continue;
+            };
+            let Some(job) = entry.as_mut() else {
+                continue; // woken twice, or after it finished
+            };
+            if job
+                .as_mut()
+                .poll(&mut Context::from_waker(waker))
+                .is_ready()
+            {
+                *entry = None;
+                self.free.push(slot);
+            }
         }
-        let Some((_, counting)) = &*this.wakers else {
-            return Poll::Pending;
-        };
-        let mut counted = Context::from_waker(counting);
-        this.inner.poll(&mut counted)
+        polling.clear();
+        self.polling = polling;
+    }
+
+    fn any_woken(&self) -> bool {
+        !self
+            .woken
+            .slots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+    }
+
+    #[cfg(test)]
+    fn live(&self) -> usize {
+        self.slots.iter().filter(|s| s.is_some()).count()
     }
 }
 
@@ -211,10 +279,11 @@ fn epoll_targets(fd: RawFd) -> Vec<RawFd> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
 
     #[test]
     fn finds_the_runtime_epoll_and_turns_without_blocking() {
-        let rt = InlineRuntime::new().expect("inline runtime");
+        let mut rt = InlineRuntime::new().expect("inline runtime");
         assert!(rt.fileno() >= 0);
         let done = Arc::new(AtomicU64::new(0));
         let d = Arc::clone(&done);
@@ -233,11 +302,17 @@ mod tests {
             vec![Box::pin(receive), Box::pin(send)];
         rt.turn(jobs);
         assert_eq!(done.load(Ordering::SeqCst), 7);
+        assert_eq!(rt.live_jobs(), 0, "finished jobs free their slots");
+        // the freed slots take new jobs
+        let again = Arc::clone(&done);
+        rt.turn(vec![async move { again.store(8, Ordering::SeqCst) }]);
+        assert_eq!(done.load(Ordering::SeqCst), 8);
+        assert_eq!(rt.jobs.slots.len(), 2);
     }
 
     #[test]
     fn epoll_becomes_readable_when_a_socket_is_ready() {
-        let rt = InlineRuntime::new().expect("inline runtime");
+        let mut rt = InlineRuntime::new().expect("inline runtime");
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr");
         let got = Arc::new(AtomicU64::new(0));
@@ -252,6 +327,7 @@ mod tests {
             }
         };
         rt.turn(vec![read_one]);
+        assert_eq!(rt.live_jobs(), 1, "the job waits for its byte");
         let (mut peer, _) = listener.accept().expect("accept");
         rt.turn(Vec::<std::future::Ready<()>>::new());
         std::io::Write::write_all(&mut peer, &[42]).expect("write");
