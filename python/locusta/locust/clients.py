@@ -611,10 +611,10 @@ class HttpSession:
             user._yielded = True
         resp = _new_response(ResponseContextManager)
         resp._raw = raw
-        resp.status_code = raw.status_code
+        resp.status_code = status = raw.status_code
         resp._session = self
-        kind = raw.error_kind
-        if kind is not None:
+        if not status:  # no response: the error says why
+            kind = raw.error_kind
             if kind in _URL_ERRORS:
                 raise _URL_ERRORS[kind](raw.error)
             resp.error = _CONN_ERRORS.get(kind, ConnectionError)(raw.error)

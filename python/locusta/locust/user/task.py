@@ -6,6 +6,7 @@ import random
 import traceback
 from collections import deque
 from time import perf_counter, time
+from types import FunctionType
 
 import gevent
 from gevent import GreenletExit
@@ -174,6 +175,10 @@ class TaskSet(metaclass=TaskSetMeta):
         # runs at once instead of through the queue: the same order, two calls fewer per run.
         cls = type(self)
         direct = cls.schedule_task is TaskSet.schedule_task and cls.execute_next_task is TaskSet.execute_next_task
+        # A User's own tasks (the root TaskSet) that are plain functions are picked and called
+        # here, as DefaultTaskSet.get_next_task and execute_task would, without the two calls.
+        user_tasks = direct and cls is DefaultTaskSet
+        user = self._user
         queue = self._task_queue
         while True:
             try:
@@ -181,13 +186,18 @@ class TaskSet(metaclass=TaskSetMeta):
                 if queue or not direct:
                     if not queue:
                         self.schedule_task(self.get_next_task())
+                elif user_tasks:
+                    tasks = user.tasks
+                    task = tasks[0] if len(tasks) == 1 else self.get_next_task()
                 else:
                     task = self.get_next_task()
                 try:
-                    if self._user._state == LOCUST_STATE_STOPPING:
+                    if user._state == LOCUST_STATE_STOPPING:
                         raise StopUser()
                     if task is None:
                         self.execute_next_task()
+                    elif user_tasks and type(task) is FunctionType:
+                        task(user)
                     else:
                         self.execute_task(task)
                 except RescheduleTaskImmediately:
@@ -279,8 +289,9 @@ class TaskSet(metaclass=TaskSetMeta):
         if model is not None:
             self._wait_for_slot(model)
         else:
-            if type(self).wait_time is _TASKSET_WAIT_TIME and user.wait_time:
-                seconds = user.wait_time()  # TaskSet.wait_time's common case, one call less
+            wait_time = user.wait_time
+            if wait_time and type(self).wait_time is _TASKSET_WAIT_TIME:
+                seconds = wait_time()  # TaskSet.wait_time's common case, one call less
             else:
                 seconds = self.wait_time()
             if seconds or not user._yielded:
