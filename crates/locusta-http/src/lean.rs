@@ -19,17 +19,16 @@ use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::HeaderMap;
 use http::Method;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 
 use crate::client::ClientShared;
 use crate::conn::{open_stream, Origin, Stream};
 use crate::error::HttpError;
+use crate::headers::{valid_value, NamesSeen, ResponseHeaders, MAX_HEADERS};
 use crate::rx_time;
 
-/// Most header lines accepted in a response head (hyper's default too).
-const MAX_HEADERS: usize = 100;
 /// Largest response head accepted.
 const MAX_HEAD_BYTES: usize = 256 * 1024;
 /// Most trailer lines accepted after a chunked body.
@@ -65,8 +64,8 @@ pub(crate) struct Head {
     pub reason: String,
     /// HTTP/1.0 or HTTP/1.1.
     pub version: http::Version,
-    /// Response headers (values share the connection's buffer, no copy).
-    pub headers: HeaderMap,
+    /// Response headers (kept as the head's bytes until read).
+    pub headers: ResponseHeaders,
     framing: Framing,
     /// The server allows another request on this connection after this response.
     keep_alive: bool,
@@ -502,18 +501,10 @@ enum Parsed {
     Head(Head),
 }
 
-/// Byte ranges (start, length) of one header line within the head (heads are far below 4 GB).
-#[derive(Clone, Copy, Default)]
-struct HeaderIndex {
-    name: (u32, u32),
-    value: (u32, u32),
-}
-
 /// Parses the response head at the start of `buf` with httparse. On success the head is split off
-/// the buffer, and header values point into it.
+/// the buffer; its headers are kept as bytes (see [`ResponseHeaders`]).
 fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Parsed, httparse::Error> {
-    let mut indices = [HeaderIndex::default(); MAX_HEADERS];
-    let (len, status, reason, version, count) = {
+    let (len, status, reason, version, framing, keep_alive, seen) = {
         // httparse fills only what it parses: no need to initialise 100 header slots first
         let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
         let mut res = httparse::Response::new(&mut []);
@@ -526,24 +517,25 @@ fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Parsed, httparse
             httparse::Status::Complete(len) => len,
             httparse::Status::Partial => return Ok(Parsed::Partial),
         };
-        let base = buf.as_ptr() as usize;
-        let count = res.headers.len();
-        let at = |p: *const u8, n: usize| ((p as usize - base) as u32, n as u32);
-        for (idx, h) in indices.iter_mut().zip(res.headers.iter()) {
-            idx.name = at(h.name.as_ptr(), h.name.len());
-            idx.value = at(h.value.as_ptr(), h.value.len());
-        }
+        let status = res.code.unwrap_or(0);
         let version = if res.version == Some(0) {
             http::Version::HTTP_10
         } else {
             http::Version::HTTP_11
         };
+        let lines: &[httparse::Header<'_>] = res.headers;
+        let mut seen = NamesSeen::default();
+        for h in lines {
+            seen.note(h.name.as_bytes());
+        }
         (
             len,
-            res.code.unwrap_or(0),
+            status,
             res.reason.unwrap_or("").to_string(),
             version,
-            count,
+            framing(lines, status, head_request),
+            keep_alive(lines, version),
+            seen,
         )
     };
     // httparse takes any three digits; like http.client (and hyper), a status below 100 is not a
@@ -555,39 +547,44 @@ fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Parsed, httparse
     if (100..200).contains(&status) && status != 101 {
         return Ok(Parsed::Interim);
     }
-    let mut headers = HeaderMap::with_capacity(count);
-    for idx in &indices[..count] {
-        let (ns, nl) = (idx.name.0 as usize, idx.name.1 as usize);
-        let (vs, vl) = (idx.value.0 as usize, idx.value.1 as usize);
-        let Ok(name) = HeaderName::from_bytes(&raw[ns..ns + nl]) else {
-            continue;
-        };
-        if let Ok(value) = HeaderValue::from_maybe_shared(raw.slice(vs..vs + vl)) {
-            headers.append(name, value);
-        }
-    }
-    let framing = framing(&headers, status, head_request).ok_or(httparse::Error::HeaderValue)?;
-    let keep_alive = status != 101 && keep_alive(&headers, version);
+    let framing = framing.ok_or(httparse::Error::HeaderValue)?;
     Ok(Parsed::Head(Head {
         status,
         reason,
         version,
-        headers,
+        headers: ResponseHeaders::from_head(raw, seen),
         framing,
-        keep_alive,
+        keep_alive: status != 101 && keep_alive,
     }))
 }
 
+/// The values of the header lines named `name` as the response's `HeaderMap` holds them (a line
+/// with an invalid value is left out) and as `HeaderValue::to_str` reads them (`None`: not
+/// visible ASCII).
+fn values<'a>(
+    lines: &'a [httparse::Header<'a>],
+    name: &'a str,
+) -> impl DoubleEndedIterator<Item = Option<&'a str>> + 'a {
+    lines
+        .iter()
+        .filter(move |h| h.name.eq_ignore_ascii_case(name) && valid_value(h.value))
+        .map(|h| {
+            if h.value.is_ascii() {
+                std::str::from_utf8(h.value).ok()
+            } else {
+                None
+            }
+        })
+}
+
 /// The body framing of a response (RFC 9112 §6.3); `None` for conflicting Content-Length values.
-fn framing(headers: &HeaderMap, status: u16, head_request: bool) -> Option<Framing> {
+fn framing(lines: &[httparse::Header<'_>], status: u16, head_request: bool) -> Option<Framing> {
     if head_request || (100..200).contains(&status) || status == 204 || status == 304 {
         return Some(Framing::Empty);
     }
-    if headers.contains_key(header::TRANSFER_ENCODING) {
-        let last = headers
-            .get_all(header::TRANSFER_ENCODING)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
+    if values(lines, "transfer-encoding").next().is_some() {
+        let last = values(lines, "transfer-encoding")
+            .flatten()
             .flat_map(|v| v.split(','))
             .map(str::trim)
             .rfind(|t| !t.is_empty());
@@ -597,8 +594,8 @@ fn framing(headers: &HeaderMap, status: u16, head_request: bool) -> Option<Frami
         });
     }
     let mut length = None;
-    for v in headers.get_all(header::CONTENT_LENGTH) {
-        for part in v.to_str().ok()?.split(',') {
+    for v in values(lines, "content-length") {
+        for part in v?.split(',') {
             let n: u64 = part.trim().parse().ok()?;
             if length.is_some_and(|l| l != n) {
                 return None;
@@ -610,11 +607,11 @@ fn framing(headers: &HeaderMap, status: u16, head_request: bool) -> Option<Frami
 }
 
 /// Whether the server keeps the connection open after this response (RFC 9112 §9.3).
-fn keep_alive(headers: &HeaderMap, version: http::Version) -> bool {
+fn keep_alive(lines: &[httparse::Header<'_>], version: http::Version) -> bool {
     let mut close = false;
     let mut keep = false;
-    for v in headers.get_all(header::CONNECTION) {
-        for token in v.to_str().unwrap_or("").split(',') {
+    for v in values(lines, "connection") {
+        for token in v.unwrap_or("").split(',') {
             let t = token.trim();
             close |= t.eq_ignore_ascii_case("close");
             keep |= t.eq_ignore_ascii_case("keep-alive");
@@ -690,6 +687,7 @@ pub(crate) fn fuzz_response_heads(data: &[u8], head_request: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header::{self, HeaderValue};
 
     fn parse(raw: &[u8], head_request: bool) -> (Head, BytesMut) {
         let mut b = BytesMut::from(raw);

@@ -21,6 +21,7 @@
 mod client;
 mod conn;
 mod error;
+mod headers;
 mod lean;
 mod rx_time;
 mod session;
@@ -28,6 +29,7 @@ mod types;
 
 pub use client::{ClientConfig, HttpClient, HttpDriver, DEFAULT_MAX_BODY_BYTES};
 pub use error::{py_str, status_error_text, HttpError};
+pub use headers::ResponseHeaders;
 pub use session::{DefaultHeaders, Session};
 pub use types::{Body, Exchange, RequestSpec, Response};
 

@@ -915,10 +915,16 @@ impl Session {
                 retry: reused && (e.not_sent || (e.no_response && idempotent(req.method))),
                 error: e.error,
             })?;
-        self.store_cookies(&head.headers, url);
+        if head.headers.may_set_cookies() {
+            self.store_cookies(&head.headers, url);
+        }
         let limit = self.shared.cfg.max_body_bytes;
         let (raw, keep) = conn.read_body(&head, read_size, limit).await?;
-        let body = decode_body(&head.headers, raw, limit)?;
+        let body = if head.headers.may_be_encoded() {
+            decode_body(&head.headers, raw, limit)?
+        } else {
+            raw
+        };
         Ok((
             Response {
                 status: head.status,
@@ -989,7 +995,7 @@ impl Session {
             Response {
                 status: parts.status.as_u16(),
                 reason,
-                headers: parts.headers,
+                headers: parts.headers.into(),
                 body,
                 url: url.clone(),
                 version: parts.version,

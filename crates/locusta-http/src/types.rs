@@ -11,6 +11,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::Method;
 
 use crate::error::{status_error_text, HttpError};
+use crate::headers::ResponseHeaders;
 
 /// A request body, encoded like requests encodes `data=`/`json=`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -188,7 +189,7 @@ pub struct Response {
     /// Reason phrase as sent by the server (canonical phrase if hyper did not keep it).
     pub reason: String,
     /// Response headers.
-    pub headers: HeaderMap,
+    pub headers: ResponseHeaders,
     /// The body, decoded according to Content-Encoding (gzip/deflate).
     pub body: Bytes,
     /// The URL this response came from.

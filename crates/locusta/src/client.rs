@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
-use locusta_http::{Body, Exchange, HttpError, RequestSpec, Session};
+use locusta_http::{Body, Exchange, HttpError, RequestSpec, ResponseHeaders, Session};
 use locusta_stats::{Sample, StatsHub};
 
 /// A user's HTTP client. Every request it sends is timed in Rust and recorded.
@@ -230,7 +230,7 @@ pub struct Response {
     name: String,
     status: u16,
     reason: String,
-    headers: HeaderMap,
+    headers: ResponseHeaders,
     body: Bytes,
     url: Option<url::Url>,
     elapsed: Duration,
@@ -257,7 +257,7 @@ impl Response {
                 name,
                 status: 0,
                 reason: String::new(),
-                headers: HeaderMap::new(),
+                headers: ResponseHeaders::default(),
                 body: Bytes::new(),
                 url: Some(exchange.request_url),
                 elapsed,
@@ -291,7 +291,7 @@ impl Response {
 
     /// Response headers.
     pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+        self.headers.map()
     }
 
     /// The body, decompressed.
