@@ -46,7 +46,6 @@ class Runtime:
         self.engine = _core.Engine(threads)
         self._inline = self.engine.inline
         self.stats = _core.Stats(max_entries)
-        self.waiters = {}
         #: (greenlet, result) pairs handed out by ``_on_ready`` and not yet switched to.
         self._ready = deque()
         self._watcher = None
@@ -83,12 +82,8 @@ class Runtime:
         schedules the next ``_flush``; returning to the loop in between (instead of draining
         again here) lets timers and other watchers run even when every exchange completes
         within the turn that started it (a refused connection, say)."""
-        waiters = self.waiters
         ready = self._ready
-        for token, raw in self.engine.drain():
-            glet = waiters.pop(token, None)
-            if glet is not None:
-                ready.append((glet, raw))
+        ready.extend(self.engine.drain())
         while ready:
             glet, raw = ready.popleft()
             glet.switch(raw)
@@ -105,30 +100,38 @@ class Runtime:
     def _park(self, token):
         """Parks the calling greenlet until ``token``'s exchange completes; returns it.
 
-        The greenlet itself is the waiter: whoever hands out the result switches to it with
-        the result (the hub in ``_on_ready``, or another user parking after it). Meanwhile the
-        CPU goes to the next greenlet whose result is ready, else to the hub. Completions are
-        only handed out that way, so none can arrive before the greenlet parked."""
+        The greenlet itself is the waiter (submitted with the request): whoever hands out the
+        result switches to it with the result (the hub in ``_on_ready``, or another user parking
+        after it). Meanwhile the CPU goes to the next greenlet whose result is ready, else to the
+        hub. Completions are only handed out that way, so none can arrive before the greenlet
+        parked."""
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self._loop.run_callback(self._flush)
-        self.waiters[token] = getcurrent()
         try:
             if self._ready:
                 glet, raw = self._ready.popleft()
                 return _switch(glet, raw)
             return _switch(self._hub)
         except BaseException:
-            # Killed while parked: forget the token; a late completion is dropped.
-            self.waiters.pop(token, None)
+            # Killed while parked: the completion, handed out already or still to come, is dropped.
+            self._forget(token)
             raise
+
+    def _forget(self, token):
+        current = getcurrent()
+        for entry in self._ready:
+            if entry[0] is current:
+                self._ready.remove(entry)
+                return
+        self.engine.cancel(token)
 
     def send(self, session, method, url, *args):
         """Sends one request and parks the calling greenlet until it completes; returns the
         RawResponse (timed in Rust)."""
         if self._hub is None:
             self._ensure_watcher()
-        return self._park(self.engine.submit(session, method, url, *args))
+        return self._park(self.engine.submit(session, getcurrent(), method, url, *args))
 
     def close(self):
         if self._watcher is not None:

@@ -319,3 +319,12 @@ def test_concurrent_requests_of_one_user_each_get_their_own_response(run_locustf
     assert delay_failures == 0, run.csv_rows("failures")
     # every fan-out was followed by its GET / (stopped users may leave one fan-out unfinished)
     assert counts[("GET", "/")][0] >= delay_requests // 4 - 5, counts
+
+
+@pytest.mark.parametrize("io", ["inline", "thread"])
+def test_a_greenlet_killed_while_parked_never_gets_its_late_response(run_locustfile, target, io, monkeypatch):
+    monkeypatch.setenv("LOCUSTA_PY_IO", io)
+    run = run_locustfile(lf("killed_while_parked.py"), target, users=2, rate=10, time_s="3s")
+    assert run.code == 0, run.stderr[-2000:] + str(run.csv_rows("failures"))
+    requests, failures = run.counts()[("GET", "/")]
+    assert requests >= 4 and failures == 0, run.csv_rows("failures")

@@ -1,12 +1,13 @@
 //! The bridge between gevent's hub (one Python thread running every user as a greenlet) and the
 //! tokio threads that do the HTTP I/O.
 //!
-//! `Engine.submit` hands a request to tokio and returns a token; the Python side parks the
-//! calling greenlet on a `gevent.hub.Waiter` under that token. When the exchange ends, the tokio
-//! task pushes plain Rust data (token + [`Exchange`]) onto a queue and, only when the queue was
-//! empty, writes the eventfd that a gevent io watcher listens on. The watcher's callback runs on
-//! the hub, calls `Engine.drain`, and switches each waiter. Python objects are built on the hub
-//! thread only; tokio threads never touch Python.
+//! `Engine.submit` hands a request to tokio with the greenlet that waits for it and returns a
+//! token (to cancel it with); the Python side parks the greenlet. When the exchange ends, the
+//! job pushes the waiter and plain Rust data ([`Exchange`]) onto a queue and, only when the queue
+//! was empty and the I/O runs on threads, writes the eventfd that a gevent io watcher listens on.
+//! The hub calls `Engine.drain`, which hands back (waiter, response) pairs, and switches to each
+//! waiter. Python objects are built on the hub thread only; tokio threads never touch Python
+//! (they only move the waiter's reference).
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,9 +32,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// A finished exchange and whom it is for.
+struct Completed {
+    token: u64,
+    waiter: Option<Py<PyAny>>,
+    ex: Exchange,
+}
+
 /// Completed exchanges waiting for the hub, and the eventfd that wakes it.
 struct Completions {
-    queue: Mutex<Vec<(u64, Exchange)>>,
+    queue: Mutex<Vec<Completed>>,
     efd: RawFd,
     /// Whether a push must wake the hub through the eventfd (threaded I/O); inline I/O runs on
     /// the hub itself, which drains the queue right after each turn.
@@ -41,11 +49,11 @@ struct Completions {
 }
 
 impl Completions {
-    fn push(&self, token: u64, ex: Exchange) {
+    fn push(&self, done: Completed) {
         let was_empty = {
             let mut q = lock(&self.queue);
             let was_empty = q.is_empty();
-            q.push((token, ex));
+            q.push(done);
             was_empty
         };
         if was_empty && self.notify {
@@ -71,6 +79,8 @@ impl Drop for Completions {
 /// record it when the Python side needs no verdict (the fast path).
 struct Job {
     token: u64,
+    /// The greenlet parked on this request.
+    waiter: Option<Py<PyAny>>,
     session: Arc<Session>,
     spec: RequestSpec,
     record: Option<Arc<StatsHub>>,
@@ -89,7 +99,11 @@ impl Job {
         if let Some(hub) = &self.record {
             record_default(hub, &ex, &self.spec.url, ended);
         }
-        done.push(self.token, ex);
+        done.push(Completed {
+            token: self.token,
+            waiter: self.waiter,
+            ex,
+        });
     }
 }
 
@@ -145,6 +159,9 @@ pub struct Engine {
     done: Arc<Completions>,
     next: AtomicU64,
     pending: Mutex<Vec<Job>>,
+    /// Tokens of requests whose greenlet stopped waiting (killed while parked): their
+    /// completions are dropped.
+    cancelled: Mutex<Vec<u64>>,
 }
 
 /// One simulated user's HTTP state (`self.client`'s connections, cookies and default headers).
@@ -251,12 +268,14 @@ impl Engine {
     fn queue(
         &self,
         session: &SessionCore,
+        waiter: Py<PyAny>,
         spec: RequestSpec,
         record: Option<Arc<StatsHub>>,
     ) -> u64 {
         let token = self.next.fetch_add(1, Ordering::Relaxed);
         lock(&self.pending).push(Job {
             token,
+            waiter: Some(waiter),
             session: Arc::clone(&session.inner),
             spec,
             record,
@@ -336,6 +355,7 @@ impl Engine {
             done,
             next: AtomicU64::new(1),
             pending: Mutex::new(Vec::new()),
+            cancelled: Mutex::new(Vec::new()),
         })
     }
 
@@ -367,14 +387,15 @@ impl Engine {
         })
     }
 
-    /// Queues one request; returns its token. It starts at the next [`Engine::flush`]; the
-    /// response arrives through [`Engine::drain`].
-    #[pyo3(signature = (session, method, url, params=None, headers=None, body=None,
+    /// Queues one request for `waiter` (the greenlet that parks on it); returns its token. It
+    /// starts at the next [`Engine::flush`]; the response arrives through [`Engine::drain`].
+    #[pyo3(signature = (session, waiter, method, url, params=None, headers=None, body=None,
         content_type=None, auth=None, timeout=None, allow_redirects=None, verify=None, cookies=None))]
     #[allow(clippy::too_many_arguments)]
     fn submit(
         &self,
         session: &SessionCore,
+        waiter: Py<PyAny>,
         method: &str,
         url: String,
         params: Option<Vec<(String, String)>>,
@@ -428,16 +449,27 @@ impl Engine {
         if let Some(cs) = cookies {
             spec.cookies = cs;
         }
-        Ok(self.queue(session, spec, None))
+        Ok(self.queue(session, waiter, spec, None))
     }
 
     /// `session.get(url)` with every default (redirects followed), recorded in `stats` by Rust
     /// under Locust's default name when it completes; returns the token. Use it when nothing
     /// in Python needs to judge the response (no `catch_response`, no request listeners).
-    fn submit_get(&self, session: &SessionCore, url: String, stats: &Stats) -> u64 {
+    fn submit_get(
+        &self,
+        session: &SessionCore,
+        url: String,
+        stats: &Stats,
+        waiter: Py<PyAny>,
+    ) -> u64 {
         let record = Some(stats.hub());
         let spec = RequestSpec::new(Method::GET, url).allow_redirects(true);
-        self.queue(session, spec, record)
+        self.queue(session, waiter, spec, record)
+    }
+
+    /// Drops the completion of `token` when it comes: its greenlet no longer waits for it.
+    fn cancel(&self, token: u64) {
+        lock(&self.cancelled).push(token);
     }
 
     /// Hands every request submitted since the last flush to the I/O threads; returns how many.
@@ -466,29 +498,34 @@ impl Engine {
         n
     }
 
-    /// Takes every completed exchange (clearing the eventfd): a list of (token, RawResponse).
-    fn drain(&self) -> Vec<(u64, RawResponse)> {
+    /// Takes every completed exchange (clearing the eventfd): a list of (waiter, RawResponse).
+    fn drain(&self) -> Vec<(Py<PyAny>, RawResponse)> {
         if self.is_inline {
             let jobs = std::mem::take(&mut *lock(&self.pending));
             let done = Arc::clone(&self.done);
             if let Some(rt) = lock(&self.inline).as_mut() {
                 rt.turn(jobs.into_iter().map(|j| j.run(Arc::clone(&done))));
             }
-            let items = std::mem::take(&mut *lock(&self.done.queue));
-            return items
-                .into_iter()
-                .map(|(t, ex)| (t, RawResponse { ex }))
-                .collect();
-        }
-        let mut buf = [0u8; 8];
-        // SAFETY: reads at most 8 bytes into a valid buffer from our nonblocking eventfd.
-        unsafe {
-            libc::read(self.done.efd, buf.as_mut_ptr().cast(), 8);
+        } else {
+            let mut buf = [0u8; 8];
+            // SAFETY: reads at most 8 bytes into a valid buffer from our nonblocking eventfd.
+            unsafe {
+                libc::read(self.done.efd, buf.as_mut_ptr().cast(), 8);
+            }
         }
         let items = std::mem::take(&mut *lock(&self.done.queue));
+        let mut cancelled = lock(&self.cancelled);
         items
             .into_iter()
-            .map(|(t, ex)| (t, RawResponse { ex }))
+            .filter_map(|c| {
+                if !cancelled.is_empty() {
+                    if let Some(i) = cancelled.iter().position(|&t| t == c.token) {
+                        cancelled.swap_remove(i);
+                        return None;
+                    }
+                }
+                Some((c.waiter?, RawResponse { ex: c.ex }))
+            })
             .collect()
     }
 
@@ -693,8 +730,13 @@ mod tests {
             result: Err(HttpError::MissingSchema { url: url.into() }),
             history: Vec::new(),
         };
-        done.push(1, ex("http://a/"));
-        done.push(2, ex("http://b/"));
+        let completed = |token, url| Completed {
+            token,
+            waiter: None,
+            ex: ex(url),
+        };
+        done.push(completed(1, "http://a/"));
+        done.push(completed(2, "http://b/"));
         let mut buf = [0u8; 8];
         // SAFETY: reads 8 bytes into a valid buffer.
         let n = unsafe { libc::read(efd, buf.as_mut_ptr().cast(), 8) };

@@ -9,6 +9,8 @@ from collections.abc import MutableMapping
 from contextlib import contextmanager
 from urllib.parse import urlencode
 
+from greenlet import getcurrent
+
 from .. import _runtime
 from .exception import CatchResponseError, LocustError, ResponseError
 
@@ -605,7 +607,7 @@ class HttpSession:
         rt = self._rt
         if rt._hub is None:
             rt._ensure_watcher()
-        raw = rt._park(rt.engine.submit_get(self._core, url, rt.stats))
+        raw = rt._park(rt.engine.submit_get(self._core, url, rt.stats, getcurrent()))
         user = self.user
         if user is not None:
             user._yielded = True
