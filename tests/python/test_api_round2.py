@@ -328,3 +328,32 @@ def test_a_greenlet_killed_while_parked_never_gets_its_late_response(run_locustf
     assert run.code == 0, run.stderr[-2000:] + str(run.csv_rows("failures"))
     requests, failures = run.counts()[("GET", "/")]
     assert requests >= 4 and failures == 0, run.csv_rows("failures")
+
+
+def test_session_params_are_merged_like_requests(target):
+    # expected URLs from requests 2.x: Session.params merged into each request's params
+    code = (
+        "from locust import HttpUser, task, run_single_user\n"
+        "from locust.exception import StopUser\n"
+        "class U(HttpUser):\n"
+        f"    host = {target!r}\n"
+        "    @task\n"
+        "    def t(self):\n"
+        "        self.client.params = {'a': '1', 'b': '2'}\n"
+        "        for p in (None, {'b': '3', 'c': None}, 'x=1', [('z', '9')]):\n"
+        "            r = self.client.get('/_test/echo?q=0', params=p, name='echo')\n"
+        "            print('ARGS', sorted(r.json()['args'].items()))\n"
+        "        print('ARGS', sorted(self.client.get('/_test/echo').json()['args'].items()))\n"
+        "        raise StopUser()\n"
+        "run_single_user(U)\n"
+    )
+    proc = _in_process(code)
+    assert proc.returncode == 0, proc.stderr
+    args = [line[5:] for line in proc.stdout.splitlines() if line.startswith("ARGS ")]
+    assert args == [
+        "[('a', '1'), ('b', '2'), ('q', '0')]",
+        "[('a', '1'), ('b', '3'), ('q', '0')]",
+        "[('q', '0'), ('x', '1')]",
+        "[('q', '0'), ('z', '9')]",
+        "[('a', '1'), ('b', '2')]",
+    ], proc.stdout

@@ -5,7 +5,7 @@ sent and timed by the Rust engine, with Locust's naming, failure rules and ``cat
 import datetime
 import json as _json
 import re
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from contextlib import contextmanager
 from urllib.parse import urlencode
 
@@ -415,6 +415,20 @@ class RestResponseContextManager(ResponseContextManager):
     js = None
 
 
+def _merged_params(params, session_params):
+    """requests' merge of a request's params with the session's (``client.params``): the
+    session's alone when the request has none; both mappings merged (the request's values win, a
+    None value removes the key); otherwise the request's own."""
+    if not session_params:
+        return params
+    if params is None:
+        return session_params
+    if isinstance(params, Mapping) and isinstance(session_params, Mapping):
+        merged = {**session_params, **params}
+        return {k: v for k, v in merged.items() if v is not None}
+    return params
+
+
 def _pairs(obj):
     """requests' flattening of params/data: dict or list of pairs, list values repeat the key,
     None values are dropped."""
@@ -485,7 +499,7 @@ class HttpSession:
     ):
         if self.request_name and not name:
             name = self.request_name
-        params = kwargs.pop("params", None)
+        params = _merged_params(kwargs.pop("params", None), self.params)
         headers = kwargs.pop("headers", None)
         auth = kwargs.pop("auth", None) or self.auth
         timeout = kwargs.pop("timeout", None)
@@ -597,7 +611,7 @@ class HttpSession:
 
     def get(self, url, **kwargs):
         if kwargs or self.request_name or self._ok_codes is not None or self.auth is not None or \
-                self.verify is not True or type(url) is not str:
+                self.verify is not True or self.params or type(url) is not str:
             kwargs.setdefault("allow_redirects", True)
             return self.request("GET", url, **kwargs)
         ev = self.request_event
