@@ -44,6 +44,23 @@ def _in_process(code):
     return subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True, timeout=60)
 
 
+def _single_user(host, task_body):
+    """Runs one HttpUser against `host` with `run_single_user` (in a new process): its task runs
+    `task_body` (lines indented for the task's body) once, then the user stops."""
+    return _in_process(
+        "from locust import HttpUser, task, run_single_user\n"
+        "from locust.exception import StopUser\n"
+        "class U(HttpUser):\n"
+        f"    host = {host!r}\n"
+        "    @task\n"
+        "    def t(self):\n"
+        + task_body
+        + "        raise StopUser()\n"
+        "run_single_user(U)\n"
+        "print('done')\n"
+    )
+
+
 @pytest.mark.parametrize(
     "body,error",
     [
@@ -233,20 +250,7 @@ def test_every_event_exists_and_fires():
 
 
 def test_run_single_user(target):
-    code = (
-        "from locust import HttpUser, task, run_single_user\n"
-        "from locust.exception import StopUser\n"
-        "class U(HttpUser):\n"
-        f"    host = {target!r}\n"
-        "    @task\n"
-        "    def t(self):\n"
-        "        self.client.get('/about/')\n"
-        "        self.client.get('/_test/status/404')\n"
-        "        raise StopUser()\n"
-        "run_single_user(U)\n"
-        "print('done')\n"
-    )
-    proc = _in_process(code)
+    proc = _single_user(target, "        self.client.get('/about/')\n        self.client.get('/_test/status/404')\n")
     assert proc.returncode == 0, proc.stderr
     lines = [x.split("\t") for x in proc.stdout.splitlines() if x.startswith("GET")]
     assert [(x[0], x[1].strip()) for x in lines] == [("GET", "/about/"), ("GET", "/_test/status/404")]
@@ -332,22 +336,14 @@ def test_a_greenlet_killed_while_parked_never_gets_its_late_response(run_locustf
 
 def test_session_params_are_merged_like_requests(target):
     # expected URLs from requests 2.x: Session.params merged into each request's params
-    code = (
-        "from locust import HttpUser, task, run_single_user\n"
-        "from locust.exception import StopUser\n"
-        "class U(HttpUser):\n"
-        f"    host = {target!r}\n"
-        "    @task\n"
-        "    def t(self):\n"
+    proc = _single_user(
+        target,
         "        self.client.params = {'a': '1', 'b': '2'}\n"
         "        for p in (None, {'b': '3', 'c': None}, 'x=1', [('z', '9')]):\n"
         "            r = self.client.get('/_test/echo?q=0', params=p, name='echo')\n"
         "            print('ARGS', sorted(r.json()['args'].items()))\n"
-        "        print('ARGS', sorted(self.client.get('/_test/echo').json()['args'].items()))\n"
-        "        raise StopUser()\n"
-        "run_single_user(U)\n"
+        "        print('ARGS', sorted(self.client.get('/_test/echo').json()['args'].items()))\n",
     )
-    proc = _in_process(code)
     assert proc.returncode == 0, proc.stderr
     args = [line[5:] for line in proc.stdout.splitlines() if line.startswith("ARGS ")]
     assert args == [
