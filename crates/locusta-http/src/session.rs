@@ -17,6 +17,7 @@ use hyper::body::{Body as _, Incoming};
 use crate::client::{ClientShared, HttpDriver};
 use crate::conn::{Conn, Origin};
 use crate::error::HttpError;
+use crate::headers::ResponseHeaders;
 use crate::lean::{HeaderLines, LeanConn};
 use crate::types::{Body, Exchange, RequestSpec, Response};
 
@@ -883,8 +884,8 @@ impl Session {
 
     /// Stores the cookies a response sets (requests does so even for redirects, and before the
     /// body is read).
-    fn store_cookies(&self, headers: &HeaderMap, url: &url::Url) {
-        if headers.contains_key(header::SET_COOKIE) {
+    fn store_cookies(&self, headers: &ResponseHeaders, url: &url::Url) {
+        if headers.may_set_cookies() && headers.contains_key(header::SET_COOKIE) {
             let cookies = headers
                 .get_all(header::SET_COOKIE)
                 .iter()
@@ -915,16 +916,10 @@ impl Session {
                 retry: reused && (e.not_sent || (e.no_response && idempotent(req.method))),
                 error: e.error,
             })?;
-        if head.headers.may_set_cookies() {
-            self.store_cookies(&head.headers, url);
-        }
+        self.store_cookies(&head.headers, url);
         let limit = self.shared.cfg.max_body_bytes;
         let (raw, keep) = conn.read_body(&head, read_size, limit).await?;
-        let body = if head.headers.may_be_encoded() {
-            decode_body(&head.headers, raw, limit)?
-        } else {
-            raw
-        };
+        let body = decode_body(&head.headers, raw, limit)?;
         Ok((
             Response {
                 status: head.status,
@@ -971,18 +966,17 @@ impl Session {
             }
         };
         let (parts, incoming) = resp.into_parts();
+        let headers = ResponseHeaders::from_map(parts.headers);
         // store cookies as soon as the headers are in (requests does so even for redirects)
-        self.store_cookies(&parts.headers, url);
-        let expected_len = parts
-            .headers
+        self.store_cookies(&headers, url);
+        let expected_len = headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|s| s.trim().parse::<u64>().ok());
         let limit = self.shared.cfg.max_body_bytes;
         let raw = read_body(conn, incoming, expected_len, limit).await?;
-        let body = decode_body(&parts.headers, raw, limit)?;
-        let keep = !parts
-            .headers
+        let body = decode_body(&headers, raw, limit)?;
+        let keep = !headers
             .get(header::CONNECTION)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.eq_ignore_ascii_case("close"));
@@ -995,7 +989,7 @@ impl Session {
             Response {
                 status: parts.status.as_u16(),
                 reason,
-                headers: parts.headers.into(),
+                headers,
                 body,
                 url: url.clone(),
                 version: parts.version,
@@ -1178,8 +1172,11 @@ fn chunk_framing_error(io: &std::io::Error) -> Option<String> {
 
 /// Decompresses gzip/deflate bodies (requests does this transparently).
 /// The decoded body may not exceed `limit` bytes either (a small gzip body can expand a thousandfold).
-fn decode_body(headers: &HeaderMap, raw: Bytes, limit: u64) -> Result<Bytes, HopError> {
+fn decode_body(headers: &ResponseHeaders, raw: Bytes, limit: u64) -> Result<Bytes, HopError> {
     use std::io::Read;
+    if !headers.may_be_encoded() {
+        return Ok(raw);
+    }
     let Some(enc) = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
@@ -1280,9 +1277,13 @@ mod tests {
         gz.write_all(b"hello hello").unwrap();
         let mut h = HeaderMap::new();
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        let out = decode_body(&h, Bytes::from(gz.finish().unwrap()), u64::MAX)
-            .ok()
-            .unwrap();
+        let out = decode_body(
+            &h.clone().into(),
+            Bytes::from(gz.finish().unwrap()),
+            u64::MAX,
+        )
+        .ok()
+        .unwrap();
         assert_eq!(&out[..], b"hello hello");
         let mut df = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
         df.write_all(b"raw deflate").unwrap();
@@ -1290,12 +1291,16 @@ mod tests {
             header::CONTENT_ENCODING,
             HeaderValue::from_static("deflate"),
         );
-        let out = decode_body(&h, Bytes::from(df.finish().unwrap()), u64::MAX)
-            .ok()
-            .unwrap();
+        let out = decode_body(
+            &h.clone().into(),
+            Bytes::from(df.finish().unwrap()),
+            u64::MAX,
+        )
+        .ok()
+        .unwrap();
         assert_eq!(&out[..], b"raw deflate");
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        let err = decode_body(&h, Bytes::from_static(b"not gzip"), u64::MAX)
+        let err = decode_body(&h.clone().into(), Bytes::from_static(b"not gzip"), u64::MAX)
             .err()
             .unwrap();
         assert!(err.error.to_string().starts_with("ContentDecodingError(("));

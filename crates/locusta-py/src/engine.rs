@@ -32,7 +32,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// A finished exchange and whom it is for.
+/// A finished exchange and whom it is for (no one in the unit tests, which run without Python).
 struct Completed {
     token: u64,
     waiter: Option<Py<PyAny>>,
@@ -80,7 +80,7 @@ impl Drop for Completions {
 struct Job {
     token: u64,
     /// The greenlet parked on this request.
-    waiter: Option<Py<PyAny>>,
+    waiter: Py<PyAny>,
     session: Arc<Session>,
     spec: RequestSpec,
     record: Option<Arc<StatsHub>>,
@@ -101,7 +101,7 @@ impl Job {
         }
         done.push(Completed {
             token: self.token,
-            waiter: self.waiter,
+            waiter: Some(self.waiter),
             ex,
         });
     }
@@ -275,7 +275,7 @@ impl Engine {
         let token = self.next.fetch_add(1, Ordering::Relaxed);
         lock(&self.pending).push(Job {
             token,
-            waiter: Some(waiter),
+            waiter,
             session: Arc::clone(&session.inner),
             spec,
             record,
@@ -458,9 +458,9 @@ impl Engine {
     fn submit_get(
         &self,
         session: &SessionCore,
+        waiter: Py<PyAny>,
         url: String,
         stats: &Stats,
-        waiter: Py<PyAny>,
     ) -> u64 {
         let record = Some(stats.hub());
         let spec = RequestSpec::new(Method::GET, url).allow_redirects(true);

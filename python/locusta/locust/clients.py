@@ -621,7 +621,7 @@ class HttpSession:
         rt = self._rt
         if rt._hub is None:
             rt._ensure_watcher()
-        raw = rt._park(rt.engine.submit_get(self._core, url, rt.stats, getcurrent()))
+        raw = rt._park(rt.engine.submit_get(self._core, getcurrent(), url, rt.stats))
         user = self.user
         if user is not None:
             user._yielded = True
