@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use locusta_stats::{console, csv::CsvWriter, json, now_unix, StatsHub};
+use locusta_stats::{console, csv::CsvWriter, json, StatsHub};
+use locusta_util::unix_now;
 use rmpv::Value;
 
 use crate::dispatch::{distribute, sort_workers};
@@ -118,7 +119,7 @@ pub struct MasterMailbox {
 pub type SharedMailbox = Arc<Mutex<MasterMailbox>>;
 
 fn lock_mailbox(m: &SharedMailbox) -> std::sync::MutexGuard<'_, MasterMailbox> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
+    locusta_util::lock(m)
 }
 
 /// The master's state machine.
@@ -282,7 +283,7 @@ impl Master {
         let workers = self.active_workers();
         let n = (self.current as usize).min(self.order.len());
         let dist = distribute(&self.order[..n], &self.plan.classes, &workers);
-        let mut ts = now_unix();
+        let mut ts = unix_now();
         if ts <= self.last_spawn_ts {
             ts = self.last_spawn_ts + 1e-6;
         }
@@ -689,17 +690,6 @@ fn print_block(text: &str) {
     let _ = err.flush();
 }
 
-fn format_counts(counts: &[(String, u64)]) -> String {
-    let mut sorted: Vec<&(String, u64)> = counts.iter().collect();
-    sorted.sort();
-    let parts: Vec<String> = sorted
-        .iter()
-        .map(|(k, v)| format!("\"{k}\": {v}"))
-        .collect();
-    let total: u64 = counts.iter().map(|(_, v)| v).sum();
-    format!("{{{}}} ({total} total users)", parts.join(", "))
-}
-
 /// Sends each message, logging (not failing on) a send error.
 pub async fn send_all(router: &mut Router, msgs: Vec<Message>) {
     for m in msgs {
@@ -832,7 +822,7 @@ pub async fn run_headless(
                 send_all(&mut router, msgs).await;
                 next_iteration = Instant::now() + master.step().1;
                 if done {
-                    log::info!(target: "locusta.runners", "All users spawned: {}", format_counts(&master.dispatched_counts()));
+                    log::info!(target: "locusta.runners", "All users spawned: {}", locusta_util::format_class_counts(&master.dispatched_counts()));
                     let msgs = master.spawning_complete_messages();
                     send_all(&mut router, msgs).await;
                     if cfg.reset_stats && !reset_done {
@@ -896,7 +886,7 @@ pub fn write_tick(
     last_print: Option<&mut Instant>,
 ) {
     if let Some(w) = csv {
-        if let Err(e) = stats.read(|agg| w.write_snapshot(agg, users, now_unix())) {
+        if let Err(e) = stats.read(|agg| w.write_snapshot(agg, users, unix_now())) {
             log::error!("writing CSV files failed: {e}");
         }
     }
@@ -947,7 +937,7 @@ pub fn finish_outputs(
     });
     log::info!(target: "locusta.main", "Shutting down (exit code {code})");
     if let Some(w) = csv {
-        if let Err(e) = stats.read(|agg| w.write_snapshot(agg, 0, now_unix())) {
+        if let Err(e) = stats.read(|agg| w.write_snapshot(agg, 0, unix_now())) {
             log::error!("writing CSV files failed: {e}");
         }
     }

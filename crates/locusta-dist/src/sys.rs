@@ -80,21 +80,7 @@ impl CpuMeter {
 }
 
 /// This machine's host name (the part of a node id before the first `_`).
-pub fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "localhost".into();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    let name = String::from_utf8_lossy(&buf[..end]).into_owned();
-    if name.is_empty() {
-        "localhost".into()
-    } else {
-        name
-    }
-}
+pub use locusta_util::hostname;
 
 /// A new node id, as Locust makes them: `hostname_<32 hex digits>`.
 pub fn new_node_id() -> String {

@@ -13,6 +13,7 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::Method;
 use http_body_util::Full;
 use hyper::body::{Body as _, Incoming};
+use locusta_util::lock;
 
 use crate::client::{ClientShared, HttpDriver};
 use crate::conn::{Conn, Origin};
@@ -128,12 +129,6 @@ impl std::fmt::Debug for Session {
             .field("base_url", &self.base_url())
             .finish_non_exhaustive()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding one of these locks cannot leave the data inconsistent in a way that
-    // matters (every critical section is a single insert/remove), so recover from poisoning.
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Splits `user:pass@` out of a URL string; returns the URL without it and the decoded credentials.

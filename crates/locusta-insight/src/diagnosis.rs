@@ -719,12 +719,12 @@ impl CapacitySearch {
 
     /// Called about once a second with the time since start; returns the users to run, or
     /// `None` when the search is over. The first call starts the first step.
-    pub fn tick(&mut self, elapsed_s: f64, now_unix: f64, history: &Recorder) -> Option<u64> {
+    pub fn tick(&mut self, elapsed_s: f64, unix_now: f64, history: &Recorder) -> Option<u64> {
         if self.done.is_some() {
             return None;
         }
         if self.step_started_unix == 0.0 {
-            self.step_started_unix = now_unix;
+            self.step_started_unix = unix_now;
             self.step_started = elapsed_s;
             return Some(self.current);
         }
@@ -762,7 +762,7 @@ impl CapacitySearch {
             return None;
         }
         self.current = (self.current + self.step).min(self.max_users);
-        self.step_started_unix = now_unix;
+        self.step_started_unix = unix_now;
         self.step_started = elapsed_s;
         Some(self.current)
     }

@@ -107,10 +107,10 @@ impl Recorder {
         &self.points
     }
 
-    /// Adds the whole seconds completed since the last call (up to `now_unix - 1`), with
+    /// Adds the whole seconds completed since the last call (up to `unix_now - 1`), with
     /// `users` running. Call it right after a stats merge.
-    pub fn sample(&mut self, agg: &Aggregate, users: u64, target_rate: Option<f64>, now_unix: f64) {
-        let to = now_unix.floor() as i64 - 1;
+    pub fn sample(&mut self, agg: &Aggregate, users: u64, target_rate: Option<f64>, unix_now: f64) {
+        let to = unix_now.floor() as i64 - 1;
         let from = self.next_sec.unwrap_or(agg.start_time().floor() as i64);
         if to < from {
             return;

@@ -13,7 +13,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use locusta::spawn::ClassSlot;
@@ -21,14 +21,11 @@ use locusta_dist::master::SharedMailbox;
 use locusta_dist::rmpv::Value;
 use locusta_dist::worker::{self, Engine, Exit, WorkerConfig};
 use locusta_stats::StatsHub;
+use locusta_util::lock;
 use pyo3::prelude::*;
 
 use crate::stats::Stats;
 use crate::ExtraTuple;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 enum Command {
     Spawn {

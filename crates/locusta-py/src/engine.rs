@@ -11,7 +11,7 @@
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -21,16 +21,13 @@ use locusta_http::{
     ClientConfig, Exchange, HttpClient, HttpDriver, HttpError, RequestSpec, Session,
 };
 use locusta_stats::{Sample, StatsHub};
+use locusta_util::lock;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::inline_io::InlineRuntime;
 use crate::stats::Stats;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// A finished exchange and whom it is for (no one in the unit tests, which run without Python).
 struct Completed {
@@ -773,14 +770,14 @@ mod tests {
                 HttpError::MissingSchema { url: "x".into() },
             ),
             "x",
-            locusta_stats::now_unix(),
+            locusta_util::unix_now(),
         );
         // A failed connection without a path is recorded under the URL as given.
         let refused = || HttpError::Connect {
             errno: 111,
             message: "Connection refused".into(),
         };
-        let now = locusta_stats::now_unix();
+        let now = locusta_util::unix_now();
         record_default(&hub, &ex("http://a/", "", refused()), "http://a", now);
         record_default(
             &hub,

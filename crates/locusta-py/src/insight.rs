@@ -67,7 +67,7 @@ impl Insight {
             inner,
             metrics_runtime: None,
         };
-        me.inner.info.start_unix = locusta_stats::now_unix();
+        me.inner.info.start_unix = locusta_util::unix_now();
         Ok(me)
     }
 

@@ -3,17 +3,15 @@
 //! CSV files, JSON — is the same Rust code the native engine uses.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use locusta_stats::csv::CsvWriter;
-use locusta_stats::{console, json, now_unix, Entry, Sample, StatsHub, StatsLimits};
+use locusta_stats::{console, json, Entry, Sample, StatsHub, StatsLimits};
+use locusta_util::lock;
+use locusta_util::unix_now;
 use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// The statistics of one run plus its CSV writer.
 #[pyclass(module = "locusta._core", frozen)]
@@ -244,7 +242,7 @@ impl Stats {
         let mut guard = lock(&self.csv);
         if let Some(w) = guard.as_mut() {
             self.hub
-                .read(|agg| w.write_snapshot(agg, user_count, now_unix()))
+                .read(|agg| w.write_snapshot(agg, user_count, unix_now()))
                 .map_err(|e| PyOSError::new_err(e.to_string()))?;
         }
         Ok(())

@@ -9,9 +9,10 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use locusta_stats::StatsHub;
+use locusta_util::lock;
 use locusta_web::{
     ClassInfo, Command, ControlPort, ExtraOptionInfo, RunInfo, ServerConfig, Status, TaskInfo,
     WebContext, WebServer,
@@ -23,10 +24,6 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::stats::Stats;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 fn text(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).map(str::to_owned)

@@ -195,14 +195,14 @@ pub fn exceptions_csv(agg: &Aggregate) -> String {
 /// Rows appended to `_stats_history.csv` for one snapshot: only Aggregated (cumulative
 /// percentiles), or with `full_history` every entry plus Aggregated (current-window
 /// percentiles), as Locust does.
-pub fn history_rows(agg: &Aggregate, user_count: u64, now_unix: f64, full_history: bool) -> String {
+pub fn history_rows(agg: &Aggregate, user_count: u64, unix_now: f64, full_history: bool) -> String {
     let mut out = String::new();
     let entries = if full_history {
         agg.entries()
     } else {
         Vec::new()
     };
-    let ts = (now_unix.trunc() as i64).to_string();
+    let ts = (unix_now.trunc() as i64).to_string();
     for e in entries.into_iter().chain(std::iter::once(agg.total())) {
         let mut r = vec![
             ts.clone(),
@@ -212,7 +212,7 @@ pub fn history_rows(agg: &Aggregate, user_count: u64, now_unix: f64, full_histor
             format!("{:.6}", e.current_rps()),
             format!("{:.6}", e.current_fail_per_sec()),
         ];
-        r.extend(percentile_fields(e, full_history.then_some(now_unix)));
+        r.extend(percentile_fields(e, full_history.then_some(unix_now)));
         r.extend([
             e.num_requests().to_string(),
             e.num_failures().to_string(),
@@ -317,10 +317,10 @@ impl CsvWriter {
         &mut self,
         agg: &Aggregate,
         user_count: u64,
-        now_unix: f64,
+        unix_now: f64,
     ) -> io::Result<()> {
         write_file(&self.stats_path, &stats_csv(agg))?;
-        let rows = history_rows(agg, user_count, now_unix, self.full_history);
+        let rows = history_rows(agg, user_count, unix_now, self.full_history);
         self.history
             .write_all(rows.as_bytes())
             .and_then(|_| self.history.flush())

@@ -8,7 +8,7 @@ use hdrhistogram::Histogram;
 use std::collections::VecDeque;
 
 use crate::format::bucket_response_time;
-use crate::now_unix;
+use locusta_util::unix_now;
 
 /// Significant digits kept by the latency histograms.
 const SIGFIG: u8 = 3;
@@ -350,7 +350,7 @@ impl Entry {
 
     /// Percentile in ms over roughly the last 10 seconds, using the wall clock.
     pub fn current_percentile(&self, p: f64) -> Option<f64> {
-        self.current_percentiles_at(&[p], now_unix()).map(|v| v[0])
+        self.current_percentiles_at(&[p], unix_now()).map(|v| v[0])
     }
 
     /// Percentiles in ms over the 10 seconds ending at `now` (seconds `now-9 ..= now`).

@@ -32,8 +32,9 @@ pub use remote::{ReportTracker, StatsReport};
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, RwLock};
+
+use locusta_util::{lock, unix_now};
 
 /// Name given to the overflow entry that collects requests once [`StatsLimits::max_entries`]
 /// distinct names have been seen.
@@ -298,23 +299,10 @@ impl std::fmt::Debug for StatsHub {
     }
 }
 
-/// Current time as unix seconds.
-pub fn now_unix() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding a stats lock leaves plain counters behind; keep going.
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 impl StatsHub {
     /// Creates a hub; its measurement starts now.
     pub fn new(limits: StatsLimits) -> Arc<StatsHub> {
-        Self::new_at(limits, now_unix())
+        Self::new_at(limits, unix_now())
     }
 
     /// Creates a hub whose measurement starts at `start_unix` (for tests and replay).
@@ -339,7 +327,7 @@ impl StatsHub {
 
     /// Records one finished request (hot path; callable from any thread).
     pub fn record(&self, sample: &Sample<'_>) {
-        self.record_at(sample, now_unix());
+        self.record_at(sample, unix_now());
     }
 
     /// Records one finished request that completed at `unix_secs`.
@@ -522,7 +510,7 @@ impl StatsHub {
     /// error table. Samples recorded before the reset but not merged yet are discarded.
     /// Exceptions are kept (see [`StatsHub::reset_exceptions`]).
     pub fn reset(&self) {
-        self.reset_at(now_unix());
+        self.reset_at(unix_now());
     }
 
     /// [`StatsHub::reset`] with an explicit restart time.

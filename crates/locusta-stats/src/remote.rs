@@ -12,7 +12,8 @@
 use std::collections::HashMap;
 
 use crate::entry::EntryDelta;
-use crate::{lock, now_unix, Entry, ErrorRow, StatsHub};
+use crate::{Entry, ErrorRow, StatsHub};
+use locusta_util::{lock, unix_now};
 
 /// Everything a worker reports at once (`stats`, `stats_total`, `errors`).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -94,7 +95,7 @@ impl StatsHub {
     /// Folds a report from another node into this hub (the master's side).
     pub fn apply_report(&self, report: &StatsReport) {
         self.merge();
-        let now = now_unix();
+        let now = unix_now();
         let mut agg = lock(&self.agg);
         let grow = |agg: &mut crate::Aggregate| {
             let reg = self.registry.read().unwrap_or_else(|p| p.into_inner());

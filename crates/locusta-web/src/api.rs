@@ -403,8 +403,7 @@ async fn request_stats(
                 })
             })
             .collect();
-        let current =
-            total.current_percentiles_at(&PERCENTILES_TO_CHART, locusta_stats::now_unix());
+        let current = total.current_percentiles_at(&PERCENTILES_TO_CHART, locusta_util::unix_now());
         let mut cur = Map::new();
         for (i, p) in PERCENTILES_TO_CHART.iter().enumerate() {
             cur.insert(
@@ -459,24 +458,6 @@ fn bad_request(message: String) -> Response {
         .into_response()
 }
 
-/// Locust's `format_safe_timestamp`: local time as `YYYY-MM-DD-HHhMM`.
-fn safe_timestamp(unix: f64) -> String {
-    let secs = unix as libc::time_t;
-    // SAFETY: tm is plain data; localtime_r only writes into it.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    if unsafe { libc::localtime_r(&secs, &mut tm).is_null() } {
-        return format!("{}", unix as i64);
-    }
-    format!(
-        "{:04}-{:02}-{:02}-{:02}h{:02}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min
-    )
-}
-
 fn csv_response(ctx: &WebContext, csv: String, prefix: &str) -> Response {
     let start = ctx.stats.read(|agg| agg.start_time());
     let host = ctx.status().host;
@@ -487,7 +468,7 @@ fn csv_response(ctx: &WebContext, csv: String, prefix: &str) -> Response {
     };
     let name = format!(
         "Locust_{}_{}{}_{}.csv",
-        safe_timestamp(start),
+        locusta_util::safe_timestamp(start),
         ctx.info.locustfile,
         host,
         prefix

@@ -6,7 +6,7 @@
 //! ticks; the Python runner can drain the same queue from its gevent hub, so both kinds of
 //! locustfile get the same UI.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use locusta_stats::StatsHub;
@@ -264,6 +264,4 @@ impl WebContext {
     }
 }
 
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
+pub(crate) use locusta_util::lock;

@@ -287,7 +287,7 @@ async fn record_history(ctx: WebContext) {
         if status.state == "ready" || status.state == "stopped" {
             continue;
         }
-        let now = locusta_stats::now_unix();
+        let now = locusta_util::unix_now();
         let history = Arc::clone(&ctx.history);
         ctx.stats
             .read(|agg| history.record(agg, status.user_count, now));

@@ -9,7 +9,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use locusta_stats::{console, csv::CsvWriter, json, StatsHub};
 
@@ -62,23 +62,7 @@ enum StopReason {
     ThresholdFailed,
 }
 
-pub(crate) fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
-
-pub(crate) fn format_class_counts(counts: &[(String, u64)]) -> String {
-    let mut sorted: Vec<&(String, u64)> = counts.iter().collect();
-    sorted.sort_by(|a, b| a.0.cmp(&b.0));
-    let parts: Vec<String> = sorted
-        .iter()
-        .map(|(name, n)| format!("\"{name}\": {n}"))
-        .collect();
-    let total: u64 = counts.iter().map(|(_, n)| n).sum();
-    format!("{{{}}} ({total} total users)", parts.join(", "))
-}
+pub(crate) use locusta_util::{format_class_counts, unix_now};
 
 /// Prints a table to stderr, where Locust's plain `stats_logger` writes it. The tables already
 /// end with the blank line Locust leaves after them.
@@ -397,18 +381,4 @@ pub(crate) fn finish(
         }
     }
     plan.insight.finish(stats, code)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::format_class_counts;
-
-    #[test]
-    fn class_counts_read_like_locust() {
-        let counts = vec![("WebsiteUser".to_string(), 2), ("Other".to_string(), 1)];
-        assert_eq!(
-            format_class_counts(&counts),
-            "{\"Other\": 1, \"WebsiteUser\": 2} (3 total users)"
-        );
-    }
 }

@@ -168,7 +168,7 @@ impl Insight {
 
     /// The users `--find-capacity` wants now, or `None` when its search is over.
     pub fn capacity_users(&mut self, elapsed_s: f64) -> Option<u64> {
-        let now = locusta_stats::now_unix();
+        let now = locusta_util::unix_now();
         let search = self.capacity.as_mut()?;
         let users = search.tick(elapsed_s, now, &self.history);
         if users.is_none() {
@@ -189,7 +189,7 @@ impl Insight {
         elapsed_s: f64,
     ) -> Option<String> {
         *self.users_gauge.lock().unwrap_or_else(|p| p.into_inner()) = users;
-        let now = locusta_stats::now_unix();
+        let now = locusta_util::unix_now();
         let abort_after = self.abort_after;
         let thresholds = &self.thresholds;
         let history = &mut self.history;
@@ -230,7 +230,7 @@ impl Insight {
     /// Evaluates the thresholds on the final statistics; returns the exit code: `code`, or
     /// [`THRESHOLD_EXIT_CODE`] when a threshold failed (or aborted the run).
     pub fn exit_code(&mut self, stats: &StatsHub, code: i32, aborted: bool) -> i32 {
-        self.info.end_unix = locusta_stats::now_unix();
+        self.info.end_unix = locusta_util::unix_now();
         self.outcomes = stats.read(|agg| threshold::evaluate_all(&self.thresholds, agg));
         if aborted || self.outcomes.iter().any(|o| !o.passed) {
             THRESHOLD_EXIT_CODE

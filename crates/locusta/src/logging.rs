@@ -110,7 +110,7 @@ pub fn init(level: &str, logfile: Option<&Path>) -> Result<(), String> {
         None => None,
     };
     let logger = LocustLogger {
-        hostname: hostname(),
+        hostname: locusta_util::hostname(),
         level,
         file,
     };
@@ -120,35 +120,20 @@ pub fn init(level: &str, logfile: Option<&Path>) -> Result<(), String> {
     Ok(())
 }
 
-fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: buf is a valid writable buffer of the given length.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "localhost".into();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
-}
-
 /// Local time as `YYYY-MM-DD HH:MM:SS,mmm`, like Python's logging.
 fn timestamp(now: SystemTime) -> String {
     let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs() as libc::time_t;
-    // SAFETY: tm is plain data; localtime_r only writes into it.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    let ok = unsafe { !libc::localtime_r(&secs, &mut tm).is_null() };
-    if !ok {
+    let Some(t) = locusta_util::LocalTime::at(since.as_secs() as f64) else {
         return format!("{}", since.as_secs());
-    }
+    };
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02},{:03}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec,
+        t.year,
+        t.month,
+        t.day,
+        t.hour,
+        t.minute,
+        t.second,
         since.subsec_millis()
     )
 }

@@ -104,7 +104,7 @@ pub async fn run(
     let (report_requests, mut report_rx) = mpsc::channel::<oneshot::Sender<String>>(4);
     let report_name = format!(
         "Locust_{}_{}{}.html",
-        safe_timestamp(unix_now()),
+        locusta_util::safe_timestamp(unix_now()),
         plan.insight.info.locustfile,
         if host.is_empty() {
             String::new()
@@ -466,25 +466,6 @@ async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
         Some(s) => s.recv().await,
         None => std::future::pending().await,
     }
-}
-
-/// `YYYY-MM-DD-HHhMM` in local time (libc's `localtime_r`), as Locust names its report
-/// downloads.
-fn safe_timestamp(unix: f64) -> String {
-    let t = unix as libc::time_t;
-    // SAFETY: localtime_r writes only into the zeroed struct we pass.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    if unsafe { libc::localtime_r(&t, &mut tm) }.is_null() {
-        return format!("{}", unix as i64);
-    }
-    format!(
-        "{:04}-{:02}-{:02}-{:02}h{:02}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min
-    )
 }
 
 /// Routes served next to Locust's web API: `/stats/report` (the HTML report of the run so far,
