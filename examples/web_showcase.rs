@@ -52,11 +52,7 @@ fn main() {
         .task(task!(maintenance))
         .task(task!(price_check));
     let code = locusta::run_locustfile(
-        Locustfile {
-            classes: vec![users],
-            shape: None,
-            default_host: Some(target.base_url()),
-        },
+        Locustfile::new(vec![users]).default_host(target.base_url()),
         std::env::args_os().collect(),
     );
     target.shutdown();

@@ -364,7 +364,7 @@ fn every_fault_is_survived_classified_and_counted_exactly() {
         Locustfile {
             classes,
             shape: None,
-            default_host: None,
+            ..Default::default()
         },
         args,
     );

@@ -72,7 +72,7 @@ fn find_capacity_stops_at_the_pool_cliff_and_names_it() {
             .task(task!(pool).weight(4))
             .task(task!(fast))],
         shape: None,
-        default_host: None,
+        ..Default::default()
     };
     let started = Instant::now();
     let code = locusta::run_locustfile(
@@ -149,7 +149,7 @@ fn ramp_names_the_linear_culprit() {
             (Duration::from_secs(8), 16, 100.0),
             (Duration::from_secs(10), 20, 100.0),
         ]))),
-        default_host: None,
+        ..Default::default()
     };
     let code = locusta::run_locustfile(
         locustfile,
@@ -220,7 +220,7 @@ fn threshold_abort_stops_early_and_metrics_are_served() {
             .wait_time(constant(0.0))
             .task(task!(linear))],
         shape: None,
-        default_host: None,
+        ..Default::default()
     };
     let started = Instant::now();
     let code = locusta::run_locustfile(
@@ -274,7 +274,7 @@ fn malformed_thresholds_are_usage_errors() {
             Locustfile {
                 classes: vec![UserClass::new("U").task(task!(fast))],
                 shape: None,
-                default_host: None,
+                ..Default::default()
             },
             args(&a),
         );
@@ -319,7 +319,7 @@ fn open_model_shows_the_stall_the_closed_model_hides() {
                     .wait_time(constant(0.0))
                     .task(task!(stall))],
                 shape: None,
-                default_host: None,
+                ..Default::default()
             },
             args(&refs),
         )

@@ -238,7 +238,7 @@ fn stop_test_and_shape_stop_write_the_final_snapshot() {
                 .wait_time(constant(0.2))
                 .task(task!(stop_after_a_few))],
             shape: None,
-            default_host: None,
+            ..Default::default()
         },
         &prefix,
         &server.base_url(),
@@ -257,7 +257,7 @@ fn stop_test_and_shape_stop_write_the_final_snapshot() {
                 .wait_time(constant(0.1))
                 .task(task!(hello))],
             shape: Some(Box::new(Stages::new([(Duration::from_secs(2), 2, 50.0)]))),
-            default_host: None,
+            ..Default::default()
         },
         &prefix,
         &server.base_url(),

@@ -27,7 +27,7 @@ fn stages_shape_ramps_and_ends_the_test() {
             (Duration::from_secs(2), 2, 50.0),
             (Duration::from_secs(4), 5, 50.0),
         ]))),
-        default_host: None,
+        ..Default::default()
     };
     let args: Vec<OsString> = [
         "locusta",
@@ -109,7 +109,7 @@ fn shape_class_lists_choose_the_classes_of_new_users() {
                 .task(task!(products)),
         ],
         shape: Some(Box::new(OnlyB)),
-        default_host: None,
+        ..Default::default()
     };
     let args: Vec<OsString> = [
         "locusta",

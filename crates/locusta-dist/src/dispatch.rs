@@ -59,6 +59,59 @@ pub fn distribute(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::order::{ClassSlot, UserSequence};
+
+    /// Class indices of the first `n` users in Locust's dispatch order.
+    fn class_order(slots: &[ClassSlot], n: u64) -> Vec<usize> {
+        let mut seq = UserSequence::new(slots.to_vec());
+        (0..n).map_while(|_| seq.push()).collect()
+    }
+
+    fn slot(name: &str, weight: f64, fixed_count: u64) -> ClassSlot {
+        ClassSlot {
+            name: name.into(),
+            weight,
+            fixed_count,
+        }
+    }
+
+    fn counts(v: &[(&str, &[(&str, u64)])]) -> Vec<(String, Vec<(String, u64)>)> {
+        v.iter()
+            .map(|(w, c)| {
+                (
+                    w.to_string(),
+                    c.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn distribution_equals_locusts_users_dispatcher() {
+        // Expected values printed by locust 2.47's UsersDispatcher for the same classes.
+        let slots = vec![slot("ShopUser", 3.0, 0), slot("WebsiteUser", 1.0, 0)];
+        let names = vec!["ShopUser".to_string(), "WebsiteUser".to_string()];
+        let workers = vec!["a_1".to_string(), "b_1".to_string()];
+        assert_eq!(
+            distribute(&class_order(&slots, 6), &names, &workers),
+            counts(&[
+                ("a_1", &[("ShopUser", 3), ("WebsiteUser", 0)]),
+                ("b_1", &[("ShopUser", 1), ("WebsiteUser", 2)]),
+            ])
+        );
+        let slots = vec![slot("A", 1.0, 0), slot("B", 1.0, 2), slot("C", 5.0, 0)];
+        let names = vec!["A".to_string(), "B".to_string(), "C".to_string()];
+        let workers = vec!["a_1".to_string(), "b_1".to_string(), "a_2".to_string()];
+        let workers = sort_workers(&workers);
+        assert_eq!(
+            distribute(&class_order(&slots, 10), &names, &workers),
+            counts(&[
+                ("a_1", &[("A", 0), ("B", 1), ("C", 3)]),
+                ("b_1", &[("A", 1), ("B", 1), ("C", 1)]),
+                ("a_2", &[("A", 0), ("B", 0), ("C", 3)]),
+            ])
+        );
+    }
 
     #[test]
     fn workers_interleave_hosts() {

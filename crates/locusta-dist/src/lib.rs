@@ -4,12 +4,16 @@
 //! ZeroMQ (master ROUTER, workers DEALER) with msgpack messages. This crate speaks exactly that
 //! protocol, so locusta and Locust nodes can be mixed: [`protocol`] encodes and decodes the
 //! messages, [`report`] turns statistics into Locust's report dicts (plus lossless histograms
-//! between locusta nodes), [`dispatch`] is the master's user distribution, [`worker`] is the
-//! worker's loop around an engine, and [`master`] is the headless master.
+//! between locusta nodes), [`order`] is Locust's order of user classes and [`dispatch`] deals
+//! it out to workers, [`worker`] is the worker's loop around whatever runs the users, and
+//! [`master`] is the master's state machine with [`master::node`] driving it on a socket.
+//! [`processes`] starts local worker processes for `--processes`.
 
 pub mod dispatch;
 pub mod guard;
 pub mod master;
+pub mod order;
+pub mod processes;
 pub mod protocol;
 pub mod report;
 pub mod sys;

@@ -210,13 +210,23 @@ impl WebContext {
         info: RunInfo,
         logs: Arc<dyn Fn() -> Vec<String> + Send + Sync>,
     ) -> (WebContext, ControlPort) {
+        Self::with_worker_logs(stats, info, logs, WorkerLogs::default())
+    }
+
+    /// [`WebContext::new`] for a master whose state machine keeps the workers' log lines in
+    /// `worker_logs` itself (`/logs` then reads them as they arrive).
+    pub fn with_worker_logs(
+        stats: Arc<StatsHub>,
+        info: RunInfo,
+        logs: Arc<dyn Fn() -> Vec<String> + Send + Sync>,
+        worker_logs: WorkerLogs,
+    ) -> (WebContext, ControlPort) {
         let (tx, rx) = mpsc::unbounded_channel();
         let status = Arc::new(Mutex::new(Status {
             host: info.host.clone(),
             ..Status::default()
         }));
         let history = Arc::new(History::new());
-        let worker_logs: WorkerLogs = Arc::default();
         let distributed = Arc::new(std::sync::atomic::AtomicBool::new(false));
         (
             WebContext {

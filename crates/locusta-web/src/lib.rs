@@ -10,13 +10,15 @@
 pub mod api;
 pub mod assets;
 pub mod control;
+pub mod extras;
 pub mod history;
 pub mod server;
 
 pub use api::router;
 pub use control::{
     ClassInfo, Command, ControlPort, ExtraOptionInfo, RunInfo, Status, SwarmRequest, TaskInfo,
-    WebContext, WorkerInfo,
+    WebContext, WorkerInfo, WorkerLogs,
 };
+pub use extras::{metrics_routes, report_routes, ReportRequest};
 pub use history::History;
 pub use server::{start, ServerConfig, WebServer};

@@ -11,8 +11,9 @@ use std::net::SocketAddr;
 use locusta_demo::{DemoConfig, DemoServer};
 use locusta_options::Source;
 
-use crate::cli::{parse, run_parsed, Locustfile};
+use crate::cli::{parse, run_parsed};
 use crate::demo_users::demo_user_classes;
+use crate::locustfile::Locustfile;
 
 fn is_default(parsed: &locusta_options::Parsed, key: &str) -> bool {
     matches!(parsed.sources.get(key), None | Some(Source::Default))
@@ -63,8 +64,8 @@ pub fn run_demo(args: Vec<OsString>) -> i32 {
     let code = run_parsed(
         Locustfile {
             classes,
-            shape: None,
             default_host,
+            ..Locustfile::default()
         },
         parsed,
     );

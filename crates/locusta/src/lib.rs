@@ -19,28 +19,34 @@
 //!     std::process::exit(locusta::run_cli(users));
 //! }
 //! ```
+//!
+//! The library is the user-facing part (users, client, runner, load shapes, the
+//! [`Locustfile`]); the command line and the drivers that run a test are internal, and the run's
+//! lifecycle itself lives in `locusta-run`, shared with the Python front end.
 
-pub mod arrival;
-pub mod cli;
 pub mod client;
 pub mod demo;
 pub mod demo_patterns;
 pub mod demo_users;
-pub mod distributed;
-pub mod headless;
-pub mod insight;
-pub mod live;
-pub mod logging;
+pub mod locustfile;
 pub mod runner;
-pub mod shape;
 pub mod spawn;
 pub mod user;
 pub mod wait_time;
-pub mod webmaster;
-pub mod webui;
 
-pub use cli::{run_cli, run_locustfile, Locustfile};
+mod cli;
+mod distributed;
+mod driver;
+mod loads;
+
+/// The open model's schedule (`--arrival-rate`).
+pub use locusta_run::arrival;
+/// Load shapes (Locust's `LoadTestShape`).
+pub use locusta_run::shape;
+
+pub use cli::{run_cli, run_locustfile};
 pub use client::{CaughtResponse, Client, RequestBuilder, Response};
+pub use locustfile::{Locustfile, Node, TestEvent, TestHooks};
 pub use runner::{Runner, RunnerConfig, RunnerState};
 pub use shape::{LoadShape, ShapeTick, Stages};
 pub use user::{Task, TaskError, TaskResult, User, UserClass};

@@ -1,8 +1,8 @@
-//! The headless run's hooks into `locusta-insight`: history, thresholds, diagnosis, capacity
-//! search, HTML report, JUnit and Prometheus metrics.
+//! A run's hooks into `locusta-insight`: history, thresholds, diagnosis, capacity search, HTML
+//! report, JUnit and Prometheus metrics.
 //!
-//! Kept out of `headless.rs` so the control loop only calls a few methods: [`Insight::after_merge`]
-//! once a second, [`Insight::capacity_users`] when `--find-capacity` drives the load, and
+//! Kept out of the controller so it only calls a few methods: [`Insight::after_merge`] once a
+//! second, [`Insight::capacity_users`] when `--find-capacity` drives the load, and
 //! [`Insight::finish`] when the run is over.
 
 use std::path::PathBuf;
@@ -27,7 +27,7 @@ pub struct Insight {
     html: Option<String>,
     slo: Slo,
     capacity: Option<CapacitySearch>,
-    metrics: Option<MetricsServer>,
+    metrics: Option<(MetricsServer, tokio::runtime::Runtime)>,
     users_gauge: Arc<Mutex<u64>>,
     /// Run metadata for the report.
     pub info: RunInfo,
@@ -95,9 +95,9 @@ impl Insight {
         })
     }
 
-    /// Starts the Prometheus endpoint if `--metrics-port` asked for one (inside the control
-    /// loop's runtime).
-    pub async fn start_metrics(
+    /// Starts the Prometheus endpoint if `--metrics-port` asked for one, on a thread of its own
+    /// (so it serves whatever the caller's loop is doing).
+    pub fn start_metrics(
         &mut self,
         opts_port: Option<u16>,
         web_host: &str,
@@ -108,21 +108,31 @@ impl Insight {
             "" | "*" => "127.0.0.1",
             h => h,
         };
-        let server =
-            MetricsServer::start(host, port, Arc::clone(stats), Arc::clone(&self.users_gauge))
-                .await
-                .map_err(|e| format!("cannot serve metrics on {host}:{port}: {e}"))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("locusta-metrics")
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the metrics thread: {e}"))?;
+        let server = runtime
+            .block_on(MetricsServer::start(
+                host,
+                port,
+                Arc::clone(stats),
+                Arc::clone(&self.users_gauge),
+            ))
+            .map_err(|e| format!("cannot serve metrics on {host}:{port}: {e}"))?;
         log::info!(target: "locusta.main", "Prometheus metrics at http://{}/metrics", server.addr());
-        self.metrics = Some(server);
+        self.metrics = Some((server, runtime));
         Ok(())
     }
 
     /// Remembers the classes' task weights for the report's final ratio.
-    pub fn set_classes(&mut self, classes: &[crate::UserClass]) {
+    pub fn set_classes(&mut self, classes: &[crate::plan::ClassFacts]) {
         self.task_shares = classes
             .iter()
             .map(|c| {
-                let total: u32 = c.tasks.iter().map(|t| t.weight).sum();
+                let total: u64 = c.tasks.iter().map(|t| t.weight).sum();
                 let tasks = c
                     .tasks
                     .iter()
@@ -266,11 +276,11 @@ impl Insight {
         if let Some(why) = self.capacity.as_ref().and_then(|c| c.outcome()) {
             text.push_str(&format!("  Capacity search: {why}\n\n"));
         }
-        crate::headless::print_block(&text);
+        crate::outputs::print_block(&text);
         let outcomes = std::mem::take(&mut self.outcomes);
         let mut code = code;
         if !outcomes.is_empty() {
-            crate::headless::print_block(&threshold::summary_table(&outcomes));
+            crate::outputs::print_block(&threshold::summary_table(&outcomes));
         }
         if let Some(path) = &self.junit {
             let xml = junit::junit_xml(
@@ -299,8 +309,10 @@ impl Insight {
                 code = if code == 0 { 1 } else { code };
             }
         }
-        if let Some(m) = self.metrics.take() {
-            m.shutdown();
+        if let Some((server, runtime)) = self.metrics.take() {
+            server.shutdown();
+            // May be called from inside another runtime, where dropping one would panic.
+            runtime.shutdown_background();
         }
         code
     }

@@ -63,7 +63,24 @@ impl Arrivals {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Schedule> {
-        self.schedule.lock().unwrap_or_else(|p| p.into_inner())
+        locusta_util::lock(&self.schedule)
+    }
+
+    /// A test starts: the schedule begins now at `rate`, and the counters start from zero.
+    pub fn restart(&self, rate: f64) {
+        {
+            let mut s = self.lock();
+            s.next = Instant::now();
+            s.rate = rate.max(0.0);
+        }
+        for counter in [
+            &self.started,
+            &self.late,
+            &self.max_lag_us,
+            &self.total_lag_us,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
     }
 
     /// Changes the rate from now on (slots already claimed keep their times).

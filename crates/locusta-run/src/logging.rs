@@ -71,7 +71,7 @@ static RECENT: Mutex<std::collections::VecDeque<String>> =
 
 /// Keeps a line for the web UI's Logs tab (the Python runner passes its own log lines here).
 pub fn remember(line: &str) {
-    let mut recent = RECENT.lock().unwrap_or_else(|p| p.into_inner());
+    let mut recent = locusta_util::lock(&RECENT);
     if recent.len() >= RECENT_LINES {
         recent.pop_front();
     }
@@ -80,7 +80,7 @@ pub fn remember(line: &str) {
 
 /// The most recent log lines, oldest first (the web UI's `/logs`).
 pub fn recent_lines() -> Vec<String> {
-    let recent = RECENT.lock().unwrap_or_else(|p| p.into_inner());
+    let recent = locusta_util::lock(&RECENT);
     recent.iter().cloned().collect()
 }
 

@@ -1,54 +1,39 @@
-//! The headless master: waits for workers, dispatches users to them, merges their reports,
-//! watches their heartbeats, and writes Locust's outputs (console tables, CSV, JSON).
+//! The master's state machine: which workers there are, what each was told to run, the ramp
+//! dealt out to them, their reports merged into the run's statistics, their heartbeats.
 //!
-//! Message handling is a plain state machine ([`Master::handle`]) so it can be tested without
-//! sockets; [`run_headless`] drives it with a ZeroMQ ROUTER. Everything that comes from the
-//! network is validated: a malformed frame is logged and dropped, a report that does not
-//! parse is dropped whole, and the worker table is capped at [`MAX_WORKERS`] so a flood of
-//! fake workers cannot grow the master's memory without bound.
+//! Message handling is plain and synchronous ([`Master::handle`] returns the replies), so it is
+//! tested without sockets; [`node::MasterNode`] drives it with a ZeroMQ ROUTER. Everything that
+//! comes from the network is validated: a malformed frame is logged and dropped, a report that
+//! does not parse is dropped whole, and the worker table is capped at [`MAX_WORKERS`] so a
+//! flood of fake workers cannot grow the master's memory without bound.
 
-use std::collections::HashMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+pub mod node;
+
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use locusta_stats::{console, csv::CsvWriter, json, StatsHub};
+use locusta_stats::StatsHub;
 use locusta_util::unix_now;
 use rmpv::Value;
 
 use crate::dispatch::{distribute, sort_workers};
+use crate::order::{ClassSlot, UserSequence};
 use crate::protocol::{self, as_f64, as_u64, get, map, Message};
 use crate::report::report_from_value;
-use crate::transport::Router;
 
 /// Locust's `HEARTBEAT_LIVENESS`: missed heartbeat checks before a worker is missing.
 pub const HEARTBEAT_LIVENESS: i32 = 3;
 /// Locust's `HEARTBEAT_DEAD_INTERNAL`: a missing worker is forgotten at this count.
 pub const HEARTBEAT_DEAD: i32 = -60;
-/// How long the headless master waits, once the expected workers are ready, before it sends
-/// the first `spawn` (Locust's master checks the worker count once a second).
-pub const START_GRACE: Duration = Duration::from_millis(1000);
 /// At most this many workers are tracked (connected plus missing).
 pub const MAX_WORKERS: usize = 10_000;
 
-/// What the web UI's Workers tab shows about one worker (shared with `locusta-web`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct WorkerInfo {
-    /// Node id (`hostname_hex`).
-    pub id: String,
-    /// `ready`, `spawning`, `running`, `stopped` or `missing`.
-    pub state: String,
-    /// Users the worker reported.
-    pub user_count: u64,
-    /// CPU use in percent of one core, from its last heartbeat.
-    pub cpu_percent: f64,
-    /// Resident memory in bytes, from its last heartbeat.
-    pub memory_bytes: u64,
-}
+pub use locusta_run::WorkerInfo;
 
-/// The workers as the master sees them, refreshed about once a second.
-pub type WorkersView = Arc<Mutex<Vec<WorkerInfo>>>;
+/// The log lines each worker last sent (Locust's `logs` message), shared with the web UI's
+/// `/logs` (the same type as `locusta_web::WorkerLogs`).
+pub type WorkerLogs = Arc<Mutex<BTreeMap<String, Vec<String>>>>;
 
 #[derive(Debug, Clone)]
 struct Node {
@@ -76,10 +61,9 @@ pub enum Phase {
 
 /// How the test should run.
 pub struct MasterPlan {
-    /// Class names, in the engine's order.
-    pub classes: Vec<String>,
-    /// Class indices of the first `n` users, in dispatch order.
-    pub order: Box<dyn Fn(u64) -> Vec<usize>>,
+    /// The user classes, in the locustfile's order (their names, weights and fixed counts
+    /// decide the dispatch).
+    pub classes: Vec<ClassSlot>,
     /// `--host` (sent to workers).
     pub host: Option<String>,
     /// `--stop-timeout`.
@@ -135,14 +119,20 @@ pub struct Master {
     current: u64,
     target: u64,
     rate: f64,
-    order: Vec<usize>,
+    /// The dispatch order: the class of every user dealt out so far (and of the rest of the
+    /// ramp), oldest first.
+    order: UserSequence,
+    /// The class names, in the plan's order.
+    names: Vec<String>,
+    /// Ramps completed so far.
+    completions: u64,
     phase: Phase,
     last_spawn_ts: f64,
     warned_full: bool,
     /// The last distribution sent to each worker.
     sent: HashMap<String, Vec<(String, u64)>>,
     /// The log lines each worker last sent (`logs`), for the web UI's Logs tab.
-    worker_logs: std::collections::BTreeMap<String, Vec<String>>,
+    worker_logs: WorkerLogs,
 }
 
 /// At most this many lines per worker are kept from a `logs` message (Locust's worker sends
@@ -154,6 +144,8 @@ pub const MAX_LOG_LINE: usize = 4096;
 impl Master {
     /// A master with no workers yet.
     pub fn new(plan: MasterPlan, stats: Arc<StatsHub>) -> Master {
+        let names = plan.classes.iter().map(|c| c.name.clone()).collect();
+        let order = UserSequence::new(plan.classes.clone());
         Master {
             plan,
             stats,
@@ -163,12 +155,14 @@ impl Master {
             current: 0,
             target: 0,
             rate: 1.0,
-            order: Vec::new(),
+            order,
+            names,
+            completions: 0,
             phase: Phase::Ready,
             last_spawn_ts: 0.0,
             warned_full: false,
             sent: HashMap::new(),
-            worker_logs: std::collections::BTreeMap::new(),
+            worker_logs: WorkerLogs::default(),
         }
     }
 
@@ -195,8 +189,7 @@ impl Master {
 
     /// Users per class reported by all workers.
     pub fn class_counts(&self) -> Vec<(String, u64)> {
-        self.plan
-            .classes
+        self.names
             .iter()
             .map(|c| {
                 let n = self
@@ -213,14 +206,29 @@ impl Master {
 
     /// Users per class in the current distribution (what was dispatched).
     pub fn dispatched_counts(&self) -> Vec<(String, u64)> {
-        let mut counts = vec![0u64; self.plan.classes.len()];
-        let n = (self.current as usize).min(self.order.len());
-        for &c in &self.order[..n] {
+        let mut counts = vec![0u64; self.names.len()];
+        for &c in self.dispatched_order() {
             if let Some(x) = counts.get_mut(c) {
                 *x += 1;
             }
         }
-        self.plan.classes.iter().cloned().zip(counts).collect()
+        self.names.iter().cloned().zip(counts).collect()
+    }
+
+    /// The classes of the users dispatched now, oldest first.
+    fn dispatched_order(&self) -> &[usize] {
+        let order = self.order.active();
+        &order[..(self.current as usize).min(order.len())]
+    }
+
+    /// The user count the ramp goes to.
+    pub fn target(&self) -> u64 {
+        self.target
+    }
+
+    /// Ramps completed so far.
+    pub fn completions(&self) -> u64 {
+        self.completions
     }
 
     /// Snapshot for the web UI.
@@ -232,26 +240,45 @@ impl Master {
                 id: id.clone(),
                 state: n.state.clone(),
                 user_count: n.user_count,
-                cpu_percent: n.cpu,
-                memory_bytes: n.memory,
+                cpu_usage: n.cpu,
+                memory_usage: n.memory,
             })
             .collect();
         v.sort_by(|a, b| a.id.cmp(&b.id));
         v
     }
 
-    /// Starts (or changes) the test: ramp to `users` at `rate` per second.
-    pub fn start(&mut self, users: u64, rate: f64) {
+    /// Starts (or changes) the test: ramp to `users` at `rate` per second. With `classes`,
+    /// users added from now on are of these classes only (a load shape's class list; users
+    /// already dispatched keep theirs, as in Locust).
+    pub fn start(&mut self, users: u64, rate: f64, classes: Option<&[String]>) {
         if self.phase == Phase::Ready || self.phase == Phase::Stopped {
             self.stats.reset();
         }
-        self.target = users;
+        if let Some(names) = classes {
+            let allowed: Vec<usize> = names
+                .iter()
+                .filter_map(|n| {
+                    let found = self.names.iter().position(|c| c == n);
+                    if found.is_none() {
+                        log::warn!("the load shape names an unknown user class {n}; it is ignored");
+                    }
+                    found
+                })
+                .collect();
+            self.order.restrict(&allowed);
+        }
+        // Users beyond the ones dealt out (the rest of an unfinished ramp) are planned anew.
+        while self.order.len() as u64 > self.current {
+            self.order.pop();
+        }
+        while (self.order.len() as u64) < users && self.order.push().is_some() {}
+        self.target = users.min(self.order.len() as u64);
         self.rate = if rate.is_finite() && rate > 0.0 {
             rate
         } else {
             1.0
         };
-        self.order = (self.plan.order)(users);
         self.phase = Phase::Spawning;
     }
 
@@ -274,6 +301,7 @@ impl Master {
         let done = self.current == self.target;
         if done {
             self.phase = Phase::Running;
+            self.completions += 1;
         }
         (msgs, done)
     }
@@ -281,8 +309,7 @@ impl Master {
     /// `spawn` for every active worker with the distribution of the current user count.
     pub fn spawn_messages(&mut self) -> Vec<Message> {
         let workers = self.active_workers();
-        let n = (self.current as usize).min(self.order.len());
-        let dist = distribute(&self.order[..n], &self.plan.classes, &workers);
+        let dist = distribute(self.dispatched_order(), &self.names, &workers);
         let mut ts = unix_now();
         if ts <= self.last_spawn_ts {
             ts = self.last_spawn_ts + 1e-6;
@@ -470,8 +497,8 @@ impl Master {
                 let wid = get(&msg.data, "worker_id")
                     .and_then(|v| v.as_str())
                     .unwrap_or("");
-                let full =
-                    self.worker_logs.len() >= MAX_WORKERS && !self.worker_logs.contains_key(wid);
+                let mut logs = locusta_util::lock(&self.worker_logs);
+                let full = logs.len() >= MAX_WORKERS && !logs.contains_key(wid);
                 if wid.is_empty() || !self.nodes.contains_key(wid) || full {
                     log::debug!("dropping a logs message from {id} for an unknown worker");
                     return out;
@@ -487,7 +514,7 @@ impl Master {
                         .collect(),
                     _ => Vec::new(),
                 };
-                self.worker_logs.insert(wid.to_owned(), lines);
+                logs.insert(wid.to_owned(), lines);
             }
             "locustfile" => {
                 log::debug!("Worker {id} requested the locustfile");
@@ -583,7 +610,7 @@ impl Master {
             log::info!(target: "locusta.runners", "Worker {id} has been missing for a minute; forgetting it.");
             self.nodes.remove(&id);
             self.sent.remove(&id);
-            self.worker_logs.remove(&id);
+            locusta_util::lock(&self.worker_logs).remove(&id);
         }
         if newly_missing && self.plan.rebalancing {
             self.redistribute()
@@ -592,9 +619,9 @@ impl Master {
         }
     }
 
-    /// The log lines each worker last sent.
-    pub fn worker_logs(&self) -> &std::collections::BTreeMap<String, Vec<String>> {
-        &self.worker_logs
+    /// The log lines each worker last sent (shared: the web UI reads them as they arrive).
+    pub fn worker_logs(&self) -> WorkerLogs {
+        Arc::clone(&self.worker_logs)
     }
 
     /// Changes the host sent to workers with the next `spawn` (the web UI's form).
@@ -613,6 +640,7 @@ impl Master {
         self.phase = Phase::Stopped;
         self.current = 0;
         self.target = 0;
+        while self.order.pop().is_some() {}
         self.sent.clear();
         self.nodes
             .keys()
@@ -649,327 +677,6 @@ impl Master {
     }
 }
 
-/// What the headless master run should do, resolved from the command line.
-pub struct HeadlessMaster {
-    /// `--master-bind-host`.
-    pub bind_host: String,
-    /// `--master-bind-port`.
-    pub bind_port: u16,
-    /// `--expect-workers`.
-    pub expect_workers: u64,
-    /// `--expect-workers-max-wait` (None = forever).
-    pub expect_workers_max_wait: Option<Duration>,
-    /// `-u`.
-    pub users: u64,
-    /// `-r`.
-    pub spawn_rate: f64,
-    /// `-t`.
-    pub run_time: Option<Duration>,
-    /// `--reset-stats`.
-    pub reset_stats: bool,
-    /// Periodic console table.
-    pub print_stats: bool,
-    /// `--csv`.
-    pub csv_prefix: Option<PathBuf>,
-    /// `--csv-full-history`.
-    pub csv_full_history: bool,
-    /// `--json`.
-    pub json_stdout: bool,
-    /// `--json-file`.
-    pub json_file: Option<PathBuf>,
-    /// `--exit-code-on-error`.
-    pub exit_code_on_error: i32,
-    /// Called once the worker port is bound, with the port (`--processes` starts its local
-    /// workers here).
-    pub on_listening: Option<Box<dyn FnOnce(u16)>>,
-}
-
-fn print_block(text: &str) {
-    let mut err = std::io::stderr().lock();
-    let _ = err.write_all(text.as_bytes());
-    let _ = err.flush();
-}
-
-/// Sends each message, logging (not failing on) a send error.
-pub async fn send_all(router: &mut Router, msgs: Vec<Message>) {
-    for m in msgs {
-        if let Err(e) = router.send(&m).await {
-            log::warn!("{e}");
-        }
-    }
-}
-
-/// Handles one received frame: decodes it, lets the master handle it and sends the replies.
-pub async fn on_frame(
-    router: &mut Router,
-    master: &mut Master,
-    frame: Result<(String, bytes::Bytes), String>,
-) {
-    match frame {
-        Ok((id, payload)) => match Message::decode(&payload) {
-            Ok(msg) => {
-                let replies = master.handle(&id, msg);
-                send_all(router, replies).await;
-            }
-            Err(e) => log::warn!("dropping a malformed message from {id:?}: {e}"),
-        },
-        Err(e) => log::warn!("{e}"),
-    }
-}
-
-/// Runs the headless master to the end of the test; returns the exit code.
-pub async fn run_headless(
-    plan: MasterPlan,
-    cfg: HeadlessMaster,
-    stats: Arc<StatsHub>,
-    view: WorkersView,
-) -> i32 {
-    let mut router = match Router::bind(&cfg.bind_host, cfg.bind_port).await {
-        Ok(r) => r,
-        Err(e) => {
-            log::error!(target: "locusta.main", "{e}");
-            return 1;
-        }
-    };
-    log::info!(target: "locusta.main", "Master listening on port {} for workers", router.port);
-    let mut cfg = cfg;
-    if let Some(f) = cfg.on_listening.take() {
-        f(router.port);
-    }
-    let mut csv = match &cfg.csv_prefix {
-        Some(prefix) => match CsvWriter::create(prefix, cfg.csv_full_history) {
-            Ok(w) => Some(w),
-            Err(e) => {
-                log::error!(
-                    "cannot write CSV files with prefix {}: {e}",
-                    prefix.display()
-                );
-                return 1;
-            }
-        },
-        None => None,
-    };
-    let mut master = Master::new(plan, Arc::clone(&stats));
-    let mut sigterm =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-
-    // Wait for the expected workers.
-    let wait_started = Instant::now();
-    // As Locust's headless master (which checks once a second), the test starts a moment after
-    // the expected workers are ready, not at once: a Locust worker handles a `spawn` that comes
-    // right behind its `ack` before its runner is set (`test_start` listeners would see
-    // `environment.runner` as None).
-    let mut enough_since: Option<Instant> = None;
-    let interrupted = loop {
-        let msgs = master.outgoing_messages();
-        send_all(&mut router, msgs).await;
-        if master.worker_count() as u64 >= cfg.expect_workers {
-            let since = *enough_since.get_or_insert_with(Instant::now);
-            if since.elapsed() >= START_GRACE {
-                break false;
-            }
-        } else {
-            enough_since = None;
-        }
-        tokio::select! {
-            f = router.recv() => on_frame(&mut router, &mut master, f).await,
-            _ = tokio::time::sleep(Duration::from_millis(50)), if enough_since.is_some() => {}
-            _ = tick.tick() => {
-                let msgs = master.heartbeat_check();
-                send_all(&mut router, msgs).await;
-                if let Ok(mut v) = view.lock() { *v = master.workers_info(); }
-                if let Some(max) = cfg.expect_workers_max_wait {
-                    if wait_started.elapsed() > max {
-                        log::error!(target: "locusta.main", "Gave up waiting for workers to connect");
-                        let q = master.quit_messages();
-                        send_all(&mut router, q).await;
-                        return 1;
-                    }
-                }
-                if wait_started.elapsed() >= Duration::from_secs(1) {
-                    log::info!(target: "locusta.main", "Waiting for workers to be ready, {} of {} connected", master.worker_count(), cfg.expect_workers);
-                }
-            }
-            _ = &mut ctrl_c => break true,
-            Some(_) = async { match sigterm.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => break true,
-        }
-    };
-
-    let started = Instant::now();
-    if !interrupted {
-        if let Some(rt) = cfg.run_time {
-            log::info!(target: "locusta.main", "Run time limit set to {} seconds", rt.as_secs());
-        }
-        log::info!(target: "locusta.runners", "Sending spawn jobs of {} users at {:.2} spawn rate to {} ready workers", cfg.users, cfg.spawn_rate, master.worker_count());
-        master.start(cfg.users, cfg.spawn_rate);
-    }
-    let mut next_iteration = Instant::now();
-    let mut last_print = Instant::now();
-    let mut reset_done = false;
-    let reason = if interrupted {
-        "Got Ctrl-C or SIGTERM"
-    } else {
-        loop {
-            let msgs = master.outgoing_messages();
-            send_all(&mut router, msgs).await;
-            let now = Instant::now();
-            if master.phase() == Phase::Spawning && now >= next_iteration {
-                let (msgs, done) = master.ramp_iteration();
-                send_all(&mut router, msgs).await;
-                next_iteration = Instant::now() + master.step().1;
-                if done {
-                    log::info!(target: "locusta.runners", "All users spawned: {}", locusta_util::format_class_counts(&master.dispatched_counts()));
-                    let msgs = master.spawning_complete_messages();
-                    send_all(&mut router, msgs).await;
-                    if cfg.reset_stats && !reset_done {
-                        reset_done = true;
-                        log::info!(target: "locusta.runners", "Resetting stats\n");
-                        stats.reset();
-                    }
-                }
-            }
-            if let Some(rt) = cfg.run_time {
-                if now.duration_since(started) >= rt {
-                    break "--run-time limit reached, shutting down";
-                }
-            }
-            if master.known_workers() == 0 {
-                break "The last worker quit, stopping test.";
-            }
-            if master.worker_count() == 0 {
-                break "The last worker went missing, stopping test.";
-            }
-            let wake = if master.phase() == Phase::Spawning {
-                tokio::time::Instant::from_std(next_iteration)
-            } else {
-                tokio::time::Instant::now() + Duration::from_millis(200)
-            };
-            tokio::select! {
-                f = router.recv() => on_frame(&mut router, &mut master, f).await,
-                _ = tick.tick() => {
-                    let msgs = master.heartbeat_check();
-                    send_all(&mut router, msgs).await;
-                    if let Ok(mut v) = view.lock() { *v = master.workers_info(); }
-                    write_tick(&stats, csv.as_mut(), master.user_count(), cfg.print_stats.then_some(&mut last_print));
-                }
-                _ = tokio::time::sleep_until(wake) => {}
-                _ = &mut ctrl_c => break "Got Ctrl-C, shutting down",
-                Some(_) = async { match sigterm.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => break "Got SIGTERM signal",
-            }
-        }
-    };
-    log::info!(target: "locusta.main", "{reason}");
-
-    quit_workers(&mut router, &mut master).await;
-    if let Ok(mut v) = view.lock() {
-        *v = master.workers_info();
-    }
-    finish_outputs(
-        &stats,
-        csv.as_mut(),
-        cfg.json_stdout,
-        cfg.json_file.as_deref(),
-        cfg.exit_code_on_error,
-    )
-}
-
-/// A master's once-a-second outputs: the CSV snapshot and, every 2 s when `last_print` is given
-/// (the periodic console table is on), the stats table.
-pub fn write_tick(
-    stats: &StatsHub,
-    csv: Option<&mut CsvWriter>,
-    users: u64,
-    last_print: Option<&mut Instant>,
-) {
-    if let Some(w) = csv {
-        if let Err(e) = stats.read(|agg| w.write_snapshot(agg, users, unix_now())) {
-            log::error!("writing CSV files failed: {e}");
-        }
-    }
-    if let Some(last) = last_print {
-        if last.elapsed() >= Duration::from_secs(2) {
-            *last = Instant::now();
-            print_block(&stats.read(|agg| console::stats_table(agg, true)));
-        }
-    }
-}
-
-/// Sends `quit` to every worker and waits up to 5 s for each to send its final report and quit.
-pub async fn quit_workers(router: &mut Router, master: &mut Master) {
-    let quits = master.quit_messages();
-    if quits.is_empty() {
-        return;
-    }
-    send_all(router, quits).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while master.known_workers() > 0 {
-        tokio::select! {
-            f = router.recv() => on_frame(router, master, f).await,
-            _ = tokio::time::sleep_until(deadline) => {
-                log::warn!("{} workers did not confirm quitting within 5 s", master.known_workers());
-                break;
-            }
-        }
-    }
-}
-
-/// The end of a master's run: merges the last reports, decides the exit code (`exit_code_on_error`
-/// when anything failed) and writes the final CSV snapshot, then the JSON (`--json`,
-/// `--json-file`) or the console summary. Returns the exit code.
-pub fn finish_outputs(
-    stats: &StatsHub,
-    csv: Option<&mut CsvWriter>,
-    json_stdout: bool,
-    json_file: Option<&Path>,
-    exit_code_on_error: i32,
-) -> i32 {
-    stats.merge();
-    let code = stats.read(|agg| {
-        if !agg.errors().is_empty() || !agg.exceptions().is_empty() {
-            exit_code_on_error
-        } else {
-            0
-        }
-    });
-    log::info!(target: "locusta.main", "Shutting down (exit code {code})");
-    if let Some(w) = csv {
-        if let Err(e) = stats.read(|agg| w.write_snapshot(agg, 0, unix_now())) {
-            log::error!("writing CSV files failed: {e}");
-        }
-    }
-    if json_stdout {
-        let text = stats.read(json::stats_json);
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{text}");
-    }
-    if let Some(path) = json_file {
-        let mut name = path.as_os_str().to_owned();
-        name.push(".json");
-        let target = PathBuf::from(name);
-        if let Err(e) = std::fs::write(&target, stats.read(json::stats_json)) {
-            log::error!("cannot write {}: {e}", target.display());
-        }
-    } else {
-        let (table, percentiles, errors) = stats.read(|agg| {
-            (
-                console::stats_table(agg, false),
-                console::percentiles_table(agg),
-                console::error_report(agg),
-            )
-        });
-        print_block(&table);
-        print_block(&percentiles);
-        if !errors.is_empty() {
-            print_block(&errors);
-        }
-    }
-    code
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -977,8 +684,11 @@ mod tests {
     fn master() -> (Master, Arc<StatsHub>) {
         let stats = StatsHub::new(locusta_stats::StatsLimits::default());
         let plan = MasterPlan {
-            classes: vec!["U".into()],
-            order: Box::new(|n| vec![0; n as usize]),
+            classes: vec![ClassSlot {
+                name: "U".into(),
+                weight: 1.0,
+                fixed_count: 0,
+            }],
             host: None,
             stop_timeout: 0.0,
             rebalancing: false,
@@ -1002,7 +712,7 @@ mod tests {
             ("logs", Value::Array(lines)),
         ]);
         m.handle("w1", Message::new("logs", data, "w1"));
-        let kept = &m.worker_logs()["w1"];
+        let kept = locusta_util::lock(&m.worker_logs())["w1"].clone();
         assert_eq!(kept.len(), MAX_LOG_LINES);
         assert_eq!(kept.last().map(String::as_str), Some("line 599"));
         // An unknown worker id is dropped, and so is a report without one.
@@ -1012,7 +722,7 @@ mod tests {
         ]);
         m.handle("w1", Message::new("logs", other, "w1"));
         m.handle("w1", Message::new("logs", Value::Nil, "w1"));
-        assert_eq!(m.worker_logs().len(), 1);
+        assert_eq!(locusta_util::lock(&m.worker_logs()).len(), 1);
     }
 
     #[test]
@@ -1036,7 +746,7 @@ mod tests {
         });
         assert_eq!(rows, vec![(2, "boom".to_string(), vec!["w1".to_string()])]);
 
-        m.start(2, 2.0);
+        m.start(2, 2.0, None);
         let (spawns, done) = m.ramp_iteration();
         assert!(done && spawns.len() == 1);
         let stops = m.stop_messages();

@@ -40,6 +40,15 @@ pub trait LoadShape: Send {
     fn arrival_rate(&mut self, _run_time: Duration) -> Option<f64> {
         None
     }
+
+    /// The shape's name, as the web UI shows it.
+    fn name(&self) -> String {
+        "LoadTestShape".to_owned()
+    }
+
+    /// A test starts (again, from the web UI): a shape that keeps its own clock restarts it
+    /// (Locust's `reset_time`). The default does nothing: `tick` gets the time since the start.
+    fn reset(&mut self) {}
 }
 
 /// A k6-style list of stages: each holds `users` at `spawn_rate` until `until` has elapsed
@@ -62,6 +71,10 @@ impl Stages {
 }
 
 impl LoadShape for Stages {
+    fn name(&self) -> String {
+        "Stages".to_owned()
+    }
+
     fn tick(&mut self, run_time: Duration, _user_count: u64) -> Option<ShapeTick> {
         self.stages
             .iter()
