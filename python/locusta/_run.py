@@ -9,12 +9,11 @@ import os
 import signal
 import socket
 import sys
-import time
 import traceback
 
 import gevent
 
-from . import _core, _importhook, _runtime, _web
+from . import _core, _importhook, _runtime
 
 logger = logging.getLogger("locusta.main")
 
@@ -27,15 +26,37 @@ class _Exit(Exception):
         self.code = code
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Logs to stderr and tells the live terminal view, which then draws below the line."""
+
+    def emit(self, record):
+        super().emit(record)
+        _core.note_stderr_write()
+
+
+class _UiLogHandler(logging.Handler):
+    """Keeps the Python log lines for the web UI's Logs tab."""
+
+    def emit(self, record):
+        try:
+            _core.remember_log_line(self.format(record))
+        except Exception:  # never let the Logs tab break logging
+            pass
+
+
 def _setup_logging(opts):
     if opts["skip_log_setup"]:
         return
     level = opts["loglevel"].upper()
     fmt = f"[%(asctime)s] {socket.gethostname()}/%(levelname)s/%(name)s: %(message)s"
-    handler = logging.FileHandler(opts["logfile"]) if opts["logfile"] else logging.StreamHandler(sys.stderr)
+    handler = logging.FileHandler(opts["logfile"]) if opts["logfile"] else _StderrHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(fmt))
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    if not opts["headless"]:
+        ui = _UiLogHandler()
+        ui.setFormatter(handler.formatter)
+        root.addHandler(ui)
     try:
         root.setLevel(level)
     except ValueError:
@@ -225,20 +246,6 @@ def _load_locustfile(path):
     return users, shapes
 
 
-def _refuse_unsupported(opts):
-    missing = []
-    if missing:
-        logger.error(
-            "%s %s not available in this version of locusta yet; run a single headless process (--headless) instead",
-            ", ".join(missing),
-            "is" if len(missing) == 1 else "are",
-        )
-        raise _Exit(1)
-    if opts["master"] and opts["worker"]:
-        logger.error("--master cannot be combined with --worker")
-        raise _Exit(1)
-
-
 def run(argv):
     try:
         return _run(argv)
@@ -276,6 +283,7 @@ def _run(argv):
     from . import locust as api
     from .locust.argument_parser import LocustArgumentParser, UsageError
     from .locust.env import Environment
+    from .locust.user.task import filter_tasks_by_tags
 
     user_classes = {}
     shape_classes = []
@@ -295,9 +303,10 @@ def _run(argv):
     except ValueError as e:
         sys.stderr.write(f"locusta: error: {e}\n")
         return 2
-    opts, sources, given = _parse(argv, extras)
+    parsed = _parse(argv, extras)
+    opts, sources = parsed.options(), parsed.sources()
     try:
-        custom = parser.values(given)
+        custom = parser.values(parsed.extras())
     except UsageError as e:
         sys.stderr.write(f"locusta: error: {e}\n")
         return 2
@@ -306,109 +315,29 @@ def _run(argv):
     _secrets.register(parser, custom)
     _setup_logging(opts)
 
-    if opts["list_commands"]:
-        print("Available Users:")
-        for n in user_classes:
-            print("    " + n)
-        return 0
+    # Tags are applied before the plan, which drops the classes they leave without tasks.
+    tags = set(opts["tags"]) if opts["tags"] is not None else None
+    exclude = set(opts["exclude_tags"]) if opts["exclude_tags"] is not None else None
+    if tags is not None or exclude is not None:
+        for cls in user_classes.values():
+            filter_tasks_by_tags(cls, tags, exclude)
+    try:
+        plan = _core.RunPlan(parsed, _facts(opts, user_classes, shape_classes, parser, custom, paths))
+    except _core.PlanExit as e:
+        return e.args[0]
 
-    logger.info("Starting locusta %s", _core.__version__)
-    _refuse_unsupported(opts)
-
-    if not user_classes:
-        logger.error("No User class found!")
-        return 1
-    if opts["user_classes"]:
-        missing = [n for n in opts["user_classes"] if n not in user_classes]
-        if missing:
-            logger.error("Unknown User(s): %s\n", ", ".join(missing))
-            return 1
-        selected = [user_classes[n] for n in opts["user_classes"]]
-    else:
-        selected = list(user_classes.values())
-
-    host = opts["host"]
-    processes = opts["processes"]
-    if processes == -1:
-        processes = os.cpu_count() or 1
     # Worker processes are started as `sys.executable` + this command line (the interpreter's
     # own path would lose the virtualenv).
     os.environ["LOCUSTA_EXECUTABLE"] = sys.executable
-    if processes and processes > 0 and opts["worker"]:
-        return _core.run_worker_processes(processes, opts["master_host"], int(opts["master_port"]))
-    if opts["master"] or (processes and processes > 0):
-        # The master runs no users: it dispatches them by class name, weight and fixed count.
-        classes = [(c.__name__, float(c.weight), int(c.fixed_count)) for c in selected]
-        try:
-            files = []
-            for p in paths:
-                with open(p) as f:
-                    files.append((os.path.basename(p), f.read()))
-            link = _core.MasterLink(argv, classes, extras, files)
-        except _core.UsageError as e:
-            sys.stderr.write(f"{e.args[0]}\n")
-            return e.args[1]
-        # Locust's master-side hooks (init with a MasterRunner, custom messages, worker_report).
-        from . import _master
-
-        env = Environment(
-            user_classes=selected,
-            locustfile=opts["locustfile"],
-            events=api.events,
-            host=host,
-            reset_stats=opts["reset_stats"],
-            stop_timeout=opts["stop_timeout"],
-            parsed_options=argparse.Namespace(**opts, **custom),
-            parsed_locustfiles=paths,
-            available_user_classes=user_classes,
-            available_user_tasks={n: list(c.tasks) for n, c in user_classes.items()},
-        )
-        return _master.run(link, env, api)
-    if host is None and not opts["worker"] and opts["headless"]:
-        from .locust.user.users import HttpUser
-        from .locust.contrib.fasthttp import FastHttpUser
-
-        for cls in selected:
-            if issubclass(cls, (HttpUser, FastHttpUser)) and cls.host is None:
-                logger.error(
-                    "You must specify the base host. Either in the host attribute in the User class (%s), "
-                    "or on the command line using the --host option.",
-                    cls.__name__,
-                )
-                return 1
-    elif host is not None:
+    if plan.role == "worker_processes":
+        return _core.run_worker_processes(plan.worker_processes, opts["master_host"], int(opts["master_port"]))
+    selected = [user_classes[n] for n in plan.classes]
+    host = plan.host
+    if host:
         for cls in selected:
             cls.host = host
 
-    # Thresholds, JUnit, diagnosis and HTML report (Rust, shared with the native engine).
-    try:
-        insight = _core.Insight(opts, host or "")
-    except ValueError as e:
-        logger.error("%s", e)
-        return 2
-    if insight.finds_capacity() and shape_classes:
-        logger.error("--find-capacity cannot be combined with a load shape")
-        return 1
-    # --arrival-rate: the open model (headless runs).
-    open_model = None
-    if opts["arrival_rate"]:
-        if shape_classes or insight.finds_capacity():
-            logger.error("--arrival-rate cannot be combined with a load shape or --find-capacity")
-            return 1
-        try:
-            open_model = _core.OpenModel(str(opts["arrival_rate"]), opts["run_time"] or None)
-        except ValueError as e:
-            logger.error("%s", e)
-            return 2 if str(e).startswith("invalid --arrival-rate") else 1
-
     runtime = _runtime.install(_runtime.Runtime(threads=_io_threads(sources, opts), max_entries=opts["max_stats_entries"]))
-    if opts["metrics_port"]:
-        try:
-            insight.start_metrics(int(opts["metrics_port"]), opts["web_host"] or "", runtime.stats)
-        except OSError as e:
-            logger.error("%s", e)
-            return 1
-    parsed = argparse.Namespace(**opts, **custom)
     shape = shape_classes[0]() if shape_classes else None
     env = Environment(
         user_classes=selected,
@@ -420,217 +349,103 @@ def _run(argv):
         host=host,
         reset_stats=opts["reset_stats"],
         stop_timeout=opts["stop_timeout"],
-        parsed_options=parsed,
+        parsed_options=argparse.Namespace(**opts, **custom),
         parsed_locustfiles=paths,
         available_user_classes=user_classes,
         available_user_tasks={n: list(c.tasks) for n, c in user_classes.items()},
     )
-    env._filter_tasks_by_tags()
-    if opts["tags"] is not None or opts["exclude_tags"] is not None:
-        env.user_classes = [c for c in env.user_classes if c.tasks]
-        if not env.user_classes:
-            logger.error("No tasks left to run after applying --tags/--exclude-tags; check the tag names.")
-            return 1
-    runner = env.create_worker_runner() if opts["worker"] else env.create_local_runner()
-    if shape is not None:
-        shape.runner = runner
-    api.events.init.fire(environment=env, runner=runner, web_ui=None)
-
-    stats = runtime.stats
-    api.events.reset_stats.add_listener(insight.reset)
-    if opts["worker"]:
+    if plan.role == "worker":
+        runner = env.create_worker_runner()
+        api.events.init.fire(environment=env, runner=runner, web_ui=None)
         return _run_worker(opts, env, runner, runtime, api)
-    if opts["csv_prefix"]:
+    try:
+        return _run_controlled(plan, env, shape, parser, runtime, api)
+    finally:
+        runtime.close()
+
+
+def _run_controlled(plan, env, shape, parser, runtime, api):
+    """A single process or a master: the run controller drives the runner."""
+    from . import _driver
+    from .locust.runners import LocalRunner, MasterRunner
+
+    link = None
+    if plan.role == "master":
         try:
-            stats.csv_open(opts["csv_prefix"], opts["stats_history_enabled"])
+            link = _core.MasterLink(plan, runtime.stats)
         except OSError as e:
             logger.error("%s", e)
             return 1
-
-    if not opts["headless"]:
-        if open_model is not None:
-            logger.warning("--arrival-rate applies to headless runs; the web UI runs the closed model")
-        return _web.run(opts, sources, env, runner, runtime, insight, shape, parser, custom, _finish)
-
-    stop_reason = []
-
-    def on_signal(reason):
-        if not stop_reason:
-            stop_reason.append(reason)
-
-    gevent.signal_handler(signal.SIGTERM, on_signal, "sigterm")
-    gevent.signal_handler(signal.SIGINT, on_signal, "sigint")
-
-    run_time = opts["run_time"]
-    if run_time:
-        logger.info("Run time limit set to %s seconds", run_time)
-    print_stats = not opts["only_summary"]
-    if print_stats:
-        sys.stderr.write(stats.stats_table(True))
-        sys.stderr.flush()
-
-    users = opts["num_users"] if opts["num_users"] is not None else 1
-    rate = opts["spawn_rate"] if opts["spawn_rate"] is not None else 1.0
-    started = time.monotonic()
-    shape_value = None
-    from .locust.exception import StopTest
-
-    def shape_tick():
-        try:
-            return shape.tick()
-        except StopTest as e:
-            logger.error("%s", e)
-            logger.warning("Stopping Locust...")
-            return None
-
-    if open_model is not None:
-        _runtime.open_model = open_model
-        logger.info("Open model: %.2f iterations per second", open_model.rate)
-
-    # --find-capacity: the search sets the users each second (a step ramp until the objective
-    # breaks), at a spawn rate that reaches each step at once.
-    capacity = insight.finds_capacity()
-    capacity_users = 0
-    capacity_rate = max(rate, float(insight.capacity_step())) if capacity else rate
+        runner = MasterRunner(env)
+        runner._attach(link)
+    else:
+        runner = LocalRunner(env)
+    env.runner = runner
     if shape is not None:
-        shape.reset_time()
-        tick = shape_tick()
-        if tick is None:
-            stop_reason.append("shape")
-        else:
-            shape_value = tuple(tick)
-            runner.start(tick[0], tick[1], user_classes=tick[2] if len(tick) > 2 else None)
-    elif capacity:
-        capacity_users = insight.capacity_users(0.0) or 1
-        logger.info("Capacity search: %d users at %.2f spawn rate", capacity_users, capacity_rate)
-        runner.start(capacity_users, capacity_rate)
-    else:
-        runner.start(users, rate)
-
-    last_csv = last_print = last_shape = time.monotonic()
+        shape.runner = runner
+    api.events.init.fire(environment=env, runner=runner, web_ui=None)
     try:
-        while not stop_reason:
-            gevent.sleep(0.1)
-            now = time.monotonic()
-            if runner.quit_requested:
-                stop_reason.append("quit")
-                break
-            if run_time and shape is None and now - started >= run_time:
-                stop_reason.append("run_time")
-                break
-            if shape is not None and now - last_shape >= 1:
-                last_shape = now
-                tick = shape_tick()
-                if tick is None:
-                    logger.info("Shape test stopping")
-                    stop_reason.append("shape")
-                    break
-                if tuple(tick) != shape_value:
-                    shape_value = tuple(tick)
-                    logger.info("Shape test updating to %d users at %.2f spawn rate", tick[0], tick[1])
-                    runner.start(tick[0], tick[1], user_classes=tick[2] if len(tick) > 2 else None)
-            if open_model is not None:
-                open_model.tick(now - started)
-            if now - last_csv >= 1:
-                last_csv = now
-                why = insight.after_merge(
-                    stats, runner.user_count, now - started, open_model.rate if open_model is not None else None
-                )
-                if why:
-                    logger.error("%s", why)
-                    stop_reason.append("threshold")
-                    break
-                if capacity:
-                    wanted = insight.capacity_users(now - started)
-                    if wanted is None:
-                        stop_reason.append("capacity")
-                        break
-                    if wanted != capacity_users:
-                        capacity_users = wanted
-                        logger.info("Capacity search: %d users", wanted)
-                        runner.start(wanted, capacity_rate)
-                try:
-                    stats.csv_write(runner.user_count)
-                except OSError as e:
-                    logger.error("writing CSV files failed: %s", e)
-            if print_stats and now - last_print >= 2:
-                last_print = now
-                sys.stderr.write(stats.stats_table(True))
-                sys.stderr.flush()
-    except KeyboardInterrupt:
-        stop_reason.append("sigint")
-
-    reason = stop_reason[0] if stop_reason else "quit"
-    if open_model is not None:
-        insight.set_open_model(open_model)
-    return _finish(reason, opts, env, runner, runtime, insight)
+        try:
+            controller = _core.Controller(
+                plan, runtime.stats, shape, _driver.shape_tick if shape is not None else None, link
+            )
+        except OSError as e:
+            logger.error("%s", e)
+            return 1
+        _runtime.open_model = controller.open_model()
+        return _driver.drive(controller, env, runner, parser)
+    finally:
+        # Whatever happened, the workers are told to quit (a second quit does nothing).
+        if link is not None:
+            link.quit()
 
 
-def _finish(reason, opts, env, runner, runtime, insight):
-    """The end of a run (headless or web UI): the `quitting` and `quit` events, the exit code,
-    the final CSV, JSON, console tables and insight outputs."""
-    from . import locust as api
-    from .locust.event import state as event_state
+def _task_facts(tasks, depth=0):
+    """A class's tasks as the plan takes them: ``(name, weight, nested tasks)``."""
+    counts = {}
+    for t in tasks or []:
+        counts[t] = counts.get(t, 0) + 1
+    out = []
+    for t, weight in counts.items():
+        sub = getattr(t, "tasks", None) if inspect.isclass(t) and depth < 10 else None
+        out.append((getattr(t, "__name__", str(t)), weight, _task_facts(sub, depth + 1) if sub else []))
+    return out
 
-    stats = runtime.stats
-    if reason == "run_time":
-        logger.info("--run-time limit reached, shutting down")
-    elif reason == "sigterm":
-        logger.info("Got SIGTERM signal")
-    elif reason == "sigint":
-        logger.info("Got Ctrl-C, shutting down")
-    elif reason == "autoquit":
-        logger.info("--autoquit time reached, shutting down")
 
-    # A second signal while users finish their tasks stops at once.
-    gevent.signal_handler(signal.SIGINT, lambda: runner.user_greenlets.kill(block=False))
-    gevent.signal_handler(signal.SIGTERM, lambda: runner.user_greenlets.kill(block=False))
-    # As Locust: a run that ends by itself (run time, shape, quit()) stops the runner first; on
-    # SIGTERM or Ctrl-C the `quitting` listeners run and the exit code is decided while the users
-    # are still running, then the runner quits.
-    signalled = reason in ("sigterm", "sigint")
-    if not signalled:
-        runner.quit()
+def _facts(opts, user_classes, shape_classes, parser, custom, paths):
+    """What the run plan needs to know about the locustfile."""
+    from .locust.contrib.fasthttp import FastHttpUser
+    from .locust.user.users import HttpUser
 
-    api.events.quitting.fire(environment=env, reverse=True)
-    if env.process_exit_code is not None:
-        code = env.process_exit_code
-    elif stats.has_errors():
-        code = opts["exit_code_on_error"]
-    elif event_state["unhandled_exception"]:
-        code = 2
-    else:
-        code = 0
-    code = insight.exit_code(stats, code, reason == "threshold")
-    logger.info("Shutting down (exit code %s)", code)
-    if signalled:
-        runner.quit()
-
-    try:
-        stats.csv_write(0)
-    except OSError as e:
-        logger.error("writing CSV files failed: %s", e)
-    if opts["json"]:
-        sys.stdout.write(stats.json() + "\n")
-        sys.stdout.flush()
-    if opts["json_file"]:
-        target = opts["json_file"] + ".json"
-        d = os.path.dirname(target)
-        if d:
-            os.makedirs(d, exist_ok=True)
-        with open(target, "w") as f:
-            f.write(stats.json())
-    else:
-        sys.stderr.write(stats.stats_table(False))
-        sys.stderr.write(stats.percentiles_table())
-        report = stats.error_report()
-        if report:
-            sys.stderr.write(report)
-        sys.stderr.flush()
-    code = insight.finish(stats, code)
-    api.events.quit.fire(exit_code=code)
-    runtime.close()
-    return code
+    classes = [
+        {
+            "name": name,
+            "weight": float(cls.weight),
+            "fixed_count": int(cls.fixed_count),
+            "host": cls.host or None,
+            "needs_host": issubclass(cls, (HttpUser, FastHttpUser)),
+            "tasks": _task_facts(cls.tasks),
+        }
+        for name, cls in user_classes.items()
+        if cls.weight != 0 or cls.fixed_count
+    ]
+    shape = shape_classes[0] if shape_classes else None
+    extra_options = []
+    for dest, d in parser.args_included_in_web_ui.items():
+        value = custom.get(dest, d.default)
+        choices = [str(c) for c in d.choices] if d.choices else None
+        extra_options.append((dest, "" if value is None else str(value), d.help, choices, bool(d.is_secret)))
+    files = []
+    for p in paths:
+        with open(p) as f:
+            files.append((os.path.basename(p), f.read()))
+    return {
+        "classes": classes,
+        "shape": (shape.__name__, bool(getattr(shape, "use_common_options", False))) if shape else None,
+        "extra_options": extra_options,
+        "script": os.path.basename(opts["locustfile"] or "locustfile.py"),
+        "locustfiles": files,
+    }
 
 
 def _run_worker(opts, env, runner, runtime, api):
@@ -685,7 +500,6 @@ def _run_worker(opts, env, runner, runtime, api):
     runner.stop()
     api.events.quitting.fire(environment=env, reverse=True)
     api.events.quit.fire(exit_code=code)
-    runtime.close()
     return code
 
 

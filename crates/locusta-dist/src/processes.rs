@@ -59,10 +59,22 @@ pub fn spawn_worker_process(args: &[std::ffi::OsString]) -> std::io::Result<std:
         Some(e) if !e.is_empty() => std::path::PathBuf::from(e),
         _ => std::env::current_exe()?,
     };
-    std::process::Command::new(exe)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .spawn()
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(args).stdin(std::process::Stdio::null());
+    // A worker whose master process died (killed, crashed) gets SIGTERM instead of retrying to
+    // connect for minutes. The signal follows the thread that started it, which lives as long
+    // as the master's loop: both masters start their workers there and reap them there.
+    // SAFETY: prctl is async-signal-safe and touches only this (child) process.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn()
 }
 
 /// Waits for child processes to exit, killing those still running after `limit`.

@@ -10,8 +10,10 @@ use std::path::{Path, PathBuf};
 use crate::spec::{by_dest, display_name};
 use crate::timespan::parse_timespan;
 
-/// Every Locust 2.47 option (plus the locusta additions), with Locust's defaults.
-#[derive(Debug, Clone, PartialEq)]
+/// Every Locust 2.47 option (plus the locusta additions), with Locust's defaults. Serialized
+/// with the field names (Locust's `dest` names), which is how the Python front end sees them
+/// (`environment.parsed_options`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Options {
     /// `-f/--locustfile`: test file(s), directory, module or URL. Default `locustfile.py`.
     pub locustfile: String,

@@ -16,16 +16,20 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use locusta::spawn::ClassSlot;
-use locusta_dist::master::SharedMailbox;
+use locusta_dist::master::node::MasterNode;
+use locusta_dist::master::{MasterPlan, SharedMailbox, WorkerLogs};
+use locusta_dist::order::ClassSlot;
 use locusta_dist::rmpv::Value;
 use locusta_dist::worker::{self, Engine, Exit, WorkerConfig};
 use locusta_stats::StatsHub;
 use locusta_util::lock;
 use pyo3::prelude::*;
 
+use crate::controller::Snapshot;
+use crate::plan::RunPlan;
 use crate::stats::Stats;
-use crate::ExtraTuple;
+use locusta_run::Role;
+use pyo3::exceptions::{PyOSError, PyRuntimeError};
 
 enum Command {
     Spawn {
@@ -281,134 +285,201 @@ impl WorkerLink {
     }
 }
 
-/// The options and class slots of a master, parsed again from `argv` (plus the locustfile's
-/// declared options).
-fn master_setup(
-    argv: Vec<String>,
-    classes: Vec<(String, f64, u64)>,
-    extras: Option<Vec<ExtraTuple>>,
-) -> PyResult<(locusta_options::Options, Vec<ClassSlot>)> {
-    let parsed = crate::parse_argv(argv, extras)?;
-    let slots: Vec<ClassSlot> = classes
-        .into_iter()
-        .map(|(name, weight, fixed_count)| ClassSlot {
-            name,
-            weight,
-            fixed_count,
-        })
-        .collect();
-    Ok((parsed.options, slots))
+/// What the gevent driver asks of the master's thread.
+enum Order {
+    Spawn {
+        users: u64,
+        rate: f64,
+        classes: Option<Vec<String>>,
+    },
+    Stop,
+    SetHost(Option<String>),
+    Quit,
 }
 
-/// Runs the master on the current thread to its end; returns the exit code.
-fn master_blocking(
-    opts: locusta_options::Options,
-    slots: Vec<ClassSlot>,
-    locustfiles: Vec<(String, String)>,
-    messages: Option<SharedMailbox>,
-) -> i32 {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            log::error!("cannot start the master's control loop: {e}");
-            return 1;
-        }
-    };
-    let host = opts.host.clone();
-    rt.block_on(async move {
-        match messages {
-            Some(m) => {
-                locusta::distributed::run_master_slots_with_messages(
-                    slots,
-                    host,
-                    &opts,
-                    locustfiles,
-                    m,
-                )
-                .await
-            }
-            None => locusta::distributed::run_master_slots(slots, host, &opts, locustfiles).await,
-        }
-    })
+/// Orders one way, the master's snapshot the other.
+#[derive(Default)]
+struct Exchange {
+    orders: VecDeque<Order>,
+    snapshot: locusta_run::Snapshot,
 }
 
-/// Runs a headless master for these classes (`(name, weight, fixed_count)`), with the options
-/// parsed again from `argv` (plus the locustfile's declared options); returns the exit code.
-#[pyfunction]
-#[pyo3(signature = (argv, classes, extras=None, locustfiles=None))]
-pub fn run_master(
-    py: Python<'_>,
-    argv: Vec<String>,
-    classes: Vec<(String, f64, u64)>,
-    extras: Option<Vec<ExtraTuple>>,
-    locustfiles: Option<Vec<(String, String)>>,
-) -> PyResult<i32> {
-    let (opts, slots) = master_setup(argv, classes, extras)?;
-    Ok(py.detach(move || master_blocking(opts, slots, locustfiles.unwrap_or_default(), None)))
-}
+/// How often the master's thread looks for orders and publishes its snapshot.
+const LINK_INTERVAL: Duration = Duration::from_millis(50);
 
-/// What a [`MasterLink`] runs once started: the options, the class slots and the locustfiles.
-type MasterSetup = (
-    locusta_options::Options,
-    Vec<ClassSlot>,
-    Vec<(String, String)>,
-);
-
-/// The master for a Python locustfile with listeners: the protocol runs on its own Rust
-/// thread (started by [`MasterLink::start`]) while the Python runner polls custom messages
-/// and stats reports from the gevent loop, as [`WorkerLink`] does on a worker.
+/// The master of a Python run: its socket and state machine ([`MasterNode`]) run on a Rust
+/// thread of their own, steered by the gevent driver through orders (spawn, stop, quit) and a
+/// published snapshot, exactly as the Rust driver steers a [`MasterNode`] directly. Custom
+/// messages and stats reports for Python listeners travel through a mailbox.
 #[pyclass(module = "locusta._core", frozen)]
 pub struct MasterLink {
     mailbox: SharedMailbox,
-    setup: Mutex<Option<MasterSetup>>,
-    exit: Arc<Mutex<Option<i32>>>,
+    exchange: Arc<Mutex<Exchange>>,
+    worker_logs: WorkerLogs,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl MasterLink {
+    /// Where the master keeps the workers' log lines (the web UI's `/logs`).
+    pub(crate) fn worker_logs(&self) -> WorkerLogs {
+        Arc::clone(&self.worker_logs)
+    }
+
+    fn order(&self, order: Order) {
+        lock(&self.exchange).orders.push_back(order);
+    }
+}
+
+/// The master's thread: binds, starts `--processes` workers, then serves them and carries out
+/// the orders until `Quit`.
+async fn serve_master(
+    mut node: MasterNode,
+    processes: Option<u64>,
+    exchange: Arc<Mutex<Exchange>>,
+) {
+    if let Some(n) = processes {
+        node.start_local_workers(n);
+    }
+    loop {
+        let orders: Vec<Order> = lock(&exchange).orders.drain(..).collect();
+        for order in orders {
+            match order {
+                Order::Spawn {
+                    users,
+                    rate,
+                    classes,
+                } => node.spawn(users, rate, classes.as_deref()),
+                Order::Stop => node.stop_users().await,
+                Order::SetHost(host) => node.set_host(host),
+                Order::Quit => {
+                    node.quit().await;
+                    lock(&exchange).snapshot = node.snapshot();
+                    return;
+                }
+            }
+        }
+        lock(&exchange).snapshot = node.snapshot();
+        node.serve(Instant::now() + LINK_INTERVAL).await;
+    }
 }
 
 #[pymethods]
 impl MasterLink {
-    /// Parses the options (a usage error raises `UsageError`); nothing runs until `start`.
+    /// Binds the workers' port of `plan`'s master and starts serving on a thread of its own;
+    /// reports go into `stats`. `OSError` when the port cannot be bound.
     #[new]
-    #[pyo3(signature = (argv, classes, extras=None, locustfiles=None))]
-    fn new(
-        argv: Vec<String>,
-        classes: Vec<(String, f64, u64)>,
-        extras: Option<Vec<ExtraTuple>>,
-        locustfiles: Option<Vec<(String, String)>>,
-    ) -> PyResult<Self> {
-        let (opts, slots) = master_setup(argv, classes, extras)?;
+    fn new(py: Python<'_>, plan: &RunPlan, stats: &Stats) -> PyResult<Self> {
+        let mailbox = SharedMailbox::default();
+        let (master_plan, settings) = plan.with(|p| {
+            let Role::Master(settings) = p.role.clone() else {
+                return Err(PyRuntimeError::new_err("this run is not a master"));
+            };
+            let master_plan = MasterPlan {
+                classes: p
+                    .classes
+                    .iter()
+                    .map(|c| ClassSlot {
+                        name: c.name.clone(),
+                        weight: c.weight,
+                        fixed_count: c.fixed_count,
+                    })
+                    .collect(),
+                host: p.host.clone(),
+                stop_timeout: p.stop_timeout.as_secs_f64(),
+                rebalancing: settings.rebalancing,
+                locustfiles: p.locustfiles.clone(),
+                messages: Some(Arc::clone(&mailbox)),
+            };
+            Ok((master_plan, settings))
+        })??;
+        let hub = stats.hub();
+        let exchange = Arc::new(Mutex::new(Exchange::default()));
+        let (bound_tx, bound_rx) = std::sync::mpsc::channel::<Result<WorkerLogs, String>>();
+        let thread_exchange = Arc::clone(&exchange);
+        let thread = std::thread::Builder::new()
+            .name("locusta-master".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = bound_tx.send(Err(format!("cannot start the master's loop: {e}")));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    let bound =
+                        MasterNode::bind(master_plan, &settings.bind_host, settings.bind_port, hub)
+                            .await;
+                    match bound {
+                        Ok(node) => {
+                            let _ = bound_tx.send(Ok(node.worker_logs()));
+                            serve_master(node, settings.processes, thread_exchange).await;
+                        }
+                        Err(e) => {
+                            let _ = bound_tx.send(Err(e));
+                        }
+                    }
+                });
+            })
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        let bound = py.detach(move || bound_rx.recv());
+        let worker_logs = match bound {
+            Ok(Ok(logs)) => logs,
+            Ok(Err(e)) => return Err(PyOSError::new_err(e)),
+            Err(_) => {
+                return Err(PyRuntimeError::new_err(
+                    "the master's thread ended at start",
+                ))
+            }
+        };
         Ok(MasterLink {
-            mailbox: SharedMailbox::default(),
-            setup: Mutex::new(Some((opts, slots, locustfiles.unwrap_or_default()))),
-            exit: Arc::new(Mutex::new(None)),
+            mailbox,
+            exchange,
+            worker_logs,
+            thread: Mutex::new(Some(thread)),
         })
     }
 
-    /// Starts the master's protocol thread (once; the listeners registered by then hear
-    /// every message).
-    fn start(&self) -> PyResult<()> {
-        let Some((opts, slots, files)) = lock(&self.setup).take() else {
-            return Err(pyo3::exceptions::PyRuntimeError::new_err(
-                "the master is already running",
-            ));
-        };
-        let mailbox = Arc::clone(&self.mailbox);
-        let exit = Arc::clone(&self.exit);
-        std::thread::Builder::new()
-            .name("locusta-master-link".into())
-            .spawn(move || {
-                let code = master_blocking(opts, slots, files, Some(mailbox));
-                *lock(&exit) = Some(code);
-            })
-            .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
-        Ok(())
+    /// What the workers run now.
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            inner: lock(&self.exchange).snapshot.clone(),
+        }
     }
 
-    /// The master's exit code once it has finished, else None.
-    fn exit_code(&self) -> Option<i32> {
-        *lock(&self.exit)
+    /// Deals out a ramp to `users` at `rate` per second (new users only of `classes` when given).
+    #[pyo3(signature = (users, rate, classes=None))]
+    fn spawn(&self, users: u64, rate: f64, classes: Option<Vec<String>>) {
+        self.order(Order::Spawn {
+            users,
+            rate,
+            classes,
+        });
+    }
+
+    /// Tells every worker to stop its users.
+    fn stop_users(&self) {
+        self.order(Order::Stop);
+    }
+
+    /// The host sent to workers with the next spawn.
+    fn set_host(&self, host: Option<String>) {
+        self.order(Order::SetHost(host));
+    }
+
+    /// Quits the workers (waiting up to 5 s for their last reports) and ends the master's
+    /// thread.
+    fn quit(&self, py: Python<'_>) {
+        self.order(Order::Quit);
+        let thread = lock(&self.thread).take();
+        if let Some(t) = thread {
+            py.detach(move || {
+                let _ = t.join();
+            });
+        }
     }
 
     /// `register_message` on the master: messages of this type from workers are queued for
@@ -423,7 +494,7 @@ impl MasterLink {
     }
 
     /// `runner.send_message(kind, data, client_id)` on the master: to that worker, or to every
-    /// worker without one (sent within 200 ms).
+    /// worker without one (sent within 50 ms).
     #[pyo3(signature = (kind, data=None, client_id=None))]
     fn send_message(
         &self,
@@ -465,7 +536,7 @@ impl MasterLink {
 /// them; returns the first non-zero exit code.
 #[pyfunction]
 pub fn run_worker_processes(py: Python<'_>, n: u64, master_host: String, master_port: u16) -> i32 {
-    py.detach(move || locusta::distributed::run_worker_processes(n, &master_host, master_port))
+    py.detach(move || locusta_dist::processes::run_worker_processes(n, &master_host, master_port))
 }
 
 /// `-f -`: downloads the locustfiles from the master; returns `[(file name, contents)]`.

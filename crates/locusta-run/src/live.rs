@@ -16,6 +16,12 @@ use locusta_stats::Aggregate;
 /// Incremented by the logger on every line it writes to stderr.
 pub static STDERR_WRITES: AtomicU64 = AtomicU64::new(0);
 
+/// Something other than the live view wrote to stderr (a log line of the Rust logger or of
+/// Python's): the next draw goes below it instead of over it.
+pub fn note_stderr_write() {
+    STDERR_WRITES.fetch_add(1, Ordering::Relaxed);
+}
+
 /// Whether stderr is an interactive terminal that can redraw.
 pub fn stderr_is_live() -> bool {
     std::io::stderr().is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb")

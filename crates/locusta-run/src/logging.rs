@@ -49,7 +49,7 @@ impl Log for LocustLogger {
                 }
             }
             None => {
-                crate::live::STDERR_WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                crate::live::note_stderr_write();
                 let _ = std::io::stderr().lock().write_all(line.as_bytes());
             }
         }

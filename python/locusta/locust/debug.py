@@ -66,10 +66,10 @@ def _options_from_argv():
     from .. import _core
 
     try:
-        opts, _sources, _extra = _core.parse_options(["locusta"] + sys.argv[1:])
+        parsed = _core.parse_options(["locusta"] + sys.argv[1:])
     except _core.UsageError:
-        opts, _sources, _extra = _core.parse_options(["locusta"])
-    return argparse.Namespace(**opts)
+        parsed = _core.parse_options(["locusta"])
+    return argparse.Namespace(**parsed.options())
 
 
 def run_single_user(user_class, include_length=False, include_time=False, include_context=False,

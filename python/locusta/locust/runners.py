@@ -35,11 +35,16 @@ def _exception_handler(environment):
         if isinstance(exc, StopTest):
             logger.error("%s", exc)
             logger.warning("Stopping Locust...")
+            runner = environment.runner
+            if runner._driven:
+                # The run controller ends the test (and the run, when headless).
+                runner._stop_test = True
+                return
             opts = environment.parsed_options
             if opts is not None and getattr(opts, "headless", False):
-                environment.runner.quit()
+                runner.quit()
             else:
-                environment.runner.stop()
+                runner.stop()
         else:
             logger.critical("Unhandled exception in greenlet: %s: %s", type(exc).__name__, exc)
             _event_state["unhandled_exception"] = True
@@ -75,6 +80,14 @@ class LocalRunner:
         self._stopping_done = gevent.event.Event()
         self._stopping_done.set()
         self.quit_requested = False
+        #: Run by the run controller (``_driver``), which logs completed ramps, applies
+        #: ``--reset-stats`` and decides what a ``StopTest`` ends; a runner used as a library
+        #: does those itself, as Locust's.
+        self._driven = False
+        #: Ramps completed so far (the controller notices each new one).
+        self._spawn_completions = 0
+        #: A user raised ``StopTest`` (for the controller).
+        self._stop_test = False
 
     @property
     def stats(self):
@@ -135,10 +148,12 @@ class LocalRunner:
             elif i % 50 == 0:
                 gevent.sleep(0)
         self.state = STATE_RUNNING
+        self._spawn_completions += 1
         counts = self.user_classes_count
-        logger.info("All users spawned: %s", _class_counts_text(counts))
+        if not self._driven:
+            logger.info("All users spawned: %s", _class_counts_text(counts))
         self.environment.events.spawning_complete.fire(user_count=sum(counts.values()))
-        if self.environment.reset_stats:
+        if self.environment.reset_stats and not self._driven:
             logger.info("Resetting stats\n")
             self.environment.stats.reset_all()
             self.environment.events.reset_stats.fire()
@@ -242,6 +257,7 @@ class LocalRunner:
         while len(self._dispatch):
             self._dispatch.pop()
         self.target_user_count = 0
+        self._stop_test = False
         self.state = STATE_STOPPED
         self.environment.events.test_stop.fire(environment=self.environment)
 
@@ -253,6 +269,23 @@ class LocalRunner:
         others = [g for g in self.greenlet if g is not me]
         if others:
             gevent.killall(others, block=True)
+
+    def _snapshot(self):
+        """What the users look like, for the run controller."""
+        names = [c.__name__ for c in self._classes]
+        return _core.Snapshot(
+            self.state,
+            len(self.user_greenlets),
+            self.target_user_count,
+            list(zip(names, self._dispatch.counts())),
+            self._spawn_completions,
+            self._stop_test,
+            self.quit_requested,
+        )
+
+    def _kill_users(self):
+        """A second Ctrl-C while users finish their tasks: stop them at once."""
+        self.user_greenlets.kill(block=False)
 
     def send_message(self, msg_type, data=None, client_id=None):
         handler = self.custom_messages.get(msg_type)
@@ -326,25 +359,103 @@ class WorkerRunner(LocalRunner):
 
 
 class MasterRunner(LocalRunner):
-    """The master's runner (``--master`` with a Python locustfile). The master itself runs in
-    Rust (``_core.MasterLink``: dispatch, reports, outputs); this runner carries what a
-    locustfile does with Locust's master: ``register_message`` listeners hear the workers'
-    custom messages, ``send_message`` sends to one worker (``client_id``) or to all of them.
-    It runs no users."""
+    """The master's runner (``--master`` with a Python locustfile). The master itself is Rust
+    (``_core.MasterLink``: dispatch, reports, heartbeats); this runner gives the locustfile
+    Locust's master: ``start``/``stop``/``quit`` fire the test events and steer the link,
+    ``register_message`` listeners hear the workers' custom messages, ``send_message`` sends to
+    one worker (``client_id``) or to all of them, and ``worker_report`` listeners get each
+    worker's stats report. It runs no users."""
 
     def __init__(self, environment):
         super().__init__(environment)
         self._link = None
         self._unsent = []
+        self._last = None
+        self._completions_seen = 0
 
     def _attach(self, link):
-        """Connects the runner to the master's protocol loop."""
+        """Connects the runner to the master's link."""
         self._link = link
+        link.want_reports()
         for msg_type in self.custom_messages:
             link.listen(msg_type)
         unsent, self._unsent = self._unsent, []
         for msg_type, data, client_id in unsent:
             link.send_message(msg_type, data, client_id)
+
+    @property
+    def user_count(self):
+        return self._last.users if self._last is not None else 0
+
+    @property
+    def user_classes_count(self):
+        return dict(self._last.class_counts) if self._last is not None else {}
+
+    def start(self, user_count, spawn_rate, wait=False, user_classes=None):
+        """Deals out ``user_count`` users at ``spawn_rate`` over the workers."""
+        if self.state not in (STATE_RUNNING, STATE_SPAWNING):
+            self.environment.events.test_start.fire(environment=self.environment)
+        self.state = STATE_SPAWNING
+        self.target_user_count = user_count
+        names = None
+        if user_classes is not None:
+            names = [c if isinstance(c, str) else c.__name__ for c in user_classes]
+        self._link.spawn(user_count, float(spawn_rate), names)
+
+    def stop(self):
+        """Stops the users on every worker."""
+        if self.state in (STATE_INIT, STATE_STOPPED, STATE_STOPPING):
+            return
+        self.environment.events.test_stopping.fire(environment=self.environment)
+        self._link.stop_users()
+        self.state = STATE_STOPPED
+        self.environment.events.test_stop.fire(environment=self.environment)
+
+    def quit(self):
+        """Ends the test without a ``stop`` (as Locust's master) and quits the workers,
+        collecting their last reports."""
+        if self.state not in (STATE_INIT, STATE_STOPPED, STATE_STOPPING):
+            self.environment.events.test_stopping.fire(environment=self.environment)
+            self.state = STATE_STOPPED
+            self.environment.events.test_stop.fire(environment=self.environment)
+        self.quit_requested = True
+        self._link.quit()
+        self._pump()
+
+    def _snapshot(self):
+        """The workers' state for the run controller; fires ``spawning_complete`` for each
+        completed ramp and delivers what the workers sent meanwhile."""
+        snap = self._link.snapshot()
+        self._last = snap
+        self.worker_count = snap.worker_count
+        if snap.spawn_completions > self._completions_seen:
+            self._completions_seen = snap.spawn_completions
+            if self.state == STATE_SPAWNING:
+                self.state = STATE_RUNNING
+            self.environment.events.spawning_complete.fire(user_count=sum(self.user_classes_count.values()))
+        self._pump()
+        return snap
+
+    def _kill_users(self):
+        """The users run on the workers, which stop them on ``quit``."""
+
+    def _pump(self, limit=1000):
+        """Delivers queued custom messages and fires ``worker_report`` for queued stats
+        reports, at most ``limit`` of each."""
+        for _ in range(limit):
+            message = self._link.poll_message()
+            if message is None:
+                break
+            self._deliver(*message)
+        for _ in range(limit):
+            report = self._link.poll_report()
+            if report is None:
+                break
+            client_id, data = report
+            try:
+                self.environment.events.worker_report.fire(client_id=client_id, data=data)
+            except Exception:
+                logger.exception("worker_report listener failed")
 
     def send_message(self, msg_type, data=None, client_id=None):
         """Sends a message to the worker ``client_id``, or to every worker without one."""
