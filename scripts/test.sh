@@ -47,7 +47,7 @@ else
 fi
 
 echo "== web UI end to end in headless Chromium"
-cargo build --locked -p locusta --bin locusta --example web_showcase
+cargo build --locked -p locusta --bin locusta --example web_showcase --example parity
 LOCUSTA_BIN="$PWD/target/debug/locusta" LOCUSTA_SHOWCASE="$PWD/target/debug/examples/web_showcase" CHROMIUM="${CHROMIUM:-$(command -v chromium)}" \
     node web/e2e/ui.e2e.mjs
 
@@ -62,4 +62,5 @@ fi
 "$VENV/bin/pip" install --quiet --disable-pip-version-check pytest pyyaml "locust==2.47.0"
 # gevent comes with locust above; rebuild locusta from this checkout every time.
 "$VENV/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps .
-REAL_LOCUST="$PWD/$VENV/bin/locust" "$VENV/bin/python" -m pytest -q tests/python
+REAL_LOCUST="$PWD/$VENV/bin/locust" LOCUSTA_PARITY_BIN="$PWD/target/debug/examples/parity" \
+    "$VENV/bin/python" -m pytest -q tests/python
