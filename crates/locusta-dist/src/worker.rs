@@ -38,8 +38,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Locust's `CONNECT_RETRY_COUNT`.
 pub const CONNECT_RETRY_COUNT: u32 = 60;
 
-/// What the worker needs from the engine that runs the users.
-pub trait Engine {
+/// What the worker loop needs from whatever runs its users: the engine's `locusta::Runner` for
+/// Rust user classes, the greenlet runner behind a mailbox for Python ones.
+pub trait WorkerUsers {
     /// Sets the absolute number of users per class (starting or stopping users at once).
     /// Classes this engine does not know are reported back as an error message.
     fn set_class_counts(&mut self, counts: &[(String, u64)]) -> Result<(), String>;
@@ -124,7 +125,7 @@ pub enum Exit {
 }
 
 struct Worker<'a> {
-    engine: &'a mut dyn Engine,
+    engine: &'a mut dyn WorkerUsers,
     stats: Arc<StatsHub>,
     tracker: ReportTracker,
     node_id: String,
@@ -324,7 +325,7 @@ async fn handshake(dealer: &mut Dealer, node_id: &str) -> Result<i64, String> {
 
 /// Runs the worker until the master says quit, the process is interrupted, or the master is
 /// lost. Users are stopped in every case.
-pub async fn run(engine: &mut dyn Engine, cfg: WorkerConfig) -> Exit {
+pub async fn run(engine: &mut dyn WorkerUsers, cfg: WorkerConfig) -> Exit {
     let node_id = cfg.node_id.clone().unwrap_or_else(crate::sys::new_node_id);
     log::info!(
         target: "locusta.main",

@@ -94,6 +94,18 @@ impl Snapshot {
     fn worker_count(&self) -> u64 {
         self.inner.workers.as_ref().map_or(0, |w| w.ready)
     }
+
+    /// The ids of the workers that take users (empty when not a master).
+    #[getter]
+    fn worker_ids(&self) -> Vec<String> {
+        self.inner.workers.as_ref().map_or_else(Vec::new, |w| {
+            w.rows
+                .iter()
+                .filter(|r| r.state != "missing")
+                .map(|r| r.id.clone())
+                .collect()
+        })
+    }
 }
 
 /// A Python `LoadTestShape` as the controller's [`LoadShape`]. `tick` goes through a Python

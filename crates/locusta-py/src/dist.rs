@@ -20,7 +20,7 @@ use locusta_dist::master::node::MasterNode;
 use locusta_dist::master::{MasterPlan, SharedMailbox, WorkerLogs};
 use locusta_dist::order::ClassSlot;
 use locusta_dist::rmpv::Value;
-use locusta_dist::worker::{self, Engine, Exit, WorkerConfig};
+use locusta_dist::worker::{self, Exit, WorkerConfig, WorkerUsers};
 use locusta_stats::StatsHub;
 use locusta_util::lock;
 use pyo3::prelude::*;
@@ -60,12 +60,12 @@ struct Mailbox {
     report_wanted: bool,
 }
 
-struct Bridge {
+struct GreenletUsers {
     mailbox: Arc<Mutex<Mailbox>>,
     stats: Arc<StatsHub>,
 }
 
-impl Engine for Bridge {
+impl WorkerUsers for GreenletUsers {
     fn set_class_counts(&mut self, counts: &[(String, u64)]) -> Result<(), String> {
         let mut m = lock(&self.mailbox);
         let (host, stop_timeout) = (m.host.clone(), m.stop_timeout);
@@ -158,7 +158,7 @@ impl WorkerLink {
                     .build()
                 {
                     Ok(rt) => {
-                        let mut bridge = Bridge {
+                        let mut bridge = GreenletUsers {
                             mailbox: Arc::clone(&bridge_box),
                             stats: hub,
                         };

@@ -1,5 +1,5 @@
 //! `--worker` on the engine: the [`Runner`] behind `locusta-dist`'s worker loop. The protocol
-//! lives in `locusta-dist`; this module only adapts the engine to it (the worker's `Engine`
+//! lives in `locusta-dist`; this module only adapts the engine to it (the worker's `WorkerUsers`
 //! trait), and runs the locustfile's test hooks where Locust's worker fires its events.
 
 use std::future::Future;
@@ -7,14 +7,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use locusta_dist::worker::{self, Engine, Exit, WorkerConfig};
+use locusta_dist::worker::{self, Exit, WorkerConfig, WorkerUsers};
 use locusta_options::Options;
 use locusta_stats::StatsHub;
 
 use crate::locustfile::{Node, TestEvent, TestHooks};
 use crate::runner::Runner;
 
-struct RunnerEngine<'a> {
+struct RunnerUsers<'a> {
     runner: &'a mut Runner,
     stats: Arc<StatsHub>,
     hooks: TestHooks,
@@ -23,7 +23,7 @@ struct RunnerEngine<'a> {
     testing: bool,
 }
 
-impl RunnerEngine<'_> {
+impl RunnerUsers<'_> {
     fn event(&self) -> TestEvent {
         TestEvent {
             node: Node::Worker,
@@ -32,7 +32,7 @@ impl RunnerEngine<'_> {
     }
 }
 
-impl Engine for RunnerEngine<'_> {
+impl WorkerUsers for RunnerUsers<'_> {
     fn set_class_counts(&mut self, counts: &[(String, u64)]) -> Result<(), String> {
         if !std::mem::replace(&mut self.testing, true) {
             self.hooks.test_start(&self.event());
@@ -77,7 +77,7 @@ pub(crate) async fn run_worker(
         node_id: None,
     };
     let exit = {
-        let mut engine = RunnerEngine {
+        let mut engine = RunnerUsers {
             runner: &mut runner,
             stats,
             hooks,

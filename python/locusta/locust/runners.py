@@ -57,37 +57,26 @@ def _class_counts_text(counts):
     return "{%s} (%d total users)" % (parts, sum(counts.values()))
 
 
-class LocalRunner:
-    """Runs every user as a greenlet in this process."""
+class Runner:
+    """What every runner has (Locust's ``Runner``): the environment, the state, the runner's
+    own greenlets, exceptions, custom message listeners, and the flags the run controller
+    reads."""
 
     def __init__(self, environment):
         self.environment = environment
-        self.user_greenlets = Group()
         #: The runner's own greenlets (spawning, helpers); quit() kills them. Locust's Group.
         self.greenlet = Group()
         self.state = STATE_INIT
-        self.spawning_greenlet = None
         self.target_user_count = 0
         self.exceptions = {}
         self.worker_index = 0
         self.worker_count = 1
         self.custom_messages = {}
-        self._users = []  # started users, oldest first (ramp-down stops the newest)
-        self._classes = list(environment.user_classes)
-        self._dispatch = _core.Dispatch([(c.__name__, float(c.weight), int(c.fixed_count)) for c in self._classes])
-        self._test_started = False
-        self._stopping = None
-        self._stopping_done = gevent.event.Event()
-        self._stopping_done.set()
         self.quit_requested = False
         #: Run by the run controller (``_driver``), which logs completed ramps, applies
         #: ``--reset-stats`` and decides what a ``StopTest`` ends; a runner used as a library
         #: does those itself, as Locust's.
         self._driven = False
-        #: Ramps completed so far (the controller notices each new one).
-        self._spawn_completions = 0
-        #: A user raised ``StopTest`` (for the controller).
-        self._stop_test = False
 
     @property
     def stats(self):
@@ -96,6 +85,30 @@ class LocalRunner:
     @property
     def errors(self):
         return self.environment.stats.errors
+
+    @property
+    def unhandled_exception(self):
+        return _event_state["unhandled_exception"]
+
+
+class LocalRunner(Runner):
+    """Runs every user as a greenlet in this process."""
+
+    def __init__(self, environment):
+        super().__init__(environment)
+        self.user_greenlets = Group()
+        self.spawning_greenlet = None
+        self._users = []  # started users, oldest first (ramp-down stops the newest)
+        self._classes = list(environment.user_classes)
+        self._dispatch = _core.Dispatch([(c.__name__, float(c.weight), int(c.fixed_count)) for c in self._classes])
+        self._test_started = False
+        self._stopping = None
+        self._stopping_done = gevent.event.Event()
+        self._stopping_done.set()
+        #: Ramps completed so far (the controller notices each new one).
+        self._spawn_completions = 0
+        #: A user raised ``StopTest`` (for the controller).
+        self._stop_test = False
 
     @property
     def user_count(self):
@@ -297,10 +310,6 @@ class LocalRunner:
     def register_message(self, msg_type, listener, concurrent=False):
         self.custom_messages[msg_type] = (listener, concurrent)
 
-    @property
-    def unhandled_exception(self):
-        return _event_state["unhandled_exception"]
-
 
 class WorkerRunner(LocalRunner):
     """A worker's runner (``--worker``): users run here as in :class:`LocalRunner`; the
@@ -358,7 +367,7 @@ class WorkerRunner(LocalRunner):
         _call_listener(self.environment, entry, _Message(msg_type, data, self.client_id))
 
 
-class MasterRunner(LocalRunner):
+class MasterRunner(Runner):
     """The master's runner (``--master`` with a Python locustfile). The master itself is Rust
     (``_core.MasterLink``: dispatch, reports, heartbeats); this runner gives the locustfile
     Locust's master: ``start``/``stop``/``quit`` fire the test events and steer the link,
@@ -372,6 +381,7 @@ class MasterRunner(LocalRunner):
         self._unsent = []
         self._last = None
         self._completions_seen = 0
+        self.worker_count = 0
 
     def _attach(self, link):
         """Connects the runner to the master's link."""
@@ -391,12 +401,17 @@ class MasterRunner(LocalRunner):
     def user_classes_count(self):
         return dict(self._last.class_counts) if self._last is not None else {}
 
+    @property
+    def clients(self):
+        """The ready workers by id (Locust's ``clients``; iterating gives the ids)."""
+        return dict.fromkeys(self._last.worker_ids if self._last is not None else [], "ready")
+
     def start(self, user_count, spawn_rate, wait=False, user_classes=None):
         """Deals out ``user_count`` users at ``spawn_rate`` over the workers."""
+        self.target_user_count = user_count
         if self.state not in (STATE_RUNNING, STATE_SPAWNING):
             self.environment.events.test_start.fire(environment=self.environment)
         self.state = STATE_SPAWNING
-        self.target_user_count = user_count
         names = None
         if user_classes is not None:
             names = [c if isinstance(c, str) else c.__name__ for c in user_classes]
