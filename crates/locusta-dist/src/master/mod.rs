@@ -346,139 +346,11 @@ impl Master {
     pub fn handle(&mut self, id: &str, msg: Message) -> Vec<Message> {
         let mut out = Vec::new();
         match msg.kind.as_str() {
-            "client_ready" => {
-                if matches!(msg.data, Value::Nil | Value::Boolean(false))
-                    || msg.data.as_str() == Some("")
-                {
-                    log::error!("An old (pre 2.0) worker tried to connect ({id}). That's not going to work.");
-                    return out;
-                }
-                if !self.nodes.contains_key(id) && self.nodes.len() >= MAX_WORKERS {
-                    if !self.warned_full {
-                        self.warned_full = true;
-                        log::error!("{MAX_WORKERS} workers are connected; refusing more");
-                    }
-                    return out;
-                }
-                let index = match self.indexes.get(id) {
-                    Some(&i) => i,
-                    None => {
-                        self.next_index += 1;
-                        if self.indexes.len() < 2 * MAX_WORKERS {
-                            self.indexes.insert(id.to_owned(), self.next_index - 1);
-                        }
-                        self.next_index - 1
-                    }
-                };
-                out.push(Message::new(
-                    "ack",
-                    map(vec![("index", (index as u64).into())]),
-                    id,
-                ));
-                let known = self.nodes.contains_key(id);
-                self.nodes.insert(
-                    id.to_owned(),
-                    Node {
-                        index,
-                        state: "ready".into(),
-                        heartbeat: HEARTBEAT_LIVENESS,
-                        cpu: 0.0,
-                        memory: 0,
-                        user_count: 0,
-                        class_counts: Vec::new(),
-                    },
-                );
-                log::info!(
-                    target: "locusta.runners",
-                    "{id} (index {index}) reported as ready. {} workers connected.",
-                    self.active_workers().len()
-                );
-                if !known {
-                    out.extend(self.redistribute());
-                }
-            }
-            "heartbeat" => {
-                let Some(node) = self.nodes.get_mut(id) else {
-                    log::debug!("heartbeat from unknown worker {id}");
-                    return out;
-                };
-                node.heartbeat = HEARTBEAT_LIVENESS;
-                let was_missing = node.state == "missing";
-                if let Some(s) = get(&msg.data, "state").and_then(|s| s.as_str()) {
-                    node.state = s.chars().take(32).collect();
-                }
-                node.cpu = get(&msg.data, "current_cpu_usage")
-                    .and_then(as_f64)
-                    .filter(|c| c.is_finite())
-                    .unwrap_or(0.0);
-                node.memory = get(&msg.data, "current_memory_usage")
-                    .and_then(as_u64)
-                    .unwrap_or(0);
-                out.push(Message::new("heartbeat", Value::Nil, id));
-                if was_missing {
-                    log::info!(target: "locusta.runners", "Worker {id} self-healed with heartbeat, setting state to {}.", self.nodes[id].state);
-                    out.extend(self.redistribute());
-                }
-            }
-            "stats" => match report_from_value(&msg.data) {
-                Ok(r) => {
-                    if let Some(mb) = &self.plan.messages {
-                        let mut mb = lock_mailbox(mb);
-                        if mb.want_reports {
-                            if mb.reports.len() >= MAX_QUEUED {
-                                mb.reports.pop_front();
-                            }
-                            mb.reports.push_back((id.to_owned(), msg.data.clone()));
-                        }
-                    }
-                    self.stats.apply_report(&r.stats);
-                    if let Some(node) = self.nodes.get_mut(id) {
-                        node.user_count = r.user_count;
-                        node.class_counts = r.user_classes_count;
-                    }
-                }
-                Err(e) => log::warn!("dropping a stats report from {id}: {e}"),
-            },
-            "spawning" => match self.nodes.get_mut(id) {
-                Some(n) => n.state = "spawning".into(),
-                None => {
-                    log::warn!(
-                        "Got spawning message from unknown worker {id}. Asking worker to quit."
-                    );
-                    out.push(Message::new("quit", Value::Nil, id));
-                }
-            },
-            "spawning_complete" => match self.nodes.get_mut(id) {
-                Some(n) => {
-                    n.state = "running".into();
-                    if let Some(Ok(c)) =
-                        get(&msg.data, "user_classes_count").map(protocol::class_counts)
-                    {
-                        n.user_count = c.iter().map(|(_, v)| v).sum();
-                        n.class_counts = c;
-                    }
-                }
-                None => {
-                    log::warn!("Got spawning_complete message from unknown worker {id}. Asking worker to quit.");
-                    out.push(Message::new("quit", Value::Nil, id));
-                }
-            },
-            "client_stopped" | "quit" => {
-                if let Some(n) = self.nodes.remove(id) {
-                    self.sent.remove(id);
-                    if msg.kind == "quit" {
-                        log::info!(target: "locusta.runners", "Worker '{id}' (index {}) quit. {} workers ready.", n.index, self.active_workers().len());
-                    } else {
-                        log::info!(target: "locusta.runners", "{id} (index {}) reported that it has stopped", n.index);
-                    }
-                    out.extend(self.redistribute());
-                } else {
-                    log::warn!(
-                        "Received {} message from an unknown worker: {id}.",
-                        msg.kind
-                    );
-                }
-            }
+            "client_ready" => self.on_client_ready(id, &msg.data, &mut out),
+            "heartbeat" => self.on_heartbeat(id, &msg.data, &mut out),
+            "stats" => self.on_stats(id, &msg.data),
+            "spawning" | "spawning_complete" => self.on_spawning(id, &msg, &mut out),
+            "client_stopped" | "quit" => self.on_gone(id, &msg.kind, &mut out),
             "exception" => {
                 let text = |k: &str| {
                     get(&msg.data, k)
@@ -491,78 +363,220 @@ impl Master {
                 self.stats
                     .log_exception(&text("msg"), &text("traceback"), id);
             }
-            "logs" => {
-                // Locust keys the lines by the report's `worker_id`; only known workers are
-                // kept, so the table is bounded by the worker table.
-                let wid = get(&msg.data, "worker_id")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("");
-                let mut logs = locusta_util::lock(&self.worker_logs);
-                let full = logs.len() >= MAX_WORKERS && !logs.contains_key(wid);
-                if wid.is_empty() || !self.nodes.contains_key(wid) || full {
-                    log::debug!("dropping a logs message from {id} for an unknown worker");
-                    return out;
-                }
-                let lines: Vec<String> = match get(&msg.data, "logs") {
-                    Some(Value::Array(a)) => a
-                        .iter()
-                        .rev()
-                        .take(MAX_LOG_LINES)
-                        .rev()
-                        .filter_map(|l| l.as_str())
-                        .map(|l| l.chars().take(MAX_LOG_LINE).collect())
-                        .collect(),
-                    _ => Vec::new(),
-                };
-                logs.insert(wid.to_owned(), lines);
-            }
+            "logs" => self.on_logs(id, &msg.data),
             "locustfile" => {
                 log::debug!("Worker {id} requested the locustfile");
-                let data = if self.plan.locustfiles.is_empty() {
-                    map(vec![(
-                        "error",
-                        "this master runs built-in user classes and has no locustfile to send"
-                            .into(),
-                    )])
-                } else {
-                    map(vec![(
-                        "locustfiles",
-                        Value::Array(
-                            self.plan
-                                .locustfiles
-                                .iter()
-                                .map(|(name, text)| {
-                                    map(vec![
-                                        ("filename", name.as_str().into()),
-                                        ("contents", text.as_str().into()),
-                                    ])
-                                })
-                                .collect(),
-                        ),
-                    )])
-                };
-                out.push(Message::new("locustfile", data, id));
+                out.push(Message::new("locustfile", self.locustfiles_value(), id));
             }
-            other => {
-                if let Some(mb) = &self.plan.messages {
-                    let mut mb = lock_mailbox(mb);
-                    if mb.listened.contains(other) {
-                        if mb.inbox.len() >= MAX_QUEUED {
-                            log::warn!("dropping a {other} message from {id}: {MAX_QUEUED} are waiting for the Python listeners");
-                        } else {
-                            mb.inbox
-                                .push_back((other.to_owned(), msg.data, id.to_owned()));
-                        }
-                        return out;
-                    }
-                }
-                log::warn!(
-                    "Unknown message type received from {id}: {}",
-                    other.chars().take(64).collect::<String>()
-                )
-            }
+            _ => self.on_custom(id, msg),
         }
         out
+    }
+
+    fn on_client_ready(&mut self, id: &str, data: &Value, out: &mut Vec<Message>) {
+        if matches!(data, Value::Nil | Value::Boolean(false)) || data.as_str() == Some("") {
+            log::error!(
+                "An old (pre 2.0) worker tried to connect ({id}). That's not going to work."
+            );
+            return;
+        }
+        if !self.nodes.contains_key(id) && self.nodes.len() >= MAX_WORKERS {
+            if !self.warned_full {
+                self.warned_full = true;
+                log::error!("{MAX_WORKERS} workers are connected; refusing more");
+            }
+            return;
+        }
+        let index = match self.indexes.get(id) {
+            Some(&i) => i,
+            None => {
+                self.next_index += 1;
+                if self.indexes.len() < 2 * MAX_WORKERS {
+                    self.indexes.insert(id.to_owned(), self.next_index - 1);
+                }
+                self.next_index - 1
+            }
+        };
+        out.push(Message::new(
+            "ack",
+            map(vec![("index", (index as u64).into())]),
+            id,
+        ));
+        let known = self.nodes.contains_key(id);
+        self.nodes.insert(
+            id.to_owned(),
+            Node {
+                index,
+                state: "ready".into(),
+                heartbeat: HEARTBEAT_LIVENESS,
+                cpu: 0.0,
+                memory: 0,
+                user_count: 0,
+                class_counts: Vec::new(),
+            },
+        );
+        log::info!(
+            target: "locusta.runners",
+            "{id} (index {index}) reported as ready. {} workers connected.",
+            self.active_workers().len()
+        );
+        if !known {
+            out.extend(self.redistribute());
+        }
+    }
+
+    fn on_heartbeat(&mut self, id: &str, data: &Value, out: &mut Vec<Message>) {
+        let Some(node) = self.nodes.get_mut(id) else {
+            log::debug!("heartbeat from unknown worker {id}");
+            return;
+        };
+        node.heartbeat = HEARTBEAT_LIVENESS;
+        let was_missing = node.state == "missing";
+        if let Some(s) = get(data, "state").and_then(|s| s.as_str()) {
+            node.state = s.chars().take(32).collect();
+        }
+        node.cpu = get(data, "current_cpu_usage")
+            .and_then(as_f64)
+            .filter(|c| c.is_finite())
+            .unwrap_or(0.0);
+        node.memory = get(data, "current_memory_usage")
+            .and_then(as_u64)
+            .unwrap_or(0);
+        out.push(Message::new("heartbeat", Value::Nil, id));
+        if was_missing {
+            log::info!(target: "locusta.runners", "Worker {id} self-healed with heartbeat, setting state to {}.", self.nodes[id].state);
+            out.extend(self.redistribute());
+        }
+    }
+
+    fn on_stats(&mut self, id: &str, data: &Value) {
+        let r = match report_from_value(data) {
+            Ok(r) => r,
+            Err(e) => {
+                log::warn!("dropping a stats report from {id}: {e}");
+                return;
+            }
+        };
+        if let Some(mb) = &self.plan.messages {
+            let mut mb = lock_mailbox(mb);
+            if mb.want_reports {
+                if mb.reports.len() >= MAX_QUEUED {
+                    mb.reports.pop_front();
+                }
+                mb.reports.push_back((id.to_owned(), data.clone()));
+            }
+        }
+        self.stats.apply_report(&r.stats);
+        if let Some(node) = self.nodes.get_mut(id) {
+            node.user_count = r.user_count;
+            node.class_counts = r.user_classes_count;
+        }
+    }
+
+    /// `spawning` and `spawning_complete` (which carries the worker's users per class).
+    fn on_spawning(&mut self, id: &str, msg: &Message, out: &mut Vec<Message>) {
+        let Some(n) = self.nodes.get_mut(id) else {
+            log::warn!(
+                "Got {} message from unknown worker {id}. Asking worker to quit.",
+                msg.kind
+            );
+            out.push(Message::new("quit", Value::Nil, id));
+            return;
+        };
+        if msg.kind == "spawning" {
+            n.state = "spawning".into();
+            return;
+        }
+        n.state = "running".into();
+        if let Some(Ok(c)) = get(&msg.data, "user_classes_count").map(protocol::class_counts) {
+            n.user_count = c.iter().map(|(_, v)| v).sum();
+            n.class_counts = c;
+        }
+    }
+
+    /// `client_stopped` or `quit`: the worker leaves the table (a stopped one comes back with
+    /// `client_ready`).
+    fn on_gone(&mut self, id: &str, kind: &str, out: &mut Vec<Message>) {
+        let Some(n) = self.nodes.remove(id) else {
+            log::warn!("Received {kind} message from an unknown worker: {id}.");
+            return;
+        };
+        self.sent.remove(id);
+        if kind == "quit" {
+            log::info!(target: "locusta.runners", "Worker '{id}' (index {}) quit. {} workers ready.", n.index, self.active_workers().len());
+        } else {
+            log::info!(target: "locusta.runners", "{id} (index {}) reported that it has stopped", n.index);
+        }
+        out.extend(self.redistribute());
+    }
+
+    fn on_logs(&mut self, id: &str, data: &Value) {
+        // Locust keys the lines by the report's `worker_id`; only known workers are kept, so
+        // the table is bounded by the worker table.
+        let wid = get(data, "worker_id")
+            .and_then(|v| v.as_str())
+            .unwrap_or("");
+        let mut logs = locusta_util::lock(&self.worker_logs);
+        let full = logs.len() >= MAX_WORKERS && !logs.contains_key(wid);
+        if wid.is_empty() || !self.nodes.contains_key(wid) || full {
+            log::debug!("dropping a logs message from {id} for an unknown worker");
+            return;
+        }
+        let lines: Vec<String> = match get(data, "logs") {
+            Some(Value::Array(a)) => a
+                .iter()
+                .rev()
+                .take(MAX_LOG_LINES)
+                .rev()
+                .filter_map(|l| l.as_str())
+                .map(|l| l.chars().take(MAX_LOG_LINE).collect())
+                .collect(),
+            _ => Vec::new(),
+        };
+        logs.insert(wid.to_owned(), lines);
+    }
+
+    /// The answer to a `-f -` worker's `locustfile` request.
+    fn locustfiles_value(&self) -> Value {
+        if self.plan.locustfiles.is_empty() {
+            return map(vec![(
+                "error",
+                "this master runs built-in user classes and has no locustfile to send".into(),
+            )]);
+        }
+        let files = self
+            .plan
+            .locustfiles
+            .iter()
+            .map(|(name, text)| {
+                map(vec![
+                    ("filename", name.as_str().into()),
+                    ("contents", text.as_str().into()),
+                ])
+            })
+            .collect();
+        map(vec![("locustfiles", Value::Array(files))])
+    }
+
+    /// A type the protocol does not define: a custom message for Python listeners, or unknown.
+    fn on_custom(&mut self, id: &str, msg: Message) {
+        let kind = msg.kind.as_str();
+        if let Some(mb) = &self.plan.messages {
+            let mut mb = lock_mailbox(mb);
+            if mb.listened.contains(kind) {
+                if mb.inbox.len() >= MAX_QUEUED {
+                    log::warn!("dropping a {kind} message from {id}: {MAX_QUEUED} are waiting for the Python listeners");
+                } else {
+                    mb.inbox
+                        .push_back((kind.to_owned(), msg.data, id.to_owned()));
+                }
+                return;
+            }
+        }
+        log::warn!(
+            "Unknown message type received from {id}: {}",
+            kind.chars().take(64).collect::<String>()
+        )
     }
 
     /// The custom messages the Python runner queued (`send_message`), addressed: one worker
