@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 
 use locusta_dist::master::node::MasterNode;
 use locusta_dist::master::{MasterPlan, SharedMailbox, WorkerLogs};
-use locusta_dist::order::ClassSlot;
 use locusta_dist::rmpv::Value;
 use locusta_dist::worker::{self, Exit, WorkerConfig, WorkerUsers};
 use locusta_stats::StatsHub;
@@ -370,28 +369,12 @@ impl MasterLink {
     #[new]
     fn new(py: Python<'_>, plan: &RunPlan, stats: &Stats) -> PyResult<Self> {
         let mailbox = SharedMailbox::default();
-        let (master_plan, settings) = plan.with(|p| {
-            let Role::Master(settings) = p.role.clone() else {
-                return Err(PyRuntimeError::new_err("this run is not a master"));
-            };
-            let master_plan = MasterPlan {
-                classes: p
-                    .classes
-                    .iter()
-                    .map(|c| ClassSlot {
-                        name: c.name.clone(),
-                        weight: c.weight,
-                        fixed_count: c.fixed_count,
-                    })
-                    .collect(),
-                host: p.host.clone(),
-                stop_timeout: p.stop_timeout.as_secs_f64(),
-                rebalancing: settings.rebalancing,
-                locustfiles: p.locustfiles.clone(),
-                messages: Some(Arc::clone(&mailbox)),
-            };
-            Ok((master_plan, settings))
-        })??;
+        let (master_plan, settings) = plan.with(|p| match &p.role {
+            Role::Master(settings) => MasterPlan::for_run(p, Some(Arc::clone(&mailbox)))
+                .map(|m| (m, settings.clone())),
+            _ => None,
+        })?
+        .ok_or_else(|| PyRuntimeError::new_err("this run is not a master"))?;
         let hub = stats.hub();
         let exchange = Arc::new(Mutex::new(Exchange::default()));
         let (bound_tx, bound_rx) = std::sync::mpsc::channel::<Result<WorkerLogs, String>>();

@@ -23,7 +23,6 @@ use crate::driver::drive;
 use crate::loads::{MasterLoad, RunnerLoad};
 use crate::locustfile::{Locustfile, TestHooks};
 use crate::runner::{Runner, RunnerConfig};
-use crate::spawn::ClassSlot;
 use crate::user::UserClass;
 
 /// Parses the process's command line and runs the test with these user classes.
@@ -229,21 +228,8 @@ fn run_master(
         return 1;
     };
     let stats = new_stats(&plan);
-    let master_plan = MasterPlan {
-        classes: plan
-            .classes
-            .iter()
-            .map(|c| ClassSlot {
-                name: c.name.clone(),
-                weight: c.weight,
-                fixed_count: c.fixed_count,
-            })
-            .collect(),
-        host: plan.host.clone(),
-        stop_timeout: plan.stop_timeout.as_secs_f64(),
-        rebalancing: settings.rebalancing,
-        locustfiles: plan.locustfiles.clone(),
-        messages: None,
+    let Some(master_plan) = MasterPlan::for_run(&plan, None) else {
+        return 1;
     };
     let rt = match control_loop() {
         Ok(rt) => rt,

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use locusta_run::{Role, RunPlan};
 use locusta_stats::StatsHub;
 use locusta_util::unix_now;
 use rmpv::Value;
@@ -75,6 +76,33 @@ pub struct MasterPlan {
     /// The Python master's listeners (custom messages, `worker_report`); None for a master
     /// without Python.
     pub messages: Option<SharedMailbox>,
+}
+
+impl MasterPlan {
+    /// The master's part of a run plan: its classes, host, stop timeout, rebalancing and
+    /// locustfiles; `messages` connects a Python master's listeners. `None` when the plan is
+    /// not a master's.
+    pub fn for_run(plan: &RunPlan, messages: Option<SharedMailbox>) -> Option<MasterPlan> {
+        let Role::Master(settings) = &plan.role else {
+            return None;
+        };
+        Some(MasterPlan {
+            classes: plan
+                .classes
+                .iter()
+                .map(|c| ClassSlot {
+                    name: c.name.clone(),
+                    weight: c.weight,
+                    fixed_count: c.fixed_count,
+                })
+                .collect(),
+            host: plan.host.clone(),
+            stop_timeout: plan.stop_timeout.as_secs_f64(),
+            rebalancing: settings.rebalancing,
+            locustfiles: plan.locustfiles.clone(),
+            messages,
+        })
+    }
 }
 
 /// Most items queued in each direction of a [`MasterMailbox`]; more are dropped with a
