@@ -369,12 +369,13 @@ impl MasterLink {
     #[new]
     fn new(py: Python<'_>, plan: &RunPlan, stats: &Stats) -> PyResult<Self> {
         let mailbox = SharedMailbox::default();
-        let (master_plan, settings) = plan.with(|p| match &p.role {
-            Role::Master(settings) => MasterPlan::for_run(p, Some(Arc::clone(&mailbox)))
-                .map(|m| (m, settings.clone())),
-            _ => None,
-        })?
-        .ok_or_else(|| PyRuntimeError::new_err("this run is not a master"))?;
+        let (master_plan, settings) = plan
+            .with(|p| match &p.role {
+                Role::Master(settings) => MasterPlan::for_run(p, Some(Arc::clone(&mailbox)))
+                    .map(|m| (m, settings.clone())),
+                _ => None,
+            })?
+            .ok_or_else(|| PyRuntimeError::new_err("this run is not a master"))?;
         let hub = stats.hub();
         let exchange = Arc::new(Mutex::new(Exchange::default()));
         let (bound_tx, bound_rx) = std::sync::mpsc::channel::<Result<WorkerLogs, String>>();
