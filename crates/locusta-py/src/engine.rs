@@ -94,7 +94,7 @@ impl Job {
         let ended = unix_secs(ex.started + ex.elapsed);
         ex.elapsed += self.lag;
         if let Some(hub) = &self.record {
-            record_default(hub, &ex, &self.spec.url, ended);
+            record_default(hub, &ex, ended);
         }
         done.push(Completed {
             token: self.token,
@@ -104,10 +104,10 @@ impl Job {
     }
 }
 
-/// Records `ex` as Locust's HttpSession reports a `get(url)` without a name: under its path and
-/// query (the URL as given if it has none), failing on an error or a status >= 400. URL errors
+/// Records `ex` as Locust's HttpSession reports a `get(url)` without a name: under Locust's
+/// default name ([`Exchange::stats_name`]), failing on an error or a status >= 400. URL errors
 /// are not recorded (they raise in Python, as in Locust).
-fn record_default(hub: &StatsHub, ex: &Exchange, url: &str, ended_unix: f64) {
+fn record_default(hub: &StatsHub, ex: &Exchange, ended_unix: f64) {
     if let Err(
         HttpError::MissingSchema { .. }
         | HttpError::InvalidSchema { .. }
@@ -116,11 +116,7 @@ fn record_default(hub: &StatsHub, ex: &Exchange, url: &str, ended_unix: f64) {
     {
         return;
     }
-    let name = if ex.result.is_ok() || !ex.stats_path.is_empty() {
-        ex.stats_path.as_str()
-    } else {
-        url
-    };
+    let name = ex.stats_name(None);
     let err = ex.failure_text(name);
     hub.record_at(
         &Sample {
@@ -592,10 +588,18 @@ impl RawResponse {
             .unwrap_or(0.0)
     }
 
-    /// Locust's default stats name: path and query of the first request.
+    /// Path and query of the first request's URL (requests' `path_url`).
     #[getter]
     fn stats_path(&self) -> &str {
         &self.ex.stats_path
+    }
+
+    /// The stats name to report this exchange under: `name` when given (not empty), else
+    /// Locust's default, the path and query of the first request's URL (the rule is
+    /// `locusta_http`'s, shared with the Rust client).
+    #[pyo3(signature = (name=None))]
+    fn stats_name<'a>(&'a self, name: Option<&'a str>) -> &'a str {
+        self.ex.stats_name(name)
     }
 
     /// The first request's full URL.
@@ -762,29 +766,23 @@ mod tests {
             history: Vec::new(),
         };
         // URL errors raise in Python and are not recorded.
+        let now = locusta_util::unix_now();
         record_default(
             &hub,
             &ex(
                 "http://a/",
-                "",
+                "x",
                 HttpError::MissingSchema { url: "x".into() },
             ),
-            "x",
-            locusta_util::unix_now(),
+            now,
         );
-        // A failed connection without a path is recorded under the URL as given.
+        // A failed connection is recorded under the first URL's path and query.
         let refused = || HttpError::Connect {
             errno: 111,
             message: "Connection refused".into(),
         };
-        let now = locusta_util::unix_now();
-        record_default(&hub, &ex("http://a/", "", refused()), "http://a", now);
-        record_default(
-            &hub,
-            &ex("http://a/p?q=1", "/p?q=1", refused()),
-            "/p?q=1",
-            now,
-        );
+        record_default(&hub, &ex("http://a", "/", refused()), now);
+        record_default(&hub, &ex("http://a/p?q=1", "/p?q=1", refused()), now);
         hub.merge();
         hub.read(|agg| {
             let names: Vec<(String, u64, u64)> = agg
@@ -794,7 +792,7 @@ mod tests {
                 .collect();
             assert_eq!(
                 names,
-                vec![("/p?q=1".to_string(), 1, 1), ("http://a".to_string(), 1, 1)]
+                vec![("/".to_string(), 1, 1), ("/p?q=1".to_string(), 1, 1)]
             );
         });
     }

@@ -557,8 +557,7 @@ class HttpSession:
         kind = raw.error_kind
         if kind in _URL_ERRORS:
             raise _URL_ERRORS[kind](raw.error)
-        if not name:
-            name = raw.stats_path if kind is None or raw.stats_path else url
+        name = raw.stats_name(name)  # Locust's default name when none is given (Rust's rule)
         resp = ResponseContextManager(raw, method, h, body)
         resp._session = self
         if kind is not None:
