@@ -126,6 +126,29 @@ class Runtime:
                 return
         self.engine.cancel(token)
 
+    def get(self, session, url):
+        """``session.get(url)`` with every default, for a caller with nothing to judge in Python
+        (no ``catch_response``, no request listeners): sent, timed and recorded by Rust under
+        Locust's default name. Parks the calling greenlet until the exchange completes; returns
+        its RawResponse.
+
+        The hot path of a locustfile: it parks as ``_park`` does, inlined, so a request costs one
+        Python call here, as before this method existed."""
+        if self._hub is None:
+            self._ensure_watcher()
+        token = self.engine.submit_get(session, getcurrent(), url, self.stats)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.run_callback(self._flush)
+        try:
+            if self._ready:
+                glet, raw = self._ready.popleft()
+                return _switch(glet, raw)
+            return _switch(self._hub)
+        except BaseException:
+            self._forget(token)
+            raise
+
     def send(self, session, method, url, *args):
         """Sends one request and parks the calling greenlet until it completes; returns the
         RawResponse (timed in Rust)."""

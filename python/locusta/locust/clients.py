@@ -9,8 +9,6 @@ from collections.abc import Mapping, MutableMapping
 from contextlib import contextmanager
 from urllib.parse import urlencode
 
-from greenlet import getcurrent
-
 from .. import _runtime
 from .exception import CatchResponseError, LocustError, ResponseError
 
@@ -617,10 +615,7 @@ class HttpSession:
         if ev is not None and ev._handlers != ev._stats_only:  # user listeners: the full path
             return self.request("GET", url, allow_redirects=True)
         # The common call: sent, timed and recorded in Rust; the response is built lazily.
-        rt = self._rt
-        if rt._hub is None:
-            rt._ensure_watcher()
-        raw = rt._park(rt.engine.submit_get(self._core, getcurrent(), url, rt.stats))
+        raw = self._rt.get(self._core, url)
         user = self.user
         if user is not None:
             user._yielded = True
