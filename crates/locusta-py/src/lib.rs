@@ -1,8 +1,8 @@
 //! The `locusta._core` Python extension: what the pure-Python part of the `locusta` package
 //! needs from Rust to run Locust locustfiles on the locusta engine.
 //!
-//! * [`engine`]: the tokio I/O threads, per-user HTTP sessions and the completion queue that
-//!   wakes gevent's hub through an eventfd.
+//! * [`http_io`]: the HTTP I/O runtime (`HttpIo`), per-user HTTP sessions and the completion
+//!   queue that hands finished exchanges to gevent's hub.
 //! * [`web`]: the web UI (`locusta-web`) driven from the gevent loop.
 //! * [`stats`]: request statistics in the Rust `StatsHub` and Locust's outputs (console, CSV,
 //!   JSON) rendered by `locusta-stats`.
@@ -27,7 +27,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 pub mod dist;
-pub mod engine;
+pub mod http_io;
 pub mod inline_io;
 pub mod insight;
 pub mod open_model;
@@ -281,9 +281,9 @@ fn run_demo_target(py: Python<'_>, argv: Vec<String>) -> i32 {
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("UsageError", m.py().get_type::<UsageError>())?;
-    m.add_class::<engine::Engine>()?;
-    m.add_class::<engine::SessionCore>()?;
-    m.add_class::<engine::RawResponse>()?;
+    m.add_class::<http_io::HttpIo>()?;
+    m.add_class::<http_io::SessionCore>()?;
+    m.add_class::<http_io::RawResponse>()?;
     m.add_class::<stats::Stats>()?;
     m.add_class::<insight::Insight>()?;
     m.add_class::<open_model::OpenModel>()?;

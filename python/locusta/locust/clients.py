@@ -453,7 +453,7 @@ class HttpSession:
 
     def __init__(self, base_url, request_event=None, user=None, *args, pool_manager=None, **kwargs):
         self._rt = _runtime.current()
-        self._core = self._rt.engine.session(base_url)
+        self._core = self._rt.http_io.session(base_url)
         self.base_url = base_url
         self.request_event = request_event
         self.user = user
