@@ -1,11 +1,11 @@
-"""The process-wide bridge to the Rust engine: one tokio I/O runtime and one statistics store,
-and the gevent io watcher that wakes parked users when their responses arrive.
+"""The process-wide bridge to Rust: one HTTP I/O runtime (``_core.HttpIo``), one statistics
+store, and the gevent io watcher that wakes parked users when their responses arrive.
 
-A user's ``client.get()`` hands the request to the engine and parks its greenlet; the
+A user's ``client.get()`` hands the request to the HTTP I/O runtime and parks its greenlet; the
 watcher's callback (on the hub) drains completed exchanges and switches to each waiting
 greenlet in turn.
 
-Two I/O modes (``Engine.inline``): by default the tokio runtime runs on the hub's own thread
+Two I/O modes (``HttpIo.inline``): by default the tokio runtime runs on the hub's own thread
 and is turned by the hub (the watcher watches the runtime's epoll descriptor; a timer turns it
 for its timers), which spares a context switch per batch; with ``--threads N`` (or
 ``LOCUSTA_PY_IO=thread``) tokio runs on I/O threads and writes an eventfd when completions are
@@ -35,7 +35,7 @@ open_model = None
 
 
 class Runtime:
-    """The engine, the statistics and the table of parked requests.
+    """The HTTP I/O runtime, the statistics and the greenlets whose responses are ready.
 
     Submitted requests are handed to the I/O threads in batches: the first submission of a turn
     of gevent's loop schedules one ``flush`` callback, which runs after the greenlets already
@@ -43,8 +43,8 @@ class Runtime:
     """
 
     def __init__(self, threads=1, max_entries=1000):
-        self.engine = _core.Engine(threads)
-        self._inline = self.engine.inline
+        self.http_io = _core.HttpIo(threads)
+        self._inline = self.http_io.inline
         self.stats = _core.Stats(max_entries)
         #: (greenlet, result) pairs handed out by ``_on_ready`` and not yet switched to.
         self._ready = deque()
@@ -61,7 +61,7 @@ class Runtime:
         self._hub = hub
         self._loop = hub.loop
         self._flush_scheduled = False
-        self._watcher = hub.loop.io(self.engine.fileno(), 1)
+        self._watcher = hub.loop.io(self.http_io.fileno(), 1)
         self._watcher.start(self._on_ready)
         if self._inline:
             # Turns the runtime for its timers (connect/read timeouts) when no socket wakes it.
@@ -83,7 +83,7 @@ class Runtime:
         again here) lets timers and other watchers run even when every exchange completes
         within the turn that started it (a refused connection, say)."""
         ready = self._ready
-        ready.extend(self.engine.drain())
+        ready.extend(self.http_io.drain())
         while ready:
             glet, raw = ready.popleft()
             glet.switch(raw)
@@ -95,7 +95,7 @@ class Runtime:
             # exchange that already ended).
             self._on_ready()
         else:
-            self.engine.flush()
+            self.http_io.flush()
 
     def _park(self, token):
         """Parks the calling greenlet until ``token``'s exchange completes; returns it.
@@ -124,14 +124,37 @@ class Runtime:
             if entry[0] is current:
                 self._ready.remove(entry)
                 return
-        self.engine.cancel(token)
+        self.http_io.cancel(token)
+
+    def get(self, session, url):
+        """``session.get(url)`` with every default, for a caller with nothing to judge in Python
+        (no ``catch_response``, no request listeners): sent, timed and recorded by Rust under
+        Locust's default name. Parks the calling greenlet until the exchange completes; returns
+        its RawResponse.
+
+        The hot path of a locustfile: it parks as ``_park`` does, inlined, so a request costs one
+        Python call here, as before this method existed."""
+        if self._hub is None:
+            self._ensure_watcher()
+        token = self.http_io.submit_get(session, getcurrent(), url, self.stats)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.run_callback(self._flush)
+        try:
+            if self._ready:
+                glet, raw = self._ready.popleft()
+                return _switch(glet, raw)
+            return _switch(self._hub)
+        except BaseException:
+            self._forget(token)
+            raise
 
     def send(self, session, method, url, *args):
         """Sends one request and parks the calling greenlet until it completes; returns the
         RawResponse (timed in Rust)."""
         if self._hub is None:
             self._ensure_watcher()
-        return self._park(self.engine.submit(session, getcurrent(), method, url, *args))
+        return self._park(self.http_io.submit(session, getcurrent(), method, url, *args))
 
     def close(self):
         if self._watcher is not None:
@@ -140,7 +163,7 @@ class Runtime:
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
-        self.engine.close()
+        self.http_io.close()
 
 
 def current():

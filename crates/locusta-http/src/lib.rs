@@ -14,7 +14,8 @@
 //! let client = HttpClient::new(ClientConfig::default())?;
 //! let session = client.session(Some("http://127.0.0.1:8080"))?;
 //! let ex = session.send(RequestSpec::get("/hello")).await;
-//! println!("{} {:?} {:?}", ex.stats_path, ex.elapsed, ex.failure_text(&ex.stats_path));
+//! let name = ex.stats_name(None); // Locust's default: "/hello"
+//! println!("{name} {:?} {:?}", ex.elapsed, ex.failure_text(name));
 //! # Ok(()) }
 //! ```
 

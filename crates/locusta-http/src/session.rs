@@ -179,7 +179,8 @@ fn default_headers(user_agent: &str) -> HeaderMap {
 }
 
 /// Path + query, as requests' `PreparedRequest.path_url` (the url crate always has a path for
-/// http(s) URLs).
+/// http(s) URLs): the request target, and the first URL's is the default stats name
+/// ([`Exchange::stats_name`]).
 fn path_url(u: &url::Url) -> &str {
     let pq = &u[url::Position::BeforePath..url::Position::AfterQuery];
     if pq.is_empty() {

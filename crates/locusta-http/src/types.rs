@@ -227,7 +227,8 @@ pub struct Exchange {
     pub elapsed: Duration,
     /// The first request's URL, fully resolved (`about:invalid` if it could not be built).
     pub request_url: url::Url,
-    /// Path + query of the first request: Locust's default stats name.
+    /// Path and query of the first request's URL as requests' `path_url` (the raw URL when it
+    /// could not be resolved): the default of [`Exchange::stats_name`].
     pub stats_path: String,
     /// The final response, or why there is none.
     pub result: Result<Response, HttpError>,
@@ -244,6 +245,20 @@ impl Exchange {
     /// Locust's `response_length`: decoded body length of the final response, 0 on error.
     pub fn content_length(&self) -> usize {
         self.result.as_ref().map_or(0, |r| r.body.len())
+    }
+
+    /// The name Locust's `HttpSession` records this exchange under: `name` when one is given
+    /// (`name=` or the session's `rename_request`/`request_name`), else the path and query of the
+    /// first request's URL ([`Exchange::stats_path`]). So an absolute URL is named by its path,
+    /// query parameters are part of the name, and a followed redirect keeps the first URL's
+    /// name. An empty name counts as none (Locust's `if not name`).
+    ///
+    /// The one place this rule lives: the Rust client and the Python extension both ask here.
+    pub fn stats_name<'a>(&'a self, name: Option<&'a str>) -> &'a str {
+        match name {
+            Some(n) if !n.is_empty() => n,
+            _ => &self.stats_path,
+        }
     }
 
     /// Locust's failure text for this exchange reported under stats name `name`: the error's text,
@@ -270,6 +285,31 @@ mod tests {
         assert_eq!(&data[..], br#"{"k":1}"#);
         assert_eq!(ct, Some("application/json"));
         assert!(Body::Empty.encode().is_none());
+    }
+
+    #[test]
+    fn stats_name_defaults_to_the_first_urls_path_and_query() {
+        let ex = Exchange {
+            started: SystemTime::now(),
+            elapsed: Duration::ZERO,
+            request_url: url::Url::parse("http://h:1/api/items?page=2").unwrap(),
+            stats_path: "/api/items?page=2".into(),
+            result: Err(HttpError::Connect {
+                errno: 111,
+                message: "Connection refused".into(),
+            }),
+            history: Vec::new(),
+        };
+        assert_eq!(ex.stats_name(None), "/api/items?page=2");
+        assert_eq!(
+            ex.stats_name(Some("")),
+            "/api/items?page=2",
+            "Locust's `if not name`"
+        );
+        assert_eq!(
+            ex.stats_name(Some("/api/items/[page]")),
+            "/api/items/[page]"
+        );
     }
 
     #[test]

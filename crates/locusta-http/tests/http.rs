@@ -138,6 +138,26 @@ async fn cookies_set_on_a_redirect_are_sent_to_the_target() {
     assert_eq!(e["headers"]["cookie"], "hop=1");
 }
 
+/// Locust's default stats name, end to end: the path and query of the first URL, whether
+/// relative to the base or absolute, with query parameters, kept across a redirect.
+#[tokio::test]
+async fn stats_name_is_the_first_urls_path_and_query() {
+    let srv = hyper_server().await;
+    let s = client()
+        .session(Some(&format!("{}/ignored-base", srv.base())))
+        .unwrap();
+    let ex = s.send(RequestSpec::get(srv.url("/ok?a=1"))).await;
+    assert_eq!(ex.status(), 200);
+    assert_eq!(ex.stats_name(None), "/ok?a=1", "absolute URL: its own path");
+    s.set_base_url(Some(&srv.base()));
+    let ex = s.send(RequestSpec::get("/r302").query("x", "1")).await;
+    assert_eq!(ex.result.as_ref().unwrap().url.path(), "/final");
+    assert_eq!(ex.stats_name(None), "/r302?x=1", "the first URL's name");
+    assert_eq!(ex.stats_name(Some("grouped")), "grouped");
+    let ex = s.send(RequestSpec::get("")).await;
+    assert_eq!(ex.stats_name(None), "/", "an empty path is /");
+}
+
 #[tokio::test]
 async fn too_many_redirects() {
     let srv = hyper_server().await;

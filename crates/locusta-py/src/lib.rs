@@ -1,8 +1,8 @@
 //! The `locusta._core` Python extension: what the pure-Python part of the `locusta` package
 //! needs from Rust to run Locust locustfiles on the locusta engine.
 //!
-//! * [`engine`]: the tokio I/O threads, per-user HTTP sessions and the completion queue that
-//!   wakes gevent's hub through an eventfd.
+//! * [`http_io`]: the HTTP I/O runtime (`HttpIo`), per-user HTTP sessions and the completion
+//!   queue that hands finished exchanges to gevent's hub.
 //! * [`plan`] and [`controller`]: the options, the run plan and the run controller of
 //!   `locusta-run`, the same as for Rust user classes, driven from the gevent loop.
 //! * [`dist`]: the master and worker links.
@@ -29,7 +29,7 @@ use pyo3::prelude::*;
 
 pub mod controller;
 pub mod dist;
-pub mod engine;
+pub mod http_io;
 pub mod inline_io;
 pub mod open_model;
 pub mod plan;
@@ -212,9 +212,9 @@ fn run_demo_target(py: Python<'_>, argv: Vec<String>) -> i32 {
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("UsageError", m.py().get_type::<UsageError>())?;
-    m.add_class::<engine::Engine>()?;
-    m.add_class::<engine::SessionCore>()?;
-    m.add_class::<engine::RawResponse>()?;
+    m.add_class::<http_io::HttpIo>()?;
+    m.add_class::<http_io::SessionCore>()?;
+    m.add_class::<http_io::RawResponse>()?;
     m.add_class::<stats::Stats>()?;
     m.add("PlanExit", m.py().get_type::<PlanExit>())?;
     m.add_class::<plan::ParsedOptions>()?;

@@ -2,9 +2,9 @@
 //! Locust's rules.
 //!
 //! The transport (connections, cookies, redirects, TLS) is `locusta-http`; this module adds what
-//! Locust's `HttpSession` adds on top of `requests`: the stats name (path plus query of the first
-//! request unless `name` is given), the failure rule (status >= 400 or no response at all), and
-//! `catch_response` to decide success or failure by hand.
+//! Locust's `HttpSession` adds on top of `requests`: the stats name (`name`, else the session's
+//! request name, else Locust's default from `Exchange::stats_name`), the failure rule (status >=
+//! 400 or no response at all), and `catch_response` to decide success or failure by hand.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -190,11 +190,9 @@ impl<'c> RequestBuilder<'c> {
     async fn exchange(self) -> Response {
         let client = self.client;
         let method = self.spec.method.clone();
-        let mut exchange = client.session.send(self.spec).await;
-        let name = match self.name.or_else(|| client.request_name.clone()) {
-            Some(name) => name,
-            None => std::mem::take(&mut exchange.stats_path),
-        };
+        let exchange = client.session.send(self.spec).await;
+        let given = self.name.as_deref().or(client.request_name.as_deref());
+        let name = exchange.stats_name(given).to_owned();
         Response::from_exchange(method, name, exchange)
     }
 

@@ -9,8 +9,6 @@ from collections.abc import Mapping, MutableMapping
 from contextlib import contextmanager
 from urllib.parse import urlencode
 
-from greenlet import getcurrent
-
 from .. import _runtime
 from .exception import CatchResponseError, LocustError, ResponseError
 
@@ -455,7 +453,7 @@ class HttpSession:
 
     def __init__(self, base_url, request_event=None, user=None, *args, pool_manager=None, **kwargs):
         self._rt = _runtime.current()
-        self._core = self._rt.engine.session(base_url)
+        self._core = self._rt.http_io.session(base_url)
         self.base_url = base_url
         self.request_event = request_event
         self.user = user
@@ -557,8 +555,7 @@ class HttpSession:
         kind = raw.error_kind
         if kind in _URL_ERRORS:
             raise _URL_ERRORS[kind](raw.error)
-        if not name:
-            name = raw.stats_path if kind is None or raw.stats_path else url
+        name = raw.stats_name(name)  # Locust's default name when none is given (Rust's rule)
         resp = ResponseContextManager(raw, method, h, body)
         resp._session = self
         if kind is not None:
@@ -618,10 +615,7 @@ class HttpSession:
         if ev is not None and ev._handlers != ev._stats_only:  # user listeners: the full path
             return self.request("GET", url, allow_redirects=True)
         # The common call: sent, timed and recorded in Rust; the response is built lazily.
-        rt = self._rt
-        if rt._hub is None:
-            rt._ensure_watcher()
-        raw = rt._park(rt.engine.submit_get(self._core, getcurrent(), url, rt.stats))
+        raw = self._rt.get(self._core, url)
         user = self.user
         if user is not None:
             user._yielded = True

@@ -1,13 +1,14 @@
-//! The bridge between gevent's hub (one Python thread running every user as a greenlet) and the
-//! tokio threads that do the HTTP I/O.
+//! `locusta._core.HttpIo`: the HTTP I/O runtime of the Python front end, the bridge between
+//! gevent's hub (one Python thread running every user as a greenlet) and the tokio runtime that
+//! sends the users' requests (turned by the hub itself, or on I/O threads).
 //!
-//! `Engine.submit` hands a request to tokio with the greenlet that waits for it and returns a
-//! token (to cancel it with); the Python side parks the greenlet. When the exchange ends, the
-//! job pushes the waiter and plain Rust data ([`Exchange`]) onto a queue and, only when the queue
-//! was empty and the I/O runs on threads, writes the eventfd that a gevent io watcher listens on.
-//! The hub calls `Engine.drain`, which hands back (waiter, response) pairs, and switches to each
-//! waiter. Python objects are built on the hub thread only; tokio threads never touch Python
-//! (they only move the waiter's reference).
+//! `HttpIo.submit` queues a request with the greenlet that waits for it and returns a token (to
+//! cancel it with); the Python side parks the greenlet. When the exchange ends, the job pushes
+//! the waiter and plain Rust data ([`Exchange`]) onto a queue and, only when the queue was empty
+//! and the I/O runs on threads, writes the eventfd that a gevent io watcher listens on. The hub
+//! calls `HttpIo.drain`, which hands back (waiter, response) pairs, and switches to each waiter.
+//! Python objects are built on the hub thread only; tokio threads never touch Python (they only
+//! move the waiter's reference).
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -72,7 +73,7 @@ impl Drop for Completions {
     }
 }
 
-/// A submitted request waiting for [`Engine::flush`]: token, session, request, and where to
+/// A submitted request waiting for [`HttpIo::flush`]: token, session, request, and where to
 /// record it when the Python side needs no verdict (the fast path).
 struct Job {
     token: u64,
@@ -94,7 +95,7 @@ impl Job {
         let ended = unix_secs(ex.started + ex.elapsed);
         ex.elapsed += self.lag;
         if let Some(hub) = &self.record {
-            record_default(hub, &ex, &self.spec.url, ended);
+            record_default(hub, &ex, ended);
         }
         done.push(Completed {
             token: self.token,
@@ -104,10 +105,10 @@ impl Job {
     }
 }
 
-/// Records `ex` as Locust's HttpSession reports a `get(url)` without a name: under its path and
-/// query (the URL as given if it has none), failing on an error or a status >= 400. URL errors
+/// Records `ex` as Locust's HttpSession reports a `get(url)` without a name: under Locust's
+/// default name ([`Exchange::stats_name`]), failing on an error or a status >= 400. URL errors
 /// are not recorded (they raise in Python, as in Locust).
-fn record_default(hub: &StatsHub, ex: &Exchange, url: &str, ended_unix: f64) {
+fn record_default(hub: &StatsHub, ex: &Exchange, ended_unix: f64) {
     if let Err(
         HttpError::MissingSchema { .. }
         | HttpError::InvalidSchema { .. }
@@ -116,11 +117,7 @@ fn record_default(hub: &StatsHub, ex: &Exchange, url: &str, ended_unix: f64) {
     {
         return;
     }
-    let name = if ex.result.is_ok() || !ex.stats_path.is_empty() {
-        ex.stats_path.as_str()
-    } else {
-        url
-    };
+    let name = ex.stats_name(None);
     let err = ex.failure_text(name);
     hub.record_at(
         &Sample {
@@ -141,11 +138,11 @@ fn unix_secs(t: std::time::SystemTime) -> f64 {
 
 /// The tokio runtime, the HTTP client and the completion queue of one run.
 ///
-/// Submitted requests wait in `pending` until [`Engine::flush`] hands the whole batch to tokio
+/// Submitted requests wait in `pending` until [`HttpIo::flush`] hands the whole batch to tokio
 /// with one wake-up of the I/O thread (the Python side flushes once per turn of gevent's loop),
 /// instead of waking it, and often switching to it, once per request.
 #[pyclass(module = "locusta._core")]
-pub struct Engine {
+pub struct HttpIo {
     /// The I/O threads' runtime (threaded I/O).
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
     /// The runtime the hub turns itself (inline I/O, see [`crate::inline_io`]).
@@ -261,7 +258,7 @@ fn parse_method(m: &str) -> PyResult<Method> {
         .map_err(|_| PyValueError::new_err(format!("invalid HTTP method {m:?}")))
 }
 
-impl Engine {
+impl HttpIo {
     fn queue(
         &self,
         session: &SessionCore,
@@ -283,7 +280,7 @@ impl Engine {
 }
 
 #[pymethods]
-impl Engine {
+impl HttpIo {
     /// Starts the tokio runtime with `threads` I/O threads.
     /// `inline`: run the I/O on the calling (hub) thread instead of `threads` I/O threads; by
     /// default inline when one thread is asked for, the lean HTTP driver is used and
@@ -343,7 +340,7 @@ impl Engine {
         }
         let client = HttpClient::new(cfg)
             .map_err(|e| PyRuntimeError::new_err(format!("cannot set up the HTTP client: {e}")))?;
-        Ok(Engine {
+        Ok(HttpIo {
             handle,
             runtime: Mutex::new(runtime),
             inline: Mutex::new(inline_rt),
@@ -385,7 +382,7 @@ impl Engine {
     }
 
     /// Queues one request for `waiter` (the greenlet that parks on it); returns its token. It
-    /// starts at the next [`Engine::flush`]; the response arrives through [`Engine::drain`].
+    /// starts at the next [`HttpIo::flush`]; the response arrives through [`HttpIo::drain`].
     #[pyo3(signature = (session, waiter, method, url, params=None, headers=None, body=None,
         content_type=None, auth=None, timeout=None, allow_redirects=None, verify=None, cookies=None))]
     #[allow(clippy::too_many_arguments)]
@@ -592,10 +589,18 @@ impl RawResponse {
             .unwrap_or(0.0)
     }
 
-    /// Locust's default stats name: path and query of the first request.
+    /// Path and query of the first request's URL (requests' `path_url`).
     #[getter]
     fn stats_path(&self) -> &str {
         &self.ex.stats_path
+    }
+
+    /// The stats name to report this exchange under: `name` when given (not empty), else
+    /// Locust's default, the path and query of the first request's URL (the rule is
+    /// `locusta_http`'s, shared with the Rust client).
+    #[pyo3(signature = (name=None))]
+    fn stats_name<'a>(&'a self, name: Option<&'a str>) -> &'a str {
+        self.ex.stats_name(name)
     }
 
     /// The first request's full URL.
@@ -762,29 +767,23 @@ mod tests {
             history: Vec::new(),
         };
         // URL errors raise in Python and are not recorded.
+        let now = locusta_util::unix_now();
         record_default(
             &hub,
             &ex(
                 "http://a/",
-                "",
+                "x",
                 HttpError::MissingSchema { url: "x".into() },
             ),
-            "x",
-            locusta_util::unix_now(),
+            now,
         );
-        // A failed connection without a path is recorded under the URL as given.
+        // A failed connection is recorded under the first URL's path and query.
         let refused = || HttpError::Connect {
             errno: 111,
             message: "Connection refused".into(),
         };
-        let now = locusta_util::unix_now();
-        record_default(&hub, &ex("http://a/", "", refused()), "http://a", now);
-        record_default(
-            &hub,
-            &ex("http://a/p?q=1", "/p?q=1", refused()),
-            "/p?q=1",
-            now,
-        );
+        record_default(&hub, &ex("http://a", "/", refused()), now);
+        record_default(&hub, &ex("http://a/p?q=1", "/p?q=1", refused()), now);
         hub.merge();
         hub.read(|agg| {
             let names: Vec<(String, u64, u64)> = agg
@@ -794,7 +793,7 @@ mod tests {
                 .collect();
             assert_eq!(
                 names,
-                vec![("/p?q=1".to_string(), 1, 1), ("http://a".to_string(), 1, 1)]
+                vec![("/".to_string(), 1, 1), ("/p?q=1".to_string(), 1, 1)]
             );
         });
     }

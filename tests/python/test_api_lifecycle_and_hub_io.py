@@ -1,6 +1,13 @@
-"""Round two of the compatibility suite: MarkovTaskSet, locustfile options, StopTest, quitting
-from a greenlet, FastHttpUser's success codes, and graceful Ctrl-C / SIGTERM. Where it can, each
-test runs the same locustfile under the real Locust 2.47 too and compares."""
+"""Locust's API beyond the basics, the run's lifecycle, and the gevent hub's HTTP I/O:
+
+* API: MarkovTaskSet, locustfile options, StopTest and quitting from a greenlet, FastHttpUser's
+  names and success codes, every event hook, ``run_single_user``, ``client.params``;
+* lifecycle: graceful Ctrl-C / SIGTERM, a locustfile that fails to import;
+* hub and I/O (inline and threaded): ``time.sleep`` is cooperative, a busy hub does not inflate
+  response times, timeouts fire on time, refused connections do not stop the clock, concurrent
+  requests of one user and greenlets killed while parked get the right responses.
+
+Where it can, a test runs the same locustfile under the real Locust 2.47 too and compares."""
 
 import json
 import os
