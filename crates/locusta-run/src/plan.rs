@@ -220,7 +220,12 @@ impl RunPlan {
         }
         log::info!(target: "locusta.main", "Starting locusta {}", env!("CARGO_PKG_VERSION"));
         match Self::check(parsed, facts) {
-            Ok(plan) => Setup::Run(Box::new(plan)),
+            Ok(plan) => {
+                if matches!(plan.role, Role::Standalone | Role::Worker) {
+                    raise_open_file_limit(plan.users);
+                }
+                Setup::Run(Box::new(plan))
+            }
             Err(e) => {
                 log::error!(target: "locusta.main", "{}", e.message);
                 Setup::Exit(e.code)
@@ -237,7 +242,7 @@ impl RunPlan {
         if let Some(message) = refused_options(&opts) {
             return Err(fail(message, 1));
         }
-        let role = role(&opts)?;
+        let role = role(&opts);
         if opts.autostart && opts.headless {
             log::info!(target: "locusta.main", "The --autostart argument is implied by --headless, no need to set both.");
         }
@@ -359,17 +364,48 @@ impl RunPlan {
     }
 }
 
+/// Each user keeps its own connection, so many users need many open files: raise the soft
+/// limit to the hard limit (Locust raises it too) and warn when even that is too low.
+fn raise_open_file_limit(users: u64) {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return;
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: limit.rlim_max,
+            rlim_max: limit.rlim_max,
+        };
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            limit.rlim_cur = limit.rlim_max;
+        }
+    }
+    let needed = users.saturating_add(100);
+    if limit.rlim_cur < needed {
+        log::warn!(
+            target: "locusta.main",
+            "{users} users need about {needed} open files (one connection each), but this process may open only {}. \
+             Requests beyond that fail with 'Too many open files'; raise the limit (ulimit -n) or spread users over more processes.",
+            limit.rlim_cur
+        );
+    }
+}
+
 /// (`--master` with `--worker` is refused by the option parser already.)
-fn role(opts: &Options) -> Result<Role, PlanError> {
+fn role(opts: &Options) -> Role {
     let processes = opts.resolved_processes();
     if opts.worker {
-        return Ok(match processes {
+        return match processes {
             Some(n) => Role::WorkerProcesses(n),
             None => Role::Worker,
-        });
+        };
     }
     if !opts.master && processes.is_none() {
-        return Ok(Role::Standalone);
+        return Role::Standalone;
     }
     // `--processes` without `--master-bind-host` keeps the workers' port on loopback.
     let bind_host = if processes.is_some() && opts.master_bind_host == "*" {
@@ -377,7 +413,7 @@ fn role(opts: &Options) -> Result<Role, PlanError> {
     } else {
         opts.master_bind_host.clone()
     };
-    Ok(Role::Master(MasterSettings {
+    Role::Master(MasterSettings {
         bind_host,
         bind_port: opts.master_bind_port,
         expect_workers: opts.expect_workers.max(processes.unwrap_or(1)).max(1),
@@ -385,7 +421,7 @@ fn role(opts: &Options) -> Result<Role, PlanError> {
             .then(|| Duration::from_secs(opts.expect_workers_max_wait as u64)),
         processes,
         rebalancing: opts.enable_rebalancing,
-    }))
+    })
 }
 
 /// Positional class names select classes, as in Locust; with tags, classes left without tasks
