@@ -273,6 +273,75 @@ impl Worker<'_> {
         self.state = State::Running;
         out
     }
+
+    /// Acts on one message from the master: messages to send back go to `outgoing`;
+    /// `Some(exit)` ends the run.
+    async fn on_message(
+        &mut self,
+        msg: Message,
+        dealer: &mut Dealer,
+        cfg: &WorkerConfig,
+        last_master: &mut Instant,
+        outgoing: &mut Vec<Message>,
+    ) -> Option<Exit> {
+        let node_id = self.node_id.clone();
+        match msg.kind.as_str() {
+            "heartbeat" => *last_master = Instant::now(),
+            "ack" => {}
+            "spawn" => {
+                *last_master = Instant::now();
+                outgoing.extend(self.spawn(&msg.data));
+            }
+            "spawning_complete" => {
+                let n = get(&msg.data, "user_count")
+                    .and_then(protocol::as_u64)
+                    .unwrap_or(0);
+                log::info!(target: "locusta.runners", "All users spawned on the master's side: {n} users");
+            }
+            "stop" => {
+                self.engine.stop().await;
+                self.state = State::Stopped;
+                let _ = dealer
+                    .send(&Message::new("client_stopped", Value::Nil, &node_id))
+                    .await;
+                outgoing.push(Message::new("client_ready", Value::from(-1), &node_id));
+                self.state = State::Ready;
+            }
+            "quit" => {
+                log::info!(target: "locusta.runners", "Got quit message from master, shutting down...");
+                return Some(Exit::Quit);
+            }
+            "reconnect" => {
+                log::warn!("Received reconnect message from master. Resetting RPC connection.");
+                match Dealer::connect(&cfg.master_host, cfg.master_port, &node_id, CONNECT_TIMEOUT)
+                    .await
+                {
+                    Ok(d) => {
+                        *dealer = d;
+                        outgoing.push(Message::new("client_ready", Value::from(-1), &node_id));
+                    }
+                    Err(e) => log::error!(
+                        "Temporary failure when resetting connection: {e}, will retry later."
+                    ),
+                }
+            }
+            // A Python worker applies it to its user class (the link listens for it).
+            "update_user_class" => {
+                if !self.engine.custom_message("update_user_class", &msg.data) {
+                    log::warn!("update_user_class is not supported for Rust user classes; ignored");
+                }
+            }
+            other => {
+                if !self.engine.custom_message(other, &msg.data) {
+                    log::warn!(
+                        "Unknown message type received: {}",
+                        other.chars().take(64).collect::<String>()
+                    );
+                }
+            }
+        }
+        None
+    }
 }
 
 async fn connect(cfg: &WorkerConfig, node_id: &str) -> Result<Dealer, String> {
@@ -391,56 +460,13 @@ pub async fn run(engine: &mut dyn WorkerUsers, cfg: WorkerConfig) -> Exit {
                         continue;
                     }
                 };
-                let msg = match Message::decode(&bytes) {
-                    Ok(m) => m,
-                    Err(e) => {
-                        log::warn!("dropping a malformed message from the master: {e}");
-                        continue;
-                    }
-                };
-                match msg.kind.as_str() {
-                    "heartbeat" => last_master = Instant::now(),
-                    "ack" => {}
-                    "spawn" => {
-                        last_master = Instant::now();
-                        outgoing = w.spawn(&msg.data);
-                    }
-                    "spawning_complete" => {
-                        let n = get(&msg.data, "user_count").and_then(protocol::as_u64).unwrap_or(0);
-                        log::info!(target: "locusta.runners", "All users spawned on the master's side: {n} users");
-                    }
-                    "stop" => {
-                        w.engine.stop().await;
-                        w.state = State::Stopped;
-                        let _ = dealer.send(&Message::new("client_stopped", Value::Nil, &node_id)).await;
-                        outgoing.push(Message::new("client_ready", Value::from(-1), &node_id));
-                        w.state = State::Ready;
-                    }
-                    "quit" => {
-                        log::info!(target: "locusta.runners", "Got quit message from master, shutting down...");
-                        break Exit::Quit;
-                    }
-                    "reconnect" => {
-                        log::warn!("Received reconnect message from master. Resetting RPC connection.");
-                        match Dealer::connect(&cfg.master_host, cfg.master_port, &node_id, CONNECT_TIMEOUT).await {
-                            Ok(d) => {
-                                dealer = d;
-                                outgoing.push(Message::new("client_ready", Value::from(-1), &node_id));
-                            }
-                            Err(e) => log::error!("Temporary failure when resetting connection: {e}, will retry later."),
+                match Message::decode(&bytes) {
+                    Ok(msg) => {
+                        if let Some(exit) = w.on_message(msg, &mut dealer, &cfg, &mut last_master, &mut outgoing).await {
+                            break exit;
                         }
                     }
-                    // A Python worker applies it to its user class (the link listens for it).
-                    "update_user_class" => {
-                        if !w.engine.custom_message("update_user_class", &msg.data) {
-                            log::warn!("update_user_class is not supported for Rust user classes; ignored");
-                        }
-                    }
-                    other => {
-                        if !w.engine.custom_message(other, &msg.data) {
-                            log::warn!("Unknown message type received: {}", other.chars().take(64).collect::<String>());
-                        }
-                    }
+                    Err(e) => log::warn!("dropping a malformed message from the master: {e}"),
                 }
             }
             _ = outbox.tick() => {

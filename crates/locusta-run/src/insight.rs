@@ -8,12 +8,12 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use locusta_insight::diagnosis::{self, CapacitySearch, Slo};
+use locusta_insight::diagnosis::{self, CapacitySearch, Diagnosis, Slo};
 use locusta_insight::history::Recorder;
 use locusta_insight::junit;
 use locusta_insight::metrics::MetricsServer;
 use locusta_insight::report::{self, RatioClass, RunInfo};
-use locusta_insight::threshold::{self, Threshold, THRESHOLD_EXIT_CODE};
+use locusta_insight::threshold::{self, Outcome, Threshold, THRESHOLD_EXIT_CODE};
 use locusta_options::Options;
 use locusta_stats::StatsHub;
 
@@ -253,13 +253,18 @@ impl Insight {
     /// history up to now and the thresholds judged on the current statistics.
     pub fn report_now(&self, stats: &StatsHub) -> String {
         let diagnosis = diagnosis::diagnose(&self.history, &self.slo);
+        let outcomes = stats.read(|agg| threshold::evaluate_all(&self.thresholds, agg));
+        self.render(stats, &diagnosis, &outcomes)
+    }
+
+    /// The HTML report of the history so far with this diagnosis and these threshold outcomes.
+    fn render(&self, stats: &StatsHub, diagnosis: &Diagnosis, outcomes: &[Outcome]) -> String {
         stats.read(|agg| {
-            let outcomes = threshold::evaluate_all(&self.thresholds, agg);
             report::render(&report::ReportInput {
                 agg,
                 history: &self.history,
-                diagnosis: Some(&diagnosis),
-                thresholds: &outcomes,
+                diagnosis: Some(diagnosis),
+                thresholds: outcomes,
                 info: &self.info,
             })
         })
@@ -295,15 +300,7 @@ impl Insight {
         }
         if let Some(pattern) = &self.html {
             let path = PathBuf::from(report::file_name(pattern, &self.info));
-            let html = stats.read(|agg| {
-                report::render(&report::ReportInput {
-                    agg,
-                    history: &self.history,
-                    diagnosis: Some(&diagnosis),
-                    thresholds: &outcomes,
-                    info: &self.info,
-                })
-            });
+            let html = self.render(stats, &diagnosis, &outcomes);
             if let Err(e) = write_file(&path, &html) {
                 log::error!("cannot write the HTML report {}: {e}", path.display());
                 code = if code == 0 { 1 } else { code };

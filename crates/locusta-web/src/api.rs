@@ -357,29 +357,9 @@ async fn request_stats(
     }
     let status = ctx.status();
     let result = ctx.stats.read(|agg| {
-        let mut entries = agg.entries();
+        let entries = agg.entries();
         let total_entries = entries.len();
-        if let Some(needle) = q.q.as_deref().filter(|s| !s.is_empty()) {
-            let needle = needle.to_lowercase();
-            entries.retain(|e| {
-                e.name().to_lowercase().contains(&needle)
-                    || e.method().to_lowercase().contains(&needle)
-            });
-        }
-        if let Some(key) = q.sort.as_deref() {
-            let mut keyed = Vec::with_capacity(entries.len());
-            for e in entries {
-                match sort_value(e, key) {
-                    Some(k) => keyed.push((k, e)),
-                    None => return Err(format!("cannot sort by {key:?}")),
-                }
-            }
-            keyed.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
-            if q.order.as_deref() == Some("desc") {
-                keyed.reverse();
-            }
-            entries = keyed.into_iter().map(|(_, e)| e).collect();
-        }
+        let entries = select_entries(entries, &q)?;
         let matching = entries.len();
         let mut rows: Vec<Value> = entries
             .iter()
@@ -448,6 +428,35 @@ async fn request_stats(
         }
         Err(msg) => bad_request(msg),
     }
+}
+
+/// The rows `/stats/requests` shows: those matching the `q` filter (name or method), sorted
+/// by `sort` in `order` when asked.
+fn select_entries<'a>(
+    mut entries: Vec<&'a Entry>,
+    q: &StatsQuery,
+) -> Result<Vec<&'a Entry>, String> {
+    if let Some(needle) = q.q.as_deref().filter(|s| !s.is_empty()) {
+        let needle = needle.to_lowercase();
+        entries.retain(|e| {
+            e.name().to_lowercase().contains(&needle) || e.method().to_lowercase().contains(&needle)
+        });
+    }
+    let Some(key) = q.sort.as_deref() else {
+        return Ok(entries);
+    };
+    let mut keyed = Vec::with_capacity(entries.len());
+    for e in entries {
+        match sort_value(e, key) {
+            Some(k) => keyed.push((k, e)),
+            None => return Err(format!("cannot sort by {key:?}")),
+        }
+    }
+    keyed.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+    if q.order.as_deref() == Some("desc") {
+        keyed.reverse();
+    }
+    Ok(keyed.into_iter().map(|(_, e)| e).collect())
 }
 
 fn bad_request(message: String) -> Response {
