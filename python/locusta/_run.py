@@ -383,21 +383,46 @@ def _run_controlled(plan, env, shape, parser, runtime, api):
     env.runner = runner
     if shape is not None:
         shape.runner = runner
-    api.events.init.fire(environment=env, runner=runner, web_ui=None)
+    web_ui = _web_ui(env, plan)
+    api.events.init.fire(environment=env, runner=runner, web_ui=web_ui)
     try:
         try:
             controller = _core.Controller(
-                plan, runtime.stats, shape, _driver.shape_tick if shape is not None else None, link
+                plan, runtime.stats, shape, _driver.shape_tick if shape is not None else None, link,
+                web_ui._routes if web_ui is not None else None,
             )
         except OSError as e:
             logger.error("%s", e)
             return 1
         _runtime.open_model = controller.open_model()
+        if web_ui is not None:
+            web_ui.start()
         return _driver.drive(controller, env, runner, parser)
     finally:
+        if web_ui is not None:
+            web_ui.stop()
         # Whatever happened, the workers are told to quit (a second quit does nothing).
         if link is not None:
             link.quit()
+
+
+def _web_ui(env, plan):
+    """``environment.web_ui`` for a run that serves the web UI (None for a headless one, as in
+    Locust): where ``init`` listeners add their own routes."""
+    if not plan.web_ui:
+        return None
+    from .locust.web import WebUI
+
+    o = env.parsed_options
+    env.web_ui = WebUI(
+        env,
+        host=o.web_host,
+        port=o.web_port,
+        web_base_path=o.web_base_path or "",
+        tls_cert=o.tls_cert or None,
+        tls_key=o.tls_key or None,
+    )
+    return env.web_ui
 
 
 def _task_facts(tasks, depth=0):

@@ -20,6 +20,7 @@ use crate::dist::MasterLink;
 use crate::open_model::OpenModel;
 use crate::plan::RunPlan;
 use crate::stats::Stats;
+use crate::web_routes::WebRoutes;
 
 /// What the users look like at a tick (see `locusta_run::Snapshot`).
 #[pyclass(module = "locusta._core", frozen)]
@@ -193,9 +194,10 @@ impl Controller {
 impl Controller {
     /// Opens the run's outputs (CSV files, metrics, the web UI). `shape` is the load shape
     /// instance and `shape_tick` the helper that asks it; a master passes its `link`. Raises
-    /// `OSError` with the reason when an output cannot be opened.
+    /// `OSError` with the reason when an output cannot be opened. `web_routes` takes the web
+    /// UI's requests for paths it does not serve (the locustfile's Flask routes).
     #[new]
-    #[pyo3(signature = (plan, stats, shape=None, shape_tick=None, link=None))]
+    #[pyo3(signature = (plan, stats, shape=None, shape_tick=None, link=None, web_routes=None))]
     fn new(
         py: Python<'_>,
         plan: &RunPlan,
@@ -203,6 +205,7 @@ impl Controller {
         shape: Option<Py<PyAny>>,
         shape_tick: Option<Py<PyAny>>,
         link: Option<&MasterLink>,
+        web_routes: Option<&WebRoutes>,
     ) -> PyResult<Self> {
         let shape: Option<Box<dyn LoadShape>> = match (shape, shape_tick) {
             (Some(shape), Some(tick)) => {
@@ -214,6 +217,7 @@ impl Controller {
         let inputs = Inputs {
             shape,
             worker_logs: link.map(MasterLink::worker_logs),
+            web_routes: web_routes.map(WebRoutes::forwarder),
         };
         let plan = plan.take()?;
         let hub = stats.hub();

@@ -34,6 +34,7 @@ pub mod inline_io;
 pub mod open_model;
 pub mod plan;
 pub mod stats;
+pub mod web_routes;
 
 create_exception!(
     _core,
@@ -221,6 +222,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<plan::RunPlan>()?;
     m.add_class::<controller::Controller>()?;
     m.add_class::<controller::Snapshot>()?;
+    m.add_class::<web_routes::WebRoutes>()?;
+    m.add_class::<web_routes::PendingRequest>()?;
     m.add_class::<open_model::OpenModel>()?;
     m.add_class::<Dispatch>()?;
     m.add_function(wrap_pyfunction!(parse_options, m)?)?;

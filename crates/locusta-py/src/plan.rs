@@ -200,6 +200,7 @@ pub struct RunPlan {
     role: Role,
     classes: Vec<String>,
     host: Option<String>,
+    web_ui: bool,
 }
 
 impl RunPlan {
@@ -234,6 +235,7 @@ impl RunPlan {
                 role: plan.role.clone(),
                 classes: plan.classes.iter().map(|c| c.name.clone()).collect(),
                 host: plan.host.clone(),
+                web_ui: plan.web.is_some(),
                 plan: Mutex::new(Some(plan)),
             }),
         }
@@ -269,5 +271,11 @@ impl RunPlan {
     #[getter]
     fn host(&self) -> Option<String> {
         self.host.clone()
+    }
+
+    /// Whether this run serves the web UI (not headless, not a worker).
+    #[getter]
+    fn web_ui(&self) -> bool {
+        self.web_ui
     }
 }

@@ -2,8 +2,8 @@
 //! watch, steer and download a test, served from the binary.
 //!
 //! The server knows nothing about runners: [`WebContext`] carries the statistics, a queue of
-//! [`Command`]s for the run's control loop, and the [`Status`] that loop publishes. The Rust
-//! control loop lives in `locusta::webui`; any other runner can drive the same contract.
+//! [`Command`]s for the run's control loop, and the [`Status`] that loop publishes. The run
+//! controller (`locusta-run`) drives that contract for every kind of run.
 //! [`router`] returns the routes so other features (`/metrics`, `/stats/report`) can be merged
 //! in before [`start`] serves them.
 
@@ -11,6 +11,7 @@ pub mod api;
 pub mod assets;
 pub mod control;
 pub mod extras;
+pub mod forward;
 pub mod history;
 pub mod server;
 
@@ -20,5 +21,6 @@ pub use control::{
     WebContext, WorkerInfo, WorkerLogs,
 };
 pub use extras::{metrics_routes, report_routes, ReportRequest};
+pub use forward::{forward_routes, ForwardedRequest, ForwardedResponse, Forwarder};
 pub use history::History;
 pub use server::{start, ServerConfig, WebServer};

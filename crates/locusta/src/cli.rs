@@ -202,7 +202,7 @@ fn run_here(
         stats,
         Inputs {
             shape,
-            worker_logs: None,
+            ..Inputs::default()
         },
     ) {
         Ok(c) => c,
@@ -251,6 +251,7 @@ fn run_master(
     let inputs = Inputs {
         shape,
         worker_logs: Some(node.worker_logs()),
+        ..Inputs::default()
     };
     let host = plan.host.clone();
     let controller = match Controller::new(*plan, stats, inputs) {

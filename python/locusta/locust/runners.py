@@ -155,6 +155,8 @@ class LocalRunner(Runner):
             else:
                 self._stop_one(force=not self.environment.stop_timeout)
             i += 1
+            if len(self._dispatch) == target:
+                break  # as Locust: the last user completes the ramp, no pause after it
             delay = t0 + i * interval - time.perf_counter()
             if delay > 0:
                 gevent.sleep(delay)

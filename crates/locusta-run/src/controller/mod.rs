@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use locusta_stats::StatsHub;
-use locusta_web::{WorkerInfo, WorkerLogs};
+use locusta_web::{Forwarder, WorkerInfo, WorkerLogs};
 
 use crate::arrival::{ArrivalPlan, Arrivals};
 use crate::insight::Insight;
@@ -163,6 +163,9 @@ pub struct Inputs {
     pub shape: Option<Box<dyn LoadShape>>,
     /// On a master: where its state machine keeps the workers' log lines (`/logs`).
     pub worker_logs: Option<WorkerLogs>,
+    /// Who answers the web UI's requests for paths it does not serve (a Python locustfile's
+    /// Flask app, `environment.web_ui.app`).
+    pub web_routes: Option<Arc<dyn Forwarder>>,
 }
 
 /// Waits for the expected workers before a master's automatic start.
@@ -263,7 +266,14 @@ impl Controller {
             web: None,
         };
         if let (Some(plan), Some(info)) = (web, web_info) {
-            let side = WebSide::start(&controller.stats, info, plan, &role, inputs.worker_logs)?;
+            let side = WebSide::start(
+                &controller.stats,
+                info,
+                plan,
+                &role,
+                inputs.worker_logs,
+                inputs.web_routes,
+            )?;
             controller.web = Some(side);
         }
         if controller.headless {

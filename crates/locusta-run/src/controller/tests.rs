@@ -16,7 +16,7 @@ fn controller(args: &[&str], shape: Option<Box<dyn LoadShape>>) -> (Controller, 
     let stats = StatsHub::new(StatsLimits::default());
     let inputs = Inputs {
         shape,
-        worker_logs: None,
+        ..Inputs::default()
     };
     (
         Controller::new(plan, Arc::clone(&stats), inputs).expect("controller"),

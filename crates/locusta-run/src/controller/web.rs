@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use locusta_stats::StatsHub;
 use locusta_web::{
-    Command, ControlPort, ReportRequest, RunInfo, Status, SwarmRequest, WebContext, WebServer,
-    WorkerLogs,
+    Command, ControlPort, Forwarder, ReportRequest, RunInfo, Status, SwarmRequest, WebContext,
+    WebServer, WorkerLogs,
 };
 use tokio::sync::mpsc;
 
@@ -37,6 +37,7 @@ impl WebSide {
         plan: WebPlan,
         role: &Role,
         worker_logs: Option<WorkerLogs>,
+        forwarder: Option<Arc<dyn Forwarder>>,
     ) -> Result<WebSide, String> {
         let host = info.host.clone();
         let report_name = format!(
@@ -60,12 +61,15 @@ impl WebSide {
         }
         let users = Arc::new(AtomicU64::new(0));
         let (report_tx, reports) = mpsc::channel(4);
-        let routes = locusta_web::router(ctx.clone())
+        let mut routes = locusta_web::router(ctx.clone())
             .merge(locusta_web::report_routes(report_tx, report_name))
             .merge(locusta_web::metrics_routes(
                 Arc::clone(stats),
                 Arc::clone(&users),
             ));
+        if let Some(forwarder) = forwarder {
+            routes = routes.merge(locusta_web::forward_routes(forwarder));
+        }
         let server = locusta_web::start(ctx, routes, &plan.server)?;
         log::info!(target: "locusta.main", "Starting web interface at {}", server.url());
         Ok(WebSide {
