@@ -295,6 +295,16 @@ def _run(argv):
                 return 1
             user_classes[n] = cls
         shape_classes += shapes
+    if not user_classes:
+        # As Locust: files without User classes may be pytest-style (test_* functions as users).
+        from .locust.user import pytest_user
+
+        for path in paths:
+            try:
+                user_classes.update(pytest_user.load(path))
+            except pytest_user.PytestLocustfileError as e:
+                sys.stderr.write(f"{e}\n")
+                return 1
 
     parser = LocustArgumentParser()
     try:
@@ -440,7 +450,7 @@ def _task_facts(tasks, depth=0):
 def _facts(opts, user_classes, shape_classes, parser, custom, paths):
     """What the run plan needs to know about the locustfile."""
     from .locust.contrib.fasthttp import FastHttpUser
-    from .locust.user.users import HttpUser
+    from .locust.user.users import HttpUser, PytestUser
 
     classes = [
         {
@@ -448,8 +458,8 @@ def _facts(opts, user_classes, shape_classes, parser, custom, paths):
             "weight": float(cls.weight),
             "fixed_count": int(cls.fixed_count),
             "host": cls.host or None,
-            "needs_host": issubclass(cls, (HttpUser, FastHttpUser)),
-            "tasks": _task_facts(cls.tasks),
+            "needs_host": issubclass(cls, (HttpUser, FastHttpUser, PytestUser)),
+            "tasks": [(f.name, 1, []) for f in cls.functions] if issubclass(cls, PytestUser) else _task_facts(cls.tasks),
         }
         for name, cls in user_classes.items()
         if cls.weight != 0 or cls.fixed_count

@@ -226,3 +226,6 @@ class HttpUser(User, RestMixin):
             user=self,
         )
         self.client.trust_env = False
+
+
+from .pytest_user import PytestUser  # noqa: E402,F401  (Locust's locust.user.users.PytestUser)
