@@ -152,14 +152,14 @@ def test_every_kind_of_run_behaves_the_same(front, ui, topology, target, tmp_pat
 
 @pytest.mark.parametrize("front,ui,topology", CELLS, ids=["-".join(c) for c in CELLS])
 def test_refused_options_are_refused_alike(front, ui, topology, target, tmp_path):
-    extra = ["--class-picker"]
+    extra = ["--web-login"]
     if topology == "master":
         extra += ["--master", "--master-bind-port", str(free_port())]
     proc = subprocess.run(
         command(front, ui, topology, target, extra), cwd=tmp_path, capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 1, proc.stderr
-    assert "--class-picker is not available in this version of locusta yet; leave it out" in proc.stderr
+    assert "--web-login (use --web-auth user:password) is not available in this version of locusta yet; leave it out" in proc.stderr
 
 
 def live_output(cmd, cwd, seconds=30):

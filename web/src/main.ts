@@ -47,6 +47,7 @@ export interface UiInfo {
   is_host_required: boolean;
   user_classes: string[];
   shape_class: string | null;
+  class_picker: boolean;
   extra_options: { name: string; default_value: string; help: string; choices: string[] | null; is_secret: boolean; has_value: boolean }[];
   stats_history_enabled: boolean;
   percentiles_to_statistics: number[];
@@ -295,7 +296,10 @@ function openStart() {
 function buildAdvanced(info: UiInfo) {
   $("f-classes").innerHTML = info.user_classes.length
     ? `<p>User classes</p><div class="checks">${info.user_classes
-        .map((c) => `<label><input type="checkbox" name="user_classes" value="${esc(c)}" checked disabled /> ${esc(c)}</label>`)
+        .map(
+          (c) =>
+            `<label><input type="checkbox" name="user_classes" value="${esc(c)}" checked${info.class_picker ? "" : " disabled"} /> ${esc(c)}</label>`,
+        )
         .join("")}</div>`
     : "";
   $("f-shape").innerHTML = info.shape_class
@@ -331,7 +335,8 @@ $("start-form").addEventListener("submit", async (ev) => {
       .map((i) => i.name),
   );
   for (const [k, v] of new FormData(form)) {
-    if (k === "user_classes" || keepSecrets.has(k)) continue;
+    // Classes are chosen only with --class-picker; otherwise every class runs.
+    if ((k === "user_classes" && !state.info?.class_picker) || keepSecrets.has(k)) continue;
     data.append(k, String(v));
   }
   const res = await postForm("./swarm", data);

@@ -142,7 +142,7 @@ pub(crate) const SPECS: &[Spec] = &[
     opt("tls_key", "tls-key", None, Some("LOCUST_TLS_KEY"), Value, WEB, "<filename>",
         "TLS private key file, to serve the web UI over HTTPS"),
     opt("class_picker", "class-picker", None, Some("LOCUST_USERCLASS_PICKER"), Flag, WEB, "",
-        "Let the web UI choose among all User and Shape classes"),
+        "Let the web UI's start form choose which User classes run"),
     hidden(opt("build_path", "build-path", None, Some("LOCUST_BUILD_PATH"), Value, WEB, "<dir>",
         "Serve the web UI from another build directory")),
     hidden(opt("legacy_ui", "legacy-ui", None, Some("LOCUST_LEGACY_UI"), Kind::Removed {

@@ -189,9 +189,6 @@ pub fn refused_options(opts: &Options) -> Option<String> {
     if opts.web_login {
         missing.push("--web-login (use --web-auth user:password)");
     }
-    if opts.class_picker {
-        missing.push("--class-picker");
-    }
     if missing.is_empty() {
         return None;
     }
@@ -360,6 +357,7 @@ impl RunPlan {
             stats_history_enabled: full_history_file.is_some(),
             full_history_file,
             has_report: true,
+            class_picker: self.options.class_picker,
         }
     }
 }
@@ -602,9 +600,11 @@ mod tests {
             refusal(&["-H", "http://x", "B"], a()).0,
             "Unknown User(s): B"
         );
-        assert!(refusal(&["--web-login"], a()).0.contains("--web-login"));
         let (m, _) = refusal(&["--web-login", "--class-picker"], a());
-        assert!(m.contains("--class-picker are not available"), "{m}");
+        assert!(
+            m.contains("--web-login (use --web-auth user:password) is not available"),
+            "{m}"
+        );
         assert_eq!(
             refusal(&["--arrival-rate", "x", "-H", "http://x"], a()).1,
             2

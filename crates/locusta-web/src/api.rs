@@ -163,14 +163,15 @@ pub(crate) fn parse_swarm(
                 known.join(", ")
             ));
         }
-        if user_classes.len() < known.len() {
+        if user_classes.len() < known.len() && !ctx.info.class_picker {
             return Err(
-                "Choosing a subset of user classes in the UI is not supported yet; select them \
-                 on the command line (positional class names) instead"
+                "Choosing a subset of user classes needs --class-picker (or positional class \
+                 names on the command line)"
                     .to_owned(),
             );
         }
     }
+    let user_classes = (ctx.info.class_picker && !user_classes.is_empty()).then_some(user_classes);
     let shape = ctx.info.shape_class.is_some();
     let (user_count, spawn_rate) = match (user_count, spawn_rate) {
         (Some(u), Some(r)) if u >= 0 && r > 0.0 && r.is_finite() => (u as u64, r),
@@ -183,6 +184,7 @@ pub(crate) fn parse_swarm(
         host,
         run_time,
         extra_options: extra,
+        user_classes,
     })
 }
 
@@ -616,6 +618,7 @@ async fn ui_info(State(ctx): State<WebContext>) -> Json<Value> {
         "history_percentiles": crate::history::TOTAL_PERCENTILES,
         "max_rows": MAX_ROWS,
         "has_report": info.has_report,
+        "class_picker": info.class_picker,
     }))
 }
 

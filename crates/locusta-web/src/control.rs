@@ -40,6 +40,8 @@ pub struct SwarmRequest {
     pub run_time: Option<Duration>,
     /// Values for options the locustfile declared (`dest`, text as sent).
     pub extra_options: Vec<(String, String)>,
+    /// With `--class-picker`: the user classes chosen in the form (None: as before).
+    pub user_classes: Option<Vec<String>>,
 }
 
 /// What the control loop publishes for the UI (Locust's runner attributes).
@@ -149,6 +151,8 @@ pub struct RunInfo {
     pub full_history_file: Option<std::path::PathBuf>,
     /// True when `/stats/report` is served (the Download tab links to it).
     pub has_report: bool,
+    /// `--class-picker`: the form chooses which user classes a test runs.
+    pub class_picker: bool,
 }
 
 /// Everything a request handler can reach: the statistics, the command queue, and the status

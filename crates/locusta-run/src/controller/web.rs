@@ -27,6 +27,8 @@ pub(super) struct WebSide {
     plan: WebPlan,
     /// "stopping" is shown from a Stop until the users report stopped.
     stopping: bool,
+    /// `--class-picker`.
+    class_picker: bool,
 }
 
 impl WebSide {
@@ -40,6 +42,7 @@ impl WebSide {
         forwarder: Option<Arc<dyn Forwarder>>,
     ) -> Result<WebSide, String> {
         let host = info.host.clone();
+        let class_picker = info.class_picker;
         let report_name = format!(
             "Locust_{}_{}{}.html",
             locusta_util::safe_timestamp(locusta_util::unix_now()),
@@ -80,6 +83,7 @@ impl WebSide {
             host,
             plan,
             stopping: false,
+            class_picker,
         })
     }
 
@@ -167,7 +171,7 @@ impl Controller {
                     out.push(Action::Spawn {
                         users: req.user_count,
                         rate: req.spawn_rate,
-                        classes: None,
+                        classes: req.user_classes.clone(),
                     });
                 }
                 // Locust restarts the run-time timer from each /swarm.
@@ -193,7 +197,26 @@ impl Controller {
         self.stats.reset_exceptions();
         web.port.clear_history();
         self.insight.reset();
+        // `--class-picker` without a choice: every class, as Locust.
+        let picked = req.user_classes.or_else(|| {
+            web.class_picker
+                .then(|| self.classes.iter().map(|c| c.name.clone()).collect())
+        });
+        let first = out.len();
         self.begin(now, snap, req.user_count, req.spawn_rate, req.run_time, out);
+        if let Some(picked) = picked {
+            // `--class-picker`: the test runs the classes chosen in the form (a shape's own
+            // class lists still win on its steps).
+            log::info!(target: "locusta.runners", "User classes chosen in the form: {}", picked.join(", "));
+            for action in &mut out[first..] {
+                if let Action::Spawn {
+                    classes: c @ None, ..
+                } = action
+                {
+                    *c = Some(picked.clone());
+                }
+            }
+        }
     }
 
     /// Publishes the state for the UI and answers `/stats/report` requests.
