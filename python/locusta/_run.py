@@ -393,9 +393,10 @@ def _run_controlled(plan, env, shape, parser, runtime, api):
     env.runner = runner
     if shape is not None:
         shape.runner = runner
-    web_ui = _web_ui(env, plan)
-    api.events.init.fire(environment=env, runner=runner, web_ui=web_ui)
+    web_ui = None
     try:
+        web_ui = _web_ui(env, plan)
+        api.events.init.fire(environment=env, runner=runner, web_ui=web_ui)
         try:
             controller = _core.Controller(
                 plan, runtime.stats, shape, _driver.shape_tick if shape is not None else None, link,
@@ -424,14 +425,19 @@ def _web_ui(env, plan):
     from .locust.web import WebUI
 
     o = env.parsed_options
-    env.web_ui = WebUI(
-        env,
-        host=o.web_host,
-        port=o.web_port,
-        web_base_path=o.web_base_path or "",
-        tls_cert=o.tls_cert or None,
-        tls_key=o.tls_key or None,
-    )
+    try:
+        env.web_ui = WebUI(
+            env,
+            host=o.web_host,
+            port=o.web_port,
+            web_base_path=o.web_base_path or "",
+            tls_cert=o.tls_cert or None,
+            tls_key=o.tls_key or None,
+            web_login=bool(o.web_login),
+        )
+    except ImportError as e:
+        logger.error("--web-login needs Flask and Flask-Login (%s): pip install flask flask-login", e)
+        raise _Exit(1)
     return env.web_ui
 
 

@@ -27,11 +27,11 @@ def free_port():
 class Run:
     """A web UI run of the locustfile, its log in a file (nothing blocks on a full pipe)."""
 
-    def __init__(self, program, target, extra=()):
+    def __init__(self, program, target, extra=(), locustfile=LOCUSTFILE):
         self.port = free_port()
         self.log = tempfile.NamedTemporaryFile("w+", suffix=".log")
         self.proc = subprocess.Popen(
-            program + ["-f", LOCUSTFILE, "-H", target, "--web-host", "127.0.0.1", "--web-port", str(self.port),
+            program + ["-f", locustfile, "-H", target, "--web-host", "127.0.0.1", "--web-port", str(self.port),
                        "--autostart", "-u", "1", "-r", "1", "-t", "60s", *extra],
             stdout=self.log, stderr=subprocess.STDOUT, text=True,
         )
@@ -102,11 +102,10 @@ def test_added_routes_are_behind_auth_and_base_path(target):
     run = Run(locusta_cmd(), target, ["--web-auth", "ann:secret", "--web-base-path", "/lt"])
     try:
         run.wait_up("/lt/worker-count", auth=("ann", "secret"))
-        assert requests.get(run.base + "/lt/content-length", timeout=10).status_code == 401
-        r = requests.get(run.base + "/lt/content-length", auth=("ann", "secret"), timeout=10)
-        assert r.status_code == 200 and set(r.json()) == {"requests", "state", "users"}
+        assert requests.post(run.base + "/lt/extra/echo", json=[1], timeout=10).status_code == 401
         r = requests.post(run.base + "/lt/extra/echo", json=[1], auth=("ann", "secret"), timeout=10)
-        assert r.status_code == 201 and r.json()["path"] == "/extra/echo", r.text
+        # The app sees the full path, as Locust's Flask app does.
+        assert r.status_code == 201 and r.json()["path"] == "/lt/extra/echo", r.text
     finally:
         run.close()
 
@@ -118,3 +117,50 @@ def test_headless_runs_have_no_web_ui(target):
     )
     assert proc.returncode == 0, proc.stderr
     assert not re.search(r"Traceback", proc.stderr), proc.stderr
+
+
+def login_flow(run):
+    """What a browser meets with --web-login: redirects, the login page, a wrong password, a
+    right one, then the UI and its API."""
+    run.wait_up("/login")
+    s = requests.Session()
+    seen = {}
+    r = s.get(run.base + "/", allow_redirects=False, timeout=10)
+    seen["page before login"] = (r.status_code, r.headers.get("location", "").split("?")[0])
+    r = s.get(run.base + "/stats/requests", allow_redirects=False, timeout=10)
+    seen["api before login"] = (r.status_code, r.headers.get("location", "").split("?")[0])
+    r = s.get(run.base + "/whoami", allow_redirects=False, timeout=10)
+    seen["added route before login"] = r.status_code
+    r = s.get(run.base + "/login", timeout=10)
+    seen["login page"] = (r.status_code, "login_submit" in r.text)
+    r = s.post(run.base + "/login_submit", data={"username": "ann", "password": "wrong"}, timeout=10)
+    seen["wrong password"] = (r.status_code, "Invalid username or password" in r.text)
+    r = s.post(run.base + "/login_submit", data={"username": "ann", "password": "sesame"}, allow_redirects=False, timeout=10)
+    seen["right password"] = (r.status_code, r.headers.get("location"))
+    r = s.get(run.base + "/stats/requests", timeout=10)
+    seen["api after login"] = (r.status_code, "stats" in r.json())
+    seen["added route after login"] = s.get(run.base + "/whoami", timeout=10).json()
+    seen["page after login"] = s.get(run.base + "/", allow_redirects=False, timeout=10).status_code
+    return seen
+
+
+@pytest.mark.skipif(not os.path.exists(REAL_LOCUST), reason="real Locust is not installed")
+def test_web_login_behaves_as_under_locust(target):
+    lf = os.path.join(LOCUSTFILES, "web_login.py")
+    ours = Run(locusta_cmd(), target, ["--web-login"], locustfile=lf)
+    theirs = Run([REAL_LOCUST], target, ["--web-login"], locustfile=lf)
+    try:
+        got, want = login_flow(ours), login_flow(theirs)
+        assert got == want
+        assert got["page before login"] == (302, "/login")
+        assert got["api after login"] == (200, True)
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def test_web_login_is_refused_for_rust_users(target):
+    proc = subprocess.run(locusta_cmd() + ["demo", "--headful", "--web-login", "-H", target],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "--web-login needs a Python locustfile" in proc.stderr, proc.stderr

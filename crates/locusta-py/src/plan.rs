@@ -189,6 +189,7 @@ impl From<PyFacts> for LocustfileFacts {
             script: f.script,
             default_host: None,
             locustfiles: f.locustfiles,
+            web_routes: true,
         }
     }
 }

@@ -124,6 +124,12 @@ impl PendingRequest {
         self.with(|r| (r.method.clone(), r.path.clone(), r.query.clone()))
     }
 
+    /// True when the server only asks whether the request may see the UI (`--web-login`).
+    #[getter]
+    fn auth_check(&self) -> PyResult<bool> {
+        self.with(|r| r.auth_check)
+    }
+
     /// Header names (lowercase) and values decoded as Latin-1, as WSGI wants them.
     fn headers(&self) -> PyResult<Vec<(String, String)>> {
         self.with(|r| {

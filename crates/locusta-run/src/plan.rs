@@ -57,6 +57,9 @@ pub struct LocustfileFacts {
     pub default_host: Option<String>,
     /// `(file name, contents)` of the locustfiles, for `-f -` workers that ask the master.
     pub locustfiles: Vec<(String, String)>,
+    /// True when the locustfile can answer web requests itself (a Python locustfile's Flask
+    /// app): what `--web-login` needs for its login manager.
+    pub web_routes: bool,
 }
 
 /// What this process is in the run.
@@ -98,6 +101,8 @@ pub struct WebPlan {
     pub autostart: bool,
     /// `--autoquit` seconds after an automatic test ends.
     pub autoquit: Option<u64>,
+    /// `--web-login`: the locustfile's login manager admits requests to the UI.
+    pub login: bool,
 }
 
 /// The files and tables a run writes.
@@ -183,21 +188,17 @@ fn fail(message: impl Into<String>, code: i32) -> PlanError {
     }
 }
 
-/// The message for options this build refuses, shared by every front end.
-pub fn refused_options(opts: &Options) -> Option<String> {
-    let mut missing = Vec::new();
-    if opts.web_login {
-        missing.push("--web-login (use --web-auth user:password)");
+/// The message for options this run cannot honour, shared by every front end.
+pub fn refused_options(opts: &Options, facts: &LocustfileFacts) -> Option<String> {
+    if opts.web_login && !facts.web_routes {
+        return Some(
+            "--web-login needs a Python locustfile that sets up the login (Locust's \
+             web_ui.login_manager and login routes); for Rust user classes use --web-auth \
+             user:password"
+                .to_owned(),
+        );
     }
-    if missing.is_empty() {
-        return None;
-    }
-    Some(format!(
-        "{} {} not available in this version of locusta yet; leave {} out",
-        missing.join(", "),
-        if missing.len() == 1 { "is" } else { "are" },
-        if missing.len() == 1 { "it" } else { "them" },
-    ))
+    None
 }
 
 fn given(sources: &HashMap<&'static str, Source>, dest: &str) -> bool {
@@ -236,7 +237,7 @@ impl RunPlan {
             sources,
             ..
         } = parsed;
-        if let Some(message) = refused_options(&opts) {
+        if let Some(message) = refused_options(&opts, &facts) {
             return Err(fail(message, 1));
         }
         let role = role(&opts);
@@ -531,6 +532,7 @@ fn web_plan(opts: &Options, sources: &HashMap<&'static str, Source>) -> Result<W
         },
         autostart: opts.autostart,
         autoquit: u64::try_from(opts.autoquit).ok(),
+        login: opts.web_login,
     })
 }
 
@@ -601,10 +603,7 @@ mod tests {
             "Unknown User(s): B"
         );
         let (m, _) = refusal(&["--web-login", "--class-picker"], a());
-        assert!(
-            m.contains("--web-login (use --web-auth user:password) is not available"),
-            "{m}"
-        );
+        assert!(m.contains("--web-login needs a Python locustfile"), "{m}");
         assert_eq!(
             refusal(&["--arrival-rate", "x", "-H", "http://x"], a()).1,
             2

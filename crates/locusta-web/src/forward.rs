@@ -5,14 +5,20 @@
 //! The server stays ignorant of Python: it packs each such request into a [`ForwardedRequest`],
 //! gives it to a [`Forwarder`], and waits for the answer on a one-shot channel. Authentication,
 //! the base path and TLS apply as for every other route (the fallback is merged into the same
-//! router), so a locustfile's routes are protected like the UI's own.
+//! router), so a locustfile's routes are protected like the UI's own. The path forwarded is the
+//! full one, base path included, as Locust's Flask app sees it.
+//!
+//! With `--web-login` the same channel asks the locustfile's login manager (Flask-Login) about
+//! each request for the UI's own routes ([`require_login`]): its answer either lets the request
+//! through or is sent back as it is (Flask-Login's redirect to the login page).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::Request;
+use axum::extract::{OriginalUri, Request};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tokio::sync::oneshot;
@@ -36,6 +42,9 @@ pub struct ForwardedRequest {
     pub headers: Vec<(String, Vec<u8>)>,
     /// The request body.
     pub body: Bytes,
+    /// True when only asked whether the request may see the UI (`--web-login`): answer 2xx to
+    /// let it through, anything else is what the client gets instead.
+    pub auth_check: bool,
     reply: oneshot::Sender<ForwardedResponse>,
 }
 
@@ -75,6 +84,7 @@ pub fn forward_routes(forwarder: Arc<dyn Forwarder>) -> Router {
 
 async fn forward(forwarder: &dyn Forwarder, req: Request) -> Response {
     let (parts, body) = req.into_parts();
+    let uri = full_uri(&parts);
     let body = match axum::body::to_bytes(body, MAX_FORWARDED_BODY).await {
         Ok(b) => b,
         Err(_) => {
@@ -84,33 +94,82 @@ async fn forward(forwarder: &dyn Forwarder, req: Request) -> Response {
             )
         }
     };
+    match ask(forwarder, &parts, &uri, body, false).await {
+        Ok(answer) => into_response(answer),
+        Err(response) => response,
+    }
+}
+
+/// The URI as the client sent it (a router nested under the base path sees it shortened).
+fn full_uri(parts: &axum::http::request::Parts) -> axum::http::Uri {
+    parts
+        .extensions
+        .get::<OriginalUri>()
+        .map_or_else(|| parts.uri.clone(), |o| o.0.clone())
+}
+
+/// Hands a request over and waits for the answer; the error is the response the client gets.
+async fn ask(
+    forwarder: &dyn Forwarder,
+    parts: &axum::http::request::Parts,
+    uri: &axum::http::Uri,
+    body: Bytes,
+    auth_check: bool,
+) -> Result<ForwardedResponse, Response> {
     let (reply, answer) = oneshot::channel();
     forwarder.forward(ForwardedRequest {
         method: parts.method.as_str().to_owned(),
-        path: parts.uri.path().to_owned(),
-        query: parts.uri.query().unwrap_or("").to_owned(),
+        path: uri.path().to_owned(),
+        query: uri.query().unwrap_or("").to_owned(),
         headers: parts
             .headers
             .iter()
             .map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec()))
             .collect(),
         body,
+        auth_check,
         reply,
     });
     match tokio::time::timeout(FORWARD_TIMEOUT, answer).await {
-        Ok(Ok(answer)) => into_response(answer),
-        Ok(Err(_)) => plain(
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(_)) => Err(plain(
             StatusCode::BAD_GATEWAY,
             "the locustfile's web route gave no answer (see the log)".to_owned(),
-        ),
-        Err(_) => plain(
+        )),
+        Err(_) => Err(plain(
             StatusCode::GATEWAY_TIMEOUT,
             format!(
                 "the locustfile's web route did not answer within {} s",
                 FORWARD_TIMEOUT.as_secs()
             ),
-        ),
+        )),
     }
+}
+
+/// `--web-login`: `routes` answer only requests the locustfile's login manager accepts (the
+/// page's assets and `/metrics` stay open, as Locust's assets do); the others get its answer,
+/// Flask-Login's redirect to the login page.
+pub fn require_login(routes: Router, forwarder: Arc<dyn Forwarder>) -> Router {
+    routes.layer(axum::middleware::from_fn(
+        move |req: Request, next: Next| {
+            let forwarder = Arc::clone(&forwarder);
+            async move {
+                let path = req.uri().path();
+                if path.starts_with("/assets/") || path == "/metrics" {
+                    return next.run(req).await;
+                }
+                let (parts, body) = req.into_parts();
+                let uri = full_uri(&parts);
+                match ask(forwarder.as_ref(), &parts, &uri, Bytes::new(), true).await {
+                    Ok(answer) if (200..300).contains(&answer.status) => {
+                        next.run(Request::from_parts(parts, body)).await
+                    }
+                    Ok(answer) => into_response(answer),
+                    Err(response) => response,
+                }
+            }
+        },
+    ))
 }
 
 fn into_response(answer: ForwardedResponse) -> Response {

@@ -21,6 +21,6 @@ pub use control::{
     WebContext, WorkerInfo, WorkerLogs,
 };
 pub use extras::{metrics_routes, report_routes, ReportRequest};
-pub use forward::{forward_routes, ForwardedRequest, ForwardedResponse, Forwarder};
+pub use forward::{forward_routes, require_login, ForwardedRequest, ForwardedResponse, Forwarder};
 pub use history::History;
 pub use server::{start, ServerConfig, WebServer};

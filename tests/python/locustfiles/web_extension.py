@@ -24,7 +24,8 @@ def add_pages(environment, web_ui, **kw):
         return jsonify({"state": environment.runner.state, "users": environment.runner.user_count,
                         "requests": environment.stats.total.num_requests})
 
-    bp = Blueprint("extra", __name__, url_prefix="/extra")
+    # As Locust's examples do: under --web-base-path when there is one.
+    bp = Blueprint("extra", __name__, url_prefix=environment.parsed_options.web_base_path + "/extra")
 
     @bp.route("/echo", methods=["POST"])
     def echo():

@@ -71,6 +71,9 @@ impl WebSide {
                 Arc::clone(&users),
             ));
         if let Some(forwarder) = forwarder {
+            if plan.login {
+                routes = locusta_web::require_login(routes, Arc::clone(&forwarder));
+            }
             routes = routes.merge(locusta_web::forward_routes(forwarder));
         }
         let server = locusta_web::start(ctx, routes, &plan.server)?;
