@@ -6,7 +6,7 @@ The scenario (examples/parity.rs and locustfiles/parity.py) has a three-stage lo
 (1, 3, then 2 users, two seconds each) and test hooks that say where they ran. Each cell checks
 that the shape is followed (each stage's user count is in ``_stats_history.csv``), that the
 diagnosis is printed and in the HTML report, that a failed ``--threshold`` gives exit code 3,
-that ``--json-file`` creates its directory, that ``test_start``/``test_stop`` run where Locust
+that ``--json-file`` creates its directory, that a refusal reads the same, that ``test_start``/``test_stop`` run where Locust
 runs them (the master too), and that a CSV file that cannot be written is logged once."""
 
 import csv
@@ -151,15 +151,17 @@ def test_every_kind_of_run_behaves_the_same(front, ui, topology, target, tmp_pat
 
 
 @pytest.mark.parametrize("front,ui,topology", CELLS, ids=["-".join(c) for c in CELLS])
-def test_refused_options_are_refused_alike(front, ui, topology, target, tmp_path):
-    extra = ["--web-login"]
+def test_refusals_are_alike(front, ui, topology, target, tmp_path):
+    """The plan's checks refuse the same input with the same words everywhere (here an unknown
+    user class given on the command line)."""
+    extra = ["NoSuchUser"]
     if topology == "master":
         extra += ["--master", "--master-bind-port", str(free_port())]
     proc = subprocess.run(
         command(front, ui, topology, target, extra), cwd=tmp_path, capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 1, proc.stderr
-    assert "--web-login (use --web-auth user:password) is not available in this version of locusta yet; leave it out" in proc.stderr
+    assert "Unknown User(s): NoSuchUser" in proc.stderr, proc.stderr[-2000:]
 
 
 def live_output(cmd, cwd, seconds=30):
