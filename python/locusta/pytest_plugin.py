@@ -1,57 +1,12 @@
-"""pytest plugin (entry point ``pytest11: locusta``): the ``session`` and ``fastsession``
-fixtures of pytest-style locustfiles, and ``--host``/``-H`` to point them at a server, so the
-same file runs under plain ``pytest`` (one pass, requests made but not recorded) and under
-``locusta -f`` (each test function a user class; see ``locusta.locust.user.pytest_user``).
+"""pytest plugin (entry point ``pytest11: locusta``): the ``session`` / ``fastsession`` fixtures
+and ``--host`` for plain ``pytest`` runs of pytest-style locustfiles, as Locust's own plugin
+gives them.
 
-Imports stay lazy: loading the plugin in any pytest session of the environment costs nothing
-and patches nothing."""
+Where Locust is installed too, its plugin already provides them (and Locust refuses a fixture
+defined twice), so this one then adds nothing: pytest and ``locust -f`` use Locust's, and
+``locusta -f`` hands pytest its own fixtures explicitly."""
 
-import pytest
+import importlib.util
 
-_config = None
-
-
-def pytest_configure(config):
-    global _config
-    _config = config
-
-
-def pytest_addoption(parser):
-    try:
-        parser.addoption("--host", "-H", action="store", default=None,
-                         help="base URL for the session and fastsession fixtures (locusta)")
-    except ValueError as e:  # another plugin (Locust's) added it already
-        if "already added" not in str(e):
-            raise
-
-
-def _base_url(user):
-    if user is not None:
-        return user.host
-    host = _config.getoption("--host") if _config is not None else None
-    if not host:
-        raise pytest.UsageError("the session and fastsession fixtures need a base URL: pass --host http://...")
-    return host
-
-
-def _event(user):
-    """The user's request event; none outside a load test (nothing is recorded)."""
-    return user.environment.events.request if user is not None else None
-
-
-@pytest.fixture
-def session(user=None):
-    """An ``HttpSession`` for the test (its user's, under locusta)."""
-    from .locust.clients import HttpSession
-
-    s = HttpSession(base_url=_base_url(user), request_event=_event(user), user=user)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def fastsession(user=None):
-    """A ``FastHttpSession`` for the test (its user's, under locusta)."""
-    from .locust.contrib.fasthttp import FastHttpSession
-
-    yield FastHttpSession(base_url=_base_url(user), request_event=_event(user), user=user)
+if importlib.util.find_spec("pytest_locust") is None:
+    from ._pytest_fixtures import fastsession, pytest_addoption, pytest_configure, session  # noqa: F401

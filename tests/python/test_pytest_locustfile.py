@@ -61,13 +61,26 @@ def test_the_same_file_runs_under_plain_pytest(target, tmp_path):
     lf = tmp_path / "pytest_style.py"
     with open(LOCUSTFILE) as f:
         lf.write_text(f.read())
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:locust", "-p", "no:cacheprovider", str(lf)]
+    # The fixtures as the entry-point plugin gives them where Locust is not installed (where it
+    # is, Locust's plugin gives its own and ours steps aside: see the next test).
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:locust", "-p", "no:locusta",
+           "-p", "locusta._pytest_fixtures", "-p", "no:cacheprovider", str(lf)]
     cmd += ["-k", "not checked"]  # its own fixture is for load tests only
     proc = subprocess.run(cmd + ["--host", target], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 passed" in proc.stdout
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert proc.returncode != 0 and "pass --host" in proc.stdout, proc.stdout
+
+
+def test_the_plugin_is_registered_and_steps_aside_for_locusts():
+    from importlib.metadata import entry_points
+    from importlib.util import find_spec
+
+    assert "locusta.pytest_plugin" in {e.value for e in entry_points(group="pytest11")}
+    import locusta.pytest_plugin as plugin
+
+    assert hasattr(plugin, "session") == (find_spec("pytest_locust") is None)
 
 
 def test_a_test_function_that_cannot_be_a_user_is_refused(target, tmp_path):

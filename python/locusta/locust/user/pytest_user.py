@@ -2,8 +2,8 @@
 functions take fixtures such as ``session`` or ``fastsession`` runs each test function as a user
 class of its own name, calling the function over and over with its fixture's value.
 
-Collection uses pytest itself (its fixtures come from the plugin ``locusta.pytest_plugin``, from
-the file and from its ``conftest.py``), so the same file also runs under plain ``pytest`` as a
+Collection uses pytest itself (its fixtures come from ``locusta._pytest_fixtures``, from the
+file and from its ``conftest.py``), so the same file also runs under plain ``pytest`` as a
 functional test. As in Locust, each fixture function is called with the user as its argument
 and its first yielded value is what the test function gets."""
 
@@ -68,12 +68,16 @@ def load(path):
             "is not installed: pip install pytest"
         ) from None
 
+    from ... import _pytest_fixtures
+
     collector = _Collector()
     quiet = io.StringIO()
     with contextlib.redirect_stdout(quiet):
+        # Our fixtures, given explicitly; the installed plugins that would define them again
+        # (Locust's, and our entry point) stay out.
         code = pytest.main(
-            ["--collect-only", "-q", "-s", "-p", "no:cacheprovider", "-p", "no:locust", path],
-            plugins=[collector],
+            ["--collect-only", "-q", "-s", "-p", "no:cacheprovider", "-p", "no:locust", "-p", "no:locusta", path],
+            plugins=[collector, _pytest_fixtures],
         )
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         raise PytestLocustfileError(f"pytest could not collect {path}:\n{quiet.getvalue().strip()}")
