@@ -49,14 +49,30 @@ class LocustAliasFinder(importlib.abc.MetaPathFinder):
 _finder = None
 
 
+def fallback_spec(fullname, path=None, target=None):
+    """Outside a run, where no real Locust is installed: ``import locust`` gives locusta's
+    package, so scripts that use Locust as a library (``run_single_user``, ``Environment``)
+    run with locusta alone.
+
+    Called by the finder that ``locusta-locust-fallback.pth`` (installed next to the packages,
+    see ``python-data/``) puts last in ``sys.meta_path`` at start-up: it is asked about
+    ``locust`` only when no installed package answered. The hook is then installed (first in
+    line, so ``locust.*`` submodules resolve too) and answers. The .pth file holds its finder
+    inline, so nothing of locusta is imported before ``import locust`` (pytest warns about
+    modules of a plugin's distribution imported before it starts)."""
+    install()
+    return _finder.find_spec(fullname, path, target)
+
+
 def install():
     """Installs the hook (first in ``sys.meta_path``) and drops any real ``locust`` modules
     already imported, so the next import resolves to locusta's."""
     global _finder
     if _finder is None:
         _finder = LocustAliasFinder()
-    if _finder not in sys.meta_path:
-        sys.meta_path.insert(0, _finder)
+    if _finder in sys.meta_path:
+        sys.meta_path.remove(_finder)
+    sys.meta_path.insert(0, _finder)
     for name in list(sys.modules):
         if name == _ALIAS or name.startswith(_ALIAS + "."):
             mod = sys.modules[name]
