@@ -81,3 +81,65 @@ def test_a_real_locust_wins_outside_runs():
     assert proc.returncode == 0 or not real, proc.stderr
     if real:
         assert proc.stdout.split()[0] == "locust" and "locusta" not in proc.stdout, proc.stdout
+
+
+USE_AS_LIB = """
+    import gevent
+    import locust.stats
+    from locust import HttpUser, constant, events, task
+    from locust.env import Environment
+    from locust.log import setup_logging
+    from locust.stats import stats_history, stats_printer
+
+    setup_logging("INFO")
+    locust.stats.HISTORY_STATS_INTERVAL_SEC = 0.5
+
+
+    class MyUser(HttpUser):
+        host = {target!r}
+        wait_time = constant(0.01)
+
+        @task
+        def t(self):
+            self.client.get("/")
+
+
+    usage = []
+    events.usage_monitor.add_listener(lambda environment, cpu_usage, memory_usage, **kw: usage.append(memory_usage))
+    env = Environment(user_classes=[MyUser], events=events)
+    runner = env.create_local_runner()
+    env.events.init.fire(environment=env, runner=runner, web_ui=None)
+    gevent.spawn(stats_printer(env.stats))
+    gevent.spawn(stats_history, env.runner)
+    runner.start(2, spawn_rate=10)
+    gevent.spawn_later(3, runner.quit)
+    runner.greenlet.join()
+    print("REQUESTS", env.stats.total.num_requests > 0)
+    print("HISTORY", len(env.stats.history) >= 2, sorted(env.stats.history[-1]))
+"""
+
+
+def use_as_lib_outcome(proc):
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    return {
+        "requests": "REQUESTS True" in lines,
+        "history": next(line for line in lines if line.startswith("HISTORY")),
+        "table printed": "Aggregated" in proc.stdout + proc.stderr,
+    }
+
+
+def test_use_as_lib_as_in_locusts_example(tmp_path, target):
+    """Locust's examples/use_as_lib.py (without its web UI): setup_logging, stats_printer,
+    stats_history, and runner.greenlet.join() returning when the runner quits; the same script
+    under the real Locust where it is installed."""
+    if not os.path.exists(os.path.join(SITE, "locusta-locust-fallback.pth")):
+        pytest.skip("locusta is not installed as a wheel here (the .pth file comes with it)")
+    ours = use_as_lib_outcome(run_script(without_locust(tmp_path), USE_AS_LIB.format(target=target), tmp_path))
+    assert ours["requests"] and ours["table printed"] and ours["history"].startswith("HISTORY True"), ours
+    real = os.path.join(os.path.dirname(os.environ.get("REAL_LOCUST", "")), "python")
+    if os.path.exists(real):
+        script = tmp_path / "real.py"
+        script.write_text(textwrap.dedent(USE_AS_LIB.format(target=target)))
+        theirs = use_as_lib_outcome(subprocess.run([real, str(script)], capture_output=True, text=True, timeout=60))
+        assert ours == theirs

@@ -127,7 +127,10 @@ class Environment:
         return self.runner
 
     def create_master_runner(self, *args, **kwargs):
-        raise NotImplementedError("master/worker mode is not available in locusta yet")
+        raise NotImplementedError(
+            "a master runner cannot be created from a script with locusta yet; run "
+            "`locusta -f your_locustfile.py --master` (and workers with --worker) instead"
+        )
 
     def create_worker_runner(self, *args, **kwargs):
         """Creates a worker's runner (``--worker``); the connection to the master is made by
@@ -138,4 +141,7 @@ class Environment:
         return self.runner
 
     def create_web_ui(self, *args, **kwargs):
-        raise NotImplementedError("the web UI is not available in locusta yet")
+        raise NotImplementedError(
+            "the web UI cannot be started from a script with locusta yet; run "
+            "`locusta -f your_locustfile.py` for the web UI, or leave create_web_ui out"
+        )

@@ -57,6 +57,12 @@ def _class_counts_text(counts):
     return "{%s} (%d total users)" % (parts, sum(counts.values()))
 
 
+#: Seconds between two ``usage_monitor`` events (Locust's CPU_MONITOR_INTERVAL).
+CPU_MONITOR_INTERVAL = 10.0
+#: Above this share of one core, the gevent hub warns (Locust's CPU_WARNING_THRESHOLD).
+CPU_WARNING_THRESHOLD = 90
+
+
 class Runner:
     """What every runner has (Locust's ``Runner``): the environment, the state, the runner's
     own greenlets, exceptions, custom message listeners, and the flags the run controller
@@ -73,10 +79,49 @@ class Runner:
         self.worker_count = 1
         self.custom_messages = {}
         self.quit_requested = False
+        self.current_cpu_usage = 0.0
+        self.current_memory_usage = 0
+        self.cpu_warning_emitted = False
+        # As Locust's: the monitor runs until quit(), so runner.greenlet.join() returns then.
+        self.greenlet.spawn(self._monitor_usage)
         #: Run by the run controller (``_driver``), which logs completed ramps, applies
         #: ``--reset-stats`` and decides what a ``StopTest`` ends; a runner used as a library
         #: does those itself, as Locust's.
         self._driven = False
+
+    def _monitor_usage(self):
+        """Every ``CPU_MONITOR_INTERVAL`` seconds: ``usage_monitor`` with the process's CPU
+        percent and resident memory, as Locust. ``cpu_warning`` (and a warning, once) when the
+        thread that runs the Python code, the gevent hub, is busier than
+        ``CPU_WARNING_THRESHOLD`` percent: locusta's HTTP I/O runs on other threads, so the
+        process's figure can pass 100 without the locustfile being held back."""
+        import threading
+
+        import psutil
+
+        process = psutil.Process()
+        process.cpu_percent()
+        hub_id = threading.main_thread().native_id
+        last = (time.monotonic(), _thread_cpu(process, hub_id))
+        while True:
+            gevent.sleep(CPU_MONITOR_INTERVAL)
+            self.current_cpu_usage = process.cpu_percent()
+            self.current_memory_usage = process.memory_info().rss
+            now = (time.monotonic(), _thread_cpu(process, hub_id))
+            hub = 100.0 * (now[1] - last[1]) / max(now[0] - last[0], 1e-9)
+            last = now
+            if hub > CPU_WARNING_THRESHOLD:
+                self.environment.events.cpu_warning.fire(environment=self.environment, cpu_usage=hub)
+                if not self.cpu_warning_emitted:
+                    logger.warning(
+                        "CPU usage of the Python hub above %d%%! This may constrain your throughput and make "
+                        "response times inconsistent: spread the load over more processes (--processes N).",
+                        CPU_WARNING_THRESHOLD,
+                    )
+                    self.cpu_warning_emitted = True
+            self.environment.events.usage_monitor.fire(
+                environment=self.environment, cpu_usage=self.current_cpu_usage, memory_usage=self.current_memory_usage
+            )
 
     @property
     def stats(self):
@@ -518,3 +563,11 @@ class _Message:
         self.type = type
         self.data = data
         self.node_id = node_id
+
+
+def _thread_cpu(process, thread_id):
+    """CPU seconds (user + system) the thread has used so far."""
+    for t in process.threads():
+        if t.id == thread_id:
+            return t.user_time + t.system_time
+    return 0.0

@@ -1,6 +1,11 @@
 """``environment.stats`` (``locust.stats``): Locust's RequestStats / StatsEntry attribute names
 over the Rust statistics store, read on demand."""
 
+import logging
+import time
+
+import gevent
+
 from .clients import parse_error
 
 _FIELDS = (
@@ -91,6 +96,8 @@ class RequestStats:
     def __init__(self, core):
         self._core = core
         self.total = StatsEntry(core, "Aggregated", "", total=True)
+        #: Entries ``stats_history`` appends (Locust's chart history).
+        self.history = []
 
     @property
     def entries(self):
@@ -135,3 +142,68 @@ class RequestStats:
 
     def clear_all(self):
         self._core.reset()
+
+
+# Helpers for scripts that run a test themselves (Locust's examples/use_as_lib.py).
+
+#: Seconds between two tables of ``stats_printer``.
+CONSOLE_STATS_INTERVAL_SEC = 2
+#: Seconds between two entries of ``stats_history``.
+HISTORY_STATS_INTERVAL_SEC = 5
+#: Percentiles ``stats_history`` records, as Locust's charts.
+PERCENTILES_TO_CHART = [0.5, 0.95]
+
+console_logger = logging.getLogger("locust.stats_logger")
+
+
+def get_stats_summary(stats, current=True):
+    """The statistics table's lines (the ``current`` percentiles column for the last 10 s)."""
+    return stats._core.stats_table(current).rstrip("\n").split("\n")
+
+
+def print_stats(stats, current=True):
+    """Logs the statistics table to ``locust.stats_logger``, then an empty line."""
+    for line in get_stats_summary(stats, current):
+        console_logger.info(line)
+    console_logger.info("")
+
+
+def stats_printer(stats):
+    """A function for ``gevent.spawn`` that prints the table every
+    ``CONSOLE_STATS_INTERVAL_SEC`` seconds."""
+
+    def stats_printer_func():
+        while True:
+            print_stats(stats)
+            gevent.sleep(CONSOLE_STATS_INTERVAL_SEC)
+
+    return stats_printer_func
+
+
+def update_stats_history(runner, timestamp=None):
+    """Appends one entry (Locust's keys: ``[timestamp, value]`` pairs) to
+    ``runner.stats.history``."""
+    stats = runner.stats
+    timestamp = timestamp or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    total = stats.total
+    entry = {
+        f"response_time_percentile_{p}": [timestamp, total.get_current_response_time_percentile(p) or 0]
+        for p in PERCENTILES_TO_CHART
+    }
+    entry.update({
+        "current_rps": [timestamp, total.current_rps or 0],
+        "current_fail_per_sec": [timestamp, total.current_fail_per_sec or 0],
+        "total_avg_response_time": [timestamp, round(total.avg_response_time, 2)],
+        "user_count": [timestamp, runner.user_count or 0],
+        "time": timestamp,
+    })
+    stats.history.append(entry)
+
+
+def stats_history(runner):
+    """Runs forever (in a greenlet): every ``HISTORY_STATS_INTERVAL_SEC`` seconds while a test
+    runs, one entry in ``runner.stats.history``."""
+    while True:
+        if runner.state not in ("ready", "stopped"):
+            update_stats_history(runner)
+        gevent.sleep(HISTORY_STATS_INTERVAL_SEC)
