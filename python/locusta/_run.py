@@ -325,6 +325,8 @@ def _run(argv):
     _secrets.register(parser, custom)
     _setup_logging(opts)
 
+    if not _apply_class_settings(opts, user_classes):
+        return 255  # Locust's sys.exit(-1)
     # Tags are applied before the plan, which drops the classes they leave without tasks.
     tags = set(opts["tags"]) if opts["tags"] is not None else None
     exclude = set(opts["exclude_tags"]) if opts["exclude_tags"] is not None else None
@@ -364,6 +366,7 @@ def _run(argv):
         available_user_classes=user_classes,
         available_user_tasks={n: list(c.tasks) for n, c in user_classes.items()},
     )
+    env.profile = opts["profile"]
     if plan.role == "worker":
         runner = env.create_worker_runner()
         api.events.init.fire(environment=env, runner=runner, web_ui=None)
@@ -439,6 +442,40 @@ def _web_ui(env, plan):
         logger.error("--web-login needs Flask and Flask-Login (%s): pip install flask flask-login", e)
         raise _Exit(1)
     return env.web_ui
+
+
+def _apply_class_settings(opts, user_classes):
+    """``--config-users`` (each entry sets attributes of its ``user_class_name``; ``tasks``
+    keeps the class's tasks of those names, as Locust's ``update_user_class``) and
+    ``--equal-weights`` (weight 1 and each distinct task once, nested TaskSets flattened, as
+    Locust's ``assign_equal_weights``). Returns False after logging an error."""
+    original_tasks = {name: list(cls.tasks) for name, cls in user_classes.items()}
+    for config in opts["config_users"] or []:
+        name = config.get("user_class_name") if isinstance(config, dict) else None
+        cls = user_classes.get(name)
+        if cls is None:
+            logger.error(
+                "Error applying user config, probably you tried to specify config for a User not present in "
+                "your locustfile: %r", name
+            )
+            return False
+        for key, value in config.items():
+            if key == "tasks":
+                cls.tasks = [t for t in original_tasks[name] if getattr(t, "__name__", None) in value]
+            elif key != "user_class_name":
+                setattr(cls, key, value)
+    if opts["equal_weights"]:
+        for cls in user_classes.values():
+            cls.weight = 1
+            flat, frontier = [], list(cls.tasks)
+            while frontier:
+                t = frontier.pop()
+                if inspect.isclass(t) and hasattr(t, "tasks"):
+                    frontier.extend(t.tasks)
+                elif callable(t) and t not in flat:
+                    flat.append(t)
+            cls.tasks = flat
+    return True
 
 
 def _task_facts(tasks, depth=0):

@@ -220,7 +220,7 @@ pub(crate) const SPECS: &[Spec] = &[
     opt("stop_timeout", "stop-timeout", Some('s'), Some("LOCUST_STOP_TIMEOUT"), Value, OTHER, "<number>",
         "Seconds users get to finish their current task when the test stops. Default: 0 (stop at once). Distributed: set it on the master"),
     opt("equal_weights", "equal-weights", None, None, Flag, OTHER, "",
-        "Give every task the same weight, ignoring the weights in the test"),
+        "Give every User class and every task the same weight, ignoring the weights in the test"),
     opt("profile", "profile", None, None, Value, OTHER, "<str>",
         "Profile name used to group test runs together"),
     opt("otel", "otel", None, Some("LOCUST_ENABLE_OPENTELEMETRY"), Flag, OTHER, "",

@@ -17,6 +17,7 @@ pub mod logging;
 pub mod outputs;
 pub mod plan;
 pub mod shape;
+pub mod task_ratio;
 
 pub use controller::{
     Action, Controller, Inputs, Interrupt, LoadState, Snapshot, StopReason, Workers,

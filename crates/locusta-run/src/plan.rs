@@ -198,6 +198,13 @@ pub fn refused_options(opts: &Options, facts: &LocustfileFacts) -> Option<String
                 .to_owned(),
         );
     }
+    if opts.otel {
+        return Some(
+            "--otel (OpenTelemetry export) is not available in this version of locusta yet; leave it \
+             out (use --metrics-port for Prometheus metrics)"
+                .to_owned(),
+        );
+    }
     None
 }
 
@@ -215,6 +222,24 @@ impl RunPlan {
                 println!("    {}", class.name);
             }
             return Setup::Exit(0);
+        }
+        let opts = &parsed.options;
+        if opts.show_task_ratio || opts.show_task_ratio_json {
+            // As Locust: the classes the run would use (positional names, tags), then exit.
+            return match select_classes(opts, facts.classes) {
+                Ok(classes) if opts.show_task_ratio => {
+                    print!("{}", crate::task_ratio::text(&classes, opts.num_users));
+                    Setup::Exit(0)
+                }
+                Ok(classes) => {
+                    print!("{}", crate::task_ratio::json(&classes, opts.num_users));
+                    Setup::Exit(0)
+                }
+                Err(e) => {
+                    log::error!(target: "locusta.main", "{}", e.message);
+                    Setup::Exit(e.code)
+                }
+            };
         }
         log::info!(target: "locusta.main", "Starting locusta {}", env!("CARGO_PKG_VERSION"));
         match Self::check(parsed, facts) {

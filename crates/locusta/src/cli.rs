@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use locusta_dist::master::{node::MasterNode, MasterPlan};
 use locusta_http::{ClientConfig, HttpClient, HttpDriver};
-use locusta_options::{Parsed, Source};
+use locusta_options::{Options, Parsed, Source};
 use locusta_run::plan::{ClassFacts, LocustfileFacts, Role, RunPlan, Setup, ShapeFacts};
 use locusta_run::{Controller, Inputs};
 use locusta_stats::{StatsHub, StatsLimits};
@@ -75,6 +75,10 @@ pub(crate) fn run_parsed(locustfile: Locustfile, parsed: Parsed) -> i32 {
         default_host,
         hooks,
     } = locustfile;
+    if let Err(e) = apply_class_settings(&mut classes, opts) {
+        log::error!(target: "locusta.main", "{e}");
+        return 255; // Locust's sys.exit(-1)
+    }
     for class in &mut classes {
         class.filter_tags(opts.tags.as_deref(), opts.exclude_tags.as_deref());
     }
@@ -265,4 +269,29 @@ fn run_master(
         node.start_local_workers(n);
     }
     rt.block_on(drive(MasterLoad::new(node, hooks, host), controller))
+}
+
+/// `--config-users` (applied in order, as Locust's `update_user_class`) and `--equal-weights`.
+fn apply_class_settings(classes: &mut [UserClass], opts: &Options) -> Result<(), String> {
+    for config in opts.config_users.iter().flatten() {
+        let Some(config) = config.as_object() else {
+            return Err(format!("--config-users: {config} is not a JSON object"));
+        };
+        let name = config
+            .get("user_class_name")
+            .and_then(|n| n.as_str())
+            .unwrap_or("");
+        let Some(class) = classes.iter_mut().find(|c| c.name == name) else {
+            return Err(format!(
+                "Error applying user config, probably you tried to specify config for a User not present in your locustfile: '{name}'"
+            ));
+        };
+        class.apply_config(config)?;
+    }
+    if opts.equal_weights {
+        for class in classes.iter_mut() {
+            class.equal_weights();
+        }
+    }
+    Ok(())
 }

@@ -186,6 +186,48 @@ impl UserClass {
         self
     }
 
+    /// `--equal-weights`: weight 1 for the class and for each of its tasks (Locust's
+    /// `assign_equal_weights`).
+    pub(crate) fn equal_weights(&mut self) {
+        self.weight = 1.0;
+        for task in &mut self.tasks {
+            task.weight = 1;
+        }
+    }
+
+    /// One `--config-users` entry for this class: `weight`, `fixed_count`, `host` and `tasks`
+    /// (the names of the tasks to keep) map; anything else is an error that says so.
+    pub(crate) fn apply_config(
+        &mut self,
+        config: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), String> {
+        for (key, value) in config {
+            let bad = || format!("--config-users: {key} of {} cannot be {value}", self.name);
+            match key.as_str() {
+                "user_class_name" => {}
+                "weight" => self.weight = value.as_f64().ok_or_else(bad)?,
+                "fixed_count" => self.fixed_count = value.as_u64().ok_or_else(bad)?,
+                "host" => self.host = Some(value.as_str().ok_or_else(bad)?.to_owned()),
+                "tasks" => {
+                    let names: Vec<&str> = value
+                        .as_array()
+                        .ok_or_else(bad)?
+                        .iter()
+                        .filter_map(|n| n.as_str())
+                        .collect();
+                    self.tasks.retain(|t| names.contains(&t.name.as_str()));
+                }
+                other => {
+                    return Err(format!(
+                        "--config-users: {other} cannot be set on the Rust user class {}; it takes weight, fixed_count, host and tasks",
+                        self.name
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Pause after each task (`wait_time`).
     pub fn wait_time(mut self, wait: WaitTime) -> Self {
         self.wait_time = wait;
