@@ -109,7 +109,7 @@ pub(crate) const SPECS: &[Spec] = &[
     opt("host", "host", Some('H'), Some("LOCUST_HOST"), Value, COMMON, "<base url>",
         "Base URL of the system under test, e.g. https://www.example.com"),
     opt("num_users", "users", Some('u'), Some("LOCUST_USERS"), Value, COMMON, "<int>",
-        "Peak number of simultaneous users (mostly with --headless or --autostart). While running, keys w/W add 1/10 users and s/S remove 1/10"),
+        "Peak number of simultaneous users (mostly with --headless or --autostart)"),
     opt("spawn_rate", "spawn-rate", Some('r'), Some("LOCUST_SPAWN_RATE"), Value, COMMON, "<float>",
         "How many users to start per second while ramping up (mostly with --headless or --autostart)"),
     opt("run_time", "run-time", Some('t'), Some("LOCUST_RUN_TIME"), Value, COMMON, "<time string>",
@@ -120,7 +120,7 @@ pub(crate) const SPECS: &[Spec] = &[
         "Override User class settings with JSON objects (strings or .json files), each naming its \"user_class_name\""),
     // Web UI
     opt("web_host", "web-host", None, Some("LOCUST_WEB_HOST"), Value, WEB, "<ip>",
-        "Interface the web UI listens on. Default: all interfaces"),
+        "Interface the web UI listens on. Default: 127.0.0.1 (Locust: all interfaces); '*' for all interfaces"),
     hidden(opt("web_host_display_name", "web-host-display-name", None, Some("LOCUST_WEB_HOST_DISPLAY_NAME"), Value, WEB, "<url>",
         "Address to print for the web UI")),
     long_first(opt("web_port", "web-port", Some('P'), Some("LOCUST_WEB_PORT"), Value, WEB, "<port number>",
