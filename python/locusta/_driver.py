@@ -14,7 +14,7 @@ import traceback
 
 import gevent
 
-from . import _secrets
+from . import _secrets, _usage
 from .locust.event import state as event_state
 
 logger = logging.getLogger("locusta.main")
@@ -50,6 +50,7 @@ def drive(controller, env, runner, parser):
     gevent.signal_handler(signal.SIGTERM, signals.append, "sigterm")
     gevent.signal_handler(signal.SIGINT, signals.append, "sigint")
     runner._driven = True
+    monitor = _usage.start(env)
     try:
         while True:
             while signals:
@@ -62,6 +63,8 @@ def drive(controller, env, runner, parser):
             gevent.sleep(controller.next_tick())
     except KeyboardInterrupt:
         controller.interrupt("sigint")
+    finally:
+        monitor.kill(block=False)
     return _finish(controller, env, runner)
 
 

@@ -13,7 +13,7 @@ import traceback
 
 import gevent
 
-from . import _core, _importhook, _runtime
+from . import _core, _importhook, _runtime, _usage
 
 logger = logging.getLogger("locusta.main")
 
@@ -457,21 +457,14 @@ def _run_worker(opts, env, runner, runtime, api):
     gevent.signal_handler(signal.SIGINT, lambda: stop.append("sigint"))
     runner._attach(link)
     code = 0
+    monitor = _usage.start(env)
     while True:
         while True:
             message = link.poll_message()
             if message is None:
                 break
             runner._deliver(*message)
-        if link.report_wanted():
-            # Locust fires report_to_master before each stats report; here the keys the
-            # listeners add travel with the next report (the Rust loop builds the reports).
-            data = {}
-            api.events.report_to_master.fire(client_id=runner.client_id, data=data)
-            try:
-                link.set_report_extras(data)
-            except (TypeError, ValueError) as e:
-                logger.error("report_to_master added data that cannot be sent: %s", e)
+        runner._fire_link_events()
         cmd = link.poll()
         if cmd is None:
             if stop:
@@ -496,8 +489,13 @@ def _run_worker(opts, env, runner, runtime, api):
         elif cmd[0] == "exit":
             code = cmd[1]
             break
+    monitor.kill()
     runner.quit_requested = True
     runner.stop()
+    if code == 0 and runner.unhandled_exception:
+        # As Locust's worker: an exception nothing handled (a user's constructor, a
+        # listener) makes the exit code 2.
+        code = 2
     api.events.quitting.fire(environment=env, reverse=True)
     api.events.quit.fire(exit_code=code)
     return code

@@ -4,6 +4,7 @@ test lifecycle events."""
 
 import logging
 import time
+import traceback
 
 import gevent
 import gevent.event
@@ -14,6 +15,9 @@ from .event import state as _event_state
 from .exception import StopTest
 
 logger = logging.getLogger("locusta.runners")
+
+#: Seconds between two ``usage_monitor`` events (Locust's name; a locustfile may change it).
+CPU_MONITOR_INTERVAL = 10.0
 
 STATE_INIT, STATE_SPAWNING, STATE_RUNNING, STATE_CLEANUP, STATE_STOPPING, STATE_STOPPED, STATE_MISSING = [
     "ready",
@@ -324,6 +328,51 @@ class WorkerRunner(LocalRunner):
         #: This worker's node id (set when it connects), as Locust's ``client_id``.
         self.client_id = None
 
+    @property
+    def worker_index(self):
+        """The index the master gave this worker in its ``ack`` (0, 1, ... in the order the
+        workers connected; a worker that reconnects keeps its index); -1 before that, as
+        Locust's."""
+        return self._link.worker_index if self._link is not None else -1
+
+    @worker_index.setter
+    def worker_index(self, _value):
+        # Runner.__init__ sets a default; a worker's index is the master's.
+        pass
+
+    def spawn_counts(self, counts):
+        """As :meth:`LocalRunner.spawn_counts`; when a user's constructor raises, the spawn
+        ends there (the users already started keep running), the exception is logged and the
+        worker's exit code becomes 2, as Locust's worker whose spawning greenlet died."""
+        try:
+            return super().spawn_counts(counts)
+        except Exception as e:
+            logger.critical(
+                "Unhandled exception in greenlet: %s: %s\n%s",
+                type(e).__name__,
+                e,
+                "".join(traceback.format_exception(type(e), e, e.__traceback__)).rstrip(),
+            )
+            _event_state["unhandled_exception"] = True
+            self.state = STATE_RUNNING
+            return self.user_classes_count
+
+    def _fire_link_events(self):
+        """Fires what the protocol loop noticed since the last call: ``heartbeat_received``
+        for each heartbeat from the master, and ``report_to_master`` when a stats report is
+        due (the keys its listeners add go into that report)."""
+        link = self._link
+        events = self.environment.events
+        while (timestamp := link.poll_heartbeat()) is not None:
+            events.heartbeat_received.fire(client_id=self.client_id, timestamp=timestamp)
+        if link.report_wanted():
+            data = {}
+            events.report_to_master.fire(client_id=self.client_id, data=data)
+            try:
+                link.set_report_extras(data)
+            except (TypeError, ValueError) as e:
+                logger.error("report_to_master added data that cannot be sent: %s", e)
+
     def _attach(self, link):
         """Connects the runner to the protocol loop (once the worker starts)."""
         self._link = link
@@ -382,11 +431,14 @@ class MasterRunner(Runner):
         self._last = None
         self._completions_seen = 0
         self.worker_count = 0
+        # Locust's master has no worker_index (only workers and the local runner do).
+        del self.worker_index
 
     def _attach(self, link):
         """Connects the runner to the master's link."""
         self._link = link
         link.want_reports()
+        link.want_heartbeats()
         for msg_type in self.custom_messages:
             link.listen(msg_type)
         unsent, self._unsent = self._unsent, []
@@ -471,6 +523,13 @@ class MasterRunner(Runner):
                 self.environment.events.worker_report.fire(client_id=client_id, data=data)
             except Exception:
                 logger.exception("worker_report listener failed")
+        for _ in range(limit):
+            heartbeat = self._link.poll_heartbeat()
+            if heartbeat is None:
+                break
+            # Locust's master fires heartbeat_sent as it answers a worker's heartbeat.
+            client_id, timestamp = heartbeat
+            self.environment.events.heartbeat_sent.fire(client_id=client_id, timestamp=timestamp)
 
     def send_message(self, msg_type, data=None, client_id=None):
         """Sends a message to the worker ``client_id``, or to every worker without one."""

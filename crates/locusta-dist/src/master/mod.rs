@@ -125,6 +125,25 @@ pub struct MasterMailbox {
     pub want_reports: bool,
     /// Stats reports' data as the workers sent it: `(worker id, data)`.
     pub reports: std::collections::VecDeque<(String, Value)>,
+    /// Whether known workers' heartbeats are queued in `heartbeats` (for Locust's
+    /// `heartbeat_sent`, which its master fires as it answers each one).
+    pub want_heartbeats: bool,
+    /// Heartbeats answered: `(worker id, unix time of arrival)`.
+    pub heartbeats: std::collections::VecDeque<(String, f64)>,
+}
+
+impl MasterMailbox {
+    /// Queues a known worker's answered heartbeat for `heartbeat_sent` listeners (the oldest
+    /// is dropped when [`MAX_QUEUED`] wait).
+    fn note_heartbeat(&mut self, id: &str) {
+        if !self.want_heartbeats {
+            return;
+        }
+        if self.heartbeats.len() >= MAX_QUEUED {
+            self.heartbeats.pop_front();
+        }
+        self.heartbeats.push_back((id.to_owned(), unix_now()));
+    }
 }
 
 /// A [`MasterMailbox`] shared between the protocol loop and the Python thread.
@@ -471,6 +490,9 @@ impl Master {
             .and_then(as_u64)
             .unwrap_or(0);
         out.push(Message::new("heartbeat", Value::Nil, id));
+        if let Some(mb) = &self.plan.messages {
+            lock_mailbox(mb).note_heartbeat(id);
+        }
         if was_missing {
             log::info!(target: "locusta.runners", "Worker {id} self-healed with heartbeat, setting state to {}.", self.nodes[id].state);
             out.extend(self.redistribute());
