@@ -170,3 +170,35 @@ def test_locust_master_with_locusta_workers(target, tmp_path, real_locust):
     indexes = sorted(r["index"] for r in records(out, "test_start") if r["runner"] == "WorkerRunner")
     assert indexes == [0, 1], records(out)
     check_events(out, master.pid)
+
+
+def test_rust_user_classes_worker_index(target, tmp_path):
+    """Rust user classes: the test hooks' event carries the worker index (Locust's
+    ``runner.worker_index``): 0 and 1 on the workers, None on the master."""
+    from test_lifecycle_parity import PARITY_BIN
+
+    if not os.path.exists(PARITY_BIN):
+        import pytest
+
+        pytest.fail(f"{PARITY_BIN} is missing: build it with `cargo build -p locusta --example parity`")
+    cmd = [PARITY_BIN, "--processes", "2", "--master-bind-port", "0", "--headless", "--only-summary", "-H", target]
+    code, log = finish(start(cmd, tmp_path, tmp_path / "unused.jsonl"))
+    assert code == 0, log[-3000:]
+    indexes = re.findall(r"PARITY test_start on (\w+) \(worker_index (None|Some\(\d+\))\)", log)
+    assert sorted(indexes) == [("Master", "None"), ("Worker", "Some(0)"), ("Worker", "Some(1)")], log[-3000:]
+
+
+def test_processes_import_count_against_locust(target, tmp_path, real_locust):
+    """A documented difference (docs/compatibility.md, ``--processes N``): Locust 2.47 imports
+    the locustfile once and forks its workers; locusta starts fresh worker processes, so the
+    master and each worker import it (N + 1 imports)."""
+    _code, log, out = processes_run(target, tmp_path)
+    assert len(records(out, "import")) == 3, log
+    locust_out = tmp_path / "locust.jsonl"
+    port = str(free_port())
+    # Locust's forked workers connect to --master-port, its master binds --master-bind-port.
+    cmd = real_locust + ["-f", LOCUSTFILE, "--processes", "2", "--master-bind-port", port, "--master-port", port, "-H", target] + headless()
+    code, llog = finish(start(cmd, tmp_path, locust_out))
+    assert code == 0, llog
+    assert len(records(locust_out, "import")) == 1, llog
+    assert len(records(locust_out, "test_start")) == 3, llog

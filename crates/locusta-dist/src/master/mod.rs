@@ -872,4 +872,25 @@ mod tests {
         assert_eq!(out, pairs(&[("pong", "w1"), ("all", "w1"), ("all", "w2")]));
         assert!(m.outgoing_messages().is_empty());
     }
+
+    #[test]
+    fn answered_heartbeats_are_queued_for_heartbeat_sent() {
+        let (mut m, _) = master();
+        let mb = SharedMailbox::default();
+        m.plan.messages = Some(Arc::clone(&mb));
+        ready(&mut m, "w1");
+        let beat = || Message::new("heartbeat", map(vec![("state", "ready".into())]), "w1");
+        // Not wanted yet: answered, not queued.
+        assert_eq!(m.handle("w1", beat()).len(), 1);
+        assert!(lock_mailbox(&mb).heartbeats.is_empty());
+        lock_mailbox(&mb).want_heartbeats = true;
+        let before = unix_now();
+        assert_eq!(m.handle("w1", beat()).len(), 1);
+        // An unknown worker's heartbeat is neither answered nor queued (as Locust).
+        assert!(m.handle("stranger", beat()).is_empty());
+        let queued: Vec<_> = lock_mailbox(&mb).heartbeats.drain(..).collect();
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0].0, "w1");
+        assert!(queued[0].1 >= before && queued[0].1 <= unix_now());
+    }
 }
