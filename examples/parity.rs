@@ -24,7 +24,14 @@ fn main() {
             (Duration::from_secs(4), 3, 10.0),
             (Duration::from_secs(6), 2, 10.0),
         ]))
-        .on_test_start(|event| eprintln!("PARITY test_start on {:?}", event.node))
+        .on_test_start(|event| {
+            // One write per line: the workers of --processes share the master's stderr.
+            let line = format!(
+                "PARITY test_start on {:?} (worker_index {:?})\n",
+                event.node, event.worker_index
+            );
+            eprint!("{line}");
+        })
         .on_test_stop(|event| eprintln!("PARITY test_stop on {:?}", event.node));
     std::process::exit(locusta::run_locustfile(
         locustfile,

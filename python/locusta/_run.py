@@ -541,15 +541,7 @@ def _run_worker(opts, env, runner, runtime, api):
             if message is None:
                 break
             runner._deliver(*message)
-        if link.report_wanted():
-            # Locust fires report_to_master before each stats report; here the keys the
-            # listeners add travel with the next report (the Rust loop builds the reports).
-            data = {}
-            api.events.report_to_master.fire(client_id=runner.client_id, data=data)
-            try:
-                link.set_report_extras(data)
-            except (TypeError, ValueError) as e:
-                logger.error("report_to_master added data that cannot be sent: %s", e)
+        runner._fire_link_events()
         cmd = link.poll()
         if cmd is None:
             if stop:
@@ -576,6 +568,10 @@ def _run_worker(opts, env, runner, runtime, api):
             break
     runner.quit_requested = True
     runner.stop()
+    if code == 0 and runner.unhandled_exception:
+        # As Locust's worker: an exception nothing handled (a user's constructor, a
+        # listener) makes the exit code 2.
+        code = 2
     api.events.quitting.fire(environment=env, reverse=True)
     api.events.quit.fire(exit_code=code)
     return code

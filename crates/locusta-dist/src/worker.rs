@@ -64,12 +64,27 @@ pub trait WorkerUsers {
     fn take_outgoing(&mut self) -> Vec<(String, Value)> {
         Vec::new()
     }
-    /// Extra keys for the next stats report (what Python `report_to_master` listeners added);
-    /// the report's own keys cannot be replaced.
-    fn report_extras(&mut self) -> Vec<(String, Value)> {
-        Vec::new()
+    /// A stats report is due: Locust fires `report_to_master` before each report, so a Python
+    /// worker asks its listeners for the keys they add (answered through
+    /// [`WorkerUsers::report_extras`]).
+    fn request_report_extras(&mut self) {}
+    /// The extra keys for the report last asked for (what `report_to_master` listeners
+    /// added), or None while they are still being collected. The report's own keys cannot be
+    /// replaced.
+    fn report_extras(&mut self) -> Option<Vec<(String, Value)>> {
+        Some(Vec::new())
     }
+    /// The index the master gave this worker in its `ack` (Locust's `runner.worker_index`).
+    fn set_worker_index(&mut self, _index: i64) {}
+    /// The master's heartbeat arrived at `timestamp` (unix seconds); Locust's worker fires
+    /// `heartbeat_received` then.
+    fn heartbeat_received(&mut self, _timestamp: f64) {}
 }
+
+/// How long a due stats report waits for the extra keys of `report_to_master` listeners
+/// (the Python loop answers within 50 ms unless its users keep it busy); after that it is sent
+/// with the keys they added last time.
+pub const REPORT_EXTRAS_WAIT: Duration = Duration::from_secs(1);
 
 /// The keys of a stats report that Locust reserves (extras may not replace them).
 pub const REPORT_KEYS: [&str; 5] = [
@@ -136,6 +151,8 @@ struct Worker<'a> {
     reported_requests: u64,
     /// Occurrences of each exception (by traceback) already sent to the master.
     sent_exceptions: std::collections::HashMap<String, u64>,
+    /// The extra report keys last collected (used when the engine is too slow to answer).
+    last_extras: Vec<(String, Value)>,
 }
 
 /// At most this many `exception` messages are sent per report interval (the rest follow in
@@ -178,7 +195,7 @@ impl Worker<'_> {
         out
     }
 
-    fn report(&mut self) -> Message {
+    fn report(&mut self, extras: Vec<(String, Value)>) -> Message {
         let stats = self.tracker.take(&self.stats);
         self.reported_requests += stats.total.num_requests;
         let r = WorkerReport {
@@ -188,7 +205,7 @@ impl Worker<'_> {
         };
         let mut data = report_value(&r, true);
         if let Value::Map(pairs) = &mut data {
-            for (k, v) in self.engine.report_extras() {
+            for (k, v) in extras {
                 if !REPORT_KEYS.contains(&k.as_str())
                     && !pairs
                         .iter()
@@ -199,6 +216,31 @@ impl Worker<'_> {
             }
         }
         Message::new("stats", data, &self.node_id)
+    }
+
+    /// The extra keys of a due report once the engine has them, or (at `deadline`) the
+    /// ones it had last time; None while it is worth waiting.
+    fn due_extras(&mut self, deadline: Instant) -> Option<Vec<(String, Value)>> {
+        match self.engine.report_extras() {
+            Some(extras) => {
+                self.last_extras.clone_from(&extras);
+                Some(extras)
+            }
+            None if Instant::now() >= deadline => Some(self.last_extras.clone()),
+            None => None,
+        }
+    }
+
+    /// The extra keys for the last report (at quit), waiting for them as a due report does.
+    async fn final_extras(&mut self) -> Vec<(String, Value)> {
+        self.engine.request_report_extras();
+        let deadline = Instant::now() + REPORT_EXTRAS_WAIT;
+        loop {
+            if let Some(extras) = self.due_extras(deadline) {
+                return extras;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     fn heartbeat(&mut self) -> Message {
@@ -286,8 +328,16 @@ impl Worker<'_> {
     ) -> Option<Exit> {
         let node_id = self.node_id.clone();
         match msg.kind.as_str() {
-            "heartbeat" => *last_master = Instant::now(),
-            "ack" => {}
+            "heartbeat" => {
+                *last_master = Instant::now();
+                self.engine.heartbeat_received(locusta_util::unix_now());
+            }
+            // A repeated handshake (after `reconnect` or `stop`): Locust takes the index again.
+            "ack" => {
+                if let Some(index) = ack_index(&msg.data) {
+                    self.engine.set_worker_index(index);
+                }
+            }
             "spawn" => {
                 *last_master = Instant::now();
                 outgoing.extend(self.spawn(&msg.data));
@@ -363,6 +413,11 @@ async fn connect(cfg: &WorkerConfig, node_id: &str) -> Result<Dealer, String> {
     Err(last_err)
 }
 
+/// The worker index in an `ack` (masters before Locust 2.11 send none).
+fn ack_index(data: &Value) -> Option<i64> {
+    get(data, "index").and_then(|v| v.as_i64())
+}
+
 /// Waits for the master's `ack` to our `client_ready`, resending it every
 /// [`CONNECT_TIMEOUT`]. Returns the worker index.
 async fn handshake(dealer: &mut Dealer, node_id: &str) -> Result<i64, String> {
@@ -379,9 +434,7 @@ async fn handshake(dealer: &mut Dealer, node_id: &str) -> Result<i64, String> {
                 Err(_) => break,
                 Ok(Err(e)) => return Err(e),
                 Ok(Ok(bytes)) => match Message::decode(&bytes) {
-                    Ok(m) if m.kind == "ack" => {
-                        return Ok(get(&m.data, "index").and_then(|v| v.as_i64()).unwrap_or(-1));
-                    }
+                    Ok(m) if m.kind == "ack" => return Ok(ack_index(&m.data).unwrap_or(-1)),
                     Ok(m) => log::debug!("ignoring {} before the master's ack", m.kind),
                     Err(e) => log::warn!("dropping a malformed message from the master: {e}"),
                 },
@@ -413,7 +466,8 @@ pub async fn run(engine: &mut dyn WorkerUsers, cfg: WorkerConfig) -> Exit {
     };
     match handshake(&mut dealer, &node_id).await {
         Ok(index) => {
-            log::info!(target: "locusta.main", "Connected to master as worker index {index}")
+            log::info!(target: "locusta.main", "Connected to master as worker index {index}");
+            engine.set_worker_index(index);
         }
         Err(e) => return Exit::MasterLost(e),
     }
@@ -428,6 +482,7 @@ pub async fn run(engine: &mut dyn WorkerUsers, cfg: WorkerConfig) -> Exit {
         cpu: CpuMeter::new(),
         reported_requests: 0,
         sent_exceptions: std::collections::HashMap::new(),
+        last_extras: Vec::new(),
     };
     let mut heartbeat = tokio::time::interval(HEARTBEAT_INTERVAL);
     let mut report = tokio::time::interval(REPORT_INTERVAL);
@@ -436,6 +491,8 @@ pub async fn run(engine: &mut dyn WorkerUsers, cfg: WorkerConfig) -> Exit {
     let mut outbox = tokio::time::interval(OUTBOX_INTERVAL);
     outbox.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_master = Instant::now();
+    // A report waiting for its extra keys, sent when they come or at this deadline.
+    let mut report_due: Option<Instant> = None;
     let timeout = master_heartbeat_timeout();
     let mut sigterm =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -481,8 +538,8 @@ pub async fn run(engine: &mut dyn WorkerUsers, cfg: WorkerConfig) -> Exit {
                 outgoing.push(w.heartbeat());
             }
             _ = report.tick() => {
-                outgoing.extend(w.exception_messages());
-                outgoing.push(w.report());
+                w.engine.request_report_extras();
+                report_due = Some(Instant::now() + REPORT_EXTRAS_WAIT);
             }
             _ = &mut ctrl_c => break Exit::Interrupted,
             Some(_) = async {
@@ -491,6 +548,13 @@ pub async fn run(engine: &mut dyn WorkerUsers, cfg: WorkerConfig) -> Exit {
                     None => std::future::pending().await,
                 }
             } => break Exit::Interrupted,
+        }
+        if let Some(deadline) = report_due {
+            if let Some(extras) = w.due_extras(deadline) {
+                report_due = None;
+                outgoing.extend(w.exception_messages());
+                outgoing.push(w.report(extras));
+            }
         }
         for m in outgoing {
             if let Err(e) = dealer.send(&m).await {
@@ -505,7 +569,8 @@ pub async fn run(engine: &mut dyn WorkerUsers, cfg: WorkerConfig) -> Exit {
         for m in w.exception_messages() {
             let _ = dealer.send(&m).await;
         }
-        let final_report = w.report();
+        let extras = w.final_extras().await;
+        let final_report = w.report(extras);
         let _ = dealer.send(&final_report).await;
         let _ = dealer
             .send(&Message::new("quit", Value::Nil, &node_id))

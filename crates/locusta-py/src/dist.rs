@@ -53,11 +53,20 @@ struct Mailbox {
     inbox: VecDeque<(String, Value)>,
     /// Custom messages from Python, for the master.
     outbox: VecDeque<(String, Value)>,
-    /// What `report_to_master` listeners last added, sent with every report.
+    /// What `report_to_master` listeners last added.
     report_extras: Vec<(String, Value)>,
-    /// Set by each report: the Python loop fires `report_to_master` again.
+    /// Set when a report is due: the Python loop fires `report_to_master`.
     report_wanted: bool,
+    /// The listeners answered since the report was asked for.
+    extras_ready: bool,
+    /// The index from the master's last `ack` (Locust's `worker_index`).
+    worker_index: Option<i64>,
+    /// Arrival times of the master's heartbeats, for `heartbeat_received` listeners.
+    heartbeats: VecDeque<f64>,
 }
+
+/// Most master heartbeats kept for the Python loop (which drains them every 50 ms).
+const MAX_QUEUED_HEARTBEATS: usize = 100;
 
 struct GreenletUsers {
     mailbox: Arc<Mutex<Mailbox>>,
@@ -124,10 +133,24 @@ impl WorkerUsers for GreenletUsers {
     fn take_outgoing(&mut self) -> Vec<(String, Value)> {
         lock(&self.mailbox).outbox.drain(..).collect()
     }
-    fn report_extras(&mut self) -> Vec<(String, Value)> {
+    fn request_report_extras(&mut self) {
         let mut m = lock(&self.mailbox);
         m.report_wanted = true;
-        m.report_extras.clone()
+        m.extras_ready = false;
+    }
+    fn report_extras(&mut self) -> Option<Vec<(String, Value)>> {
+        let mut m = lock(&self.mailbox);
+        std::mem::take(&mut m.extras_ready).then(|| m.report_extras.clone())
+    }
+    fn set_worker_index(&mut self, index: i64) {
+        lock(&self.mailbox).worker_index = Some(index);
+    }
+    fn heartbeat_received(&mut self, timestamp: f64) {
+        let mut m = lock(&self.mailbox);
+        if m.heartbeats.len() >= MAX_QUEUED_HEARTBEATS {
+            m.heartbeats.pop_front();
+        }
+        m.heartbeats.push_back(timestamp);
     }
 }
 
@@ -239,24 +262,31 @@ impl WorkerLink {
         queue_message(&mut lock(&self.mailbox).outbox, (kind, value), "the master")
     }
 
-    /// True once after each stats report: time to fire `report_to_master` for the next one.
+    /// True once when a stats report is due: time to fire `report_to_master` for it.
     fn report_wanted(&self) -> bool {
         std::mem::take(&mut lock(&self.mailbox).report_wanted)
     }
 
     /// The keys `report_to_master` listeners added to the report dict (`data`), sent with the
-    /// following reports (Locust's reserved keys are left out).
+    /// due report (Locust's reserved keys are left out). On error (data msgpack cannot carry)
+    /// the report goes out with the keys of the last good answer.
     fn set_report_extras(&self, data: &Bound<'_, pyo3::types::PyDict>) -> PyResult<()> {
-        let mut extras = Vec::new();
-        for (k, v) in data.iter() {
-            let key: String = k.extract()?;
-            if worker::REPORT_KEYS.contains(&key.as_str()) {
-                continue;
-            }
-            extras.push((key, to_value(&v, 0)?));
-        }
-        lock(&self.mailbox).report_extras = extras;
+        let extras = report_extras(data);
+        let mut m = lock(&self.mailbox);
+        m.extras_ready = true;
+        m.report_extras = extras?;
         Ok(())
+    }
+
+    /// The index the master gave this worker (-1 until its `ack`), Locust's `worker_index`.
+    #[getter]
+    fn worker_index(&self) -> i64 {
+        lock(&self.mailbox).worker_index.unwrap_or(-1)
+    }
+
+    /// The arrival time (unix seconds) of the next heartbeat from the master, or None.
+    fn poll_heartbeat(&self) -> Option<f64> {
+        lock(&self.mailbox).heartbeats.pop_front()
     }
 
     /// The next custom message from the master, as `(type, data)`, or None.
@@ -281,6 +311,41 @@ impl WorkerLink {
         let mut m = lock(&self.mailbox);
         m.stopped = true;
         m.counts.iter_mut().for_each(|(_, n)| *n = 0);
+    }
+}
+
+/// A `report_to_master` dict's extra keys (Locust's reserved keys are left out).
+fn report_extras(data: &Bound<'_, pyo3::types::PyDict>) -> PyResult<Vec<(String, Value)>> {
+    let mut extras = Vec::new();
+    for (k, v) in data.iter() {
+        let key: String = k.extract()?;
+        if worker::REPORT_KEYS.contains(&key.as_str()) {
+            continue;
+        }
+        extras.push((key, to_value(&v, 0)?));
+    }
+    Ok(extras)
+}
+
+/// This process's CPU and memory use for Locust's `usage_monitor` event (the numbers a
+/// worker's heartbeat carries).
+#[pyclass(module = "locusta._core")]
+pub struct UsageMeter {
+    cpu: locusta_dist::sys::CpuMeter,
+}
+
+#[pymethods]
+impl UsageMeter {
+    #[new]
+    fn new() -> Self {
+        UsageMeter {
+            cpu: locusta_dist::sys::CpuMeter::new(),
+        }
+    }
+
+    /// `(cpu percent of one core since the previous sample, resident memory in bytes)`.
+    fn sample(&mut self) -> (f64, u64) {
+        (self.cpu.percent(), locusta_dist::sys::memory_bytes())
     }
 }
 
@@ -475,6 +540,17 @@ impl MasterLink {
     /// Queues the workers' stats reports for [`MasterLink::poll_report`] (`worker_report`).
     fn want_reports(&self) {
         lock(&self.mailbox).want_reports = true;
+    }
+
+    /// Queues the workers' answered heartbeats for [`MasterLink::poll_heartbeat`]
+    /// (`heartbeat_sent`).
+    fn want_heartbeats(&self) {
+        lock(&self.mailbox).want_heartbeats = true;
+    }
+
+    /// The next answered heartbeat, as `(worker id, unix time)`, or None.
+    fn poll_heartbeat(&self) -> Option<(String, f64)> {
+        lock(&self.mailbox).heartbeats.pop_front()
     }
 
     /// `runner.send_message(kind, data, client_id)` on the master: to that worker, or to every

@@ -233,6 +233,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run_demo_target, m)?)?;
     m.add_class::<dist::WorkerLink>()?;
     m.add_class::<dist::MasterLink>()?;
+    m.add_class::<dist::UsageMeter>()?;
     m.add_function(wrap_pyfunction!(remember_log_line, m)?)?;
     m.add_function(wrap_pyfunction!(note_stderr_write, m)?)?;
     m.add_function(wrap_pyfunction!(dist::run_worker_processes, m)?)?;

@@ -21,6 +21,8 @@ struct RunnerUsers<'a> {
     host: Option<String>,
     /// A test runs (its `test_start` ran and its `test_stop` has not).
     testing: bool,
+    /// The index from the master's `ack`.
+    worker_index: Option<i64>,
 }
 
 impl RunnerUsers<'_> {
@@ -28,6 +30,7 @@ impl RunnerUsers<'_> {
         TestEvent {
             node: Node::Worker,
             host: self.host.clone(),
+            worker_index: self.worker_index,
         }
     }
 }
@@ -53,6 +56,9 @@ impl WorkerUsers for RunnerUsers<'_> {
     }
     fn stats(&self) -> Arc<StatsHub> {
         Arc::clone(&self.stats)
+    }
+    fn set_worker_index(&mut self, index: i64) {
+        self.worker_index = Some(index);
     }
     fn stop(&mut self) -> Pin<Box<dyn Future<Output = ()> + '_>> {
         Box::pin(async move {
@@ -83,6 +89,7 @@ pub(crate) async fn run_worker(
             hooks,
             host: opts.host.clone(),
             testing: false,
+            worker_index: None,
         };
         worker::run(&mut engine, cfg).await
     };

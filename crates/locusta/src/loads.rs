@@ -40,6 +40,7 @@ impl Hooks {
         TestEvent {
             node: self.node,
             host: self.host.clone(),
+            worker_index: (self.node == Node::Local).then_some(0),
         }
     }
 }

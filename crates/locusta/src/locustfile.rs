@@ -25,6 +25,9 @@ pub struct TestEvent {
     pub node: Node,
     /// The host users get (`--host`, the web form's, or the master's), if one is set.
     pub host: Option<String>,
+    /// Locust's `runner.worker_index`: 0 in a single process, the index from the master's
+    /// `ack` on a worker (0, 1, ... in the order the workers connected), None on the master.
+    pub worker_index: Option<i64>,
 }
 
 type Hook = Arc<dyn Fn(&TestEvent) + Send + Sync>;

@@ -4,6 +4,7 @@ test lifecycle events."""
 
 import logging
 import time
+import traceback
 
 import gevent
 import gevent.event
@@ -57,7 +58,7 @@ def _class_counts_text(counts):
     return "{%s} (%d total users)" % (parts, sum(counts.values()))
 
 
-#: Seconds between two ``usage_monitor`` events (Locust's CPU_MONITOR_INTERVAL).
+#: Seconds between two ``usage_monitor`` events (Locust's name; a locustfile may change it).
 CPU_MONITOR_INTERVAL = 10.0
 #: Above this share of one core, the gevent hub warns (Locust's CPU_WARNING_THRESHOLD).
 CPU_WARNING_THRESHOLD = 90
@@ -91,23 +92,17 @@ class Runner:
 
     def _monitor_usage(self):
         """Every ``CPU_MONITOR_INTERVAL`` seconds: ``usage_monitor`` with the process's CPU
-        percent and resident memory, as Locust. ``cpu_warning`` (and a warning, once) when the
-        thread that runs the Python code, the gevent hub, is busier than
-        ``CPU_WARNING_THRESHOLD`` percent: locusta's HTTP I/O runs on other threads, so the
-        process's figure can pass 100 without the locustfile being held back."""
-        import threading
-
-        import psutil
-
-        process = psutil.Process()
-        process.cpu_percent()
-        hub_id = threading.main_thread().native_id
-        last = (time.monotonic(), _thread_cpu(process, hub_id))
+        (percent of one core) and resident memory, the figures a worker's heartbeat carries.
+        ``cpu_warning`` (and a warning, once) when the thread that runs the Python code, the
+        gevent hub, is busier than ``CPU_WARNING_THRESHOLD`` percent: locusta's HTTP I/O runs
+        on other threads, so the process's figure can pass 100 without the locustfile being
+        held back. (This greenlet runs on the hub's thread, so ``thread_time`` is the hub's.)"""
+        meter = _core.UsageMeter()
+        last = (time.monotonic(), time.thread_time())
         while True:
             gevent.sleep(CPU_MONITOR_INTERVAL)
-            self.current_cpu_usage = process.cpu_percent()
-            self.current_memory_usage = process.memory_info().rss
-            now = (time.monotonic(), _thread_cpu(process, hub_id))
+            self.current_cpu_usage, self.current_memory_usage = meter.sample()
+            now = (time.monotonic(), time.thread_time())
             hub = 100.0 * (now[1] - last[1]) / max(now[0] - last[0], 1e-9)
             last = now
             if hub > CPU_WARNING_THRESHOLD:
@@ -371,6 +366,51 @@ class WorkerRunner(LocalRunner):
         #: This worker's node id (set when it connects), as Locust's ``client_id``.
         self.client_id = None
 
+    @property
+    def worker_index(self):
+        """The index the master gave this worker in its ``ack`` (0, 1, ... in the order the
+        workers connected; a worker that reconnects keeps its index); -1 before that, as
+        Locust's."""
+        return self._link.worker_index if self._link is not None else -1
+
+    @worker_index.setter
+    def worker_index(self, _value):
+        # Runner.__init__ sets a default; a worker's index is the master's.
+        pass
+
+    def spawn_counts(self, counts):
+        """As :meth:`LocalRunner.spawn_counts`; when a user's constructor raises, the spawn
+        ends there (the users already started keep running), the exception is logged and the
+        worker's exit code becomes 2, as Locust's worker whose spawning greenlet died."""
+        try:
+            return super().spawn_counts(counts)
+        except Exception as e:
+            logger.critical(
+                "Unhandled exception in greenlet: %s: %s\n%s",
+                type(e).__name__,
+                e,
+                "".join(traceback.format_exception(type(e), e, e.__traceback__)).rstrip(),
+            )
+            _event_state["unhandled_exception"] = True
+            self.state = STATE_RUNNING
+            return self.user_classes_count
+
+    def _fire_link_events(self):
+        """Fires what the protocol loop noticed since the last call: ``heartbeat_received``
+        for each heartbeat from the master, and ``report_to_master`` when a stats report is
+        due (the keys its listeners add go into that report)."""
+        link = self._link
+        events = self.environment.events
+        while (timestamp := link.poll_heartbeat()) is not None:
+            events.heartbeat_received.fire(client_id=self.client_id, timestamp=timestamp)
+        if link.report_wanted():
+            data = {}
+            events.report_to_master.fire(client_id=self.client_id, data=data)
+            try:
+                link.set_report_extras(data)
+            except (TypeError, ValueError) as e:
+                logger.error("report_to_master added data that cannot be sent: %s", e)
+
     def _attach(self, link):
         """Connects the runner to the protocol loop (once the worker starts)."""
         self._link = link
@@ -429,11 +469,14 @@ class MasterRunner(Runner):
         self._last = None
         self._completions_seen = 0
         self.worker_count = 0
+        # Locust's master has no worker_index (only workers and the local runner do).
+        del self.worker_index
 
     def _attach(self, link):
         """Connects the runner to the master's link."""
         self._link = link
         link.want_reports()
+        link.want_heartbeats()
         for msg_type in self.custom_messages:
             link.listen(msg_type)
         unsent, self._unsent = self._unsent, []
@@ -518,6 +561,13 @@ class MasterRunner(Runner):
                 self.environment.events.worker_report.fire(client_id=client_id, data=data)
             except Exception:
                 logger.exception("worker_report listener failed")
+        for _ in range(limit):
+            heartbeat = self._link.poll_heartbeat()
+            if heartbeat is None:
+                break
+            # Locust's master fires heartbeat_sent as it answers a worker's heartbeat.
+            client_id, timestamp = heartbeat
+            self.environment.events.heartbeat_sent.fire(client_id=client_id, timestamp=timestamp)
 
     def send_message(self, msg_type, data=None, client_id=None):
         """Sends a message to the worker ``client_id``, or to every worker without one."""
@@ -564,10 +614,3 @@ class _Message:
         self.data = data
         self.node_id = node_id
 
-
-def _thread_cpu(process, thread_id):
-    """CPU seconds (user + system) the thread has used so far."""
-    for t in process.threads():
-        if t.id == thread_id:
-            return t.user_time + t.system_time
-    return 0.0

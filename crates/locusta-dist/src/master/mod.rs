@@ -125,6 +125,25 @@ pub struct MasterMailbox {
     pub want_reports: bool,
     /// Stats reports' data as the workers sent it: `(worker id, data)`.
     pub reports: std::collections::VecDeque<(String, Value)>,
+    /// Whether known workers' heartbeats are queued in `heartbeats` (for Locust's
+    /// `heartbeat_sent`, which its master fires as it answers each one).
+    pub want_heartbeats: bool,
+    /// Heartbeats answered: `(worker id, unix time of arrival)`.
+    pub heartbeats: std::collections::VecDeque<(String, f64)>,
+}
+
+impl MasterMailbox {
+    /// Queues a known worker's answered heartbeat for `heartbeat_sent` listeners (the oldest
+    /// is dropped when [`MAX_QUEUED`] wait).
+    fn note_heartbeat(&mut self, id: &str) {
+        if !self.want_heartbeats {
+            return;
+        }
+        if self.heartbeats.len() >= MAX_QUEUED {
+            self.heartbeats.pop_front();
+        }
+        self.heartbeats.push_back((id.to_owned(), unix_now()));
+    }
 }
 
 /// A [`MasterMailbox`] shared between the protocol loop and the Python thread.
@@ -471,6 +490,9 @@ impl Master {
             .and_then(as_u64)
             .unwrap_or(0);
         out.push(Message::new("heartbeat", Value::Nil, id));
+        if let Some(mb) = &self.plan.messages {
+            lock_mailbox(mb).note_heartbeat(id);
+        }
         if was_missing {
             log::info!(target: "locusta.runners", "Worker {id} self-healed with heartbeat, setting state to {}.", self.nodes[id].state);
             out.extend(self.redistribute());
@@ -849,5 +871,26 @@ mod tests {
         };
         assert_eq!(out, pairs(&[("pong", "w1"), ("all", "w1"), ("all", "w2")]));
         assert!(m.outgoing_messages().is_empty());
+    }
+
+    #[test]
+    fn answered_heartbeats_are_queued_for_heartbeat_sent() {
+        let (mut m, _) = master();
+        let mb = SharedMailbox::default();
+        m.plan.messages = Some(Arc::clone(&mb));
+        ready(&mut m, "w1");
+        let beat = || Message::new("heartbeat", map(vec![("state", "ready".into())]), "w1");
+        // Not wanted yet: answered, not queued.
+        assert_eq!(m.handle("w1", beat()).len(), 1);
+        assert!(lock_mailbox(&mb).heartbeats.is_empty());
+        lock_mailbox(&mb).want_heartbeats = true;
+        let before = unix_now();
+        assert_eq!(m.handle("w1", beat()).len(), 1);
+        // An unknown worker's heartbeat is neither answered nor queued (as Locust).
+        assert!(m.handle("stranger", beat()).is_empty());
+        let queued: Vec<_> = lock_mailbox(&mb).heartbeats.drain(..).collect();
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0].0, "w1");
+        assert!(queued[0].1 >= before && queued[0].1 <= unix_now());
     }
 }
