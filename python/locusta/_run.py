@@ -449,6 +449,8 @@ def _apply_class_settings(opts, user_classes):
     keeps the class's tasks of those names, as Locust's ``update_user_class``) and
     ``--equal-weights`` (weight 1 and each distinct task once, nested TaskSets flattened, as
     Locust's ``assign_equal_weights``). Returns False after logging an error."""
+    from .locust.env import apply_user_settings
+
     original_tasks = {name: list(cls.tasks) for name, cls in user_classes.items()}
     for config in opts["config_users"] or []:
         name = config.get("user_class_name") if isinstance(config, dict) else None
@@ -459,11 +461,7 @@ def _apply_class_settings(opts, user_classes):
                 "your locustfile: %r", name
             )
             return False
-        for key, value in config.items():
-            if key == "tasks":
-                cls.tasks = [t for t in original_tasks[name] if getattr(t, "__name__", None) in value]
-            elif key != "user_class_name":
-                setattr(cls, key, value)
+        apply_user_settings(cls, config, original_tasks[name])
     if opts["equal_weights"]:
         for cls in user_classes.values():
             cls.weight = 1

@@ -5,6 +5,7 @@ import csv
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -15,6 +16,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 LOCUSTFILES = os.path.join(HERE, "locustfiles")
 EXAMPLES = os.path.join(HERE, "..", "..", "examples")
 REAL_LOCUST = os.environ.get("REAL_LOCUST", "/opt/locust-venv/bin/locust")
+
+
+def free_port():
+    """A TCP port free on loopback right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def locusta_cmd():

@@ -3,7 +3,6 @@ with ``user_classes``), as in Locust 2.47 run side by side; no choice runs every
 the flag a subset is refused with a message. Python locustfile and Rust user classes."""
 
 import os
-import socket
 import subprocess
 import tempfile
 import time
@@ -11,15 +10,10 @@ import time
 import pytest
 import requests
 
-from conftest import LOCUSTFILES, REAL_LOCUST, locusta_cmd
+from conftest import LOCUSTFILES, REAL_LOCUST, free_port, locusta_cmd
 
 LOCUSTFILE = os.path.join(LOCUSTFILES, "class_picker.py")
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Ui:

@@ -4,21 +4,14 @@ all processes on loopback, each test bounded by its run time and process timeout
 import csv
 import os
 import re
-import socket
 import subprocess
-import sys
 
 import pytest
 
-from conftest import lf, locusta_cmd
+from conftest import free_port, lf, locusta_cmd
 
 LOCUSTFILE = lf("distributed.py")
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start(cmd, cwd, env=None):

@@ -7,19 +7,13 @@ the locustfile (locustfiles/dist_details.py) records what it saw as JSON lines."
 import json
 import os
 import re
-import socket
 import subprocess
 import time
 
-from conftest import lf, locusta_cmd
+from conftest import free_port, lf, locusta_cmd
 
 LOCUSTFILE = lf("dist_details.py")
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start(cmd, cwd, out, **env):

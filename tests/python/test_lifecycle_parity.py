@@ -15,13 +15,12 @@ import os
 import pty
 import re
 import select
-import socket
 import subprocess
 import time
 
 import pytest
 
-from conftest import LOCUSTFILES, locusta_cmd
+from conftest import LOCUSTFILES, free_port, locusta_cmd
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PARITY_BIN = os.environ.get("LOCUSTA_PARITY_BIN", os.path.join(ROOT, "target", "debug", "examples", "parity"))
@@ -41,11 +40,6 @@ def program(front):
         return [PARITY_BIN]
     return locusta_cmd() + ["-f", PARITY_PY]
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def command(front, ui, topology, target, extra=()):

@@ -4,20 +4,14 @@ response keys, CSV headers and download names. locusta's side is ``locusta demo 
 
 import os
 import re
-import socket
 import subprocess
 import time
 
 import pytest
 import requests
 
-from conftest import locusta_cmd, lf
+from conftest import free_port, lf, locusta_cmd
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Ui:

@@ -5,7 +5,6 @@ answered with 500, unknown paths 404, and ``web_ui`` None in a headless run."""
 
 import os
 import re
-import socket
 import subprocess
 import tempfile
 import time
@@ -13,15 +12,10 @@ import time
 import pytest
 import requests
 
-from conftest import LOCUSTFILES, REAL_LOCUST, locusta_cmd
+from conftest import LOCUSTFILES, REAL_LOCUST, free_port, locusta_cmd
 
 LOCUSTFILE = os.path.join(LOCUSTFILES, "web_extension.py")
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Run:

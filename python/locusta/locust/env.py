@@ -96,12 +96,7 @@ class Environment:
         if user_class is None:
             logging.getLogger("locusta.runners").error("update_user_class: unknown user class %r", name)
             return
-        originals = (self.available_user_tasks or {}).get(name, user_class.tasks)
-        for key, value in user_settings.items():
-            if key not in ("user_class_name", "tasks"):
-                setattr(user_class, key, value)
-            if key == "tasks":
-                user_class.tasks = [t for t in originals if getattr(t, "__name__", None) in value]
+        apply_user_settings(user_class, user_settings, (self.available_user_tasks or {}).get(name, user_class.tasks))
 
     def _filter_tasks_by_tags(self):
         tags = set(self.tags) if self.tags is not None else None
@@ -145,3 +140,14 @@ class Environment:
             "the web UI cannot be started from a script with locusta yet; run "
             "`locusta -f your_locustfile.py` for the web UI, or leave create_web_ui out"
         )
+
+
+def apply_user_settings(user_class, user_settings, original_tasks):
+    """Sets the attributes ``user_settings`` names on ``user_class``; ``tasks`` keeps the tasks
+    of ``original_tasks`` with those names (Locust's ``update_user_class`` and
+    ``--config-users``)."""
+    for key, value in user_settings.items():
+        if key == "tasks":
+            user_class.tasks = [t for t in original_tasks if getattr(t, "__name__", None) in value]
+        elif key != "user_class_name":
+            setattr(user_class, key, value)

@@ -26,9 +26,6 @@ from locusta import _core
 
 logger = logging.getLogger("locust.web")
 
-#: Locust's name for the greenlet-friendly WSGI server log; kept for listeners that tune it.
-greenlet_exception_logger = logger
-
 
 class WebUI:
     """The web UI as a locustfile sees it (Locust's ``locust.web.WebUI`` extension surface)."""

@@ -16,7 +16,7 @@ import gevent
 
 from ..clients import RequestException
 from ..exception import CatchResponseError
-from .users import User
+from .users import LOCUST_STATE_RUNNING, User
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +28,6 @@ class PytestUser(User):
     functions = []
 
     def run(self):
-        from .users import LOCUST_STATE_RUNNING
-
         self._state = LOCUST_STATE_RUNNING
         self.fixtures = [_first_value(f.locusta_fixture(self)) for f in self.functions]
         while True:
