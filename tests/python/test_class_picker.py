@@ -1,5 +1,6 @@
 """``--class-picker``: the web UI's form chooses which user classes a test runs (``/swarm``
-with ``user_classes``), as in Locust 2.47 run side by side; no choice runs every class; without
+with ``user_classes``) and ``POST /user`` changes a class's settings (here its tasks), as in
+Locust 2.47 run side by side; no choice runs every class; without
 the flag a subset is refused with a message. Python locustfile and Rust user classes."""
 
 import os
@@ -71,7 +72,13 @@ def picks(ui):
     assert r.json()["success"], r.text
     every = ui.names_after()
     ui.stop_and_reset()
-    return only_beta, every
+    # the class picker's settings dialog: Alpha keeps only its task "hit"
+    r = requests.post(ui.base + "/user", json={"user_class_name": "Alpha", "tasks": ["hit"]}, timeout=10)
+    assert r.status_code == 201, r.text
+    assert ui.swarm(["Alpha"]).json()["success"]
+    alpha_one_task = ui.names_after()
+    ui.stop_and_reset()
+    return only_beta, every, alpha_one_task
 
 
 @pytest.mark.skipif(not os.path.exists(REAL_LOCUST), reason="real Locust is not installed")
@@ -80,7 +87,7 @@ def test_python_classes_are_picked_as_in_locust(target):
     theirs = Ui([REAL_LOCUST, "-f", LOCUSTFILE, "-H", target, "--class-picker"])
     try:
         got, want = picks(ours), picks(theirs)
-        assert got == want == ({"from Beta"}, {"from Alpha", "from Beta"})
+        assert got == want == ({"from Beta"}, {"from Alpha", "from Alpha other", "from Beta"}, {"from Alpha"})
         info = requests.get(ours.base + "/ui/info", timeout=10).json()
         assert info["class_picker"] is True and info["user_classes"] == ["Alpha", "Beta"]
     finally:

@@ -13,6 +13,8 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use crate::error::HttpError;
+use crate::options::SessionOptions;
+use crate::pool::ConnectionPool;
 use crate::session::{HeaderTemplate, Session};
 
 /// Settings shared by all sessions of an [`HttpClient`].
@@ -177,7 +179,18 @@ impl HttpClient {
     /// A new session (one simulated user): own cookies, default headers and connections.
     /// `base_url` is the user's host; credentials in it become basic auth (see [`Session`]).
     pub fn session(&self, base_url: Option<&str>) -> Result<Session, HttpError> {
-        Session::new(self.shared.clone(), base_url)
+        Session::new(self.shared.clone(), base_url, None, None)
+    }
+
+    /// A new session with settings of its own (FastHttpUser's class attributes), and optionally
+    /// a connection pool shared with other sessions (its `client_pool`) instead of its own.
+    pub fn session_with(
+        &self,
+        base_url: Option<&str>,
+        options: SessionOptions,
+        pool: Option<ConnectionPool>,
+    ) -> Result<Session, HttpError> {
+        Session::new(self.shared.clone(), base_url, Some(options), pool)
     }
 }
 

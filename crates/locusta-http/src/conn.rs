@@ -22,6 +22,7 @@ use tokio::net::TcpStream;
 
 use crate::client::ClientShared;
 use crate::error::{errno_and_message, HttpError};
+use crate::options::Proxy;
 
 /// Where a connection goes; idle connections are reused only for the same origin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +33,8 @@ pub(crate) struct Origin<'a> {
     /// For https: whether the certificate was verified (a connection opened with verification off
     /// must not serve a request that wants it on).
     pub verified: bool,
+    /// The proxy the connection goes through, if any.
+    pub proxy: Option<&'a Proxy>,
 }
 
 /// Plain TCP or TLS over TCP (shared by both drivers).
@@ -230,6 +233,8 @@ impl Conn {
             first_line: first_line.clone(),
         });
         let (sender, conn) = http1::Builder::new()
+            // requests' spelling of header names (hyper cannot keep a user's own spelling)
+            .title_case_headers(true)
             .read_buf_exact_size(Some(shared.cfg.read_buffer_size.max(1024)))
             .handshake::<_, Full<Bytes>>(io)
             .await
@@ -314,7 +319,16 @@ pub(crate) async fn open_stream(
     shared: &ClientShared,
     key: &Origin<'_>,
 ) -> Result<Stream, HttpError> {
-    let tcp = tcp_connect(key.host, key.port).await?;
+    let tcp = match key.proxy {
+        None => tcp_connect(key.host, key.port).await?,
+        Some(proxy) => {
+            let mut tcp = tcp_connect(&proxy.host, proxy.port).await?;
+            if key.https {
+                open_tunnel(&mut tcp, key).await?;
+            }
+            tcp
+        }
+    };
     let _ = tcp.set_nodelay(true);
     if key.https {
         let name = key.host.trim_start_matches('[').trim_end_matches(']');
@@ -333,6 +347,54 @@ pub(crate) async fn open_stream(
         Ok(Stream::Tls(Box::new(tls)))
     } else {
         Ok(Stream::Plain(tcp))
+    }
+}
+
+/// Asks the proxy at the other end of `tcp` for a tunnel to `key` (`CONNECT host:port`) and
+/// waits for its 2xx answer; TLS to the target then runs inside the tunnel.
+async fn open_tunnel(tcp: &mut TcpStream, key: &Origin<'_>) -> Result<(), HttpError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let authority = format!("{}:{}", key.host, key.port);
+    let request = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n");
+    let io_error = |e: io::Error| {
+        let (errno, message) = errno_and_message(&e);
+        HttpError::Io { errno, message }
+    };
+    tcp.write_all(request.as_bytes()).await.map_err(io_error)?;
+    // the answer is a head without a body; read it byte-wise-bounded, never past its end
+    let mut head = Vec::with_capacity(256);
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() >= 16 * 1024 {
+            return Err(HttpError::Proxy {
+                message: "Tunnel connection failed: the proxy's answer is too long".into(),
+            });
+        }
+        match tcp.read(&mut byte).await.map_err(io_error)? {
+            0 => {
+                return Err(HttpError::Proxy {
+                    message: "Tunnel connection failed: the proxy closed the connection".into(),
+                })
+            }
+            _ => head.push(byte[0]),
+        }
+    }
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut response = httparse::Response::new(&mut headers);
+    match response.parse(&head) {
+        Ok(httparse::Status::Complete(_)) => match response.code {
+            Some(code) if (200..300).contains(&code) => Ok(()),
+            code => Err(HttpError::Proxy {
+                message: format!(
+                    "Tunnel connection failed: {} {}",
+                    code.unwrap_or(0),
+                    response.reason.unwrap_or("")
+                ),
+            }),
+        },
+        _ => Err(HttpError::Proxy {
+            message: "Tunnel connection failed: the proxy's answer is not HTTP".into(),
+        }),
     }
 }
 

@@ -119,6 +119,11 @@ pub enum HttpError {
         /// The limit that was exceeded, in bytes.
         limit: u64,
     },
+    /// The proxy refused the `CONNECT` tunnel (or did not answer it like a proxy).
+    Proxy {
+        /// What went wrong, e.g. `Tunnel connection failed: 403 Forbidden`.
+        message: String,
+    },
     /// The redirect chain was longer than `max_redirects`.
     TooManyRedirects {
         /// The limit that was exceeded.
@@ -153,6 +158,7 @@ impl HttpError {
                 | HttpError::Connect { .. }
                 | HttpError::ConnectTimeout { .. }
                 | HttpError::Tls { .. }
+                | HttpError::Proxy { .. }
         )
     }
 
@@ -389,6 +395,11 @@ impl fmt::Display for HttpError {
             }
             HttpError::BadStatusLine { line } => write!(f, "BadStatusLine({})", py_str(line)),
             HttpError::Protocol { message } => write!(f, "ProtocolError({})", py_str(message)),
+            HttpError::Proxy { message } => write!(
+                f,
+                "ProxyError('Unable to connect to proxy', OSError({}))",
+                py_str(message)
+            ),
             HttpError::BodyIncomplete { read, expected } => {
                 let inner = incomplete_read(*read, *expected);
                 write!(

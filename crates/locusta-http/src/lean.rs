@@ -26,6 +26,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use crate::client::ClientShared;
 use crate::conn::{open_stream, Origin, Stream};
 use crate::error::HttpError;
+use crate::header_case::Spellings;
 use crate::headers::{valid_value, NamesSeen, ResponseHeaders, MAX_HEADERS};
 use crate::rx_time;
 
@@ -73,8 +74,8 @@ pub(crate) struct Head {
 
 /// The header lines of a request: a map, or lines already encoded (`name: value\r\n` each).
 pub(crate) enum HeaderLines {
-    /// Headers to encode.
-    Map(HeaderMap),
+    /// Headers to encode, and how their names are spelled.
+    Map(HeaderMap, Spellings),
     /// Pre-encoded header lines (the shared template of plain requests).
     Encoded(Bytes),
 }
@@ -465,22 +466,23 @@ fn incomplete(read: usize, total: Option<usize>) -> HttpError {
 /// Bytes [`encode_head`] writes.
 fn head_size(method: &Method, target: &str, headers: &HeaderLines) -> usize {
     let lines: usize = match headers {
-        HeaderLines::Map(m) => m.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum(),
+        HeaderLines::Map(m, _) => m.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum(),
         HeaderLines::Encoded(b) => b.len(),
     };
     method.as_str().len() + target.len() + 12 + lines + 2
 }
 
-/// Serialises the request line and headers (lower-case names, as hyper sends them).
+/// Serialises the request line and headers (names as the user spelled them, else Title-Case, as
+/// requests sends them).
 fn encode_head(buf: &mut BytesMut, method: &Method, target: &str, headers: &HeaderLines) {
     buf.extend_from_slice(method.as_str().as_bytes());
     buf.extend_from_slice(b" ");
     buf.extend_from_slice(target.as_bytes());
     buf.extend_from_slice(b" HTTP/1.1\r\n");
     match headers {
-        HeaderLines::Map(m) => {
+        HeaderLines::Map(m, spellings) => {
             for (name, value) in m {
-                buf.extend_from_slice(name.as_str().as_bytes());
+                spellings.write_name(buf, name);
                 buf.extend_from_slice(b": ");
                 buf.extend_from_slice(value.as_bytes());
                 buf.extend_from_slice(b"\r\n");
@@ -755,13 +757,13 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::HOST, HeaderValue::from_static("h:1"));
         h.append("x-a", HeaderValue::from_static("1"));
-        let h = HeaderLines::Map(h);
+        let h = HeaderLines::Map(h, Spellings::default());
         let mut b = BytesMut::new();
         encode_head(&mut b, &Method::POST, "/p?q=1", &h);
         assert_eq!(b.len(), head_size(&Method::POST, "/p?q=1", &h));
         assert_eq!(
             &b[..],
-            b"POST /p?q=1 HTTP/1.1\r\nhost: h:1\r\nx-a: 1\r\n\r\n"
+            b"POST /p?q=1 HTTP/1.1\r\nHost: h:1\r\nX-A: 1\r\n\r\n"
         );
         let pre = HeaderLines::Encoded(Bytes::from_static(b"host: h:1\r\n"));
         let mut b = BytesMut::new();

@@ -22,8 +22,11 @@
 mod client;
 mod conn;
 mod error;
+mod header_case;
 mod headers;
 mod lean;
+mod options;
+mod pool;
 mod rx_time;
 mod session;
 mod types;
@@ -31,6 +34,8 @@ mod types;
 pub use client::{ClientConfig, HttpClient, HttpDriver, DEFAULT_MAX_BODY_BYTES};
 pub use error::{py_str, status_error_text, HttpError};
 pub use headers::ResponseHeaders;
+pub use options::{Proxy, SessionOptions};
+pub use pool::ConnectionPool;
 pub use session::{DefaultHeaders, Session};
 pub use types::{Body, Exchange, RequestSpec, Response};
 

@@ -18,8 +18,11 @@ use locusta_util::lock;
 use crate::client::{ClientShared, HttpDriver};
 use crate::conn::{Conn, Origin};
 use crate::error::HttpError;
+use crate::header_case::Spellings;
 use crate::headers::ResponseHeaders;
 use crate::lean::{HeaderLines, LeanConn};
+use crate::options::SessionOptions;
+use crate::pool::{ConnectionPool, PooledConn};
 use crate::types::{Body, Exchange, RequestSpec, Response};
 
 /// The base URL and the basic-auth credentials taken out of it.
@@ -45,6 +48,8 @@ struct UrlCache {
 /// that the prebuilt header set of plain requests ([`HeaderTemplate`]) knows when to rebuild.
 struct DefaultHeaderState {
     map: HeaderMap,
+    /// How the names set with [`DefaultHeaders::insert_as_written`] were spelled.
+    spellings: Spellings,
     generation: u64,
 }
 
@@ -67,6 +72,35 @@ impl std::ops::DerefMut for DefaultHeaders<'_> {
     }
 }
 
+impl DefaultHeaders<'_> {
+    /// Sets (replaces) a default header whose name goes out spelled as given here (names
+    /// inserted through the map go out in Title-Case). An invalid name or value is an error.
+    pub fn insert_as_written(&mut self, name: &str, value: &str) -> Result<(), http::Error> {
+        let n = http::HeaderName::from_bytes(name.as_bytes())?;
+        let v = HeaderValue::from_str(value)?;
+        self.insert(n, v);
+        self.0.spellings.remember(name);
+        Ok(())
+    }
+
+    /// `name` as it goes out on the wire: as set with [`DefaultHeaders::insert_as_written`],
+    /// else in Title-Case.
+    pub fn name_as_sent(&self, name: &http::HeaderName) -> String {
+        let mut out = Vec::with_capacity(name.as_str().len());
+        self.0.spellings.write_name(&mut out, name);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// Removes a default header by name; returns whether it was there.
+    pub fn remove_named(&mut self, name: &str) -> bool {
+        let Ok(n) = http::HeaderName::from_bytes(name.as_bytes()) else {
+            return false;
+        };
+        self.0.spellings.forget(name);
+        self.remove(n).is_some()
+    }
+}
+
 /// The complete header set of a plain request (Host plus the default headers; no per-request
 /// headers, auth, cookies or body), built once and cloned for every such request.
 /// Sessions whose default headers were never changed share one template per host through the
@@ -83,8 +117,8 @@ pub(crate) struct HeaderTemplate {
 /// The headers of one hop: a full map, or the shared template of a plain request (which the lean
 /// driver writes out pre-encoded, without cloning the map).
 pub(crate) enum HopHeaders {
-    /// Headers built for this request.
-    Map(HeaderMap),
+    /// Headers built for this request, and how their names are spelled.
+    Map(HeaderMap, Spellings),
     /// Host plus the session's default headers.
     Plain(Arc<HeaderTemplate>),
 }
@@ -93,7 +127,7 @@ impl HopHeaders {
     /// The headers as a map (cloned from the template for a plain request).
     fn into_map(self) -> HeaderMap {
         match self {
-            HopHeaders::Map(m) => m,
+            HopHeaders::Map(m, _) => m,
             HopHeaders::Plain(t) => t.headers.clone(),
         }
     }
@@ -117,7 +151,10 @@ pub struct Session {
     base: Mutex<Base>,
     headers: Mutex<DefaultHeaderState>,
     jar: Mutex<cookie_store::CookieStore>,
-    idle: Mutex<Vec<IdleSlot>>,
+    /// Keep-alive connections: the session's own, or a pool shared with other sessions.
+    pool: ConnectionPool,
+    /// Settings that differ from the client's (FastHttpUser's), if any.
+    options: Option<Box<SessionOptions>>,
     last_url: Mutex<Option<UrlCache>>,
     /// The template of plain requests and the default headers generation it was built for.
     template: Mutex<Option<(u64, Arc<HeaderTemplate>)>>,
@@ -190,34 +227,28 @@ fn path_url(u: &url::Url) -> &str {
     }
 }
 
+/// The URL without its fragment: the request target of a plain http request through a proxy.
+fn absolute_target(u: &url::Url) -> &str {
+    &u[..url::Position::AfterQuery]
+}
+
+/// Whether FastHttpUser's `max_retries` sends `method` again after `error`: as
+/// geventhttpclient, only idempotent methods (RFC 9110 §9.2.2), and only after a timeout, a
+/// broken pipe or a connection closed without an answer (a refused or reset connection is
+/// reported at once).
+fn may_retry(error: &HttpError, method: &Method) -> bool {
+    let transient = match error {
+        HttpError::ConnectTimeout { .. }
+        | HttpError::ReadTimeout { .. }
+        | HttpError::RemoteDisconnected => true,
+        HttpError::Io { errno, .. } => *errno == libc::EPIPE || *errno == libc::ETIMEDOUT,
+        _ => false,
+    };
+    transient && idempotent(method)
+}
+
 fn is_https(u: &url::Url) -> bool {
     u.scheme() == "https"
-}
-
-/// A keep-alive connection of either driver.
-enum PooledConn {
-    /// Driven by hyper (see [`Conn`]).
-    Hyper(Conn),
-    /// Driven by the request itself (see [`LeanConn`]).
-    Lean(LeanConn),
-}
-
-/// Idle connections to one origin.
-struct IdleSlot {
-    https: bool,
-    host: String,
-    port: u16,
-    verified: bool,
-    conns: Vec<PooledConn>,
-}
-
-impl IdleSlot {
-    fn matches(&self, o: &Origin<'_>) -> bool {
-        self.port == o.port
-            && self.https == o.https
-            && self.verified == o.verified
-            && self.host == o.host
-    }
 }
 
 /// Why a single hop failed, and whether it may be retried on a fresh connection.
@@ -242,6 +273,8 @@ struct HopRequest<'a> {
     /// Builds the headers (called again only for a retry).
     make_headers: &'a (dyn Fn() -> HopHeaders + Sync),
     body: Option<&'a Bytes>,
+    /// The request line names the whole URL (a plain http request through a proxy).
+    absolute_target: bool,
 }
 
 impl HopRequest<'_> {
@@ -249,7 +282,16 @@ impl HopRequest<'_> {
         let body = self.body.cloned().unwrap_or_default();
         let mut req = http::Request::new(Full::new(body));
         *req.method_mut() = self.method.clone();
-        *req.uri_mut() = session.target_of(self.url)?;
+        *req.uri_mut() = if self.absolute_target {
+            absolute_target(self.url)
+                .parse()
+                .map_err(|e: http::uri::InvalidUri| HttpError::InvalidUrl {
+                    url: self.url.to_string(),
+                    reason: e.to_string(),
+                })?
+        } else {
+            session.target_of(self.url)?
+        };
         *req.headers_mut() = (self.make_headers)().into_map();
         Ok(req)
     }
@@ -283,17 +325,25 @@ impl Session {
     pub(crate) fn new(
         shared: Arc<ClientShared>,
         base_url: Option<&str>,
+        options: Option<SessionOptions>,
+        pool: Option<ConnectionPool>,
     ) -> Result<Session, HttpError> {
         let headers = default_headers(&shared.cfg.user_agent);
+        let options = options.filter(|o| *o != SessionOptions::default());
+        let pool = pool.unwrap_or_else(|| {
+            ConnectionPool::new_private(options.as_ref().and_then(|o| o.max_concurrent))
+        });
         let s = Session {
             shared,
             base: Mutex::new(Base::default()),
             headers: Mutex::new(DefaultHeaderState {
                 map: headers,
+                spellings: Spellings::default(),
                 generation: 0,
             }),
             jar: Mutex::new(cookie_store::CookieStore::default()),
-            idle: Mutex::new(Vec::new()),
+            pool,
+            options: options.map(Box::new),
             last_url: Mutex::new(None),
             template: Mutex::new(None),
         };
@@ -372,12 +422,12 @@ impl Session {
 
     /// Closes all idle connections of this session.
     pub fn close_connections(&self) {
-        lock(&self.idle).clear();
+        self.pool.close_idle();
     }
 
     /// Number of idle keep-alive connections held (all origins).
     pub fn idle_connections(&self) -> usize {
-        lock(&self.idle).iter().map(|s| s.conns.len()).sum()
+        self.pool.idle_connections()
     }
 
     /// Resolves `url` like Locust's `_build_url` (absolute http(s) URL as is, otherwise
@@ -489,6 +539,7 @@ impl Session {
                     stats_path: spec.url.clone(),
                     result: Err(e),
                     history: Vec::new(),
+                    time_to_head: None,
                 };
             }
         };
@@ -506,7 +557,12 @@ impl Session {
             .run_redirects(spec, &mut url, &mut first_url, url_creds, &mut history)
             .await;
         let request_url = first_url.unwrap_or(url);
+        let time_to_head = result
+            .as_ref()
+            .ok()
+            .map(|r| r.head_at.saturating_duration_since(t0));
         Exchange {
+            time_to_head,
             started,
             elapsed: response_time(started, t0, &result),
             request_url,
@@ -527,8 +583,20 @@ impl Session {
         history: &mut Vec<Response>,
     ) -> Result<Response, HttpError> {
         let cfg = &self.shared.cfg;
-        let timeout = spec.timeout.or(cfg.timeout);
-        let verify = spec.verify_tls.unwrap_or(cfg.verify_tls);
+        let opts = self.options.as_deref();
+        let timeout = spec
+            .timeout
+            .or(opts.and_then(|o| o.timeout))
+            .or(cfg.timeout);
+        let verify = spec
+            .verify_tls
+            .or(opts.and_then(|o| o.verify_tls))
+            .unwrap_or(cfg.verify_tls);
+        let max_redirects = opts
+            .and_then(|o| o.max_redirects)
+            .unwrap_or(cfg.max_redirects);
+        // geventhttpclient (FastHttpUser) returns the redirect itself when none may be followed
+        let follow = spec.allow_redirects && opts.is_none_or(|o| o.max_redirects != Some(0));
         // requests: explicit auth > session auth > credentials in the URL
         let auth = spec
             .basic_auth
@@ -552,23 +620,20 @@ impl Session {
                     verify,
                 )
                 .await?;
-            let location =
-                if spec.allow_redirects && matches!(resp.status, 301 | 302 | 303 | 307 | 308) {
-                    resp.headers
-                        .get(header::LOCATION)
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_string)
-                } else {
-                    None
-                };
+            let location = if follow && matches!(resp.status, 301 | 302 | 303 | 307 | 308) {
+                resp.headers
+                    .get(header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            } else {
+                None
+            };
             let Some(location) = location else {
                 return Ok(resp);
             };
-            if history.len() >= cfg.max_redirects {
+            if history.len() >= max_redirects {
                 history.push(resp);
-                return Err(HttpError::TooManyRedirects {
-                    max: cfg.max_redirects,
-                });
+                return Err(HttpError::TooManyRedirects { max: max_redirects });
             }
             let next = url.join(&location).map_err(|e| HttpError::InvalidUrl {
                 url: location.clone(),
@@ -618,14 +683,15 @@ impl Session {
         if let Ok(v) = HeaderValue::from_str(host) {
             h.insert(header::HOST, v);
         }
-        {
+        let spellings = {
             let defaults = lock(&self.headers);
             for (name, value) in defaults.map.iter() {
                 if !spec.headers.contains_key(name) {
                     h.append(name.clone(), value.clone());
                 }
             }
-        }
+            spec.spellings.merged(&defaults.spellings)
+        };
         for (name, value) in spec.headers.iter() {
             h.append(name.clone(), value.clone());
         }
@@ -686,7 +752,7 @@ impl Session {
                 }
             }
         }
-        HopHeaders::Map(h)
+        HopHeaders::Map(h, spellings)
     }
 
     /// The template of a plain request to `host` (Host and the default headers), rebuilt only
@@ -709,7 +775,7 @@ impl Session {
             }
             let mut encoded = Vec::new();
             for (name, value) in h.iter() {
-                encoded.extend_from_slice(name.as_str().as_bytes());
+                defaults.spellings.write_name(&mut encoded, name);
                 encoded.extend_from_slice(b": ");
                 encoded.extend_from_slice(value.as_bytes());
                 encoded.extend_from_slice(b"\r\n");
@@ -740,38 +806,6 @@ impl Session {
         t
     }
 
-    fn take_idle(&self, key: &Origin<'_>) -> Option<PooledConn> {
-        let mut idle = lock(&self.idle);
-        idle.iter_mut()
-            .find(|s| s.matches(key))
-            .and_then(|s| s.conns.pop())
-    }
-
-    fn put_idle(&self, key: &Origin<'_>, conn: PooledConn) {
-        let max = self.shared.cfg.max_idle_per_origin;
-        let mut idle = lock(&self.idle);
-        match idle.iter_mut().find(|s| s.matches(key)) {
-            Some(slot) => {
-                if slot.conns.len() < max {
-                    slot.conns.push(conn);
-                }
-            }
-            None => {
-                if max > 0 {
-                    // most sessions talk to one origin: no room for four slots
-                    idle.reserve_exact(1);
-                    idle.push(IdleSlot {
-                        https: key.https,
-                        host: key.host.to_string(),
-                        port: key.port,
-                        verified: key.verified,
-                        conns: vec![conn],
-                    });
-                }
-            }
-        }
-    }
-
     /// One request/response on a pooled or new connection, with a single transparent retry on a
     /// fresh connection when a reused one turns out to be closed.
     async fn hop(
@@ -784,6 +818,8 @@ impl Session {
         verify: bool,
     ) -> Result<Response, HttpError> {
         let https = is_https(url);
+        let opts = self.options.as_deref();
+        let proxy = opts.and_then(|o| o.proxy.as_ref());
         let key = Origin {
             https,
             host: url.host_str().unwrap_or_default(),
@@ -791,18 +827,30 @@ impl Session {
                 .port_or_known_default()
                 .unwrap_or(if https { 443 } else { 80 }),
             verified: https && verify,
+            proxy,
         };
         let req = HopRequest {
             method,
             url,
             make_headers,
             body,
+            // through a proxy, plain http requests name the whole URL
+            absolute_target: proxy.is_some() && !https,
         };
+        let _turn = self.pool.turn().await;
         // a reused connection: at most one retry on a fresh one
         let mut attempt_fresh = false;
+        // FastHttpUser's max_retries: whole attempts again after a timeout or no answer
+        let mut retries_left = opts.map_or(0, |o| o.max_retries);
+        let mut closed_retries_left = opts.map_or(0, |o| o.closed_retries);
         loop {
             let (mut conn, reused) = match self.pick_conn(&key, attempt_fresh, timeout).await {
                 Ok(c) => c,
+                Err(e) if retries_left > 0 && may_retry(&e, method) => {
+                    retries_left -= 1;
+                    attempt_fresh = false;
+                    continue;
+                }
                 Err(e) => return Err(e),
             };
             let exchange = async {
@@ -830,11 +878,23 @@ impl Session {
                         PooledConn::Lean(c) => keep && c.release_buffer(),
                     };
                     if reusable {
-                        self.put_idle(&key, conn);
+                        self.pool
+                            .put(&key, conn, self.shared.cfg.max_idle_per_origin);
                     }
                     return Ok(resp);
                 }
                 Err(HopError { retry: true, .. }) if reused && !attempt_fresh => {
+                    attempt_fresh = true;
+                }
+                Err(e) if retries_left > 0 && may_retry(&e.error, method) => {
+                    retries_left -= 1;
+                    attempt_fresh = true;
+                }
+                Err(HopError {
+                    error: HttpError::RemoteDisconnected,
+                    ..
+                }) if closed_retries_left > 0 && idempotent(method) => {
+                    closed_retries_left -= 1;
                     attempt_fresh = true;
                 }
                 Err(e) => return Err(e.error),
@@ -850,7 +910,7 @@ impl Session {
         timeout: Option<Duration>,
     ) -> Result<(PooledConn, bool), HttpError> {
         if !fresh {
-            while let Some(mut c) = self.take_idle(key) {
+            while let Some(mut c) = self.pool.take(key) {
                 let usable = match &mut c {
                     PooledConn::Hyper(h) => h.ready().await,
                     PooledConn::Lean(l) => l.is_usable(),
@@ -863,9 +923,14 @@ impl Session {
         // boxed: connecting (DNS, TLS) is rare and its future is large; keeping it out of the
         // request future makes every request cheaper to move around
         // like requests, a request timeout also bounds connecting
+        let connect_timeout = self
+            .options
+            .as_deref()
+            .and_then(|o| o.connect_timeout)
+            .unwrap_or(self.shared.cfg.connect_timeout);
         let limit = match timeout {
-            Some(t) => t.min(self.shared.cfg.connect_timeout),
-            None => self.shared.cfg.connect_timeout,
+            Some(t) => t.min(connect_timeout),
+            None => connect_timeout,
         };
         let conn = match self.shared.cfg.driver {
             HttpDriver::Hyper => {
@@ -901,17 +966,23 @@ impl Session {
         reused: bool,
     ) -> Result<(Response, bool), HopError> {
         let headers = match (req.make_headers)() {
-            HopHeaders::Map(m) => HeaderLines::Map(m),
+            HopHeaders::Map(m, spellings) => HeaderLines::Map(m, spellings),
             HopHeaders::Plain(t) => HeaderLines::Encoded(t.encoded.clone()),
         };
         let read_size = self.shared.cfg.read_buffer_size;
+        let target = if req.absolute_target {
+            absolute_target(url)
+        } else {
+            path_url(url)
+        };
         let head = conn
-            .send_and_read_head(req.method, path_url(url), &headers, req.body, read_size)
+            .send_and_read_head(req.method, target, &headers, req.body, read_size)
             .await
             .map_err(|e| HopError {
                 retry: reused && (e.not_sent || (e.no_response && idempotent(req.method))),
                 error: e.error,
             })?;
+        let head_at = Instant::now();
         self.store_cookies(&head.headers, url);
         let limit = self.shared.cfg.max_body_bytes;
         let (raw, keep) = conn.read_body(&head, read_size, limit).await?;
@@ -925,6 +996,7 @@ impl Session {
                 url: url.clone(),
                 version: head.version,
                 received_at: conn.received_at(),
+                head_at,
             },
             keep,
         ))
@@ -962,6 +1034,7 @@ impl Session {
             }
         };
         let (parts, incoming) = resp.into_parts();
+        let head_at = Instant::now();
         let headers = ResponseHeaders::from_map(parts.headers);
         // store cookies as soon as the headers are in (requests does so even for redirects)
         self.store_cookies(&headers, url);
@@ -990,6 +1063,7 @@ impl Session {
                 url: url.clone(),
                 version: parts.version,
                 received_at: None,
+                head_at,
             },
             keep,
         ))

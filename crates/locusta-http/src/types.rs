@@ -4,13 +4,14 @@
 //! Kept apart from the session logic so that the engine can build and inspect them without
 //! knowing how connections work.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::Method;
 
 use crate::error::{status_error_text, HttpError};
+use crate::header_case::Spellings;
 use crate::headers::ResponseHeaders;
 
 /// A request body, encoded like requests encodes `data=`/`json=`.
@@ -65,8 +66,11 @@ pub struct RequestSpec {
     pub url: String,
     /// Query parameters appended to the URL (`params=`).
     pub query: Vec<(String, String)>,
-    /// Headers; they replace session default headers of the same name.
+    /// Headers; they replace session default headers of the same name. Names inserted here go
+    /// out in Title-Case; [`RequestSpec::try_header`] keeps the spelling given.
     pub headers: HeaderMap,
+    /// How the names given to [`RequestSpec::try_header`] were spelled.
+    pub(crate) spellings: Spellings,
     /// Request body.
     pub body: Body,
     /// Basic auth for this request (overrides the session's).
@@ -90,6 +94,7 @@ impl RequestSpec {
             url: url.into(),
             query: Vec::new(),
             headers: HeaderMap::new(),
+            spellings: Spellings::default(),
             body: Body::Empty,
             basic_auth: None,
             timeout: None,
@@ -121,12 +126,30 @@ impl RequestSpec {
         self
     }
 
-    /// Sets a header from strings; an invalid name or value is an error.
+    /// Sets a header from strings, sent with its name spelled as given; an invalid name or
+    /// value is an error.
     pub fn try_header(mut self, name: &str, value: &str) -> Result<Self, http::Error> {
+        self.insert_header(name, value)?;
+        Ok(self)
+    }
+
+    /// Adds a header (keeping earlier values of the name), sent with its name spelled as given.
+    pub fn append_header(&mut self, name: &str, value: &str) -> Result<(), http::Error> {
+        let n = HeaderName::from_bytes(name.as_bytes())?;
+        let v = HeaderValue::from_str(value)?;
+        self.headers.append(n, v);
+        self.spellings.remember(name);
+        Ok(())
+    }
+
+    /// [`RequestSpec::try_header`] in place: replaces earlier values of the name and keeps its
+    /// spelling.
+    pub fn insert_header(&mut self, name: &str, value: &str) -> Result<(), http::Error> {
         let n = HeaderName::from_bytes(name.as_bytes())?;
         let v = HeaderValue::from_str(value)?;
         self.headers.insert(n, v);
-        Ok(self)
+        self.spellings.remember(name);
+        Ok(())
     }
 
     /// Sends `value` as JSON.
@@ -199,6 +222,8 @@ pub struct Response {
     /// When the kernel received the last bytes of the response (the lean driver over plain
     /// TCP on Linux); `None` where the client cannot tell.
     pub received_at: Option<SystemTime>,
+    /// When the response head had been read (before the body).
+    pub head_at: Instant,
 }
 
 impl Response {
@@ -234,6 +259,9 @@ pub struct Exchange {
     pub result: Result<Response, HttpError>,
     /// Redirect responses followed to get to the result, oldest first.
     pub history: Vec<Response>,
+    /// From the start until the final response's head had arrived (what Locust reports for a
+    /// `stream=True` request); `None` without a response.
+    pub time_to_head: Option<Duration>,
 }
 
 impl Exchange {
@@ -299,6 +327,7 @@ mod tests {
                 message: "Connection refused".into(),
             }),
             history: Vec::new(),
+            time_to_head: None,
         };
         assert_eq!(ex.stats_name(None), "/api/items?page=2");
         assert_eq!(

@@ -19,7 +19,8 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::Method;
 use locusta_http::{
-    ClientConfig, Exchange, HttpClient, HttpDriver, HttpError, RequestSpec, Session,
+    ClientConfig, ConnectionPool, Exchange, HttpClient, HttpDriver, HttpError, Proxy, RequestSpec,
+    Session, SessionOptions,
 };
 use locusta_stats::{Sample, StatsHub};
 use locusta_util::lock;
@@ -188,33 +189,32 @@ impl SessionCore {
         self.inner.set_base_url(url);
     }
 
-    /// Default headers as (name, value) pairs.
+    /// Default headers as (name as sent, value) pairs.
     fn headers(&self) -> Vec<(String, String)> {
-        self.inner
-            .default_headers()
+        let headers = self.inner.default_headers();
+        headers
             .iter()
             .map(|(k, v)| {
                 (
-                    k.as_str().to_owned(),
+                    headers.name_as_sent(k),
                     String::from_utf8_lossy(v.as_bytes()).into_owned(),
                 )
             })
             .collect()
     }
 
-    /// Sets (replaces) a default header.
+    /// Sets (replaces) a default header; its name goes out spelled as given.
     fn set_header(&self, name: &str, value: &str) -> PyResult<()> {
-        let (n, v) = header_pair(name, value)?;
-        self.inner.default_headers().insert(n, v);
-        Ok(())
+        header_pair(name, value)?;
+        self.inner
+            .default_headers()
+            .insert_as_written(name, value)
+            .map_err(|e| PyValueError::new_err(format!("invalid header {name:?}: {e}")))
     }
 
     /// Removes a default header; returns whether it was there.
     fn del_header(&self, name: &str) -> bool {
-        match HeaderName::from_bytes(name.as_bytes()) {
-            Ok(n) => self.inner.default_headers().remove(n).is_some(),
-            Err(_) => false,
-        }
+        self.inner.default_headers().remove_named(name)
     }
 
     /// Cookies in the jar as (name, value) pairs.
@@ -250,6 +250,52 @@ impl SessionCore {
             0
         };
         self.schedule_lag_us.store(us, Ordering::Relaxed);
+    }
+}
+
+/// A setting in seconds as a duration: None stays None; it must be a positive number.
+fn seconds(setting: &str, value: Option<f64>) -> PyResult<Option<Duration>> {
+    match value {
+        None => Ok(None),
+        Some(v) if v.is_finite() && v > 0.0 => Ok(Some(Duration::from_secs_f64(v))),
+        Some(v) => Err(PyValueError::new_err(format!(
+            "{setting} must be a positive number of seconds, not {v}"
+        ))),
+    }
+}
+
+/// Connections several users share, with at most `concurrency` requests in flight at once
+/// (FastHttpUser's `client_pool`).
+#[pyclass(module = "locusta._core", frozen, name = "ConnectionPool")]
+pub struct PyConnectionPool {
+    inner: ConnectionPool,
+}
+
+#[pymethods]
+impl PyConnectionPool {
+    #[new]
+    #[pyo3(signature = (concurrency=None))]
+    fn new(concurrency: Option<usize>) -> Self {
+        PyConnectionPool {
+            inner: ConnectionPool::new(concurrency),
+        }
+    }
+
+    /// The most requests in flight at once, if limited.
+    #[getter]
+    fn concurrency(&self) -> Option<usize> {
+        self.inner.max_concurrent()
+    }
+
+    /// Idle keep-alive connections held.
+    #[getter]
+    fn idle_connections(&self) -> usize {
+        self.inner.idle_connections()
+    }
+
+    /// Closes the idle connections.
+    fn close(&self) {
+        self.inner.close_idle();
     }
 }
 
@@ -368,12 +414,38 @@ impl HttpIo {
         self.is_inline
     }
 
-    /// A new session (one user's client) with this base URL.
-    #[pyo3(signature = (base_url=None))]
-    fn session(&self, base_url: Option<&str>) -> PyResult<SessionCore> {
+    /// A new session (one user's client) with this base URL; the keyword arguments are
+    /// FastHttpUser's settings (seconds for the timeouts, `proxy` a (host, port) pair) and
+    /// `pool` a [`PyConnectionPool`] shared with other sessions.
+    #[pyo3(signature = (base_url=None, *, connect_timeout=None, timeout=None, max_redirects=None,
+        max_retries=0, closed_retries=0, verify=None, proxy=None, max_concurrent=None, pool=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn session(
+        &self,
+        base_url: Option<&str>,
+        connect_timeout: Option<f64>,
+        timeout: Option<f64>,
+        max_redirects: Option<usize>,
+        max_retries: u32,
+        closed_retries: u32,
+        verify: Option<bool>,
+        proxy: Option<(String, u16)>,
+        max_concurrent: Option<usize>,
+        pool: Option<&PyConnectionPool>,
+    ) -> PyResult<SessionCore> {
+        let options = SessionOptions {
+            connect_timeout: seconds("connection_timeout", connect_timeout)?,
+            timeout: seconds("network_timeout", timeout)?,
+            max_redirects,
+            max_retries,
+            closed_retries,
+            verify_tls: verify,
+            proxy: proxy.map(|(host, port)| Proxy { host, port }),
+            max_concurrent,
+        };
         let s = self
             .client
-            .session(base_url)
+            .session_with(base_url, options, pool.map(|p| p.inner.clone()))
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
         Ok(SessionCore {
             inner: Arc::new(s),
@@ -413,8 +485,9 @@ impl HttpIo {
         }
         if let Some(hs) = headers {
             for (k, v) in hs {
-                let (n, v) = header_pair(&k, &v)?;
-                spec.headers.insert(n, v);
+                header_pair(&k, &v)?;
+                spec.insert_header(&k, &v)
+                    .map_err(|e| PyValueError::new_err(format!("invalid header {k:?}: {e}")))?;
             }
         }
         if let Some(b) = body {
@@ -571,6 +644,17 @@ impl RawResponse {
     #[getter]
     fn response_time(&self) -> f64 {
         self.ex.elapsed.as_secs_f64() * 1000.0
+    }
+
+    /// Milliseconds until the final response's head arrived (`stream=True`'s response time);
+    /// the whole response time when there is no response.
+    #[getter]
+    fn head_time(&self) -> f64 {
+        self.ex
+            .time_to_head
+            .unwrap_or(self.ex.elapsed)
+            .as_secs_f64()
+            * 1000.0
     }
 
     /// Response time in microseconds.
@@ -731,6 +815,7 @@ mod tests {
             stats_path: "/".into(),
             result: Err(HttpError::MissingSchema { url: url.into() }),
             history: Vec::new(),
+            time_to_head: None,
         };
         let completed = |token, url| Completed {
             token,
@@ -765,6 +850,7 @@ mod tests {
             stats_path: stats_path.into(),
             result: Err(result),
             history: Vec::new(),
+            time_to_head: None,
         };
         // URL errors raise in Python and are not recorded.
         let now = locusta_util::unix_now();

@@ -215,6 +215,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("UsageError", m.py().get_type::<UsageError>())?;
     m.add_class::<http_io::HttpIo>()?;
     m.add_class::<http_io::SessionCore>()?;
+    m.add_class::<http_io::PyConnectionPool>()?;
     m.add_class::<http_io::RawResponse>()?;
     m.add_class::<stats::Stats>()?;
     m.add("PlanExit", m.py().get_type::<PlanExit>())?;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use http::{HeaderMap, Method};
 use locusta_http::{Body, Exchange, HttpError, RequestSpec, ResponseHeaders, Session};
 use locusta_stats::{Sample, StatsHub};
 
@@ -122,16 +122,11 @@ impl<'c> RequestBuilder<'c> {
         self
     }
 
-    /// Adds a header. Invalid names or values are skipped with a warning.
+    /// Adds a header, its name sent as written. Invalid names or values are skipped with a
+    /// warning.
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        match (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
-            (Ok(n), Ok(v)) => {
-                self.spec.headers.append(n, v);
-            }
-            _ => log::warn!("ignoring invalid header {name:?}: {value:?}"),
+        if self.spec.append_header(name, value).is_err() {
+            log::warn!("ignoring invalid header {name:?}: {value:?}");
         }
         self
     }

@@ -392,7 +392,12 @@ impl Runner {
             .host
             .clone()
             .or_else(|| prepared.class.host.clone());
-        let session = match self.http.session(host.as_deref()) {
+        let class = &prepared.class;
+        let session = match self.http.session_with(
+            host.as_deref(),
+            class.client_options.clone(),
+            class.client_pool.clone(),
+        ) {
             Ok(s) => s,
             Err(e) => {
                 log::error!("cannot create a user of class {}: {e}", prepared.class.name);

@@ -33,6 +33,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use locusta_http::{ConnectionPool, SessionOptions};
+
 use crate::client::Client;
 use crate::wait_time::WaitTime;
 
@@ -151,6 +153,10 @@ pub struct UserClass {
     pub(crate) tasks: Vec<Task>,
     pub(crate) on_start: Option<Task>,
     pub(crate) on_stop: Option<Task>,
+    /// Settings of each user's HTTP client that differ from the engine's defaults.
+    pub(crate) client_options: SessionOptions,
+    /// A connection pool all users of the class share, instead of one each.
+    pub(crate) client_pool: Option<ConnectionPool>,
 }
 
 impl UserClass {
@@ -165,6 +171,8 @@ impl UserClass {
             tasks: Vec::new(),
             on_start: None,
             on_stop: None,
+            client_options: SessionOptions::default(),
+            client_pool: None,
         }
     }
 
@@ -183,6 +191,31 @@ impl UserClass {
     /// Default base URL for this class; `--host` overrides it.
     pub fn host(mut self, host: impl Into<String>) -> Self {
         self.host = Some(host.into());
+        self
+    }
+
+    /// Settings of each user's HTTP client (FastHttpUser's class attributes: timeouts,
+    /// redirects, retries, concurrency, proxy).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use locusta::{SessionOptions, UserClass};
+    /// let class = UserClass::new("Api").client_options(SessionOptions {
+    ///     timeout: Some(Duration::from_secs(5)),
+    ///     max_retries: 2,
+    ///     ..Default::default()
+    /// });
+    /// # let _ = class;
+    /// ```
+    pub fn client_options(mut self, options: SessionOptions) -> Self {
+        self.client_options = options;
+        self
+    }
+
+    /// Users of this class share `pool`'s connections (FastHttpUser's `client_pool`); with a
+    /// limit, at most that many of their requests are in flight at once.
+    pub fn client_pool(mut self, pool: ConnectionPool) -> Self {
+        self.client_pool = Some(pool);
         self
     }
 

@@ -3,13 +3,15 @@ sent and timed by the Rust engine, with Locust's naming, failure rules and ``cat
 """
 
 import datetime
+import io
 import json as _json
+import logging
 import re
 from collections.abc import Mapping, MutableMapping
 from contextlib import contextmanager
 from urllib.parse import urlencode
 
-from .. import _runtime
+from .. import _core, _runtime
 from .exception import CatchResponseError, LocustError, ResponseError
 
 try:  # Use requests' exception classes when requests is installed, so `except` clauses match.
@@ -227,12 +229,17 @@ class Response:
 
     @property
     def content(self):
+        """The body; None when no response arrived (as Locust's response to a failed request)."""
         if self._content is None:
+            if not self.status_code:
+                return None
             self._content = self._raw.content
         return self._content
 
     @property
     def text(self):
+        if not self.status_code:
+            return ""
         if self._text is None:
             enc = self.encoding or _charset(self.headers.get("content-type")) or "utf-8"
             try:
@@ -298,14 +305,20 @@ class Response:
     def is_redirect(self):
         return "location" in self.headers and self.status_code in (301, 302, 303, 307, 308)
 
+    @property
+    def raw(self):
+        """The body as a readable file (requests' ``raw`` for ``stream=True``; the whole body has
+        arrived already)."""
+        return io.BytesIO(self.content or b"")
+
     def iter_content(self, chunk_size=1, decode_unicode=False):
-        data = self.text if decode_unicode else self.content
+        data = self.text if decode_unicode else (self.content or b"")
         step = chunk_size or len(data) or 1
         for i in range(0, len(data), step):
             yield data[i : i + step]
 
     def iter_lines(self, chunk_size=512, decode_unicode=False, delimiter=None):
-        data = self.text if decode_unicode else self.content
+        data = self.text if decode_unicode else (self.content or b"")
         yield from (data.split(delimiter) if delimiter else data.splitlines())
 
     def close(self):
@@ -413,6 +426,19 @@ class RestResponseContextManager(ResponseContextManager):
     js = None
 
 
+def _shared_pool(pool_manager):
+    """The Rust pool standing for a urllib3 ``PoolManager`` several users share: with
+    ``block=True`` its ``maxsize`` limits their requests in flight (urllib3 waits for a free
+    connection), otherwise only the connections kept."""
+    pool = getattr(pool_manager, "_locusta_pool", None)
+    if pool is None:
+        kw = getattr(pool_manager, "connection_pool_kw", None) or {}
+        limit = int(kw.get("maxsize", 1)) if kw.get("block") else None
+        pool = _core.ConnectionPool(limit)
+        pool_manager._locusta_pool = pool
+    return pool
+
+
 def _merged_params(params, session_params):
     """requests' merge of a request's params with the session's (``client.params``): the
     session's alone when the request has none; both mappings merged (the request's values win, a
@@ -448,12 +474,34 @@ def _s(v):
     return str(v)
 
 
+#: requests' keyword arguments the Rust client does not implement, each warned about once.
+_UNSUPPORTED = {
+    "proxies": "set proxy_host / proxy_port on a FastHttpUser to send requests through a proxy",
+    "cert": "client certificates are not supported yet",
+    "hooks": "use the request event (events.request) instead",
+}
+_warned = set()
+
+
+def _warn_unsupported(kwargs):
+    for key, value in kwargs.items():
+        if value is None or key in _warned:
+            continue
+        _warned.add(key)
+        hint = _UNSUPPORTED.get(key, "locusta does not know this argument")
+        logging.getLogger(__name__).warning("HttpSession.request ignores %s=...: %s", key, hint)
+
+
 class HttpSession:
     """A user's HTTP client. Each instance has its own connections and cookie jar (in Rust)."""
 
+    #: The class of the responses ``request`` returns.
+    _response_class = ResponseContextManager
+
     def __init__(self, base_url, request_event=None, user=None, *args, pool_manager=None, **kwargs):
         self._rt = _runtime.current()
-        self._core = self._rt.http_io.session(base_url)
+        self._pool_manager = pool_manager
+        self._core = self._open_core(base_url)
         self.base_url = base_url
         self.request_event = request_event
         self.user = user
@@ -464,6 +512,13 @@ class HttpSession:
         self.trust_env = False
         self.verify = True
         self.params = {}
+
+    def _open_core(self, base_url):
+        """The Rust session behind this client; with a ``pool_manager`` (HttpUser's class
+        attribute) its connections are shared with the other users given the same one."""
+        if self._pool_manager is None:
+            return self._rt.http_io.session(base_url)
+        return self._rt.http_io.session(base_url, pool=_shared_pool(self._pool_manager))
 
     @contextmanager
     def rename_request(self, name):
@@ -505,7 +560,9 @@ class HttpSession:
         verify = kwargs.pop("verify", None)
         cookies = kwargs.pop("cookies", None)
         files = kwargs.pop("files", None)
-        kwargs.pop("stream", None)
+        stream = kwargs.pop("stream", False)
+        if kwargs:
+            _warn_unsupported(kwargs)
         url = str(url)
         q = None
         if params:
@@ -555,21 +612,26 @@ class HttpSession:
         kind = raw.error_kind
         if kind in _URL_ERRORS:
             raise _URL_ERRORS[kind](raw.error)
-        name = raw.stats_name(name)  # Locust's default name when none is given (Rust's rule)
-        resp = ResponseContextManager(raw, method, h, body)
+        name = self._stats_name(raw, url, name)
+        resp = self._response_class(raw, method, h, body)
         resp._session = self
         if kind is not None:
-            resp.error = _CONN_ERRORS.get(kind, ConnectionError)(raw.error)
+            resp.error = self._connection_error(raw, kind)
+        if stream:
+            # Locust: the time until the response head, the length its Content-Length announces
+            response_time = raw.head_time
+            response_length = int(resp.headers.get("content-length") or 0) if raw.status_code else 0
+        else:
+            response_time = raw.response_time
+            response_length = raw.content_length
         if not catch_response:
             ev = self.request_event
             listeners = ev.user_listeners() if ev is not None else ()
-            if self._ok_codes is None or kind is not None:
-                error_text = raw.record(self._rt.stats, method, name)
+            if self._ok_codes is None and not stream:
+                error_text = raw.record(self._rt.stats, method, name)  # judged and recorded in Rust
             else:
-                error_text = None
-                if raw.status_code not in self._ok_codes:
-                    error_text = parse_error(self._status_error(resp, name))
-                self._rt.stats.record(method, name, raw.response_time, raw.content_length, error_text)
+                error_text = self._failure_text(raw, resp, name)
+                self._rt.stats.record(method, name, response_time, response_length, error_text)
             if listeners:
                 exc = None
                 if error_text is not None:
@@ -580,14 +642,14 @@ class HttpSession:
                     context = {**self.user.context(), **context}
                 ev.fire_user(
                     request_type=method,
-                    response_time=raw.response_time,
+                    response_time=response_time,
                     name=name,
                     context=context,
                     response=resp,
                     exception=exc,
                     start_time=raw.start_time,
                     url=raw.request_url,
-                    response_length=raw.content_length,
+                    response_length=response_length,
                 )
             return resp
         if self.user is not None:
@@ -595,16 +657,34 @@ class HttpSession:
         resp._catch_response = True
         resp.request_meta = {
             "request_type": method,
-            "response_time": raw.response_time,
+            "response_time": response_time,
             "name": name,
             "context": context,
             "response": resp,
             "exception": None,
             "start_time": raw.start_time,
             "url": raw.request_url,
-            "response_length": raw.content_length,
+            "response_length": response_length,
         }
         return resp
+
+    def _failure_text(self, raw, resp, name):
+        """The failure text a request is recorded with, None for a success."""
+        if self._ok_codes is None:
+            return raw.failure_text(name)  # requests' rule and texts, from Rust
+        if resp.error is not None:
+            return parse_error(resp.error)
+        if raw.status_code not in self._ok_codes:
+            return parse_error(self._status_error(resp, name))
+        return None
+
+    def _stats_name(self, raw, url, name):
+        """The name a request is recorded under: Locust's default when none is given."""
+        return raw.stats_name(name)  # Rust's rule: the first URL's path and query
+
+    def _connection_error(self, raw, kind):
+        """The exception of a request that got no response."""
+        return _CONN_ERRORS.get(kind, ConnectionError)(raw.error)
 
     def get(self, url, **kwargs):
         if kwargs or self.request_name or self._ok_codes is not None or self.auth is not None or \

@@ -17,6 +17,7 @@ itself (``locust.login``) is rendered here from ``auth_args``."""
 import functools
 import html
 import io
+import json
 import logging
 import sys
 
@@ -103,6 +104,21 @@ class WebUI:
             self.auth_args["error"] = session.get("auth_error")
             self.auth_args["info"] = session.get("auth_info")
             return _login_page(self.auth_args)
+
+        @blueprint.route("/user", methods=["POST"])
+        @self.auth_required_if_enabled
+        def update_user():
+            # Locust's per-class settings endpoint (the class picker's dialog posts here)
+            from flask import request
+
+            try:
+                settings = json.loads(request.data or b"{}")
+            except ValueError:
+                return {"message": "the body must be a JSON object of user class settings"}, 400
+            if not isinstance(settings, dict):
+                return {"message": "the body must be a JSON object of user class settings"}, 400
+            self.environment.update_user_class(settings)
+            return {}, 201
 
         self.app.register_blueprint(blueprint)
 

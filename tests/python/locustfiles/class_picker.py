@@ -1,4 +1,5 @@
-"""Two user classes that name their requests after themselves, for --class-picker."""
+"""Two user classes that name their requests after themselves, for --class-picker (Alpha has two
+tasks, so that the per-class settings endpoint ``/user`` can keep one)."""
 
 from locust import HttpUser, constant, task
 
@@ -9,6 +10,10 @@ class Alpha(HttpUser):
     @task
     def hit(self):
         self.client.get("/", name="from Alpha")
+
+    @task
+    def other(self):
+        self.client.get("/", name="from Alpha other")
 
 
 class Beta(HttpUser):

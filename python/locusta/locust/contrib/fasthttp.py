@@ -1,11 +1,54 @@
-"""``FastHttpUser``: the same Rust client with FastHttpSession's differences — the default stats
-name is the URL as passed, and only 2xx/3xx codes Locust lists count as success."""
+"""``FastHttpUser``: the same Rust client with FastHttpSession's (geventhttpclient's) behaviour —
+the default stats name is the URL as passed, only the 2xx/3xx codes Locust lists count as
+success, the class attributes (timeouts, redirects, retries, concurrency, proxy, a shared
+``client_pool``) apply, a response's ``url`` is the URL requested and its ``content`` is None
+when no response arrived."""
 
-from ..clients import ConnectionError, HttpSession  # noqa: A004
-from ..exception import StopTest
+import builtins
+import io
+import json as _json
+import logging
+import re
+
+from ... import _core
+from ..clients import ConnectionError, HttpSession, ResponseContextManager  # noqa: A004
+from ..clients import RestResponseContextManager as _RestResponse
+from ..exception import LocustError, StopTest
 from ..user.users import RestMixin, User
+from ..util.deprecation import DeprecatedFastHttpLocustClass as FastHttpLocust  # noqa: F401
+
+try:  # geventhttpclient is one of Locust's (and so locusta's) dependencies
+    from geventhttpclient.response import HTTPConnectionClosed
+    from geventhttpclient.useragent import RetriesExceeded
+except ImportError:  # pragma: no cover - depends on the environment
+
+    class HTTPConnectionClosed(OSError):
+        """The server closed the connection without an answer."""
+
+    class RetriesExceeded(Exception):
+        """No answer after the allowed retries (or too many redirects)."""
+
+        def __init__(self, url, retries, original=None):
+            super().__init__(url, retries)
+            self.original = original
+
 
 _SUCCESS = frozenset([200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 301, 302, 303, 304, 307, 308])
+_OS_ERROR = re.compile(r"^(\w+)\((-?\d+), '(.*)'\)$")
+_log = logging.getLogger(__name__)
+
+#: What a session made directly (``FastHttpSession(...)``) gets, as geventhttpclient's own
+#: defaults; a FastHttpUser passes its class attributes instead.
+_SESSION_DEFAULTS = {
+    "network_timeout": 5.0,
+    "connection_timeout": 5.0,
+    "max_redirects": 3,
+    "max_retries": 3,
+    "concurrency": 1,
+    "headers": None,
+    "proxy_host": None,
+    "proxy_port": None,
+}
 
 
 class LocustBadStatusCode(ConnectionError):
@@ -24,20 +67,225 @@ class LocustBadStatusCode(ConnectionError):
         return f"{self.url!r}, code={self.code}"
 
 
+class FastResponse(ResponseContextManager):
+    """A FastHttpSession response: ``url`` is the URL requested (no redirect followed in it),
+    ``content`` and ``text`` are None when no response arrived, ``stream`` reads the body."""
+
+    @property
+    def url(self):
+        return self._raw.request_url
+
+    @property
+    def content(self):
+        if not self.status_code:
+            return None
+        return ResponseContextManager.content.fget(self)
+
+    @property
+    def text(self):
+        if self.content is None:
+            return None
+        return ResponseContextManager.text.fget(self)
+
+    @property
+    def ok(self):
+        return self.status_code < 400
+
+    @property
+    def stream(self):
+        """The body as a readable file (geventhttpclient's response stream; with locusta the
+        body has arrived when the request returns)."""
+        return io.BytesIO(self.content or b"")
+
+    def iter_content(self, chunk_size=1024, decode_content=True):
+        """The body in chunks of ``chunk_size`` bytes, decoded as UTF-8 where possible."""
+        if self.content is None:
+            raise LocustError("Cannot iterate content on a response without _response attribute")
+        data = self.content
+        step = chunk_size or len(data) or 1
+        for i in range(0, len(data), step):
+            chunk = data[i : i + step]
+            if decode_content:
+                try:
+                    chunk = chunk.decode("utf-8")
+                except UnicodeDecodeError:
+                    pass
+            yield chunk
+
+    def raise_for_status(self):
+        """Raises the connection error of a request without a response (status codes are
+        judged when the request is recorded, as in Locust)."""
+        if self._manual_result is not None and isinstance(self._manual_result, Exception):
+            raise self._manual_result
+        if self.error is not None:
+            raise self.error
+
+    def success(self):
+        if not self._catch_response:
+            raise LocustError(
+                "If you want to change the state of the request, you must pass catch_response=True. "
+                "See http://docs.locust.io/en/stable/writing-a-locustfile.html#validating-responses"
+            )
+        super().success()
+
+    def failure(self, exc):
+        if not self._catch_response:
+            raise LocustError(
+                "If you want to change the state of the request, you must pass catch_response=True. "
+                "See http://docs.locust.io/en/stable/writing-a-locustfile.html#validating-responses"
+            )
+        super().failure(exc)
+
+
+class RestResponseContextManager(FastResponse, _RestResponse):
+    """The response of ``rest()``: ``js`` holds the parsed JSON body."""
+
+    js = None
+
+
+#: Locust's name for the class of FastHttpSession's responses.
+FastResponseContextManager = FastResponse
+
+
+def _shared_pool(client_pool):
+    """The Rust pool standing for ``client_pool`` (geventhttpclient's ``HTTPClientPool``, whose
+    ``concurrency`` argument limits the requests of all users sharing it; 1 by default)."""
+    pool = getattr(client_pool, "_locusta_pool", None)
+    if pool is None:
+        args = getattr(client_pool, "client_args", None) or {}
+        pool = _core.ConnectionPool(int(args.get("concurrency", 1)))
+        client_pool._locusta_pool = pool
+    return pool
+
+
 class FastHttpSession(HttpSession):
-    """A user's client with FastHttpSession naming and success codes."""
+    """A user's client with FastHttpSession's naming, success codes and settings."""
 
     _ok_codes = _SUCCESS
+    _response_class = FastResponse
+
+    def __init__(
+        self,
+        base_url,
+        request_event=None,
+        user=None,
+        insecure=True,
+        client_pool=None,
+        ssl_context_factory=None,
+        **kwargs,
+    ):
+        unknown = set(kwargs) - set(_SESSION_DEFAULTS)
+        if unknown:
+            raise TypeError(f"FastHttpSession got unexpected keyword arguments: {', '.join(sorted(unknown))}")
+        settings = {**_SESSION_DEFAULTS, **kwargs}
+        if settings["proxy_host"] is not None and settings["proxy_port"] is None:
+            raise ValueError("you have to provide proxy_port if you set proxy_host")
+        if ssl_context_factory is not None:
+            _log.warning(
+                "ssl_context_factory is not used: TLS runs in locusta's Rust client (rustls); "
+                "insecure = True turns certificate verification off, client certificates are not supported yet"
+            )
+        self._settings = settings
+        self._insecure = insecure
+        self._client_pool = client_pool
+        super().__init__(base_url, request_event=request_event, user=user)
+        self.verify = not insecure
+        # geventhttpclient sends User-Agent and Accept-Encoding, not requests' Accept/Connection
+        self.headers.pop("Accept", None)
+        self.headers.pop("Connection", None)
+        if settings["headers"]:
+            self.headers.update(settings["headers"])
+
+    def _open_core(self, base_url):
+        s = self._settings
+        proxy = None
+        if s["proxy_host"] is not None:
+            proxy = (str(s["proxy_host"]), int(s["proxy_port"]))
+        pool = _shared_pool(self._client_pool) if self._client_pool is not None else None
+        return self._rt.http_io.session(
+            base_url,
+            connect_timeout=_seconds(s["connection_timeout"]),
+            timeout=_seconds(s["network_timeout"]),
+            max_redirects=int(s["max_redirects"]),
+            max_retries=max(0, int(s["max_retries"])),
+            # geventhttpclient's pool sends an idempotent request again when its connection
+            # closed without an answer, up to its size + 1 times
+            closed_retries=(pool.concurrency if pool is not None else max(1, int(s["concurrency"]))) + 1,
+            verify=not self._insecure,
+            proxy=proxy,
+            max_concurrent=max(1, int(s["concurrency"])),
+            pool=pool,
+        )
+
+    def _stats_name(self, raw, url, name):
+        return name or url
 
     def _status_error(self, resp, name):
         if resp.status_code in _SUCCESS:
             return None
         return LocustBadStatusCode(resp.url, code=resp.status_code)
 
+    def _connection_error(self, raw, kind):
+        """geventhttpclient's exceptions: OS errors as Python's own classes (isinstance checks
+        such as ``ConnectionRefusedError`` work), a closed connection as HTTPConnectionClosed,
+        timeouts and too many redirects as RetriesExceeded."""
+        text = raw.error or ""
+        if text.startswith("RemoteDisconnected("):
+            return HTTPConnectionClosed("connection closed.")
+        if kind == "Timeout":
+            return RetriesExceeded(raw.request_url, self._settings["max_retries"], original="timed out")
+        if text.startswith("TooManyRedirects("):
+            return RetriesExceeded(
+                raw.request_url, f"Redirection limit reached ({self._settings['max_redirects']})"
+            )
+        m = _OS_ERROR.match(text)
+        if m:
+            cls = getattr(builtins, m.group(1), None)
+            if isinstance(cls, type) and issubclass(cls, OSError):
+                return cls(int(m.group(2)), m.group(3))
+        return super()._connection_error(raw, kind)
+
     def request(self, method, url, name=None, *args, **kwargs):
         if not name and not self.request_name:
             name = url
-        return super().request(method, url, name, *args, **kwargs)
+        json = kwargs.get("json")
+        data = kwargs.get("data")
+        if json is not None and not data:
+            headers = dict(kwargs.get("headers") or {})
+            lower = {k.lower() for k in headers}
+            if "accept" not in lower:
+                headers["Accept"] = "application/json"
+            kwargs["headers"] = headers
+        resp = super().request(method, url, name, *args, **kwargs)
+        if json is not None and not data:
+            resp._sent_body = _json.dumps(json)  # FastRequest.body: the JSON text that was sent
+        if resp.error is None and resp.status_code not in _SUCCESS:
+            resp.error = self._status_error(resp, name)  # as geventhttpclient's status check
+        return resp
+
+    def iter_lines(self, url, method="GET", **kwargs):
+        """Requests ``url`` with ``stream=True`` and yields the body's lines (without their
+        line ends), as FastHttpSession does for streaming endpoints."""
+        response = self.request(method, url, stream=True, **kwargs)
+        response.raise_for_status()
+        buffer = ""
+        for chunk in response.iter_content(chunk_size=1024, decode_content=True):
+            if isinstance(chunk, bytes):
+                chunk = chunk.decode("utf-8", errors="replace")
+            buffer += chunk
+            while "\n" in buffer:
+                line, buffer = buffer.split("\n", 1)
+                yield line
+        if buffer:
+            yield buffer
+
+
+def _seconds(value):
+    """A timeout setting for Rust: None or a positive number of seconds (0 or less: no limit)."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if value > 0 else None
 
 
 class FastHttpUser(User, RestMixin):
@@ -63,7 +311,19 @@ class FastHttpUser(User, RestMixin):
                 "You must specify the base host. Either in the host attribute in the User class, "
                 "or on the command line using the --host option."
             )
-        self.client = FastHttpSession(self.host, request_event=environment.events.request, user=self)
-        self.client.verify = not self.insecure
-        if self.default_headers:
-            self.client.headers.update(self.default_headers)
+        self.client = FastHttpSession(
+            self.host,
+            request_event=environment.events.request,
+            user=self,
+            insecure=self.insecure,
+            client_pool=self.client_pool,
+            ssl_context_factory=self.ssl_context_factory,
+            network_timeout=self.network_timeout,
+            connection_timeout=self.connection_timeout,
+            max_redirects=self.max_redirects,
+            max_retries=self.max_retries,
+            concurrency=self.concurrency,
+            headers=self.default_headers,
+            proxy_host=self.proxy_host,
+            proxy_port=self.proxy_port,
+        )

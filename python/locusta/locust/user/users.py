@@ -224,6 +224,7 @@ class HttpUser(User, RestMixin):
             base_url=self.host,
             request_event=self.environment.events.request,
             user=self,
+            pool_manager=self.pool_manager,
         )
         self.client.trust_env = False
 
