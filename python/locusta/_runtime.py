@@ -46,6 +46,7 @@ class Runtime:
         self.http_io = _core.HttpIo(threads)
         self._inline = self.http_io.inline
         self.stats = _core.Stats(max_entries)
+        self.max_entries = max_entries
         #: (greenlet, result) pairs handed out by ``_on_ready`` and not yet switched to.
         self._ready = deque()
         self._watcher = None
@@ -53,6 +54,8 @@ class Runtime:
         self._hub = None
         self._loop = None
         self._flush_scheduled = False
+        #: True for the runtime ``current()`` made on demand (no locusta run installed one).
+        self.standalone = False
 
     def _ensure_watcher(self):
         hub = gevent.get_hub()
@@ -167,10 +170,12 @@ class Runtime:
 
 
 def current():
-    """The process's runtime, created on first use."""
+    """The process's runtime, created on first use (then ``standalone``: a script using
+    locust as a library, not a locusta run, which installs its own)."""
     global _current
     if _current is None:
         _current = Runtime()
+        _current.standalone = True
     return _current
 
 

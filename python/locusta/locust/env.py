@@ -1,21 +1,23 @@
 """``locust.env.Environment``: the user classes, events, statistics and runner of one test."""
 
 import logging
+import weakref
 
-from .. import _runtime
+from .. import _core, _runtime
 from .clients import parse_error
 from .event import Events, RequestEventHook
 from .stats import RequestStats
 from .user.task import filter_tasks_by_tags
 
 
-def _install_stats_listener(events, core):
+def _install_stats_listener(events, runtime):
     hook = events.request
     if not isinstance(hook, RequestEventHook) or hook._stats_listener is not None:
         return
 
     def record_request(request_type, name, response_time, response_length=0, exception=None, **_kw):
-        core.record(
+        # The runtime's store of the moment: a later Environment may have given it a fresh one.
+        runtime.stats.record(
             request_type,
             name,
             response_time,
@@ -25,6 +27,30 @@ def _install_stats_listener(events, core):
 
     hook._stats_listener = record_request
     hook._handlers.insert(0, record_request)
+
+
+#: The Environment whose statistics the standalone runtime records into (a weak reference).
+_stats_owner = None
+
+
+def _fresh_stats_for(env):
+    """As in Locust, a new Environment starts with empty statistics. The clients record into
+    the runtime's store (``runtime.stats``, read at each request), so a script or test suite
+    that creates one Environment after another gets a new store for each; the previous
+    Environment keeps its own. Not while the previous one's runner is still running (the two
+    then share one store), and never in a locusta run, whose engine holds the store it
+    installed."""
+    global _stats_owner
+    runtime = env.runtime
+    if not getattr(runtime, "standalone", False):
+        return
+    if _stats_owner is not None:
+        previous = _stats_owner()
+        running = ("spawning", "running", "cleanup", "stopping")
+        if previous is not None and previous.runner is not None and previous.runner.state in running:
+            return
+        runtime.stats = _core.Stats(runtime.max_entries)
+    _stats_owner = weakref.ref(env)
 
 
 class Environment:
@@ -57,7 +83,8 @@ class Environment:
 
             events = global_events if global_events is not None else Events()
         self.events = events
-        _install_stats_listener(events, self.runtime.stats)
+        _fresh_stats_for(self)
+        _install_stats_listener(events, self.runtime)
         self.user_classes = list(user_classes or [])
         self.shape_class = shape_class
         self.tags = tags

@@ -1,0 +1,158 @@
+"""Locust used as a library, where Locust's own behavioural tests (``scripts/locust_suite.py``)
+found locusta different: each Environment has its own statistics, and the
+``locust.user.inspectuser`` and ``locust.util.load_locustfile`` modules exist.
+
+Each snippet runs in a new process under locusta (the import hook installed) and, where the real
+Locust is installed in this environment, under Locust too; the printed results must match."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import REAL_LOCUST
+
+
+def _real_locust_python():
+    """An interpreter whose ``import locust`` is the real Locust: the one next to the real
+    ``locust`` command, else this one if Locust is installed here; None without Locust."""
+    sibling = os.path.join(os.path.dirname(REAL_LOCUST), "python")
+    if os.path.isabs(REAL_LOCUST) and os.path.exists(sibling):
+        return sibling
+    probe = subprocess.run([sys.executable, "-c", "import locust; print(locust.__file__)"],
+                           capture_output=True, text=True, timeout=60)
+    if probe.returncode == 0 and "locusta" not in probe.stdout:
+        return sys.executable
+    return None
+
+
+def _run(python, code, hook):
+    prog = textwrap.dedent(code)
+    if hook:
+        prog = "from locusta import _importhook\n_importhook.install()\n" + prog
+    proc = subprocess.run([python, "-c", prog], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def _both(code):
+    """The snippet's output under locusta, checked against the real Locust's when installed."""
+    ours = _run(sys.executable, code, hook=True)
+    real = _real_locust_python()
+    if real is not None:
+        assert ours == _run(real, code, hook=False)
+    return ours
+
+
+def test_each_environment_starts_with_empty_stats(target):
+    # Locust's own test cases create one Environment per test; counts must not carry over.
+    # (Each has its own Events here: Environments sharing one ``events`` object all count
+    # every request in Locust, as each adds its listener to the same hook.)
+    out = _both(f"""
+        from locust.clients import HttpSession
+        from locust.env import Environment
+        from locust.event import Events
+
+        def one_request(env):
+            s = HttpSession(base_url={target!r}, request_event=env.events.request, user=None)
+            s.get("/")
+            s.get("/about/", name="about")
+
+        first = Environment(events=Events())
+        first.create_local_runner()
+        one_request(first)
+        second = Environment(events=Events())
+        second.create_local_runner()
+        one_request(second)
+        print(first.stats.total.num_requests, second.stats.total.num_requests,
+              len(second.stats.entries), second.runner.stats.get("about", "GET").num_requests)
+    """)
+    assert out.split() == ["2", "2", "2", "1"]
+
+
+def test_inspectuser_task_ratios():
+    out = _both("""
+        import json
+        from locust import TaskSet, User, task
+        from locust.user.inspectuser import _get_task_ratio, get_ratio, print_task_ratio, print_task_ratio_json
+
+        class Browse(TaskSet):
+            @task(3)
+            def listing(self):
+                pass
+
+            @task
+            class Details(TaskSet):
+                @task
+                def photos(self):
+                    pass
+
+                @task(2)
+                def reviews(self):
+                    pass
+
+        class Shopper(User):
+            weight = 3
+            tasks = {Browse: 2}
+
+            @task
+            def cart(self):
+                pass
+
+        class Admin(User):
+            fixed_count = 1
+            tasks = [Browse]
+
+        print(json.dumps(_get_task_ratio(Browse.tasks, True, 0.5), sort_keys=True))
+        print(json.dumps(get_ratio([Shopper, Admin], {"Shopper": 3, "Admin": 1}, False), sort_keys=True))
+        print_task_ratio([Shopper, Admin], 7, True)
+        print_task_ratio_json([Shopper, Admin], None)
+    """)
+    assert '"listing": {"ratio": 0.375}' in out
+
+
+def test_load_locustfile_and_user_class_checks(tmp_path):
+    (tmp_path / "helper_mod.py").write_text("PATH = '/from-helper'\n")
+    path = tmp_path / "shopfile.py"
+    path.write_text(textwrap.dedent("""
+        from helper_mod import PATH
+        from locust import HttpUser, LoadTestShape, User, task
+        from locust.contrib.fasthttp import FastHttpUser
+
+        class Base(User):
+            abstract = True
+
+        class Web(HttpUser):
+            @task
+            def t(self):
+                self.client.get(PATH)
+
+        class Fast(FastHttpUser):
+            @task
+            def t(self):
+                pass
+
+        class Steps(LoadTestShape):
+            def tick(self):
+                return None
+    """))
+    out = _both(f"""
+        from locust import FastHttpUser, HttpUser, LoadTestShape, User
+        from locust.util.load_locustfile import is_shape_class, is_user_class, load_locustfile
+
+        users, shapes = load_locustfile({str(path)!r})
+        print(sorted(users), [type(s).__name__ for s in shapes])
+        print([is_user_class(c) for c in (User, HttpUser, FastHttpUser, users["Web"], 42)])
+        print(is_shape_class(LoadTestShape), is_shape_class(type(shapes[0])))
+    """)
+    assert out.splitlines() == [
+        "['Fast', 'Web'] ['Steps']",
+        "[False, False, False, True, False]",
+        "False True",
+    ]
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, "-v"]))
