@@ -154,5 +154,25 @@ def test_load_locustfile_and_user_class_checks(tmp_path):
     ]
 
 
+def test_import_locust_patches_for_gevent_and_failures_keep_their_os_error():
+    # Locust's `import locust` monkey-patches the standard library (time.sleep in a script or a
+    # test server then yields to the hub); a failure's StatsError.error is the OS error itself.
+    out = _both("""
+        import gevent.monkey
+        import locust
+        print(gevent.monkey.is_module_patched("time"), gevent.monkey.is_module_patched("socket"))
+
+        from locust.contrib.fasthttp import FastHttpSession
+        from locust.env import Environment
+        env = Environment()
+        env.create_local_runner()
+        r = FastHttpSession("http://127.0.0.1:1", env.events.request, user=None).get("/")
+        error = next(iter(env.runner.stats.errors.values())).error
+        print(r.status_code, r.content, isinstance(r.error, ConnectionRefusedError),
+              isinstance(error, ConnectionRefusedError))
+    """)
+    assert out.split() == ["True", "True", "0", "None", "True", "True"]
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-v"]))

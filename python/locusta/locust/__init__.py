@@ -4,7 +4,21 @@ Inside a locusta run, ``import locust`` resolves here through an import hook; th
 if installed, stays untouched and importable outside a run.
 """
 
-from .. import __version__  # noqa: F401
+import os
+
+# As Locust: importing locust patches the standard library for gevent (scripts that use locust as
+# a library, and pytest, rely on it), unless LOCUST_SKIP_MONKEY_PATCH is set.
+if not os.getenv("LOCUST_SKIP_MONKEY_PATCH"):
+    from gevent import monkey, queue
+
+    monkey.patch_all()
+
+    if not os.getenv("LOCUST_SKIP_URLLIB3_PATCH"):
+        import urllib3
+
+        urllib3.connectionpool.ConnectionPool.QueueCls = queue.LifoQueue
+
+from .. import __version__  # noqa: E402,F401
 from .event import Events
 from .shape import LoadTestShape
 from .user import wait_time

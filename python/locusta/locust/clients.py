@@ -2,6 +2,7 @@
 sent and timed by the Rust engine, with Locust's naming, failure rules and ``catch_response``.
 """
 
+import builtins
 import datetime
 import io
 import json as _json
@@ -59,6 +60,21 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 _URL_ERRORS = {"MissingSchema": MissingSchema, "InvalidSchema": InvalidSchema, "InvalidURL": InvalidURL}
 _CONN_ERRORS = {"Timeout": Timeout, "SSLError": SSLError, "ConnectionError": ConnectionError}
+
+
+_OS_ERROR = re.compile(r"^(\w+)\((-?\d+), '(.*)'\)$")
+
+
+def os_error_from_text(text):
+    """The OS error a failure text such as ``ConnectionRefusedError(111, 'Connection refused')``
+    stands for, as an exception of Python's own class (so ``isinstance`` checks work); None for
+    any other text."""
+    m = _OS_ERROR.match(text or "")
+    if m:
+        cls = getattr(builtins, m.group(1), None)
+        if isinstance(cls, type) and issubclass(cls, OSError):
+            return cls(int(m.group(2)), m.group(3))
+    return None
 
 
 def parse_error(error):

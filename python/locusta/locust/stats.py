@@ -6,7 +6,7 @@ import time
 
 import gevent
 
-from .clients import parse_error
+from .clients import os_error_from_text, parse_error
 
 _FIELDS = (
     "num_requests",
@@ -83,11 +83,14 @@ class StatsError:
     def __init__(self, method, name, error, occurrences):
         self.method = method
         self.name = name
-        self.error = error
+        #: As in Locust, the exception where the text names an OS error (``isinstance`` checks
+        #: work), else the failure text.
+        self.error = os_error_from_text(error) or error
+        self._text = error
         self.occurrences = occurrences
 
     def to_name(self):
-        return f"{self.method} {self.name}: {self.error}"
+        return f"{self.method} {self.name}: {self._text}"
 
 
 class RequestStats:

@@ -4,14 +4,12 @@ success, the class attributes (timeouts, redirects, retries, concurrency, proxy,
 ``client_pool``) apply, a response's ``url`` is the URL requested and its ``content`` is None
 when no response arrived."""
 
-import builtins
 import io
 import json as _json
 import logging
-import re
 
 from ... import _core
-from ..clients import ConnectionError, HttpSession, ResponseContextManager  # noqa: A004
+from ..clients import ConnectionError, HttpSession, ResponseContextManager, os_error_from_text  # noqa: A004
 from ..clients import RestResponseContextManager as _RestResponse
 from ..exception import LocustError, StopTest
 from ..user.users import RestMixin, User
@@ -34,7 +32,6 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 
 _SUCCESS = frozenset([200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 301, 302, 303, 304, 307, 308])
-_OS_ERROR = re.compile(r"^(\w+)\((-?\d+), '(.*)'\)$")
 _log = logging.getLogger(__name__)
 
 #: What a session made directly (``FastHttpSession(...)``) gets, as geventhttpclient's own
@@ -233,17 +230,12 @@ class FastHttpSession(HttpSession):
         if text.startswith("RemoteDisconnected("):
             return HTTPConnectionClosed("connection closed.")
         if kind == "Timeout":
-            return RetriesExceeded(raw.request_url, self._settings["max_retries"], original="timed out")
+            return RetriesExceeded(raw.request_url, self._settings["max_retries"], original=TimeoutError("timed out"))
         if text.startswith("TooManyRedirects("):
             return RetriesExceeded(
                 raw.request_url, f"Redirection limit reached ({self._settings['max_redirects']})"
             )
-        m = _OS_ERROR.match(text)
-        if m:
-            cls = getattr(builtins, m.group(1), None)
-            if isinstance(cls, type) and issubclass(cls, OSError):
-                return cls(int(m.group(2)), m.group(3))
-        return super()._connection_error(raw, kind)
+        return os_error_from_text(text) or super()._connection_error(raw, kind)
 
     def request(self, method, url, name=None, *args, **kwargs):
         if not name and not self.request_name:
@@ -253,6 +245,8 @@ class FastHttpSession(HttpSession):
         if json is not None and not data:
             headers = dict(kwargs.get("headers") or {})
             lower = {k.lower() for k in headers}
+            if "content-type" not in lower:
+                headers["Content-Type"] = "application/json"
             if "accept" not in lower:
                 headers["Accept"] = "application/json"
             kwargs["headers"] = headers
