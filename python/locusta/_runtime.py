@@ -159,6 +159,13 @@ class Runtime:
             self._ensure_watcher()
         return self._park(self.http_io.submit(session, getcurrent(), method, url, *args))
 
+    def read_body(self, raw):
+        """The next piece of ``raw``'s streamed body (``stream=True``), parking the calling
+        greenlet until it arrives: bytes, ``b""`` at the end, or an ``(error kind, text)`` pair."""
+        if self._hub is None:
+            self._ensure_watcher()
+        return self._park(self.http_io.submit_read(raw, getcurrent()))
+
     def close(self):
         if self._watcher is not None:
             self._watcher.stop()

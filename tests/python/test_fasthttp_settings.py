@@ -44,13 +44,19 @@ def test_fasthttp_settings_behave_as_under_locust(run_locustfile, fresh_target, 
         url = fresh_target()
         port = url.rsplit(":", 1)[1]
         run = run_locustfile(
-            lf("fasthttp_settings.py"), url, "--proxy-port", port, users=17, rate=100, time_s="20s", cmd=cmd
+            lf("fasthttp_settings.py"), url, "--proxy-port", port, users=18, rate=100, time_s="20s", cmd=cmd
         )
         assert "Traceback" not in run.stderr, run.stderr[-3000:]
         outcomes.append((markers(run), run.counts(), run.code))
     (ours, our_counts, our_code), (theirs, their_counts, their_code) = outcomes
-    assert len(ours) == 23, ours
-    assert ours == theirs
+    assert len(ours) == 25, ours
+    # Beyond Locust: FastHttpSession.iter_lines waits for 1024 bytes (geventhttpclient's read)
+    # before it yields, so the first line of a slow stream comes with the last; locusta's comes
+    # when it arrives (time to first token). Everything else is the same.
+    early = "EXAMPLE fast stream first line early = (5, True, True)"
+    assert early in ours
+    assert "EXAMPLE fast stream first line early = (5, False, True)" in theirs
+    assert [m for m in ours if m != early] == [m for m in theirs if "fast stream first line" not in m]
     assert our_counts == their_counts
     assert our_code == their_code == 1  # three requests fail on purpose
 

@@ -56,6 +56,20 @@ enum Framing {
     UntilClose,
 }
 
+/// Where the incremental reading of a body stands ([`LeanConn::next_body_piece`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyCursor {
+    /// Bytes of a Content-Length body still to come.
+    Length(u64),
+    /// Inside a chunked body: bytes left of the current chunk (0: a size line comes next), and
+    /// whether the CRLF that ends a chunk's data is still to be read.
+    Chunked { left: u64, crlf_due: bool },
+    /// Everything until the server closes.
+    UntilClose,
+    /// The whole body has been read.
+    Done,
+}
+
 /// A parsed response head.
 #[derive(Debug)]
 pub(crate) struct Head {
@@ -70,6 +84,26 @@ pub(crate) struct Head {
     framing: Framing,
     /// The server allows another request on this connection after this response.
     keep_alive: bool,
+}
+
+impl Head {
+    /// Where reading this head's body starts.
+    pub(crate) fn body_cursor(&self) -> BodyCursor {
+        match self.framing {
+            Framing::Empty => BodyCursor::Done,
+            Framing::Length(n) => BodyCursor::Length(n),
+            Framing::Chunked => BodyCursor::Chunked {
+                left: 0,
+                crlf_due: false,
+            },
+            Framing::UntilClose => BodyCursor::UntilClose,
+        }
+    }
+
+    /// Whether the connection may take another request once the body has been read.
+    pub(crate) fn keeps_alive(&self) -> bool {
+        self.keep_alive && self.framing != Framing::UntilClose
+    }
 }
 
 /// The header lines of a request: a map, or lines already encoded (`name: value\r\n` each).
@@ -270,6 +304,136 @@ impl LeanConn {
                     });
                 }
             }
+        }
+    }
+
+    /// Reads the next piece of a body whose head was read (at most what the buffer holds, or one
+    /// socket read brings); `None` once `cursor` reaches the end. For `stream=True`: the body
+    /// reaches the caller as it arrives.
+    pub(crate) async fn next_body_piece(
+        &mut self,
+        cursor: &mut BodyCursor,
+        read_buffer_size: usize,
+    ) -> Result<Option<Bytes>, HttpError> {
+        let chunk = read_buffer_size.max(MIN_READ_SPACE);
+        loop {
+            match *cursor {
+                BodyCursor::Done => return Ok(None),
+                BodyCursor::Length(0) => {
+                    *cursor = BodyCursor::Done;
+                    return Ok(None);
+                }
+                BodyCursor::Length(left) => {
+                    if self.buf.is_empty() {
+                        self.more_piece(None).await?;
+                    }
+                    let take = usize::try_from(left)
+                        .unwrap_or(usize::MAX)
+                        .min(self.buf.len());
+                    *cursor = BodyCursor::Length(left - take as u64);
+                    return Ok(Some(self.buf.split_to(take).freeze()));
+                }
+                BodyCursor::UntilClose => {
+                    if self.buf.is_empty() {
+                        match self.fill(chunk).await {
+                            Ok(0) => {
+                                *cursor = BodyCursor::Done;
+                                return Ok(None);
+                            }
+                            Ok(_) => {}
+                            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                                *cursor = BodyCursor::Done;
+                                return Ok(None);
+                            }
+                            Err(e) => return Err(HttpError::from_io(&e, true)),
+                        }
+                    }
+                    return Ok(Some(self.buf.split().freeze()));
+                }
+                BodyCursor::Chunked { left: 0, crlf_due } => {
+                    if crlf_due {
+                        while self.buf.len() < 2 {
+                            self.more_piece(None).await?;
+                        }
+                        if &self.buf[..2] != b"\r\n" {
+                            return Err(HttpError::Protocol {
+                                message: "invalid chunk end".into(),
+                            });
+                        }
+                        self.buf.advance(2);
+                        *cursor = BodyCursor::Chunked {
+                            left: 0,
+                            crlf_due: false,
+                        };
+                        continue;
+                    }
+                    let size = loop {
+                        match httparse::parse_chunk_size(&self.buf) {
+                            Ok(httparse::Status::Complete((used, size))) => {
+                                self.buf.advance(used);
+                                break size;
+                            }
+                            Ok(httparse::Status::Partial) if self.buf.len() <= MAX_HEAD_BYTES => {
+                                self.more_piece(None).await?;
+                            }
+                            _ => {
+                                return Err(HttpError::Protocol {
+                                    message: "invalid chunk size line".into(),
+                                })
+                            }
+                        }
+                    };
+                    if size == 0 {
+                        loop {
+                            match trailer_len(&self.buf) {
+                                Ok(Some(used)) => {
+                                    self.buf.advance(used);
+                                    break;
+                                }
+                                Ok(None) if self.buf.len() <= MAX_HEAD_BYTES => {
+                                    self.more_piece(None).await?
+                                }
+                                _ => {
+                                    return Err(HttpError::Protocol {
+                                        message: "invalid chunked trailers".into(),
+                                    })
+                                }
+                            }
+                        }
+                        *cursor = BodyCursor::Done;
+                        return Ok(None);
+                    }
+                    *cursor = BodyCursor::Chunked {
+                        left: size,
+                        crlf_due: false,
+                    };
+                }
+                BodyCursor::Chunked { left, .. } => {
+                    if self.buf.is_empty() {
+                        self.more_piece(None).await?;
+                    }
+                    let take = usize::try_from(left)
+                        .unwrap_or(usize::MAX)
+                        .min(self.buf.len());
+                    let rest = left - take as u64;
+                    *cursor = BodyCursor::Chunked {
+                        left: rest,
+                        crlf_due: rest == 0,
+                    };
+                    return Ok(Some(self.buf.split_to(take).freeze()));
+                }
+            }
+        }
+    }
+
+    /// One more read for [`LeanConn::next_body_piece`]: the end of the connection here means
+    /// the body is incomplete.
+    async fn more_piece(&mut self, expected: Option<usize>) -> Result<(), HttpError> {
+        match self.fill(MIN_READ_SPACE).await {
+            Ok(0) => Err(incomplete(0, expected)),
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(incomplete(0, expected)),
+            Err(e) => Err(HttpError::from_io(&e, true)),
         }
     }
 

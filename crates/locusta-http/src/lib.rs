@@ -29,6 +29,7 @@ mod options;
 mod pool;
 mod rx_time;
 mod session;
+mod stream;
 mod types;
 
 pub use client::{ClientConfig, HttpClient, HttpDriver, DEFAULT_MAX_BODY_BYTES};
@@ -37,6 +38,7 @@ pub use headers::ResponseHeaders;
 pub use options::{Proxy, SessionOptions};
 pub use pool::ConnectionPool;
 pub use session::{DefaultHeaders, Session};
+pub use stream::BodyStream;
 pub use types::{Body, Exchange, RequestSpec, Response};
 
 /// Entry points for the fuzz targets in `fuzz/` (not a stable API).

@@ -20,9 +20,10 @@ use crate::conn::{Conn, Origin};
 use crate::error::HttpError;
 use crate::header_case::Spellings;
 use crate::headers::ResponseHeaders;
-use crate::lean::{HeaderLines, LeanConn};
+use crate::lean::{BodyCursor, HeaderLines, LeanConn};
 use crate::options::SessionOptions;
 use crate::pool::{ConnectionPool, PooledConn};
+use crate::stream::{BodyStream, Return, Source};
 use crate::types::{Body, Exchange, RequestSpec, Response};
 
 /// The base URL and the basic-auth credentials taken out of it.
@@ -275,6 +276,32 @@ struct HopRequest<'a> {
     body: Option<&'a Bytes>,
     /// The request line names the whole URL (a plain http request through a proxy).
     absolute_target: bool,
+    /// `stream=True`: leave the final response's body unread (see [`BodyStream`]).
+    defer_body: bool,
+    /// Redirects are followed (a redirect's body is then read, never deferred).
+    follow: bool,
+}
+
+impl HopRequest<'_> {
+    /// Whether the body of a response with this head stays unread for a [`BodyStream`]: the
+    /// caller asked for a stream and this response is the final one.
+    fn defers(&self, status: u16, headers: &ResponseHeaders) -> bool {
+        self.defer_body
+            && !(self.follow
+                && matches!(status, 301 | 302 | 303 | 307 | 308)
+                && headers.contains_key(header::LOCATION))
+    }
+}
+
+/// How an exchange left its body: read, or deferred to a [`BodyStream`].
+enum Ending {
+    /// Read with the response; whether the connection may be kept.
+    Read { keep: bool },
+    /// Left on the connection (`stream=True`); whether the connection may be kept once it has
+    /// been read.
+    Lean { cursor: BodyCursor, keep: bool },
+    /// Left in hyper's body.
+    Hyper { incoming: Incoming, keep: bool },
 }
 
 impl HopRequest<'_> {
@@ -527,6 +554,23 @@ impl Session {
     /// instead of a copy, which makes it smaller to move (a future is copied each time it is
     /// boxed, spawned or awaited from a new frame).
     pub async fn send_ref(&self, spec: &RequestSpec) -> Exchange {
+        self.exchange(spec, None).await
+    }
+
+    /// `stream=True`: sends `spec` and returns once the final response's head is in (its
+    /// `elapsed` ends there), with the body left to read from the [`BodyStream`] as it arrives
+    /// (`None` when there is no body left to stream: an error, or a response read whole).
+    pub async fn send_streaming(&self, spec: &RequestSpec) -> (Exchange, Option<BodyStream>) {
+        let mut stream = None;
+        let ex = self.exchange(spec, Some(&mut stream)).await;
+        (ex, stream)
+    }
+
+    async fn exchange(
+        &self,
+        spec: &RequestSpec,
+        stream_out: Option<&mut Option<BodyStream>>,
+    ) -> Exchange {
         let started = SystemTime::now();
         let t0 = Instant::now();
         let (mut url, url_creds) = match self.resolve(&spec.url) {
@@ -554,7 +598,14 @@ impl Session {
         // the URL as requested, kept aside by the first redirect (no copy without one)
         let mut first_url = None;
         let result = self
-            .run_redirects(spec, &mut url, &mut first_url, url_creds, &mut history)
+            .run_redirects(
+                spec,
+                &mut url,
+                &mut first_url,
+                url_creds,
+                &mut history,
+                stream_out,
+            )
             .await;
         let request_url = first_url.unwrap_or(url);
         let time_to_head = result
@@ -581,6 +632,7 @@ impl Session {
         first_url: &mut Option<url::Url>,
         url_creds: Option<(String, String)>,
         history: &mut Vec<Response>,
+        mut stream_out: Option<&mut Option<BodyStream>>,
     ) -> Result<Response, HttpError> {
         let cfg = &self.shared.cfg;
         let opts = self.options.as_deref();
@@ -618,6 +670,8 @@ impl Session {
                     body.as_ref().map(|b| &b.0),
                     timeout,
                     verify,
+                    follow,
+                    stream_out.as_deref_mut(),
                 )
                 .await?;
             let location = if follow && matches!(resp.status, 301 | 302 | 303 | 307 | 308) {
@@ -808,6 +862,7 @@ impl Session {
 
     /// One request/response on a pooled or new connection, with a single transparent retry on a
     /// fresh connection when a reused one turns out to be closed.
+    #[allow(clippy::too_many_arguments)]
     async fn hop(
         &self,
         method: &Method,
@@ -816,6 +871,8 @@ impl Session {
         body: Option<&Bytes>,
         timeout: Option<Duration>,
         verify: bool,
+        follow: bool,
+        stream_out: Option<&mut Option<BodyStream>>,
     ) -> Result<Response, HttpError> {
         let https = is_https(url);
         let opts = self.options.as_deref();
@@ -836,6 +893,8 @@ impl Session {
             body,
             // through a proxy, plain http requests name the whole URL
             absolute_target: proxy.is_some() && !https,
+            defer_body: stream_out.is_some(),
+            follow,
         };
         let _turn = self.pool.turn().await;
         // a reused connection: at most one retry on a fresh one
@@ -872,7 +931,7 @@ impl Session {
                 None => exchange.await,
             };
             match outcome {
-                Ok((resp, keep)) => {
+                Ok((resp, Ending::Read { keep })) => {
                     let reusable = match &mut conn {
                         PooledConn::Hyper(c) => keep && c.reusable(),
                         PooledConn::Lean(c) => keep && c.release_buffer(),
@@ -880,6 +939,38 @@ impl Session {
                     if reusable {
                         self.pool
                             .put(&key, conn, self.shared.cfg.max_idle_per_origin);
+                    }
+                    return Ok(resp);
+                }
+                Ok((resp, deferred)) => {
+                    let (source, keep_alive) = match (conn, deferred) {
+                        (PooledConn::Lean(conn), Ending::Lean { cursor, keep }) => {
+                            (Source::Lean { conn, cursor }, keep)
+                        }
+                        (PooledConn::Hyper(conn), Ending::Hyper { incoming, keep }) => {
+                            (Source::Hyper { conn, incoming }, keep)
+                        }
+                        _ => (Source::Finished, false), // a driver defers its own kind only
+                    };
+                    let back = Return {
+                        pool: self.pool.clone(),
+                        https,
+                        host: key.host.to_string(),
+                        port: key.port,
+                        verified: key.verified,
+                        proxy: proxy.cloned(),
+                        max_idle: self.shared.cfg.max_idle_per_origin,
+                        keep_alive,
+                    };
+                    if let Some(out) = stream_out {
+                        *out = Some(BodyStream::new(
+                            source,
+                            &resp.headers,
+                            back,
+                            timeout,
+                            self.shared.cfg.max_body_bytes,
+                            self.shared.cfg.read_buffer_size,
+                        ));
                     }
                     return Ok(resp);
                 }
@@ -964,7 +1055,7 @@ impl Session {
         req: &HopRequest<'_>,
         url: &url::Url,
         reused: bool,
-    ) -> Result<(Response, bool), HopError> {
+    ) -> Result<(Response, Ending), HopError> {
         let headers = match (req.make_headers)() {
             HopHeaders::Map(m, spellings) => HeaderLines::Map(m, spellings),
             HopHeaders::Plain(t) => HeaderLines::Encoded(t.encoded.clone()),
@@ -984,9 +1075,20 @@ impl Session {
             })?;
         let head_at = Instant::now();
         self.store_cookies(&head.headers, url);
-        let limit = self.shared.cfg.max_body_bytes;
-        let (raw, keep) = conn.read_body(&head, read_size, limit).await?;
-        let body = decode_body(&head.headers, raw, limit)?;
+        let (body, ending) = if req.defers(head.status, &head.headers) {
+            let ending = Ending::Lean {
+                cursor: head.body_cursor(),
+                keep: head.keeps_alive(),
+            };
+            (Bytes::new(), ending)
+        } else {
+            let limit = self.shared.cfg.max_body_bytes;
+            let (raw, keep) = conn.read_body(&head, read_size, limit).await?;
+            (
+                decode_body(&head.headers, raw, limit)?,
+                Ending::Read { keep },
+            )
+        };
         Ok((
             Response {
                 status: head.status,
@@ -998,7 +1100,7 @@ impl Session {
                 received_at: conn.received_at(),
                 head_at,
             },
-            keep,
+            ending,
         ))
     }
 
@@ -1010,7 +1112,7 @@ impl Session {
         req: &HopRequest<'_>,
         url: &url::Url,
         reused: bool,
-    ) -> Result<(Response, bool), HopError> {
+    ) -> Result<(Response, Ending), HopError> {
         if !conn.ready().await {
             return Err(HopError {
                 error: HttpError::RemoteDisconnected,
@@ -1042,13 +1144,17 @@ impl Session {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|s| s.trim().parse::<u64>().ok());
-        let limit = self.shared.cfg.max_body_bytes;
-        let raw = read_body(conn, incoming, expected_len, limit).await?;
-        let body = decode_body(&headers, raw, limit)?;
         let keep = !headers
             .get(header::CONNECTION)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        let (body, ending) = if req.defers(parts.status.as_u16(), &headers) {
+            (Bytes::new(), Ending::Hyper { incoming, keep })
+        } else {
+            let limit = self.shared.cfg.max_body_bytes;
+            let raw = read_body(conn, incoming, expected_len, limit).await?;
+            (decode_body(&headers, raw, limit)?, Ending::Read { keep })
+        };
         let reason = parts
             .extensions
             .get::<hyper::ext::ReasonPhrase>()
@@ -1065,7 +1171,7 @@ impl Session {
                 received_at: None,
                 head_at,
             },
-            keep,
+            ending,
         ))
     }
 }
@@ -1186,24 +1292,8 @@ async fn read_body(
                 }
             }
             Some(Err(e)) => {
-                let eof =
-                    find_io(&e).is_some_and(|io| io.kind() == std::io::ErrorKind::UnexpectedEof);
-                let error = if let Some(message) = find_io(&e).and_then(chunk_framing_error) {
-                    HttpError::Protocol { message }
-                } else if let Some(io) = find_io(&e).filter(|_| !eof) {
-                    HttpError::from_io(io, true)
-                } else if eof || e.is_incomplete_message() || e.is_closed() {
-                    HttpError::BodyIncomplete {
-                        read,
-                        expected: expected.map(|n| n.saturating_sub(read)),
-                    }
-                } else {
-                    HttpError::Protocol {
-                        message: e.to_string(),
-                    }
-                };
                 return Err(HopError {
-                    error,
+                    error: body_error(&e, read, expected),
                     retry: false,
                 });
             }
@@ -1218,6 +1308,26 @@ async fn read_body(
 
 /// hyper reports broken chunked framing as an `io::Error` without an OS errno; this names it
 /// the way the lean driver does, so both drivers record the same failure for the same body.
+/// Maps hyper's error while the body of a response arrived (`read` bytes of the `expected`
+/// total so far) to Locust-like text.
+pub(crate) fn body_error(e: &hyper::Error, read: u64, expected: Option<u64>) -> HttpError {
+    let eof = find_io(e).is_some_and(|io| io.kind() == std::io::ErrorKind::UnexpectedEof);
+    if let Some(message) = find_io(e).and_then(chunk_framing_error) {
+        HttpError::Protocol { message }
+    } else if let Some(io) = find_io(e).filter(|_| !eof) {
+        HttpError::from_io(io, true)
+    } else if eof || e.is_incomplete_message() || e.is_closed() {
+        HttpError::BodyIncomplete {
+            read,
+            expected: expected.map(|n| n.saturating_sub(read)),
+        }
+    } else {
+        HttpError::Protocol {
+            message: e.to_string(),
+        }
+    }
+}
+
 fn chunk_framing_error(io: &std::io::Error) -> Option<String> {
     if io.raw_os_error().is_some()
         || !matches!(

@@ -19,8 +19,8 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::Method;
 use locusta_http::{
-    ClientConfig, ConnectionPool, Exchange, HttpClient, HttpDriver, HttpError, Proxy, RequestSpec,
-    Session, SessionOptions,
+    BodyStream, ClientConfig, ConnectionPool, Exchange, HttpClient, HttpDriver, HttpError, Proxy,
+    RequestSpec, Session, SessionOptions,
 };
 use locusta_stats::{Sample, StatsHub};
 use locusta_util::lock;
@@ -31,12 +31,25 @@ use pyo3::types::PyBytes;
 use crate::inline_io::InlineRuntime;
 use crate::stats::Stats;
 
-/// A finished exchange and whom it is for (no one in the unit tests, which run without Python).
+/// A finished job and whom it is for (no one in the unit tests, which run without Python).
 struct Completed {
     token: u64,
     waiter: Option<Py<PyAny>>,
-    ex: Exchange,
+    outcome: Outcome,
 }
+
+/// What a job ended with. Nearly every job is an exchange, so its variant is not boxed (the
+/// queue held exchanges inline before streaming existed); the rare body stream is.
+#[allow(clippy::large_enum_variant)]
+enum Outcome {
+    /// An exchange, with its unread body for `stream=True`.
+    Exchange(Exchange, Option<Box<BodyStream>>),
+    /// The next piece of a streamed body (`None` at its end).
+    Piece(Result<Option<Bytes>, HttpError>),
+}
+
+/// A streamed body, shared by its response and the job reading its next piece.
+type SharedBody = Arc<Mutex<Option<Box<BodyStream>>>>;
 
 /// Completed exchanges waiting for the hub, and the eventfd that wakes it.
 struct Completions {
@@ -80,30 +93,76 @@ struct Job {
     token: u64,
     /// The greenlet parked on this request.
     waiter: Py<PyAny>,
-    session: Arc<Session>,
-    spec: RequestSpec,
-    record: Option<Arc<StatsHub>>,
-    /// The open model's start delay of the user's iteration, added to the response time.
-    lag: Duration,
+    work: Work,
+}
+
+/// What a job does. Sending is the common job and stays unboxed, as before body reads existed.
+#[allow(clippy::large_enum_variant)]
+enum Work {
+    /// Sends a request.
+    Send {
+        session: Arc<Session>,
+        spec: RequestSpec,
+        record: Option<Arc<StatsHub>>,
+        /// The open model's start delay of the user's iteration, added to the response time.
+        lag: Duration,
+        /// `stream=True`: come back at the head, the body stays to be read piece by piece.
+        stream: bool,
+    },
+    /// Reads the next piece of a streamed body (none left: `None`).
+    Read(Option<SharedBody>),
 }
 
 impl Job {
     /// The exchange's (large) future is boxed: the job's own future, which is moved into the
     /// executor, stays small. Unboxed, every request copied several KB on its way there.
     async fn run(self, done: Arc<Completions>) {
-        let mut ex = Box::pin(self.session.send_ref(&self.spec)).await;
-        // when the response was in, without another clock read
-        let ended = unix_secs(ex.started + ex.elapsed);
-        ex.elapsed += self.lag;
-        if let Some(hub) = &self.record {
-            record_default(hub, &ex, ended);
-        }
+        let outcome = match self.work {
+            Work::Send {
+                session,
+                spec,
+                record,
+                lag,
+                stream,
+            } => {
+                let (mut ex, body) = if stream {
+                    let (ex, body) = Box::pin(session.send_streaming(&spec)).await;
+                    (ex, body.map(Box::new))
+                } else {
+                    (Box::pin(session.send_ref(&spec)).await, None)
+                };
+                // when the response was in, without another clock read
+                let ended = unix_secs(ex.started + ex.elapsed);
+                ex.elapsed += lag;
+                if let Some(hub) = &record {
+                    record_default(hub, &ex, ended);
+                }
+                Outcome::Exchange(ex, body)
+            }
+            Work::Read(body) => Outcome::Piece(read_piece(body).await),
+        };
         done.push(Completed {
             token: self.token,
             waiter: Some(self.waiter),
-            ex,
+            outcome,
         });
     }
+}
+
+/// The next piece of a streamed body; the stream is taken out of its slot while it is read
+/// (no lock across the await) and put back unless finished.
+async fn read_piece(body: Option<SharedBody>) -> Result<Option<Bytes>, HttpError> {
+    let Some(slot) = body else {
+        return Ok(None);
+    };
+    let Some(mut stream) = lock(&slot).take() else {
+        return Ok(None);
+    };
+    let piece = Box::pin(stream.next_chunk()).await;
+    if !stream.is_finished() {
+        *lock(&slot) = Some(stream);
+    }
+    piece
 }
 
 /// Records `ex` as Locust's HttpSession reports a `get(url)` without a name: under Locust's
@@ -312,14 +371,33 @@ impl HttpIo {
         spec: RequestSpec,
         record: Option<Arc<StatsHub>>,
     ) -> u64 {
-        let token = self.next.fetch_add(1, Ordering::Relaxed);
-        lock(&self.pending).push(Job {
-            token,
-            waiter,
+        self.queue_stream(session, waiter, spec, record, false)
+    }
+
+    fn queue_stream(
+        &self,
+        session: &SessionCore,
+        waiter: Py<PyAny>,
+        spec: RequestSpec,
+        record: Option<Arc<StatsHub>>,
+        stream: bool,
+    ) -> u64 {
+        let work = Work::Send {
             session: Arc::clone(&session.inner),
             spec,
             record,
             lag: Duration::from_micros(session.schedule_lag_us.load(Ordering::Relaxed)),
+            stream,
+        };
+        self.queue_work(waiter, work)
+    }
+
+    fn queue_work(&self, waiter: Py<PyAny>, work: Work) -> u64 {
+        let token = self.next.fetch_add(1, Ordering::Relaxed);
+        lock(&self.pending).push(Job {
+            token,
+            waiter,
+            work,
         });
         token
     }
@@ -456,7 +534,8 @@ impl HttpIo {
     /// Queues one request for `waiter` (the greenlet that parks on it); returns its token. It
     /// starts at the next [`HttpIo::flush`]; the response arrives through [`HttpIo::drain`].
     #[pyo3(signature = (session, waiter, method, url, params=None, headers=None, body=None,
-        content_type=None, auth=None, timeout=None, allow_redirects=None, verify=None, cookies=None))]
+        content_type=None, auth=None, timeout=None, allow_redirects=None, verify=None, cookies=None,
+        stream=false))]
     #[allow(clippy::too_many_arguments)]
     fn submit(
         &self,
@@ -473,6 +552,7 @@ impl HttpIo {
         allow_redirects: Option<bool>,
         verify: Option<bool>,
         cookies: Option<Vec<(String, String)>>,
+        stream: bool,
     ) -> PyResult<u64> {
         let method = if method == "GET" {
             Method::GET
@@ -516,7 +596,7 @@ impl HttpIo {
         if let Some(cs) = cookies {
             spec.cookies = cs;
         }
-        Ok(self.queue(session, waiter, spec, None))
+        Ok(self.queue_stream(session, waiter, spec, None, stream))
     }
 
     /// `session.get(url)` with every default (redirects followed), recorded in `stats` by Rust
@@ -532,6 +612,13 @@ impl HttpIo {
         let record = Some(stats.hub());
         let spec = RequestSpec::new(Method::GET, url).allow_redirects(true);
         self.queue(session, waiter, spec, record)
+    }
+
+    /// Queues reading the next piece of `response`'s streamed body for `waiter`; returns its
+    /// token. It completes with the bytes, `b""` at the end of the body (or when the response
+    /// has none to stream), or an `(error kind, failure text)` pair.
+    fn submit_read(&self, response: &RawResponse, waiter: Py<PyAny>) -> u64 {
+        self.queue_work(waiter, Work::Read(response.body.clone()))
     }
 
     /// Drops the completion of `token` when it comes: its greenlet no longer waits for it.
@@ -565,8 +652,9 @@ impl HttpIo {
         n
     }
 
-    /// Takes every completed exchange (clearing the eventfd): a list of (waiter, RawResponse).
-    fn drain(&self) -> Vec<(Py<PyAny>, RawResponse)> {
+    /// Takes every completed job (clearing the eventfd): a list of (waiter, result), the result
+    /// a RawResponse, or for a body read ([`HttpIo::submit_read`]) bytes or an error pair.
+    fn drain(&self, py: Python<'_>) -> PyResult<Vec<(Py<PyAny>, Py<PyAny>)>> {
         if self.is_inline {
             let jobs = std::mem::take(&mut *lock(&self.pending));
             let done = Arc::clone(&self.done);
@@ -582,18 +670,31 @@ impl HttpIo {
         }
         let items = std::mem::take(&mut *lock(&self.done.queue));
         let mut cancelled = lock(&self.cancelled);
-        items
-            .into_iter()
-            .filter_map(|c| {
-                if !cancelled.is_empty() {
-                    if let Some(i) = cancelled.iter().position(|&t| t == c.token) {
-                        cancelled.swap_remove(i);
-                        return None;
-                    }
+        let mut out = Vec::with_capacity(items.len());
+        for c in items {
+            if !cancelled.is_empty() {
+                if let Some(i) = cancelled.iter().position(|&t| t == c.token) {
+                    cancelled.swap_remove(i);
+                    continue;
                 }
-                Some((c.waiter?, RawResponse { ex: c.ex }))
-            })
-            .collect()
+            }
+            let Some(waiter) = c.waiter else { continue };
+            let result = match c.outcome {
+                Outcome::Exchange(ex, body) => {
+                    let body = body.map(|b| Arc::new(Mutex::new(Some(b))));
+                    Py::new(py, RawResponse { ex, body })?.into_any()
+                }
+                Outcome::Piece(Ok(piece)) => PyBytes::new(py, piece.as_deref().unwrap_or_default())
+                    .into_any()
+                    .unbind(),
+                Outcome::Piece(Err(e)) => (error_kind(&e), e.to_string())
+                    .into_pyobject(py)?
+                    .into_any()
+                    .unbind(),
+            };
+            out.push((waiter, result));
+        }
+        Ok(out)
     }
 
     /// Stops the I/O threads (pending requests are dropped).
@@ -613,6 +714,8 @@ impl HttpIo {
 #[pyclass(module = "locusta._core", frozen)]
 pub struct RawResponse {
     ex: Exchange,
+    /// `stream=True`: the body still to read ([`HttpIo::submit_read`]).
+    body: Option<SharedBody>,
 }
 
 fn error_kind(e: &HttpError) -> &'static str {
@@ -644,6 +747,19 @@ impl RawResponse {
     #[getter]
     fn response_time(&self) -> f64 {
         self.ex.elapsed.as_secs_f64() * 1000.0
+    }
+
+    /// Whether the body is still to be read piece by piece (`stream=True`).
+    #[getter]
+    fn streaming(&self) -> bool {
+        self.body.is_some()
+    }
+
+    /// Drops the rest of a streamed body; its connection closes (`response.close()`).
+    fn close_body(&self) {
+        if let Some(slot) = &self.body {
+            lock(slot).take();
+        }
     }
 
     /// Milliseconds until the final response's head arrived (`stream=True`'s response time);
@@ -820,7 +936,7 @@ mod tests {
         let completed = |token, url| Completed {
             token,
             waiter: None,
-            ex: ex(url),
+            outcome: Outcome::Exchange(ex(url), None),
         };
         done.push(completed(1, "http://a/"));
         done.push(completed(2, "http://b/"));

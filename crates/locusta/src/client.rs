@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method};
-use locusta_http::{Body, Exchange, HttpError, RequestSpec, ResponseHeaders, Session};
+use locusta_http::{Body, BodyStream, Exchange, HttpError, RequestSpec, ResponseHeaders, Session};
 use locusta_stats::{Sample, StatsHub};
 
 /// A user's HTTP client. Every request it sends is timed in Rust and recorded.
@@ -97,11 +97,15 @@ impl Client {
     }
 
     fn record(&self, response: &Response, error: Option<&str>) {
+        self.record_as(response, error, response.body.len() as u64);
+    }
+
+    fn record_as(&self, response: &Response, error: Option<&str>, content_length: u64) {
         self.stats.record(&Sample {
             method: response.method.as_str(),
             name: &response.name,
             response_time_us: Some((response.elapsed + self.schedule_lag).as_micros() as u64),
-            content_length: response.body.len() as u64,
+            content_length,
             error,
         });
     }
@@ -199,6 +203,39 @@ impl<'c> RequestBuilder<'c> {
         let error = response.default_failure();
         client.record(&response, error.as_deref());
         response
+    }
+
+    /// `stream=True`: sends the request and records it once the response head is in (the
+    /// response time ends there, the length is the Content-Length announced, as Locust records
+    /// a streamed request); the body is then read piece by piece from the [`BodyStream`] as it
+    /// arrives (`None` when there is nothing to stream, e.g. no response).
+    ///
+    /// ```no_run
+    /// # async fn task(user: &mut locusta::User) -> locusta::TaskResult {
+    /// let (response, body) = user.client.get("/events").name("/events").send_streaming().await;
+    /// if let Some(mut body) = body {
+    ///     while let Ok(Some(piece)) = body.next_chunk().await {
+    ///         println!("{} bytes {:?} after the request started", piece.len(), response.elapsed());
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_streaming(self) -> (Response, Option<BodyStream>) {
+        let client = self.client;
+        let method = self.spec.method.clone();
+        let (exchange, body) = client.session.send_streaming(&self.spec).await;
+        let given = self.name.as_deref().or(client.request_name.as_deref());
+        let name = exchange.stats_name(given).to_owned();
+        let response = Response::from_exchange(method, name, exchange);
+        let error = response.default_failure();
+        let announced = response
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        client.record_as(&response, error.as_deref(), announced);
+        (response, body)
     }
 
     /// Sends the request and lets the caller decide success or failure before it is recorded

@@ -243,14 +243,43 @@ class Response:
     def url(self, value):
         self._url = value
 
+    _consumed = False
+
     @property
     def content(self):
-        """The body; None when no response arrived (as Locust's response to a failed request)."""
+        """The body; None when no response arrived (as Locust's response to a failed request).
+        With ``stream=True`` the rest of the body is read now (it arrives piece by piece)."""
         if self._content is None:
             if not self.status_code:
                 return None
-            self._content = self._raw.content
+            if self._raw.streaming:
+                if self._consumed:
+                    raise RuntimeError("The content for this response was already consumed")
+                self._content = b"".join(self._pieces())
+            else:
+                self._content = self._raw.content
         return self._content
+
+    def _pieces(self):
+        """The streamed body's pieces as they arrive (``stream=True``); each read parks the
+        greenlet until the next piece is in. A broken stream raises requests' exception."""
+        self._consumed = True
+        rt = _runtime.current()
+        while True:
+            piece = rt.read_body(self._raw)
+            if isinstance(piece, tuple):
+                kind, text = piece
+                raise _CONN_ERRORS.get(kind, ConnectionError)(text)
+            if not piece:
+                return
+            yield piece
+
+    def _body_pieces(self):
+        """The body in the pieces it arrives in: streamed, or the whole body at once."""
+        if self._content is None and self.status_code and self._raw.streaming:
+            return self._pieces()
+        content = self.content
+        return iter([content] if content else [])
 
     @property
     def text(self):
@@ -323,22 +352,40 @@ class Response:
 
     @property
     def raw(self):
-        """The body as a readable file (requests' ``raw`` for ``stream=True``; the whole body has
-        arrived already)."""
-        return io.BytesIO(self.content or b"")
+        """The body as a readable file (requests' ``raw``): with ``stream=True`` each read
+        waits only for the bytes it needs."""
+        return _PieceReader(self._body_pieces())
 
     def iter_content(self, chunk_size=1, decode_unicode=False):
-        data = self.text if decode_unicode else (self.content or b"")
-        step = chunk_size or len(data) or 1
-        for i in range(0, len(data), step):
-            yield data[i : i + step]
+        """The body in chunks of at most ``chunk_size`` bytes (None: as they arrive); with
+        ``stream=True`` each chunk comes as soon as it arrived, not after the whole body."""
+        return self._chunks(chunk_size, decode_unicode)
+
+    def _chunks(self, chunk_size, decode_unicode):
+        chunks = _rechunk(self._body_pieces(), chunk_size)
+        if decode_unicode:
+            chunks = _decode(chunks, self.encoding or _charset(self.headers.get("content-type")) or "utf-8")
+        return chunks
 
     def iter_lines(self, chunk_size=512, decode_unicode=False, delimiter=None):
-        data = self.text if decode_unicode else (self.content or b"")
-        yield from (data.split(delimiter) if delimiter else data.splitlines())
+        """The body line by line (requests' rules), each line as soon as it is complete."""
+        pending = None
+        for chunk in self._chunks(chunk_size, decode_unicode):
+            if pending is not None:
+                chunk = pending + chunk
+            lines = chunk.split(delimiter) if delimiter else chunk.splitlines()
+            if lines and lines[-1] and chunk and lines[-1][-1] == chunk[-1]:
+                pending = lines.pop()
+            else:
+                pending = None
+            yield from lines
+        if pending is not None:
+            yield pending
 
     def close(self):
-        pass
+        """Drops an unread streamed body (its connection closes)."""
+        if self._content is None and self._raw.streaming:
+            self._raw.close_body()
 
     def raise_for_status(self):
         if self.error is not None:
@@ -453,6 +500,55 @@ def _shared_pool(pool_manager):
         pool = _core.ConnectionPool(limit)
         pool_manager._locusta_pool = pool
     return pool
+
+
+def _rechunk(pieces, size):
+    """``pieces`` cut into chunks of at most ``size`` bytes (None: unchanged)."""
+    for piece in pieces:
+        if not size or len(piece) <= size:
+            yield piece
+            continue
+        for i in range(0, len(piece), size):
+            yield piece[i : i + size]
+
+
+def _decode(chunks, encoding):
+    """Decodes byte chunks to text across chunk boundaries."""
+    import codecs
+
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    except LookupError:
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    for chunk in chunks:
+        text = decoder.decode(chunk)
+        if text:
+            yield text
+    tail = decoder.decode(b"", final=True)
+    if tail:
+        yield tail
+
+
+class _PieceReader(io.RawIOBase):
+    """A readable file over body pieces: ``read(n)`` waits only for the bytes it returns."""
+
+    def __init__(self, pieces):
+        self._pieces = pieces
+        self._buf = b""
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        while not self._buf:
+            piece = next(self._pieces, None)
+            if piece is None:
+                return 0
+            self._buf = piece
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
 
 
 def _merged_params(params, session_params):
@@ -621,7 +717,8 @@ class HttpSession:
             verify = bool(verify)
 
         raw = self._rt.send(
-            self._core, method, url, q, h, body, ctype, auth, timeout, allow_redirects, verify, cookies
+            self._core, method, url, q, h, body, ctype, auth, timeout, allow_redirects, verify, cookies,
+            bool(stream),
         )
         if self.user is not None:
             self.user._yielded = True

@@ -9,7 +9,7 @@ from geventhttpclient.client import HTTPClientPool
 from urllib3 import PoolManager
 
 DONE = set()
-N_CLASSES = 16
+N_CLASSES = 17
 
 def report(what, value):
     print(f"EXAMPLE {what} = {value}", flush=True)
@@ -195,3 +195,24 @@ class FastErrorResponseUser(Checked, FastHttpUser):
         r = self.client.post("/headers", json={"a": 1})
         report("fast json body", (type(r.request.body).__name__, sorted(r.json())))
         self.finish()
+
+
+class FirstLineUser(Checked, FastHttpUser):
+    """stream=True hands the body over as it arrives: the first line of a 5-line stream sent
+    100 ms apart is there long before the last (time to first token)."""
+
+    @task
+    def t(self):
+        for label, lines in (
+            ("fast", lambda: self.client.iter_lines("/stream?ttft-fast")),
+            ("http", lambda: self.http.get("/stream?ttft-http", stream=True).iter_lines()),
+        ):
+            t0 = time.time()
+            arrivals = [time.time() - t0 for _ in lines()]
+            report(f"{label} stream first line early", (len(arrivals), arrivals[0] < 0.3, arrivals[-1] > 0.35))
+        self.finish()
+
+    def on_start(self):
+        from locust.clients import HttpSession
+
+        self.http = HttpSession(self.host, request_event=self.environment.events.request, user=self)

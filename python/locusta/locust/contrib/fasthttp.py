@@ -4,12 +4,12 @@ success, the class attributes (timeouts, redirects, retries, concurrency, proxy,
 ``client_pool``) apply, a response's ``url`` is the URL requested and its ``content`` is None
 when no response arrived."""
 
-import io
 import json as _json
 import logging
 
 from ... import _core
 from ..clients import ConnectionError, HttpSession, ResponseContextManager, os_error_from_text  # noqa: A004
+from ..clients import _PieceReader, _rechunk
 from ..clients import RestResponseContextManager as _RestResponse
 from ..exception import LocustError, StopTest
 from ..user.users import RestMixin, User
@@ -90,18 +90,16 @@ class FastResponse(ResponseContextManager):
 
     @property
     def stream(self):
-        """The body as a readable file (geventhttpclient's response stream; with locusta the
-        body has arrived when the request returns)."""
-        return io.BytesIO(self.content or b"")
+        """The body as a readable file (geventhttpclient's response stream): with
+        ``stream=True`` each read waits only for the bytes it returns."""
+        return _PieceReader(self._body_pieces())
 
     def iter_content(self, chunk_size=1024, decode_content=True):
-        """The body in chunks of ``chunk_size`` bytes, decoded as UTF-8 where possible."""
-        if self.content is None:
+        """The body in chunks of at most ``chunk_size`` bytes as they arrive, each decoded as
+        UTF-8 where it can be (as geventhttpclient's)."""
+        if not self.status_code:
             raise LocustError("Cannot iterate content on a response without _response attribute")
-        data = self.content
-        step = chunk_size or len(data) or 1
-        for i in range(0, len(data), step):
-            chunk = data[i : i + step]
+        for chunk in _rechunk(self._body_pieces(), chunk_size):
             if decode_content:
                 try:
                     chunk = chunk.decode("utf-8")
