@@ -12,6 +12,8 @@ interface StatRow {
   num_failures: number;
   min_response_time: number;
   max_response_time: number;
+  exact_min_response_time: number;
+  exact_max_response_time: number;
   current_rps: number;
   current_fail_per_sec: number;
   avg_response_time: number;
@@ -68,8 +70,8 @@ const COLUMNS: { key: string; title: string; fmt: (r: StatRow) => string }[] = [
   { key: "response_time_percentile_0.95", title: "95%ile (ms)", fmt: (r) => fmtMs(Number(r["response_time_percentile_0.95"])) },
   { key: "response_time_percentile_0.99", title: "99%ile (ms)", fmt: (r) => fmtMs(Number(r["response_time_percentile_0.99"])) },
   { key: "avg_response_time", title: "Average (ms)", fmt: (r) => fmtMs(r.avg_response_time) },
-  { key: "min_response_time", title: "Min (ms)", fmt: (r) => fmtMs(r.min_response_time) },
-  { key: "max_response_time", title: "Max (ms)", fmt: (r) => fmtMs(r.max_response_time) },
+  { key: "min_response_time", title: "Min (ms)", fmt: (r) => fmtMs(r.exact_min_response_time ?? r.min_response_time) },
+  { key: "max_response_time", title: "Max (ms)", fmt: (r) => fmtMs(r.exact_max_response_time ?? r.max_response_time) },
   { key: "avg_content_length", title: "Average size (bytes)", fmt: (r) => fmtNum(r.avg_content_length, 0) },
   { key: "current_rps", title: "Current RPS", fmt: (r) => fmtNum(r.current_rps, 1) },
   { key: "current_fail_per_sec", title: "Current Failures/s", fmt: (r) => fmtNum(r.current_fail_per_sec, 1) },

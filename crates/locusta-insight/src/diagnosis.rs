@@ -636,24 +636,79 @@ fn label(f: &Finding) -> String {
     }
 }
 
+/// Fewest load levels [`classify`] judges a pattern from.
+const MIN_LEVELS: usize = 3;
+
+/// What to run to get a load history the diagnosis can judge.
+const SETTLE_WITH: &str = "ramp the load over the run (e.g. -u 100 -r 1 -t 3m) or let \
+     --find-capacity step it";
+
 impl Diagnosis {
     /// The culprit findings.
     pub fn culprits(&self) -> &[Finding] {
         &self.endpoints[..self.culprit_count]
     }
 
+    /// Why the run's load history cannot show how latency follows load, with what would settle
+    /// it; None when it can. A pattern needs at least three load levels over a load that grew by
+    /// half or more (a sawtooth is seen in time and needs neither).
+    pub fn not_judged(&self) -> Option<String> {
+        if self.overall.pattern != Pattern::Undetermined {
+            return None;
+        }
+        let levels = &self.overall.levels;
+        let unit = self.load_unit;
+        if levels.is_empty() {
+            return Some(format!(
+                "no load level was measured (no requests, or the run ended within its first \
+                 second); {SETTLE_WITH}"
+            ));
+        }
+        if levels.len() < MIN_LEVELS {
+            let seen: Vec<String> = levels.iter().map(|l| format!("{:.0}", l.users)).collect();
+            return Some(format!(
+                "only {} load level{} ({} {unit}) were seen, and a pattern needs {MIN_LEVELS} or \
+                 more; {SETTLE_WITH}",
+                levels.len(),
+                if levels.len() == 1 { "" } else { "s" },
+                seen.join(", ")
+            ));
+        }
+        let (lo, hi) = (levels[0].users, levels[levels.len() - 1].users);
+        if hi < 1.5 * lo.max(1.0) {
+            return Some(format!(
+                "the load only went from {lo:.0} to {hi:.0} {unit}, and a pattern needs it to grow \
+                 by half or more; {SETTLE_WITH}"
+            ));
+        }
+        None
+    }
+
     /// The text printed at the end of the run.
     pub fn text(&self) -> String {
+        if self.overall.levels.is_empty() {
+            // nothing was measured: one line instead of a table of zeros
+            let why = self.not_judged().unwrap_or_default();
+            return format!("Diagnosis: not judged, {why}\n\n");
+        }
         let mut out = format!(
-            "Diagnosis ({:.0} to {:.0} {}, {} load levels; objective {})\n",
+            "Diagnosis ({:.0} to {:.0} {}, {} load level{}; objective {})\n",
             self.users_range.0,
             self.users_range.1,
             self.load_unit,
             self.overall.levels.len(),
+            if self.overall.levels.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
             self.slo.text
         );
         out.push_str(&format!("  Overall: {}\n", self.overall.summary));
-        if self.culprits().is_empty() {
+        let not_judged = self.not_judged();
+        if let Some(why) = &not_judged {
+            out.push_str(&format!("  Culprits: not judged, {why}\n"));
+        } else if self.culprits().is_empty() {
             out.push_str("  Culprits: none, no endpoint degraded as load grew\n");
         } else {
             out.push_str("  Culprits (first and most degraded first):\n");

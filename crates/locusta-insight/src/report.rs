@@ -329,10 +329,12 @@ fn diagnosis_html(out: &mut String, d: &Diagnosis) {
     out.push_str("<section id=\"diagnosis\"><h2>Diagnosis</h2>\n");
     let _ = write!(
         out,
-        "<p>Load from {:.0} to {:.0} users over {} levels; objective <code>{}</code>.</p>\n",
+        "<p>Load from {:.0} to {:.0} {} over {} level{}; objective <code>{}</code>.</p>\n",
         d.users_range.0,
         d.users_range.1,
+        d.load_unit,
         d.overall.levels.len(),
+        if d.overall.levels.len() == 1 { "" } else { "s" },
         esc(&d.slo.text)
     );
     let _ = write!(
@@ -342,7 +344,12 @@ fn diagnosis_html(out: &mut String, d: &Diagnosis) {
         esc(&d.overall.summary),
         esc(&d.capacity.summary)
     );
-    if d.culprits().is_empty() {
+    if let Some(why) = d.not_judged() {
+        out.push_str(&format!(
+            "<p><b>Culprits:</b> not judged — {}.</p>\n",
+            esc(&why)
+        ));
+    } else if d.culprits().is_empty() {
         out.push_str("<p><b>Culprits:</b> none — no endpoint degraded as load grew.</p>\n");
     } else {
         out.push_str("<h3>Culprits</h3><ol>\n");

@@ -295,6 +295,16 @@ pub fn entry_dict(e: &Entry) -> Value {
         m.insert(pct_key(*p), ms_number(v));
     }
     m.insert("avg_content_length".into(), json!(e.avg_content_length()));
+    // beyond Locust: Locust rounds min and max to whole ms here; these keep the measured value
+    // (the UI shows them next to decimal medians and percentiles)
+    m.insert(
+        "exact_min_response_time".into(),
+        json!(e.min_response_time().unwrap_or(0.0)),
+    );
+    m.insert(
+        "exact_max_response_time".into(),
+        json!(e.max_response_time()),
+    );
     Value::Object(m)
 }
 

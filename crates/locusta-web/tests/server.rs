@@ -277,6 +277,9 @@ fn stats_requests_has_locusts_keys_and_caps_rows() {
             "avg_response_time",
             "current_fail_per_sec",
             "current_rps",
+            // locusta's additions: min and max as measured (Locust rounds them)
+            "exact_max_response_time",
+            "exact_min_response_time",
             "max_response_time",
             "median_response_time",
             "method",
@@ -290,6 +293,8 @@ fn stats_requests_has_locusts_keys_and_caps_rows() {
             "total_rps",
         ]
     );
+    assert_eq!(rows[0]["max_response_time"].as_f64(), Some(5.0));
+    assert_eq!(rows[0]["exact_max_response_time"].as_f64(), Some(5.0));
     let total = &rows[500];
     assert_eq!(total["name"], "Aggregated");
     assert_eq!(total["num_requests"], 602);

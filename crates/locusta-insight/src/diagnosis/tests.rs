@@ -149,9 +149,17 @@ fn no_load_variation_is_undetermined() {
     let d = diagnose(&rec, &Slo::default());
     assert_eq!(d.overall.pattern, Pattern::Undetermined);
     assert!(d.text().contains("Capacity"));
-    // An empty history is reported, not a panic.
+    // An empty history is one line saying so and what to run, not a table of zeros.
     let d = diagnose(&Recorder::new(), &Slo::default());
-    assert!(d.text().contains("no requests were measured"));
+    let text = d.text();
+    assert!(
+        text.starts_with("Diagnosis: not judged, no load level was measured"),
+        "{text}"
+    );
+    assert!(
+        text.contains("--find-capacity") && !text.contains("0 to 0"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -234,4 +242,49 @@ fn a_cliff_after_a_mildly_noisy_level_is_still_a_cliff() {
         level(15.0, 250.0, 0.0),
     ];
     assert_ne!(classify(&lv, &[]).0, Pattern::Cliff);
+}
+
+#[test]
+fn too_few_load_levels_are_not_judged_and_say_what_to_run() {
+    // two load levels with a sharp rise: no verdict either way ("no endpoint degraded" would
+    // mislead), and the text names the levels and the remedy
+    let mut rec = Recorder::new();
+    for t in 0..20 {
+        let users = if t < 10 { 10 } else { 20 };
+        let latency = if t < 10 { 3.4 } else { 84.7 };
+        rec.push(Point {
+            t,
+            secs: 1,
+            users,
+            target_rate: None,
+            total: cell(latency, 100, 0),
+            endpoints: vec![],
+        });
+    }
+    let d = diagnose(&rec, &Slo::default());
+    let why = d.not_judged().expect("two levels cannot be judged");
+    assert!(why.contains("only 2 load levels (10, 20 users)"), "{why}");
+    let text = d.text();
+    assert!(
+        text.contains("Culprits: not judged, only 2 load levels"),
+        "{text}"
+    );
+    assert!(!text.contains("no endpoint degraded"), "{text}");
+
+    // a flat load (10 to 12 users) is not judged either
+    let mut rec = Recorder::new();
+    for t in 0..30 {
+        rec.push(Point {
+            t,
+            secs: 1,
+            users: 10 + (t as u64 / 10),
+            target_rate: None,
+            total: cell(5.0, 100, 0),
+            endpoints: vec![],
+        });
+    }
+    let why = diagnose(&rec, &Slo::default())
+        .not_judged()
+        .expect("flat load");
+    assert!(why.contains("only went from 10 to 12 users"), "{why}");
 }
