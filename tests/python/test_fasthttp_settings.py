@@ -76,3 +76,38 @@ for kwargs in ({"no_such_setting": 1}, {"proxy_host": "127.0.0.1"}):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "TypeError FastHttpSession got unexpected keyword arguments: no_such_setting" in out.stdout, out
     assert "ValueError you have to provide proxy_port if you set proxy_host" in out.stdout, out
+
+
+def test_ssl_context_factory_is_called_at_the_first_https_request():
+    """As geventhttpclient: the factory runs when the first https request connects (its
+    exception reaches the caller), and a context with CERT_NONE turns verification off."""
+    code = """
+import ssl
+from locusta.locust.env import Environment
+from locusta.locust.contrib.fasthttp import FastHttpSession
+env = Environment()
+
+def bad():
+    context = ssl.create_default_context()
+    context.check_hostname = True
+    context.verify_mode = ssl.CERT_NONE  # raises ValueError
+    return context
+
+def lenient():
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+try:
+    FastHttpSession("https://127.0.0.1:1", env.events.request, user=None, ssl_context_factory=bad).get("/")
+except ValueError as e:
+    print("raised", e)
+s = FastHttpSession("https://127.0.0.1:1", env.events.request, user=None, insecure=False, ssl_context_factory=lenient)
+print("verify before", s.verify)
+s.get("/")
+print("verify after", s.verify)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "raised Cannot set verify_mode to CERT_NONE when check_hostname is enabled." in out.stdout, out
+    assert "verify before True" in out.stdout and "verify after False" in out.stdout, out

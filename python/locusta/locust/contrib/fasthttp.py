@@ -177,9 +177,11 @@ class FastHttpSession(HttpSession):
             raise ValueError("you have to provide proxy_port if you set proxy_host")
         if ssl_context_factory is not None:
             _log.warning(
-                "ssl_context_factory is not used: TLS runs in locusta's Rust client (rustls); "
-                "insecure = True turns certificate verification off, client certificates are not supported yet"
+                "ssl_context_factory: locusta's TLS is rustls, not Python's ssl; of the context the factory "
+                "makes, only its verify_mode applies (CERT_NONE turns verification off), not its client "
+                "certificates, CA files or protocol options"
             )
+        self._ssl_context_factory = ssl_context_factory
         self._settings = settings
         self._insecure = insecure
         self._client_pool = client_pool
@@ -235,7 +237,21 @@ class FastHttpSession(HttpSession):
             )
         return os_error_from_text(text) or super()._connection_error(raw, kind)
 
+    def _apply_ssl_context(self):
+        """Calls ``ssl_context_factory`` before the first https request, as geventhttpclient
+        does when it connects (an exception it raises propagates to the caller), and applies
+        the context's ``verify_mode``."""
+        import ssl
+
+        factory, self._ssl_context_factory = self._ssl_context_factory, None
+        context = factory()
+        self.verify = getattr(context, "verify_mode", ssl.CERT_REQUIRED) != ssl.CERT_NONE
+
     def request(self, method, url, name=None, *args, **kwargs):
+        if self._ssl_context_factory is not None:
+            full = str(url) if str(url).lower().startswith(("http://", "https://")) else f"{self.base_url}{url}"
+            if full.lower().startswith("https://"):
+                self._apply_ssl_context()
         if not name and not self.request_name:
             name = url
         json = kwargs.get("json")
