@@ -138,10 +138,17 @@ pub struct Level {
     pub rps: f64,
     /// This series' requests per second.
     pub series_rps: f64,
-    /// The per-second percentile (the objective's percentile), ms.
+    /// The per-second percentile (the objective's percentile), ms: the median over the level's
+    /// seconds, so one odd second does not make a pattern.
     pub latency_ms: f64,
-    /// Failures / requests.
+    /// Failures / requests: the median over the level's seconds.
     pub fail_ratio: f64,
+    /// The objective's percentile over all the level's requests, ms (estimated from the
+    /// seconds' percentiles, weighted by their requests): what capacity is judged on, as the
+    /// statistics table's percentile counts every request.
+    pub slo_latency_ms: f64,
+    /// All the level's failures / all its requests: what capacity is judged on.
+    pub slo_fail_ratio: f64,
     /// Seconds spent at this level.
     pub secs: u32,
 }
@@ -327,12 +334,18 @@ pub fn levels(points: &[Point], pick: impl Fn(&Point) -> Option<Cell>, pct: usiz
                 .iter()
                 .map(|(_, c)| c.failures as f64 / c.requests.max(1) as f64)
                 .collect();
+            let requests: u64 = g.iter().map(|(_, c)| c.requests).sum();
+            let failures: u64 = g.iter().map(|(_, c)| c.failures).sum();
+            let cells: Vec<Cell> = g.iter().map(|(_, c)| *c).collect();
+            let latency_ms = median(&mut lat);
             Some(Level {
                 users: median(&mut users),
                 rps: median(&mut rps),
                 series_rps: median(&mut series_rps),
-                latency_ms: median(&mut lat),
+                latency_ms,
                 fail_ratio: median(&mut fails),
+                slo_latency_ms: pooled_percentile(&cells, pct).unwrap_or(latency_ms),
+                slo_fail_ratio: failures as f64 / requests.max(1) as f64,
                 secs,
             })
         })
@@ -384,6 +397,61 @@ pub fn sawtooth_period(series: &[(i64, f64)]) -> Option<f64> {
         return None;
     }
     Some(mean)
+}
+
+/// The `PERCENTILES[pct]` quantile of all the requests of `cells` together, estimated from each
+/// cell's recorded percentiles: each cell's distribution is taken as piecewise linear through
+/// them (from 0 below its median, up to twice its p99 above), and the mixture weighted by the
+/// cells' requests is solved for the quantile. None without timed requests.
+pub fn pooled_percentile(cells: &[Cell], pct: usize) -> Option<f64> {
+    let timed: Vec<(f64, [f64; 4])> = cells
+        .iter()
+        .filter_map(|c| c.pct.map(|p| (c.requests as f64, p)))
+        .filter(|(n, _)| *n > 0.0)
+        .collect();
+    let total: f64 = timed.iter().map(|(n, _)| n).sum();
+    if timed.is_empty() || total <= 0.0 {
+        return None;
+    }
+    let q = PERCENTILES[pct];
+    let cdf = |p: &[f64; 4], x: f64| -> f64 {
+        let knots = [
+            (0.0, 0.0),
+            (p[0], PERCENTILES[0]),
+            (p[1], PERCENTILES[1]),
+            (p[2], PERCENTILES[2]),
+            (p[3], PERCENTILES[3]),
+            (2.0 * p[3], 1.0),
+        ];
+        if x >= knots[5].0 {
+            return 1.0;
+        }
+        for w in knots.windows(2) {
+            let ((x0, q0), (x1, q1)) = (w[0], w[1]);
+            if x < x1 {
+                return if x1 > x0 {
+                    q0 + (q1 - q0) * (x - x0) / (x1 - x0)
+                } else {
+                    q1
+                };
+            }
+        }
+        1.0
+    };
+    let share = |x: f64| timed.iter().map(|(n, p)| n * cdf(p, x)).sum::<f64>() / total;
+    let (mut lo, mut hi) = (
+        0.0,
+        timed.iter().map(|(_, p)| 2.0 * p[3]).fold(0.0, f64::max),
+    );
+    for _ in 0..60 {
+        let mid = 0.5 * (lo + hi);
+        if share(mid) < q {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Some(hi)
 }
 
 /// Classifies one series from its levels and its per-point latency over time.
@@ -525,7 +593,7 @@ pub fn capacity(levels: &[Level], slo: &Slo, unit: &str) -> Capacity {
     let p = format!("p{}", PERCENTILES[slo.percentile_index] * 100.0);
     let broken = levels
         .iter()
-        .position(|l| !slo.met_by(l.latency_ms, l.fail_ratio));
+        .position(|l| !slo.met_by(l.slo_latency_ms, l.slo_fail_ratio));
     let (sustained, broken_at) = match broken {
         Some(0) => (None, Some(levels[0].clone())),
         Some(i) => (Some(levels[i - 1].clone()), Some(levels[i].clone())),
@@ -537,8 +605,8 @@ pub fn capacity(levels: &[Level], slo: &Slo, unit: &str) -> Capacity {
             l.users,
             l.rps,
             slo.text,
-            fmt_ms(l.latency_ms),
-            l.fail_ratio * 100.0
+            fmt_ms(l.slo_latency_ms),
+            l.slo_fail_ratio * 100.0
         ),
         None if levels.is_empty() => "no measurements".to_string(),
         None => format!(
@@ -551,8 +619,8 @@ pub fn capacity(levels: &[Level], slo: &Slo, unit: &str) -> Capacity {
             "; broken at {:.0} {unit}, {:.1} RPS ({p} {}, {:.2}% failures)",
             l.users,
             l.rps,
-            fmt_ms(l.latency_ms),
-            l.fail_ratio * 100.0
+            fmt_ms(l.slo_latency_ms),
+            l.slo_fail_ratio * 100.0
         )),
         None if !levels.is_empty() => {
             summary.push_str("; held over the whole load range tried (more load may hold too)")
@@ -667,11 +735,12 @@ impl Diagnosis {
         if levels.len() < MIN_LEVELS {
             let seen: Vec<String> = levels.iter().map(|l| format!("{:.0}", l.users)).collect();
             return Some(format!(
-                "only {} load level{} ({} {unit}) were seen, and a pattern needs {MIN_LEVELS} or \
+                "only {} load level{} ({} {unit}) {} seen, and a pattern needs {MIN_LEVELS} or \
                  more; {SETTLE_WITH}",
                 levels.len(),
                 if levels.len() == 1 { "" } else { "s" },
-                seen.join(", ")
+                seen.join(", "),
+                if levels.len() == 1 { "was" } else { "were" }
             ));
         }
         let (lo, hi) = (levels[0].users, levels[levels.len() - 1].users);

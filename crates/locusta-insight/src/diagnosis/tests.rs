@@ -222,6 +222,8 @@ fn level(users: f64, latency_ms: f64, fail_ratio: f64) -> Level {
         series_rps: 100.0,
         latency_ms,
         fail_ratio,
+        slo_latency_ms: latency_ms,
+        slo_fail_ratio: fail_ratio,
         secs: 3,
     }
 }
@@ -287,4 +289,56 @@ fn too_few_load_levels_are_not_judged_and_say_what_to_run() {
         .not_judged()
         .expect("flat load");
     assert!(why.contains("only went from 10 to 12 users"), "{why}");
+}
+
+#[test]
+fn capacity_counts_every_request_of_a_level_like_the_statistics_table() {
+    // Open model at one rate: 10 quiet seconds (p95 4 ms) and one stalled second whose requests
+    // waited about a second. The typical second is fast, but more than 5 % of all requests were
+    // slow, so the level's p95 is far above 500 ms and the objective is not met.
+    let mut rec = Recorder::new();
+    for t in 0..11 {
+        let stalled = t == 5;
+        rec.push(Point {
+            t,
+            secs: 1,
+            users: 100,
+            target_rate: None,
+            total: Cell {
+                requests: 100,
+                failures: 0,
+                pct: Some(if stalled {
+                    [900.0, 1000.0, 1000.0, 1000.0]
+                } else {
+                    [2.0, 3.5, 4.0, 6.0]
+                }),
+            },
+            endpoints: vec![],
+        });
+    }
+    let d = diagnose(&rec, &Slo::default());
+    let level = &d.overall.levels[0];
+    assert!(level.latency_ms < 10.0, "the typical second: {level:?}");
+    assert!(level.slo_latency_ms > 500.0, "all requests: {level:?}");
+    assert!(d.capacity.sustained.is_none(), "{:?}", d.capacity);
+    assert!(
+        d.capacity
+            .summary
+            .contains("not met even at the lowest load"),
+        "{}",
+        d.capacity.summary
+    );
+
+    // the estimate follows the recorded percentiles: one kind of second gives its own p95
+    let cells = vec![
+        Cell {
+            requests: 50,
+            failures: 0,
+            pct: Some([10.0, 20.0, 30.0, 40.0])
+        };
+        3
+    ];
+    let p95 = pooled_percentile(&cells, 2).unwrap();
+    assert!((p95 - 30.0).abs() < 0.01, "{p95}");
+    assert_eq!(pooled_percentile(&[], 2), None);
 }
