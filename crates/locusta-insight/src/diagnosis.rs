@@ -374,20 +374,66 @@ pub fn sawtooth_period(series: &[(i64, f64)]) -> Option<f64> {
     let mut vals: Vec<f64> = series.iter().map(|s| s.1).collect();
     let m = median(&mut vals);
     let thr = (3.0 * m).max(m + 20.0);
-    let mut starts = Vec::new();
-    let mut spiky = 0usize;
-    let mut last_spike: Option<i64> = None;
-    for &(t, v) in series {
-        if v > thr {
-            spiky += 1;
-            // A stall straddling seconds may leave one calm second inside it: same burst.
-            if last_spike.is_none_or(|l| t - l > 2) {
-                starts.push(t);
-            }
-            last_spike = Some(t);
-        }
+    // A stall straddling seconds may leave one calm second inside it: same burst.
+    let spikes: Vec<i64> = series
+        .iter()
+        .filter(|(_, v)| *v > thr)
+        .map(|(t, _)| *t)
+        .collect();
+    burst_period(series.len(), &spikes)
+}
+
+/// Requests per second of one series at each point from its first request on (0 where it had
+/// none).
+fn rps_series(points: &[Point], pick: impl Fn(&Point) -> Option<Cell>) -> Vec<(i64, f64)> {
+    let first = points
+        .iter()
+        .position(|p| pick(p).is_some_and(|c| c.requests > 0));
+    let Some(first) = first else {
+        return Vec::new();
+    };
+    points[first..]
+        .iter()
+        .map(|p| {
+            let n = pick(p).map_or(0, |c| c.requests);
+            (p.t, n as f64 / p.secs.max(1) as f64)
+        })
+        .collect()
+}
+
+/// Finds periodic collapses in a per-point throughput series: seconds under a third of the
+/// median rate, in at least 3 bursts evenly spaced (as [`sawtooth_period`]); returns the mean
+/// period in seconds. A series of a few requests per second is too thin to tell.
+pub fn throughput_dip_period(series: &[(i64, f64)]) -> Option<f64> {
+    if series.len() < 15 {
+        return None;
     }
-    if starts.len() < 3 || spiky as f64 > 0.4 * series.len() as f64 {
+    let mut vals: Vec<f64> = series.iter().map(|s| s.1).collect();
+    let m = median(&mut vals);
+    if m < 10.0 {
+        return None;
+    }
+    let dips: Vec<i64> = series
+        .iter()
+        .filter(|(_, v)| *v < m / 3.0)
+        .map(|(t, _)| *t)
+        .collect();
+    burst_period(series.len(), &dips)
+}
+
+/// The mean period of bursts at `times` (seconds, ascending) in a series of `len` points: at
+/// least 3 bursts (a burst may straddle a calm second), evenly spaced (spread of the gaps under
+/// half their mean, at least 2 s apart), covering at most 40 % of the points.
+fn burst_period(len: usize, times: &[i64]) -> Option<f64> {
+    let mut starts = Vec::new();
+    let mut last: Option<i64> = None;
+    for &t in times {
+        if last.is_none_or(|l| t - l > 2) {
+            starts.push(t);
+        }
+        last = Some(t);
+    }
+    if starts.len() < 3 || times.len() as f64 > 0.4 * len as f64 {
         return None;
     }
     let gaps: Vec<f64> = starts.windows(2).map(|w| (w[1] - w[0]) as f64).collect();
@@ -500,9 +546,18 @@ pub fn classify(levels: &[Level], series: &[(i64, f64)]) -> (Pattern, Option<usi
         }
     }
     if k >= 1 {
-        let flat_before = levels[..k].iter().all(|l| l.latency_ms <= 1.2 * b + 3.0);
+        // Flat before the knee: every level in the flat band, or (a smooth curve that bends
+        // up) at most a tenth of the whole rise done before it.
+        let band = 1.2 * b + 3.0;
+        let flat_before = levels[..k].iter().all(|l| l.latency_ms <= band)
+            || levels[k - 1].latency_ms - b <= 0.1 * (peak - b);
         if flat_before && (levels[k].users - lo) >= 0.3 * (hi - lo) {
-            return (Pattern::FlatThenSpike, Some(k), None);
+            // the knee is where it leaves the flat band, which may be before "degraded"
+            let departs = levels[..=k]
+                .iter()
+                .position(|l| l.latency_ms > band)
+                .unwrap_or(k);
+            return (Pattern::FlatThenSpike, Some(departs), None);
         }
     }
     (Pattern::Linear, Some(k), None)
@@ -524,7 +579,15 @@ fn finding(
         .iter()
         .filter_map(|p| pick(p).and_then(|c| c.pct).map(|x| (p.t, x[pct])))
         .collect();
-    let (pattern, knee_idx, period) = classify(&lv, &series);
+    let (mut pattern, mut knee_idx, mut period) = classify(&lv, &series);
+    // A closed model hides a stall's latency (the stalled users send nothing meanwhile) but not
+    // its hole in the throughput: periodic collapses of this series' requests per second.
+    let mut dips = false;
+    if matches!(pattern, Pattern::None | Pattern::Undetermined) {
+        if let Some(p) = throughput_dip_period(&rps_series(points, pick)) {
+            (pattern, knee_idx, period, dips) = (Pattern::Sawtooth, None, Some(p), true);
+        }
+    }
     let third = lv.len().div_ceil(3).max(1);
     let baseline = lv[..third]
         .iter()
@@ -542,6 +605,12 @@ fn finding(
     });
     let p = format!("p{}", PERCENTILES[pct] * 100.0);
     let mut summary = match (pattern, knee) {
+        (Pattern::Sawtooth, _) if dips => format!(
+            "sawtooth: the requests stall about every {:.0} s (throughput collapses; waiting users \
+             send nothing meanwhile, so the stall's latency shows only in an open model: \
+             --arrival-rate)",
+            period.unwrap_or(0.0)
+        ),
         (Pattern::Sawtooth, _) => format!(
             "sawtooth: {p} spikes about every {:.0} s (median level {}, worst second {})",
             period.unwrap_or(0.0),

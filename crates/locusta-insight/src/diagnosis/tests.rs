@@ -342,3 +342,41 @@ fn capacity_counts_every_request_of_a_level_like_the_statistics_table() {
     assert!((p95 - 30.0).abs() < 0.01, "{p95}");
     assert_eq!(pooled_percentile(&[], 2), None);
 }
+
+#[test]
+fn a_smooth_bend_upwards_is_flat_then_spike_with_its_knee_where_it_leaves_flat() {
+    // 2 ms up to 11 users, then quadratic: 12 users 3 ms (still flat), 13 users 6 ms (out of the
+    // flat band of 1.2 x 2 + 3 ms, not yet
+    // "degraded"), 14 users 11 ms, ... 24 users 171 ms
+    let lv: Vec<Level> = (1..=24)
+        .step_by(1)
+        .filter(|u| u % 2 == 0 || *u == 13)
+        .map(|u: i32| {
+            let over = (u - 11).max(0) as f64;
+            level(u as f64, 2.0 + over * over, 0.0)
+        })
+        .collect();
+    let (pattern, knee, _) = classify(&lv, &[]);
+    assert_eq!(pattern, Pattern::FlatThenSpike, "{lv:?}");
+    assert_eq!(lv[knee.unwrap()].users, 13.0, "{lv:?}");
+}
+
+#[test]
+fn periodic_throughput_collapses_are_a_sawtooth() {
+    // a closed model against an endpoint that stalls 1.5 s every 6 s: its latency looks flat
+    // (stalled users complete nothing meanwhile) but its throughput drops to nothing
+    let series: Vec<(i64, f64)> = (0..36)
+        .map(|t| (t, if t % 6 == 0 { 0.0 } else { 2300.0 }))
+        .collect();
+    assert_eq!(throughput_dip_period(&series), Some(6.0));
+    // a ramp's slow start is one burst, not a period
+    let ramp: Vec<(i64, f64)> = (0..36)
+        .map(|t| (t, (t as f64 * 100.0).min(2000.0)))
+        .collect();
+    assert_eq!(throughput_dip_period(&ramp), None);
+    // a thin series says nothing
+    let thin: Vec<(i64, f64)> = (0..36)
+        .map(|t| (t, if t % 6 == 0 { 0.0 } else { 4.0 }))
+        .collect();
+    assert_eq!(throughput_dip_period(&thin), None);
+}
