@@ -65,7 +65,7 @@ def _path(endpoint):
 # most `flat` others are in flight. Capacity under p95<500ms: the pool's 503s (after 200 ms) fail
 # the objective's 1 % failures above the cliff.
 SCENARIOS = [
-    Scenario("healthy only (noise)", {}, "ramp", users=20, seconds=30),
+    Scenario("healthy only (noise)", {"/_insight/fast": "none"}, "ramp", users=20, seconds=30),
     Scenario("linear, ramp", {"/_insight/linear?base_ms=2&per_ms=4": "linear"}, "ramp", users=20,
              seconds=30, culprits={"/_insight/linear"}),
     Scenario("pool cliff, slow ramp", {"/_insight/pool?size=10&hold_ms=20&timeout_ms=200": "cliff"}, "ramp",
