@@ -19,7 +19,7 @@ use locusta_run::{Controller, Inputs};
 use locusta_stats::{StatsHub, StatsLimits};
 use locusta_web::TaskInfo;
 
-use crate::driver::drive;
+use crate::driver::{drive, Signals};
 use crate::loads::{MasterLoad, RunnerLoad};
 use crate::locustfile::{Locustfile, TestHooks};
 use crate::runner::{Runner, RunnerConfig};
@@ -201,6 +201,7 @@ fn run_here(
         ));
     }
     let host = plan.host.clone();
+    let signals = rt.block_on(async { Signals::listen() });
     let controller = match Controller::new(
         *plan,
         stats,
@@ -219,7 +220,11 @@ fn run_here(
     if let Some(arrivals) = controller.arrivals() {
         runner.set_arrivals(arrivals);
     }
-    rt.block_on(drive(RunnerLoad::new(runner, hooks, host), controller))
+    rt.block_on(drive(
+        RunnerLoad::new(runner, hooks, host),
+        controller,
+        signals,
+    ))
 }
 
 /// A master: the users run on workers (`--processes N` starts them here).
@@ -258,6 +263,7 @@ fn run_master(
         ..Inputs::default()
     };
     let host = plan.host.clone();
+    let signals = rt.block_on(async { Signals::listen() });
     let controller = match Controller::new(*plan, stats, inputs) {
         Ok(c) => c,
         Err(e) => {
@@ -268,7 +274,11 @@ fn run_master(
     if let Some(n) = settings.processes {
         node.start_local_workers(n);
     }
-    rt.block_on(drive(MasterLoad::new(node, hooks, host), controller))
+    rt.block_on(drive(
+        MasterLoad::new(node, hooks, host),
+        controller,
+        signals,
+    ))
 }
 
 /// `--config-users` (applied in order, as Locust's `update_user_class`) and `--equal-weights`.

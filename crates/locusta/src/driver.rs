@@ -22,9 +22,14 @@ pub(crate) trait Load {
     fn shutdown(self) -> impl Future<Output = ()>;
 }
 
-/// Runs the test to its end and returns the process exit code.
-pub(crate) async fn drive(mut load: impl Load, mut controller: Controller) -> i32 {
-    let mut signals = Signals::listen();
+/// Runs the test to its end and returns the process exit code. `signals` listens from before
+/// the controller started anything (the web UI among it), so a Ctrl-C at any moment ends the
+/// run in order.
+pub(crate) async fn drive(
+    mut load: impl Load,
+    mut controller: Controller,
+    mut signals: Signals,
+) -> i32 {
     loop {
         let actions = controller.tick(Instant::now(), &load.snapshot());
         if actions.contains(&Action::Quit) {
@@ -51,12 +56,14 @@ pub(crate) async fn drive(mut load: impl Load, mut controller: Controller) -> i3
 
 /// Ctrl-C and SIGTERM, listened for from the start so an early signal still ends the run in
 /// order.
-struct Signals {
+pub(crate) struct Signals {
     received: mpsc::UnboundedReceiver<Interrupt>,
 }
 
 impl Signals {
-    fn listen() -> Signals {
+    /// Starts listening; call inside the control loop's runtime, before anything a signal
+    /// should not kill half-way starts.
+    pub(crate) fn listen() -> Signals {
         use tokio::signal::unix::{signal, SignalKind};
         let (tx, received) = mpsc::unbounded_channel();
         for (kind, which) in [
