@@ -325,7 +325,7 @@ impl LeanConn {
                 }
                 BodyCursor::Length(left) => {
                     if self.buf.is_empty() {
-                        self.more_piece(None).await?;
+                        self.more_piece().await?;
                     }
                     let take = usize::try_from(left)
                         .unwrap_or(usize::MAX)
@@ -353,7 +353,7 @@ impl LeanConn {
                 BodyCursor::Chunked { left: 0, crlf_due } => {
                     if crlf_due {
                         while self.buf.len() < 2 {
-                            self.more_piece(None).await?;
+                            self.more_piece().await?;
                         }
                         if &self.buf[..2] != b"\r\n" {
                             return Err(HttpError::Protocol {
@@ -374,7 +374,7 @@ impl LeanConn {
                                 break size;
                             }
                             Ok(httparse::Status::Partial) if self.buf.len() <= MAX_HEAD_BYTES => {
-                                self.more_piece(None).await?;
+                                self.more_piece().await?;
                             }
                             _ => {
                                 return Err(HttpError::Protocol {
@@ -391,7 +391,7 @@ impl LeanConn {
                                     break;
                                 }
                                 Ok(None) if self.buf.len() <= MAX_HEAD_BYTES => {
-                                    self.more_piece(None).await?
+                                    self.more_piece().await?
                                 }
                                 _ => {
                                     return Err(HttpError::Protocol {
@@ -410,7 +410,7 @@ impl LeanConn {
                 }
                 BodyCursor::Chunked { left, .. } => {
                     if self.buf.is_empty() {
-                        self.more_piece(None).await?;
+                        self.more_piece().await?;
                     }
                     let take = usize::try_from(left)
                         .unwrap_or(usize::MAX)
@@ -428,11 +428,11 @@ impl LeanConn {
 
     /// One more read for [`LeanConn::next_body_piece`]: the end of the connection here means
     /// the body is incomplete.
-    async fn more_piece(&mut self, expected: Option<usize>) -> Result<(), HttpError> {
+    async fn more_piece(&mut self) -> Result<(), HttpError> {
         match self.fill(MIN_READ_SPACE).await {
-            Ok(0) => Err(incomplete(0, expected)),
+            Ok(0) => Err(incomplete(0, None)),
             Ok(_) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(incomplete(0, expected)),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(incomplete(0, None)),
             Err(e) => Err(HttpError::from_io(&e, true)),
         }
     }

@@ -286,11 +286,17 @@ impl HopRequest<'_> {
     /// Whether the body of a response with this head stays unread for a [`BodyStream`]: the
     /// caller asked for a stream and this response is the final one.
     fn defers(&self, status: u16, headers: &ResponseHeaders) -> bool {
-        self.defer_body
-            && !(self.follow
-                && matches!(status, 301 | 302 | 303 | 307 | 308)
-                && headers.contains_key(header::LOCATION))
+        self.defer_body && !(self.follow && redirect_location(status, headers).is_some())
     }
+}
+
+/// Where a redirect response sends the client: its Location, for the statuses requests
+/// follows.
+fn redirect_location(status: u16, headers: &ResponseHeaders) -> Option<&str> {
+    if !matches!(status, 301 | 302 | 303 | 307 | 308) {
+        return None;
+    }
+    headers.get(header::LOCATION).and_then(|v| v.to_str().ok())
 }
 
 /// How an exchange left its body: read, or deferred to a [`BodyStream`].
@@ -674,11 +680,8 @@ impl Session {
                     stream_out.as_deref_mut(),
                 )
                 .await?;
-            let location = if follow && matches!(resp.status, 301 | 302 | 303 | 307 | 308) {
-                resp.headers
-                    .get(header::LOCATION)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string)
+            let location = if follow {
+                redirect_location(resp.status, &resp.headers).map(str::to_string)
             } else {
                 None
             };

@@ -68,7 +68,6 @@ impl std::fmt::Debug for BodyStream {
 }
 
 impl BodyStream {
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         source: Source,
         headers: &ResponseHeaders,

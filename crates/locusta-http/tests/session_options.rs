@@ -8,12 +8,19 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
-use locusta_http::{ConnectionPool, HttpClient, HttpDriver, Proxy, RequestSpec, SessionOptions};
+use locusta_http::{
+    ConnectionPool, HttpClient, HttpDriver, Proxy, RequestSpec, Session, SessionOptions,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 fn client() -> HttpClient {
     HttpClient::new(config()).unwrap()
+}
+
+/// A session of a new client with these options.
+fn session(base: &str, options: SessionOptions) -> Session {
+    client().session_with(Some(base), options, None).unwrap()
 }
 
 /// A server that answers every request with 200 and keeps each request head it saw.
@@ -72,28 +79,22 @@ async fn header_names_go_out_as_written_on_both_drivers() {
 #[tokio::test]
 async fn max_redirects_zero_returns_the_redirect_and_n_limits_the_chain() {
     let srv = hyper_server().await;
-    let none = client()
-        .session_with(
-            Some(&srv.base()),
-            SessionOptions {
-                max_redirects: Some(0),
-                ..Default::default()
-            },
-            None,
-        )
-        .unwrap();
+    let none = session(
+        &srv.base(),
+        SessionOptions {
+            max_redirects: Some(0),
+            ..Default::default()
+        },
+    );
     let ex = none.send(RequestSpec::get("/r302")).await;
     assert_eq!(ex.status(), 302, "{:?}", ex.result.as_ref().err());
-    let one = client()
-        .session_with(
-            Some(&srv.base()),
-            SessionOptions {
-                max_redirects: Some(1),
-                ..Default::default()
-            },
-            None,
-        )
-        .unwrap();
+    let one = session(
+        &srv.base(),
+        SessionOptions {
+            max_redirects: Some(1),
+            ..Default::default()
+        },
+    );
     assert_eq!(one.send(RequestSpec::get("/r302")).await.status(), 200);
 }
 
@@ -115,16 +116,13 @@ async fn max_retries_resends_idempotent_requests_after_no_answer() {
     })
     .await;
     let with_retries = |n| {
-        client()
-            .session_with(
-                Some(&srv.base()),
-                SessionOptions {
-                    max_retries: n,
-                    ..Default::default()
-                },
-                None,
-            )
-            .unwrap()
+        session(
+            &srv.base(),
+            SessionOptions {
+                max_retries: n,
+                ..Default::default()
+            },
+        )
     };
     let s = with_retries(2);
     let ex = s.send(RequestSpec::get("/")).await;
@@ -146,16 +144,13 @@ async fn max_retries_resends_idempotent_requests_after_no_answer() {
 
     // closed_retries (geventhttpclient's pool) retries only a connection closed without answer
     attempts.store(0, Ordering::SeqCst);
-    let s = client()
-        .session_with(
-            Some(&srv.base()),
-            SessionOptions {
-                closed_retries: 2,
-                ..Default::default()
-            },
-            None,
-        )
-        .unwrap();
+    let s = session(
+        &srv.base(),
+        SessionOptions {
+            closed_retries: 2,
+            ..Default::default()
+        },
+    );
     assert_eq!(s.send(RequestSpec::get("/")).await.status(), 200);
     assert_eq!(attempts.load(Ordering::SeqCst), 3);
 }
@@ -163,16 +158,13 @@ async fn max_retries_resends_idempotent_requests_after_no_answer() {
 #[tokio::test]
 async fn timeouts_come_from_the_session_unless_the_request_has_one() {
     let srv = hyper_server().await;
-    let s = client()
-        .session_with(
-            Some(&srv.base()),
-            SessionOptions {
-                timeout: Some(Duration::from_millis(200)),
-                ..Default::default()
-            },
-            None,
-        )
-        .unwrap();
+    let s = session(
+        &srv.base(),
+        SessionOptions {
+            timeout: Some(Duration::from_millis(200)),
+            ..Default::default()
+        },
+    );
     let ex = s.send(RequestSpec::get("/slow")).await;
     assert!(ex.result.as_ref().is_err_and(|e| e.is_timeout()));
     assert!(ex.elapsed < Duration::from_secs(2));
@@ -202,16 +194,13 @@ async fn slow_counting_server() -> (Server, Arc<AtomicUsize>) {
 #[tokio::test]
 async fn concurrency_limits_requests_in_flight_per_session_and_per_shared_pool() {
     let (srv, peak) = slow_counting_server().await;
-    let s = client()
-        .session_with(
-            Some(&srv.base()),
-            SessionOptions {
-                max_concurrent: Some(3),
-                ..Default::default()
-            },
-            None,
-        )
-        .unwrap();
+    let s = session(
+        &srv.base(),
+        SessionOptions {
+            max_concurrent: Some(3),
+            ..Default::default()
+        },
+    );
     let all = (0..12).map(|_| s.send(RequestSpec::get("/")));
     for ex in futures_join(all).await {
         assert_eq!(ex.status(), 200);
@@ -349,19 +338,16 @@ async fn plain_requests_go_through_the_proxy_in_absolute_form() {
 #[tokio::test]
 async fn https_goes_through_a_connect_tunnel_and_a_refusal_is_a_proxy_error() {
     let (port, lines) = test_proxy(403).await;
-    let s = client()
-        .session_with(
-            Some("https://127.0.0.1:9"),
-            SessionOptions {
-                proxy: Some(Proxy {
-                    host: "127.0.0.1".into(),
-                    port,
-                }),
-                ..Default::default()
-            },
-            None,
-        )
-        .unwrap();
+    let s = session(
+        "https://127.0.0.1:9",
+        SessionOptions {
+            proxy: Some(Proxy {
+                host: "127.0.0.1".into(),
+                port,
+            }),
+            ..Default::default()
+        },
+    );
     let err = s.send(RequestSpec::get("/")).await.result.unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -384,20 +370,17 @@ async fn https_goes_through_a_connect_tunnel_and_a_refusal_is_a_proxy_error() {
         // a TLS record of type handshake (22) starts the ClientHello
         n == 1 && first[0] == 22
     });
-    let s = client()
-        .session_with(
-            Some(&format!("https://127.0.0.1:{target_port}")),
-            SessionOptions {
-                proxy: Some(Proxy {
-                    host: "127.0.0.1".into(),
-                    port,
-                }),
-                connect_timeout: Some(Duration::from_secs(2)),
-                ..Default::default()
-            },
-            None,
-        )
-        .unwrap();
+    let s = session(
+        &format!("https://127.0.0.1:{target_port}"),
+        SessionOptions {
+            proxy: Some(Proxy {
+                host: "127.0.0.1".into(),
+                port,
+            }),
+            connect_timeout: Some(Duration::from_secs(2)),
+            ..Default::default()
+        },
+    );
     let _ = s.send(RequestSpec::get("/")).await;
     assert!(
         got_hello.await.unwrap(),

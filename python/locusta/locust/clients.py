@@ -489,17 +489,21 @@ class RestResponseContextManager(ResponseContextManager):
     js = None
 
 
-def _shared_pool(pool_manager):
-    """The Rust pool standing for a urllib3 ``PoolManager`` several users share: with
-    ``block=True`` its ``maxsize`` limits their requests in flight (urllib3 waits for a free
-    connection), otherwise only the connections kept."""
-    pool = getattr(pool_manager, "_locusta_pool", None)
+def rust_pool_for(shared, limit):
+    """The Rust connection pool standing for a pool object several users share (urllib3's
+    ``PoolManager``, geventhttpclient's ``HTTPClientPool``): made with at most ``limit``
+    requests in flight (None: no limit) the first time, then kept on the object."""
+    pool = getattr(shared, "_locusta_pool", None)
     if pool is None:
-        kw = getattr(pool_manager, "connection_pool_kw", None) or {}
-        limit = int(kw.get("maxsize", 1)) if kw.get("block") else None
-        pool = _core.ConnectionPool(limit)
-        pool_manager._locusta_pool = pool
+        pool = shared._locusta_pool = _core.ConnectionPool(limit)
     return pool
+
+
+def _pool_manager_limit(pool_manager):
+    """A urllib3 ``PoolManager``'s limit on requests in flight: with ``block=True`` its
+    ``maxsize`` (urllib3 waits for a free connection), otherwise none."""
+    kw = getattr(pool_manager, "connection_pool_kw", None) or {}
+    return int(kw.get("maxsize", 1)) if kw.get("block") else None
 
 
 def _rechunk(pieces, size):
@@ -630,7 +634,8 @@ class HttpSession:
         attribute) its connections are shared with the other users given the same one."""
         if self._pool_manager is None:
             return self._rt.http_io.session(base_url)
-        return self._rt.http_io.session(base_url, pool=_shared_pool(self._pool_manager))
+        pool = rust_pool_for(self._pool_manager, _pool_manager_limit(self._pool_manager))
+        return self._rt.http_io.session(base_url, pool=pool)
 
     @contextmanager
     def rename_request(self, name):

@@ -7,9 +7,8 @@ when no response arrived."""
 import json as _json
 import logging
 
-from ... import _core
 from ..clients import ConnectionError, HttpSession, ResponseContextManager, os_error_from_text  # noqa: A004
-from ..clients import _PieceReader, _rechunk
+from ..clients import _PieceReader, _rechunk, rust_pool_for
 from ..clients import RestResponseContextManager as _RestResponse
 from ..exception import LocustError, StopTest
 from ..user.users import RestMixin, User
@@ -142,17 +141,6 @@ class RestResponseContextManager(FastResponse, _RestResponse):
 FastResponseContextManager = FastResponse
 
 
-def _shared_pool(client_pool):
-    """The Rust pool standing for ``client_pool`` (geventhttpclient's ``HTTPClientPool``, whose
-    ``concurrency`` argument limits the requests of all users sharing it; 1 by default)."""
-    pool = getattr(client_pool, "_locusta_pool", None)
-    if pool is None:
-        args = getattr(client_pool, "client_args", None) or {}
-        pool = _core.ConnectionPool(int(args.get("concurrency", 1)))
-        client_pool._locusta_pool = pool
-    return pool
-
-
 class FastHttpSession(HttpSession):
     """A user's client with FastHttpSession's naming, success codes and settings."""
 
@@ -198,7 +186,12 @@ class FastHttpSession(HttpSession):
         proxy = None
         if s["proxy_host"] is not None:
             proxy = (str(s["proxy_host"]), int(s["proxy_port"]))
-        pool = _shared_pool(self._client_pool) if self._client_pool is not None else None
+        pool = None
+        if self._client_pool is not None:
+            # geventhttpclient's HTTPClientPool: its `concurrency` (1 by default) limits the
+            # requests of all the users sharing it
+            args = getattr(self._client_pool, "client_args", None) or {}
+            pool = rust_pool_for(self._client_pool, int(args.get("concurrency", 1)))
         return self._rt.http_io.session(
             base_url,
             connect_timeout=_seconds(s["connection_timeout"]),
