@@ -79,7 +79,7 @@ SCENARIOS = [
     Scenario("stall, constant load", {"/_insight/stall?period_s=6&stall_ms=1500&base_ms=2": "sawtooth"},
              "ramp", users=10, rate=10, seconds=36, culprits={"/_insight/stall"}),
     Scenario("pool cliff next to linear", {"/_insight/pool?size=10&hold_ms=20&timeout_ms=200": "cliff",
-                                           "/_insight/linear?base_ms=2&per_ms=1": "linear"},
+                                           "/_insight/linear?base_ms=2&per_ms=5": "linear"},
              "steps", users=24, step=2, step_s=4, culprits={"/_insight/pool", "/_insight/linear"}),
 ]
 

@@ -250,7 +250,7 @@ fn tags_select_tasks() {
             "-H",
             &server.base_url(),
             "-u",
-            "3",
+            "8",
             "-r",
             "10",
             "-t",

@@ -350,3 +350,48 @@ fn open_model_shows_the_stall_the_closed_model_hides() {
 fn server_url(server: &DemoServer) -> String {
     server.base_url()
 }
+
+/// The README's first command: `locusta demo` with no flags ramps far enough for the checkout
+/// lock to be the named culprit, with its knee, and the HTML report says the same.
+#[test]
+fn the_default_demo_names_the_checkout_lock() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = dir.path().join("demo.html");
+    let started = Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_locusta"))
+        .args(["demo", "--only-summary", "--html"])
+        .arg(&report)
+        .env_remove("LOCUST_HOST")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run locusta demo");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(40),
+        "{:?}",
+        started.elapsed()
+    );
+    let culprits = stderr
+        .split("Culprits (those breaking the objective first, then the earliest to degrade):")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no culprit named:\n{stderr}"));
+    let first = culprits.lines().nth(1).expect("first culprit");
+    assert!(
+        first.trim_start().starts_with("1. POST /api/orders: "),
+        "{stderr}"
+    );
+    assert!(
+        first.contains(" from ") && first.contains(" users ("),
+        "{first}"
+    );
+    let d = diagnosis_of(&report);
+    assert_eq!(d["endpoints"][0]["name"], "/api/orders", "{d:#}");
+    let knee = d["endpoints"][0]["knee"]["users"].as_f64().expect("a knee");
+    assert!((1.0..=240.0).contains(&knee), "{d:#}");
+    // The other endpoints do not queue: none of them breaks the objective (on a machine busy
+    // with other tests a low-volume one may still show a rise of a few tens of ms).
+    for e in d["endpoints"].as_array().expect("endpoints").iter().skip(1) {
+        assert!(e["peak_ms"].as_f64().expect("peak") < 500.0, "{e:#}");
+    }
+}

@@ -39,6 +39,8 @@ use crate::threshold::{parse_limit, parse_metric, split_comparison, Metric, Op};
 pub const MAX_LEVELS: usize = 12;
 /// Latency differences below this many ms are treated as noise.
 const NOISE_MS: f64 = 5.0;
+/// A latency rise smaller than this share of the objective's limit is minor, not a culprit.
+const MATERIAL_SHARE: f64 = 0.1;
 
 /// A latency and error objective (`--slo`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -151,6 +153,8 @@ pub struct Level {
     pub slo_fail_ratio: f64,
     /// Seconds spent at this level.
     pub secs: u32,
+    /// This series' requests at this level.
+    pub requests: u64,
 }
 
 /// A degradation pattern.
@@ -167,6 +171,9 @@ pub enum Pattern {
     Sawtooth,
     /// Flat well into the load range, then a steep, growing rise.
     FlatThenSpike,
+    /// Failing at every load level, the lowest included: a broken request or service, not a
+    /// load problem.
+    Failing,
     /// Not enough levels or load variation to tell.
     Undetermined,
 }
@@ -180,6 +187,7 @@ impl Pattern {
             Pattern::Cliff => "cliff",
             Pattern::Sawtooth => "sawtooth",
             Pattern::FlatThenSpike => "flat-then-spike",
+            Pattern::Failing => "failing",
             Pattern::Undetermined => "undetermined",
         }
     }
@@ -192,6 +200,7 @@ impl Pattern {
             Pattern::Cliff => "a resource limit was hit (connection or thread pool, memory); tune the pool or add capacity",
             Pattern::Sawtooth => "periodic pauses (garbage collection, cache expiry, background jobs); tune GC or warm caches",
             Pattern::FlatThenSpike => "fine until a load threshold, then queueing explodes on this path (missing index, N+1 query, unbounded fetch)",
+            Pattern::Failing => "fails whatever the load, the lowest included: look at the failures table (a wrong request, missing test data, a broken endpoint), not at capacity",
             Pattern::Undetermined => "the load did not vary enough to judge; ramp the users (or use --find-capacity)",
         }
     }
@@ -215,6 +224,9 @@ pub struct Finding {
     pub name: String,
     /// The pattern.
     pub pattern: Pattern,
+    /// A degradation pattern whose rise stays under a tenth of the objective's latency limit
+    /// (and whose failures did not grow): shown, but not a culprit.
+    pub minor: bool,
     /// First degraded level (none for `none`, `sawtooth`, `undetermined`).
     pub knee: Option<Knee>,
     /// Latency at the lowest levels, ms.
@@ -261,6 +273,9 @@ pub struct Diagnosis {
     pub endpoints: Vec<Finding>,
     /// How many of `endpoints` (from the front) are culprits.
     pub culprit_count: usize,
+    /// How many endpoints, right after the culprits, fail at every load
+    /// ([`Pattern::Failing`]).
+    pub failing_count: usize,
     /// Capacity against the objective.
     pub capacity: Capacity,
 }
@@ -347,6 +362,7 @@ pub fn levels(points: &[Point], pick: impl Fn(&Point) -> Option<Cell>, pct: usiz
                 slo_latency_ms: pooled_percentile(&cells, pct).unwrap_or(latency_ms),
                 slo_fail_ratio: failures as f64 / requests.max(1) as f64,
                 secs,
+                requests,
             })
         })
         .collect()
@@ -402,21 +418,27 @@ fn rps_series(points: &[Point], pick: impl Fn(&Point) -> Option<Cell>) -> Vec<(i
 }
 
 /// Finds periodic collapses in a per-point throughput series: seconds under a third of the
-/// median rate, in at least 3 bursts evenly spaced (as [`sawtooth_period`]); returns the mean
+/// rate around them (the median of the 9 seconds centred on them, so a ramp's slow start is not
+/// a collapse), in at least 3 bursts evenly spaced (as [`sawtooth_period`]); returns the mean
 /// period in seconds. A series of a few requests per second is too thin to tell.
 pub fn throughput_dip_period(series: &[(i64, f64)]) -> Option<f64> {
     if series.len() < 15 {
         return None;
     }
     let mut vals: Vec<f64> = series.iter().map(|s| s.1).collect();
-    let m = median(&mut vals);
-    if m < 10.0 {
+    if median(&mut vals) < 10.0 {
         return None;
     }
-    let dips: Vec<i64> = series
-        .iter()
-        .filter(|(_, v)| *v < m / 3.0)
-        .map(|(t, _)| *t)
+    const HALF_WINDOW: usize = 4;
+    let dips: Vec<i64> = (0..series.len())
+        .filter(|&i| {
+            let from = i.saturating_sub(HALF_WINDOW);
+            let to = (i + HALF_WINDOW + 1).min(series.len());
+            let mut around: Vec<f64> = series[from..to].iter().map(|s| s.1).collect();
+            let local = median(&mut around);
+            local >= 10.0 && series[i].1 < local / 3.0
+        })
+        .map(|i| series[i].0)
         .collect();
     burst_period(series.len(), &dips)
 }
@@ -569,8 +591,9 @@ fn finding(
     name: &str,
     points: &[Point],
     pick: impl Fn(&Point) -> Option<Cell> + Copy,
-    pct: usize,
+    slo: &Slo,
 ) -> Option<Finding> {
+    let pct = slo.percentile_index;
     let lv = levels(points, pick, pct);
     if lv.is_empty() {
         return None;
@@ -589,6 +612,10 @@ fn finding(
         }
     }
     let third = lv.len().div_ceil(3).max(1);
+    let failing = failing_from_the_start(&lv[..third], &lv);
+    if failing {
+        (pattern, knee_idx, period) = (Pattern::Failing, None, None);
+    }
     let baseline = lv[..third]
         .iter()
         .map(|l| l.latency_ms)
@@ -605,6 +632,26 @@ fn finding(
     });
     let p = format!("p{}", PERCENTILES[pct] * 100.0);
     let mut summary = match (pattern, knee) {
+        (Pattern::Failing, _) => {
+            let (requests, failures) = lv
+                .iter()
+                .fold((0, 0), |(r, f), l| (r + l.requests, f + fails_of(l)));
+            let (first, last) = (&lv[0], &lv[lv.len() - 1]);
+            let mut s = format!(
+                "failing at every load: {:.0}% of its requests failed at {:.0} {unit}",
+                first.slo_fail_ratio * 100.0,
+                first.users
+            );
+            if lv.len() > 1 {
+                s.push_str(&format!(
+                    ", {:.0}% at {:.0} {unit}",
+                    last.slo_fail_ratio * 100.0,
+                    last.users
+                ));
+            }
+            s.push_str(&format!(" ({failures} of {requests})"));
+            s
+        }
         (Pattern::Sawtooth, _) if dips => format!(
             "sawtooth: the requests stall about every {:.0} s (throughput collapses; waiting users \
              send nothing meanwhile, so the stall's latency shows only in an open model: \
@@ -635,17 +682,39 @@ fn finding(
             lv[lv.len() - 1].users
         ),
     };
-    if fail_peak > fail_before + 0.01 {
+    // A degradation that stays small next to the objective (a sub-millisecond endpoint slowed to
+    // a few ms by a busy machine) is shown but blamed on nothing.
+    let worst_second = series.iter().map(|s| s.1).fold(0.0, f64::max);
+    let rise = if pattern == Pattern::Sawtooth {
+        worst_second - baseline
+    } else {
+        peak - baseline
+    };
+    let material_ms = MATERIAL_SHARE * slo.latency_ms;
+    let minor = matches!(
+        pattern,
+        Pattern::Linear | Pattern::Cliff | Pattern::FlatThenSpike | Pattern::Sawtooth
+    ) && !dips
+        && rise < material_ms
+        && fail_peak < fail_before + 0.05;
+    if fail_peak > fail_before + 0.01 && !failing {
         summary.push_str(&format!(
             ", failures {:.1}% -> {:.1}%",
             fail_before * 100.0,
             fail_peak * 100.0
         ));
     }
+    if minor {
+        summary.push_str(&format!(
+            "; minor: it stays within a tenth of the objective's {} limit",
+            fmt_ms(slo.latency_ms)
+        ));
+    }
     Some(Finding {
         method: method.to_string(),
         name: name.to_string(),
         pattern,
+        minor,
         knee,
         baseline_ms: baseline,
         peak_ms: peak,
@@ -656,6 +725,30 @@ fn finding(
         summary,
     })
 }
+
+/// The failures of a level (its pooled ratio times its requests, rounded).
+fn fails_of(l: &Level) -> u64 {
+    (l.slo_fail_ratio * l.requests as f64).round() as u64
+}
+
+/// Whether a series fails from its lowest load levels on: at least
+/// [`FAILING_RATIO`] of the requests of `lowest` (and of the whole series) failed, and at
+/// least 3 of them. An endpoint that fails whatever the load is broken, not overloaded, and
+/// must not read as healthy ("none") because its failure ratio never grew.
+fn failing_from_the_start(lowest: &[Level], all: &[Level]) -> bool {
+    let pooled = |ls: &[Level]| {
+        let (r, f) = ls
+            .iter()
+            .fold((0u64, 0u64), |(r, f), l| (r + l.requests, f + fails_of(l)));
+        (f, f as f64 / r.max(1) as f64)
+    };
+    let (low_failures, low_ratio) = pooled(lowest);
+    let (_, ratio) = pooled(all);
+    low_failures >= 3 && low_ratio >= FAILING_RATIO && ratio >= FAILING_RATIO
+}
+
+/// Share of failed requests from which an endpoint failing at its lowest load is "failing".
+const FAILING_RATIO: f64 = 0.1;
 
 /// Capacity of the total series against `slo`.
 pub fn capacity(levels: &[Level], slo: &Slo, unit: &str) -> Capacity {
@@ -706,12 +799,12 @@ pub fn capacity(levels: &[Level], slo: &Slo, unit: &str) -> Capacity {
 /// Diagnoses a recorded run.
 pub fn diagnose(history: &Recorder, slo: &Slo) -> Diagnosis {
     let pts = history.points();
-    let pct = slo.percentile_index;
     let unit = load_unit(pts);
-    let overall = finding(unit, "", "Aggregated", pts, |p| Some(p.total), pct).unwrap_or(Finding {
+    let overall = finding(unit, "", "Aggregated", pts, |p| Some(p.total), slo).unwrap_or(Finding {
         method: String::new(),
         name: "Aggregated".into(),
         pattern: Pattern::Undetermined,
+        minor: false,
         knee: None,
         baseline_ms: 0.0,
         peak_ms: 0.0,
@@ -726,28 +819,56 @@ pub fn diagnose(history: &Recorder, slo: &Slo) -> Diagnosis {
         .iter()
         .enumerate()
         .filter_map(|(i, (m, n))| {
-            finding(unit, m, n, pts, move |p| p.endpoints.get(i).copied(), pct)
+            finding(unit, m, n, pts, move |p| p.endpoints.get(i).copied(), slo)
         })
         .collect();
     let is_culprit = |f: &Finding| {
-        matches!(
-            f.pattern,
-            Pattern::Linear | Pattern::Cliff | Pattern::FlatThenSpike | Pattern::Sawtooth
-        )
-    };
-    // Culprits first: earliest knee (sawtooth counts as from the start), then largest rise.
-    endpoints.sort_by(|a, b| {
-        let ka = a.knee.map_or(0.0, |k| k.users);
-        let kb = b.knee.map_or(0.0, |k| k.users);
-        is_culprit(b)
-            .cmp(&is_culprit(a))
-            .then(ka.total_cmp(&kb))
-            .then(
-                (b.peak_ms - b.baseline_ms + b.fail_peak * 1000.0)
-                    .total_cmp(&(a.peak_ms - a.baseline_ms + a.fail_peak * 1000.0)),
+        !f.minor
+            && matches!(
+                f.pattern,
+                Pattern::Linear | Pattern::Cliff | Pattern::FlatThenSpike | Pattern::Sawtooth
             )
+    };
+    // Culprits first: those whose worst level breaks the objective, then the earliest knee
+    // (sawtooth counts as from the start), then the largest rise;
+    // then the endpoints failing at every load, most failures first; then the rest, those with
+    // a judged pattern first, busiest first (a URL seen a few times says little).
+    let group = |f: &Finding| match f.pattern {
+        _ if is_culprit(f) => 0,
+        Pattern::Failing => 1,
+        Pattern::Undetermined => 3,
+        _ => 2,
+    };
+    let requests = |f: &Finding| f.levels.iter().map(|l| l.requests).sum::<u64>();
+    let breaks = |f: &Finding| {
+        f.levels
+            .iter()
+            .any(|l| !slo.met_by(l.slo_latency_ms, l.slo_fail_ratio))
+    };
+    let failures = |f: &Finding| f.levels.iter().map(fails_of).sum::<u64>();
+    endpoints.sort_by(|a, b| {
+        let order = group(a).cmp(&group(b));
+        match group(a) {
+            0 => order
+                .then(breaks(b).cmp(&breaks(a)))
+                .then(
+                    a.knee
+                        .map_or(0.0, |k| k.users)
+                        .total_cmp(&b.knee.map_or(0.0, |k| k.users)),
+                )
+                .then(
+                    (b.peak_ms - b.baseline_ms + b.fail_peak * 1000.0)
+                        .total_cmp(&(a.peak_ms - a.baseline_ms + a.fail_peak * 1000.0)),
+                ),
+            1 => order.then(failures(b).cmp(&failures(a))),
+            _ => order.then(requests(b).cmp(&requests(a))),
+        }
     });
     let culprit_count = endpoints.iter().filter(|f| is_culprit(f)).count();
+    let failing_count = endpoints
+        .iter()
+        .filter(|f| f.pattern == Pattern::Failing)
+        .count();
     let users: Vec<u64> = pts.iter().map(load).collect();
     let users_range = (
         users.iter().copied().min().unwrap_or(0) as f64,
@@ -761,6 +882,7 @@ pub fn diagnose(history: &Recorder, slo: &Slo) -> Diagnosis {
         overall,
         endpoints,
         culprit_count,
+        failing_count,
         capacity,
     }
 }
@@ -786,11 +908,54 @@ impl Diagnosis {
         &self.endpoints[..self.culprit_count]
     }
 
+    /// The endpoints failing at every load, the lowest included.
+    pub fn failing(&self) -> &[Finding] {
+        &self.endpoints[self.culprit_count..self.culprit_count + self.failing_count]
+    }
+
+    /// The endpoints neither culprits nor failing.
+    pub fn others(&self) -> &[Finding] {
+        &self.endpoints[self.culprit_count + self.failing_count..]
+    }
+
+    /// What the overall line cannot say alone: when the total degraded but no endpoint did,
+    /// the total moved because the mix of requests changed (or because of the endpoints
+    /// failing at every load), not because the service slowed down.
+    pub fn overall_note(&self) -> Option<String> {
+        if self.not_judged().is_some() || !self.culprits().is_empty() {
+            return None;
+        }
+        let degraded = !self.overall.minor
+            && matches!(
+                self.overall.pattern,
+                Pattern::Linear | Pattern::Cliff | Pattern::FlatThenSpike | Pattern::Failing
+            );
+        if !degraded {
+            return None;
+        }
+        Some(if self.failing().is_empty() {
+            "no single endpoint degraded as load grew: the total moved because the mix of \
+             requests changed (slow endpoints took a larger share), not because the service \
+             slowed down"
+                .to_string()
+        } else {
+            format!(
+                "no endpoint degraded as load grew; the total's failures come from {} failing at \
+                 every load (below), and its latency from the mix of requests",
+                if self.failing().len() == 1 {
+                    "the endpoint".to_string()
+                } else {
+                    format!("the {} endpoints", self.failing().len())
+                }
+            )
+        })
+    }
+
     /// Why the run's load history cannot show how latency follows load, with what would settle
     /// it; None when it can. A pattern needs at least three load levels over a load that grew by
     /// half or more (a sawtooth is seen in time and needs neither).
     pub fn not_judged(&self) -> Option<String> {
-        if self.overall.pattern != Pattern::Undetermined {
+        if self.overall.pattern == Pattern::Sawtooth {
             return None;
         }
         let levels = &self.overall.levels;
@@ -843,27 +1008,63 @@ impl Diagnosis {
             self.slo.text
         );
         out.push_str(&format!("  Overall: {}\n", self.overall.summary));
+        if let Some(note) = self.overall_note() {
+            out.push_str(&format!("           ({note})\n"));
+        }
         let not_judged = self.not_judged();
         if let Some(why) = &not_judged {
             out.push_str(&format!("  Culprits: not judged, {why}\n"));
         } else if self.culprits().is_empty() {
             out.push_str("  Culprits: none, no endpoint degraded as load grew\n");
         } else {
-            out.push_str("  Culprits (first and most degraded first):\n");
+            out.push_str(
+                "  Culprits (those breaking the objective first, then the earliest to degrade):\n",
+            );
             for (i, f) in self.culprits().iter().enumerate().take(5) {
                 out.push_str(&format!("    {}. {}: {}\n", i + 1, label(f), f.summary));
                 out.push_str(&format!("       likely: {}\n", f.pattern.hint()));
             }
         }
-        let others: Vec<&Finding> = self.endpoints[self.culprit_count..].iter().collect();
-        if !others.is_empty() {
-            out.push_str("  Other endpoints:\n");
-            for f in others.iter().take(10) {
+        if !self.failing().is_empty() {
+            out.push_str(
+                "  Failing at every load (not a capacity problem: a wrong request, missing test \
+                 data or a broken endpoint; see the failures table):\n",
+            );
+            for f in self.failing().iter().take(5) {
                 out.push_str(&format!("    {}: {}\n", label(f), f.summary));
             }
-            if others.len() > 10 {
-                out.push_str(&format!("    ... and {} more\n", others.len() - 10));
+            if self.failing().len() > 5 {
+                out.push_str(&format!("    ... and {} more\n", self.failing().len() - 5));
             }
+        }
+        // Endpoints seen at too few load levels say nothing; many of them usually are one
+        // endpoint under many URLs, which `name=` groups.
+        let (rare, judged): (Vec<&Finding>, Vec<&Finding>) = self
+            .others()
+            .iter()
+            .partition(|f| f.levels.len() < MIN_LEVELS && not_judged.is_none());
+        let listed: Vec<&Finding> = if rare.len() <= 3 {
+            judged.iter().chain(rare.iter()).copied().collect()
+        } else {
+            judged
+        };
+        if !listed.is_empty() {
+            out.push_str("  Other endpoints:\n");
+            for f in listed.iter().take(10) {
+                out.push_str(&format!("    {}: {}\n", label(f), f.summary));
+            }
+            if listed.len() > 10 {
+                out.push_str(&format!("    ... and {} more\n", listed.len() - 10));
+            }
+        }
+        if rare.len() > 3 {
+            out.push_str(&format!(
+                "  {} endpoints were seen at fewer than {MIN_LEVELS} load levels (e.g. {}), too \
+                 rarely to judge; if they are one endpoint under many URLs, group them with \
+                 name=\n",
+                rare.len(),
+                label(rare[0])
+            ));
         }
         out.push_str(&format!("  Capacity: {}\n\n", self.capacity.summary));
         out

@@ -344,6 +344,13 @@ fn diagnosis_html(out: &mut String, d: &Diagnosis) {
         esc(&d.overall.summary),
         esc(&d.capacity.summary)
     );
+    if let Some(note) = d.overall_note() {
+        let _ = writeln!(
+            out,
+            "<p class=\"muted\" id=\"overall-note\">{}</p>",
+            esc(&note)
+        );
+    }
     if let Some(why) = d.not_judged() {
         out.push_str(&format!(
             "<p><b>Culprits:</b> not judged — {}.</p>\n",
@@ -365,6 +372,23 @@ fn diagnosis_html(out: &mut String, d: &Diagnosis) {
         }
         out.push_str("</ol>\n");
     }
+    if !d.failing().is_empty() {
+        let _ = writeln!(
+            out,
+            "<h3>Failing at every load</h3><p class=\"muted\">{}</p><ul id=\"failing\">",
+            esc(Pattern::Failing.hint())
+        );
+        for f in d.failing() {
+            let _ = writeln!(
+                out,
+                "<li class=\"bad\"><b>{} {}</b>: {}</li>",
+                esc(&f.method),
+                esc(&f.name),
+                esc(&f.summary)
+            );
+        }
+        out.push_str("</ul>\n");
+    }
     out.push_str("<h3>Every endpoint</h3><table><thead><tr><th>Endpoint</th><th>Pattern</th><th>Knee (users / RPS)</th><th>Baseline</th><th>Peak</th><th>Failures</th></tr></thead><tbody>\n");
     for f in &d.endpoints {
         let knee = f.knee.map_or("-".to_string(), |k| {
@@ -375,8 +399,12 @@ fn diagnosis_html(out: &mut String, d: &Diagnosis) {
             "<tr><td>{} {}</td><td class=\"{}\">{}</td><td>{}</td><td>{} ms</td><td>{} ms</td><td>{:.1}% → {:.1}%</td></tr>\n",
             esc(&f.method),
             esc(&f.name),
-            pattern_class(f.pattern),
-            f.pattern.label(),
+            if f.minor { "muted" } else { pattern_class(f.pattern) },
+            if f.minor {
+                format!("{} (minor)", f.pattern.label())
+            } else {
+                f.pattern.label().to_string()
+            },
             knee,
             ms(f.baseline_ms),
             ms(f.peak_ms),

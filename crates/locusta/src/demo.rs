@@ -1,8 +1,11 @@
 //! `locusta demo` and `locusta demo-target`: a real load test with nothing to set up.
 //!
 //! `demo` starts the built-in shop target on a free loopback port and runs the built-in shop
-//! users against it headless (20 users, 10 per second, 15 seconds unless flags say otherwise),
-//! with every Locust flag available (`--csv`, `--json`, `-u`, ...). With `-H` it runs the same
+//! users against it headless, with every Locust flag available (`--csv`, `--json`, `-u`, ...).
+//! By default it ramps to [`DEMO_USERS`] users at [`DEMO_SPAWN_RATE`] per second for
+//! [`DEMO_SECONDS`] seconds, and its target's checkout holds the inventory lock for
+//! [`DEMO_CHECKOUT_HOLD`]: far enough for the checkouts to queue, so the diagnosis printed at
+//! the end names the lock's endpoint, its knee and the capacity. With `-H` it runs the same
 //! users against another host. `demo-target` serves the target alone, for trying locustfiles.
 
 use std::ffi::OsString;
@@ -14,6 +17,17 @@ use locusta_options::Source;
 use crate::cli::{parse, run_parsed};
 use crate::demo_users::demo_user_classes;
 use crate::locustfile::Locustfile;
+
+/// Users the demo ramps to by default.
+pub const DEMO_USERS: u64 = 240;
+/// Users started per second by default: the ramp takes the whole run.
+pub const DEMO_SPAWN_RATE: f64 = 12.0;
+/// Seconds the demo runs by default.
+pub const DEMO_SECONDS: u64 = 20;
+/// How long a checkout of the demo's own target holds the global inventory lock: a payment
+/// call inside a transaction. The shop users check out about 0.06 times a second each, so the
+/// lock is busy all the time from about 170 users on, and checkouts queue well before that.
+pub const DEMO_CHECKOUT_HOLD: std::time::Duration = std::time::Duration::from_millis(100);
 
 fn is_default(parsed: &locusta_options::Parsed, key: &str) -> bool {
     matches!(parsed.sources.get(key), None | Some(Source::Default))
@@ -30,20 +44,24 @@ pub fn run_demo(args: Vec<OsString>) -> i32 {
         parsed.options.headless = true;
     }
     if is_default(&parsed, "num_users") {
-        parsed.options.num_users = Some(20);
+        parsed.options.num_users = Some(DEMO_USERS);
     }
     if is_default(&parsed, "spawn_rate") {
-        parsed.options.spawn_rate = Some(10.0);
+        parsed.options.spawn_rate = Some(DEMO_SPAWN_RATE);
     }
     if is_default(&parsed, "run_time") && !parsed.options.find_capacity {
-        parsed.options.run_time = Some(15);
+        parsed.options.run_time = Some(DEMO_SECONDS);
     }
     let mut server = None;
     let default_host = if parsed.options.host.is_some() {
         None
     } else {
         let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
-        match DemoServer::start(addr, DemoConfig::default()) {
+        let config = DemoConfig {
+            checkout_hold: DEMO_CHECKOUT_HOLD,
+            ..DemoConfig::default()
+        };
+        match DemoServer::start(addr, config) {
             Ok(s) => {
                 let url = s.base_url();
                 eprintln!("locusta demo: shop target listening on {url}");

@@ -225,6 +225,7 @@ fn level(users: f64, latency_ms: f64, fail_ratio: f64) -> Level {
         slo_latency_ms: latency_ms,
         slo_fail_ratio: fail_ratio,
         secs: 3,
+        requests: 300,
     }
 }
 
@@ -379,4 +380,114 @@ fn periodic_throughput_collapses_are_a_sawtooth() {
         .map(|t| (t, if t % 6 == 0 { 0.0 } else { 4.0 }))
         .collect();
     assert_eq!(throughput_dip_period(&thin), None);
+}
+
+#[test]
+fn an_endpoint_failing_at_every_load_is_failing_not_healthy() {
+    // The seed shop's checkout with an empty cart: every request fails, from the lowest load on,
+    // so its failure ratio never "grows" and it used to read as a green "none".
+    let broken = |_: u64, _| (3.0, 1.0);
+    let flaky = |_: u64, _| (3.0, 0.3);
+    let rec = history(&[("/ok", &flat), ("/orders", &broken), ("/flaky", &flaky)]);
+    let d = diagnose(&rec, &Slo::default());
+    let text = d.text();
+    assert_eq!(find(&d, "/orders").pattern, Pattern::Failing, "{text}");
+    assert_eq!(find(&d, "/flaky").pattern, Pattern::Failing, "{text}");
+    assert_eq!(find(&d, "/ok").pattern, Pattern::None, "{text}");
+    assert!(d.culprits().is_empty(), "{text}");
+    // Most failures first, right after the (absent) culprits.
+    let failing: Vec<&str> = d.failing().iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(failing, ["/orders", "/flaky"], "{text}");
+    assert_eq!(d.others().len(), 1, "{text}");
+    assert!(text.contains("Failing at every load"), "{text}");
+    assert!(
+        text.contains("GET /orders: failing at every load: 100% of its requests failed at 5 users, 100% at 50 users"),
+        "{text}"
+    );
+    // The total fails from the start too, and the note says where that comes from.
+    assert_eq!(d.overall.pattern, Pattern::Failing, "{text}");
+    let note = d.overall_note().unwrap();
+    assert!(note.contains("failing at every load"), "{note}");
+    // A failure burst growing with load is a cliff, not "failing".
+    let cliff = |u: u64, _| if u <= 25 { (4.0, 0.0) } else { (4.0, 0.6) };
+    let d = diagnose(&history(&[("/cliff", &cliff)]), &Slo::default());
+    assert_eq!(find(&d, "/cliff").pattern, Pattern::Cliff, "{}", d.text());
+}
+
+#[test]
+fn a_total_that_moves_while_no_endpoint_degrades_is_the_mix() {
+    let lv: Vec<Level> = (1..=6)
+        .map(|i| level(10.0 * i as f64, 3.0 + 4.0 * i as f64, 0.0))
+        .collect();
+    let flat_levels: Vec<Level> = (1..=6).map(|i| level(10.0 * i as f64, 3.0, 0.0)).collect();
+    let finding = |name: &str, levels: Vec<Level>, pattern| Finding {
+        method: "GET".into(),
+        name: name.into(),
+        pattern,
+        minor: false,
+        knee: None,
+        baseline_ms: 3.0,
+        peak_ms: 3.0,
+        fail_before: 0.0,
+        fail_peak: 0.0,
+        period_s: None,
+        levels,
+        summary: String::new(),
+    };
+    let d = Diagnosis {
+        slo: Slo::default(),
+        users_range: (10.0, 60.0),
+        load_unit: "users",
+        overall: finding("Aggregated", lv, Pattern::Linear),
+        endpoints: vec![finding("/a", flat_levels, Pattern::None)],
+        culprit_count: 0,
+        failing_count: 0,
+        capacity: capacity(&[], &Slo::default(), "users"),
+    };
+    let note = d.overall_note().unwrap();
+    assert!(note.contains("mix of requests"), "{note}");
+    assert!(d.text().contains("mix of requests"), "{}", d.text());
+}
+
+#[test]
+fn a_rise_small_next_to_the_objective_is_minor_not_a_culprit() {
+    // A sub-millisecond endpoint slowed to ~20 ms by a busy machine, next to the objective's
+    // 500 ms: shown as linear, blamed on nothing. With a 50 ms objective it is a culprit.
+    let busy = |u: u64, _| (0.3 + 0.4 * u as f64, 0.0);
+    let rec = history(&[("/busy", &busy)]);
+    let d = diagnose(&rec, &Slo::default());
+    let f = find(&d, "/busy");
+    assert_eq!(f.pattern, Pattern::Linear, "{}", d.text());
+    assert!(f.minor, "{}", d.text());
+    assert!(d.culprits().is_empty(), "{}", d.text());
+    assert!(d
+        .text()
+        .contains("minor: it stays within a tenth of the objective's 500 ms limit"));
+    let d = diagnose(&rec, &Slo::parse("p95<50ms").unwrap());
+    assert_eq!(d.culprits().len(), 1, "{}", d.text());
+    assert!(!find(&d, "/busy").minor);
+}
+
+#[test]
+fn a_ramps_slow_start_is_not_a_throughput_collapse() {
+    // The rate climbs by 1.5 requests a second each second, with a start of empty seconds and
+    // +-40 % noise: no stall, although the early seconds are under a third of the run's median.
+    let series: Vec<(i64, f64)> = (0..40)
+        .map(|i| {
+            let noise = 1.0 + 0.4 * (((i * 7919) % 11) as f64 - 5.0) / 5.0;
+            let rate = if [0, 2, 5].contains(&i) {
+                0.0
+            } else {
+                1.5 * i as f64 * noise
+            };
+            (i, rate)
+        })
+        .collect();
+    assert_eq!(throughput_dip_period(&series), None);
+    // Real stalls: 2 seconds of every 6 at a tenth of the rate.
+    let stalls: Vec<(i64, f64)> = (0..40)
+        .map(|i| (i, if i % 6 < 2 { 3.0 } else { 30.0 }))
+        .collect();
+    let period = throughput_dip_period(&stalls).expect("a period");
+    assert!((period - 6.0).abs() < 0.5, "{period}");
 }
