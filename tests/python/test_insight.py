@@ -7,7 +7,7 @@ import subprocess
 import time
 import urllib.request
 
-from conftest import lf, locusta_cmd
+from conftest import EXAMPLES, lf, locusta_cmd
 
 
 def test_thresholds_junit_and_report(run_locustfile, target, tmp_path):
@@ -39,6 +39,28 @@ def test_thresholds_junit_and_report(run_locustfile, target, tmp_path):
     names = {e["name"] for e in diagnosis["endpoints"]}
     assert "/_test/status/404" in names
     assert "Request Statistics" in html and "<script src" not in html
+
+
+def test_seed_shop_checkout_failing_at_every_load_is_not_healthy(run_locustfile, target, tmp_path):
+    """The seed shop's checkout fails whenever the cart is empty, from the lowest load on: the
+    diagnosis lists it as failing (console and report), not as a healthy "none", and blames no
+    culprit for it."""
+    import os
+
+    report = tmp_path / "shop.html"
+    run = run_locustfile(os.path.join(EXAMPLES, "seed_shop.py"), target, "--html", str(report),
+                         users=40, rate=8, time_s="8s")
+    assert "Failing at every load" in run.stderr, run.stderr
+    assert "POST /api/orders: failing at every load" in run.stderr, run.stderr
+    html = report.read_text()
+    start = html.index('id="locusta-diagnosis">') + len('id="locusta-diagnosis">')
+    diagnosis = json.loads(html[start : html.index("</script>", start)])
+    orders = next(e for e in diagnosis["endpoints"] if e["name"] == "/api/orders")
+    assert orders["pattern"] == "failing", orders
+    culprits = [e["name"] for e in diagnosis["endpoints"][: diagnosis["culprit_count"]]]
+    assert "/api/orders" not in culprits
+    assert diagnosis["failing_count"] >= 1
+    assert 'id="failing"' in html and "Failing at every load" in html
 
 
 def test_malformed_threshold_and_unsupported_flags(run_locustfile, target):
