@@ -594,15 +594,30 @@ fn finding(
     slo: &Slo,
 ) -> Option<Finding> {
     let pct = slo.percentile_index;
-    let lv = levels(points, pick, pct);
-    if lv.is_empty() {
+    let all = levels(points, pick, pct);
+    if all.is_empty() {
         return None;
     }
+    // A level's percentile says something only over enough requests: a p95 of 5 requests is
+    // their maximum, and one slow request makes a "degradation". Patterns are judged on the
+    // levels with at least 1 / (1 - q) requests (20 for p95, 100 for p99).
+    let min_requests = (1.0 / (1.0 - PERCENTILES[pct])).round() as u64;
+    let thick: Vec<Level> = all
+        .iter()
+        .filter(|l| l.requests >= min_requests)
+        .cloned()
+        .collect();
+    let too_thin = thick.len() < MIN_LEVELS && all.len() >= MIN_LEVELS;
+    let lv = if thick.is_empty() { all.clone() } else { thick };
     let series: Vec<(i64, f64)> = points
         .iter()
         .filter_map(|p| pick(p).and_then(|c| c.pct).map(|x| (p.t, x[pct])))
         .collect();
-    let (mut pattern, mut knee_idx, mut period) = classify(&lv, &series);
+    let (mut pattern, mut knee_idx, mut period) = if too_thin {
+        (Pattern::Undetermined, None, None)
+    } else {
+        classify(&lv, &series)
+    };
     // A closed model hides a stall's latency (the stalled users send nothing meanwhile) but not
     // its hole in the throughput: periodic collapses of this series' requests per second.
     let mut dips = false;
@@ -611,8 +626,8 @@ fn finding(
             (pattern, knee_idx, period, dips) = (Pattern::Sawtooth, None, Some(p), true);
         }
     }
+    let failing = failing_from_the_start(&all[..all.len().div_ceil(3).max(1)], &all);
     let third = lv.len().div_ceil(3).max(1);
-    let failing = failing_from_the_start(&lv[..third], &lv);
     if failing {
         (pattern, knee_idx, period) = (Pattern::Failing, None, None);
     }
@@ -704,6 +719,11 @@ fn finding(
             fail_peak * 100.0
         ));
     }
+    if too_thin && pattern == Pattern::Undetermined {
+        summary.push_str(&format!(
+            " (fewer than {min_requests} requests at most load levels, too few to judge its {p})"
+        ));
+    }
     if minor {
         summary.push_str(&format!(
             "; minor: it stays within a tenth of the objective's {} limit",
@@ -731,9 +751,9 @@ fn fails_of(l: &Level) -> u64 {
     (l.slo_fail_ratio * l.requests as f64).round() as u64
 }
 
-/// Whether a series fails from its lowest load levels on: at least
-/// [`FAILING_RATIO`] of the requests of `lowest` (and of the whole series) failed, and at
-/// least 3 of them. An endpoint that fails whatever the load is broken, not overloaded, and
+/// Whether a series fails from its lowest load levels on: at least [`FAILING_RATIO`] of the
+/// requests of `lowest` and of the whole series failed, at least 3 in all (a checkout done a
+/// few times a second fails only once or twice at the lowest levels). An endpoint that fails whatever the load is broken, not overloaded, and
 /// must not read as healthy ("none") because its failure ratio never grew.
 fn failing_from_the_start(lowest: &[Level], all: &[Level]) -> bool {
     let pooled = |ls: &[Level]| {
@@ -742,9 +762,9 @@ fn failing_from_the_start(lowest: &[Level], all: &[Level]) -> bool {
             .fold((0u64, 0u64), |(r, f), l| (r + l.requests, f + fails_of(l)));
         (f, f as f64 / r.max(1) as f64)
     };
-    let (low_failures, low_ratio) = pooled(lowest);
-    let (_, ratio) = pooled(all);
-    low_failures >= 3 && low_ratio >= FAILING_RATIO && ratio >= FAILING_RATIO
+    let (_, low_ratio) = pooled(lowest);
+    let (failures, ratio) = pooled(all);
+    failures >= 3 && low_ratio >= FAILING_RATIO && ratio >= FAILING_RATIO
 }
 
 /// Share of failed requests from which an endpoint failing at its lowest load is "failing".
@@ -1037,8 +1057,8 @@ impl Diagnosis {
                 out.push_str(&format!("    ... and {} more\n", self.failing().len() - 5));
             }
         }
-        // Endpoints seen at too few load levels say nothing; many of them usually are one
-        // endpoint under many URLs, which `name=` groups.
+        // Endpoints with too few requests at too few load levels say nothing; many of them
+        // usually are one endpoint under many URLs, which `name=` groups.
         let (rare, judged): (Vec<&Finding>, Vec<&Finding>) = self
             .others()
             .iter()
@@ -1058,10 +1078,11 @@ impl Diagnosis {
             }
         }
         if rare.len() > 3 {
+            let p = format!("p{}", PERCENTILES[self.slo.percentile_index] * 100.0);
             out.push_str(&format!(
-                "  {} endpoints were seen at fewer than {MIN_LEVELS} load levels (e.g. {}), too \
-                 rarely to judge; if they are one endpoint under many URLs, group them with \
-                 name=\n",
+                "  {} endpoints had too few requests to judge (a {p} needs enough requests at \
+                 each of {MIN_LEVELS} load levels; e.g. {}); if they are one endpoint under many \
+                 URLs, group them with name=\n",
                 rare.len(),
                 label(rare[0])
             ));

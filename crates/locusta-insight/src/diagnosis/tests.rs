@@ -491,3 +491,36 @@ fn a_ramps_slow_start_is_not_a_throughput_collapse() {
     let period = throughput_dip_period(&stalls).expect("a period");
     assert!((period - 6.0).abs() < 0.5, "{period}");
 }
+
+#[test]
+fn a_few_requests_per_level_are_too_few_to_judge_a_percentile() {
+    // A login done once per user while the users ramp: 4 requests per second, the slowest one
+    // of them growing with a busy machine. Its p95 is its maximum: not judged, and no culprit.
+    let mut rec = Recorder::new();
+    rec.track("POST", "/login");
+    for i in 0..30i64 {
+        let users = 5 + 5 * (i as u64 / 3);
+        let login = cell(0.4 + 10.0 * i as f64, 4, 0);
+        rec.push(Point {
+            t: 1000 + i,
+            secs: 1,
+            users,
+            target_rate: None,
+            total: cell(0.4 + 10.0 * i as f64, 4, 0),
+            endpoints: vec![login],
+        });
+    }
+    let d = diagnose(&rec, &Slo::default());
+    let f = find(&d, "/login");
+    assert_eq!(f.pattern, Pattern::Undetermined, "{}", d.text());
+    assert!(
+        f.summary
+            .contains("fewer than 20 requests at most load levels, too few to judge its p95"),
+        "{}",
+        f.summary
+    );
+    assert!(d.culprits().is_empty());
+    // With p50 as the objective 2 requests a level are enough.
+    let d = diagnose(&rec, &Slo::parse("p50<100ms").unwrap());
+    assert_eq!(find(&d, "/login").pattern, Pattern::Linear, "{}", d.text());
+}
