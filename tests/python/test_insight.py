@@ -136,3 +136,28 @@ def test_open_model_counts_from_the_intended_start(run_locustfile, target, tmp_p
     assert "Open model: 20.00 iterations per second" in opened.stderr
     html = report.read_text()
     assert "open model:" in html and "late" in html
+
+
+def test_report_script_is_every_locustfile_given(run_locustfile, target, tmp_path):
+    for name, path in (("one.py", "/"), ("two.py", "/about/")):
+        (tmp_path / name).write_text(
+            "from locust import HttpUser, constant, task\n"
+            f"class {name[:-3].title()}(HttpUser):\n"
+            "    wait_time = constant(0.1)\n"
+            "    @task\n"
+            "    def t(self):\n"
+            f"        self.client.get({path!r})\n"
+        )
+    report = tmp_path / "two.html"
+    run = run_locustfile(f"{tmp_path / 'one.py'},{tmp_path / 'two.py'}", target, "--html", str(report),
+                         users=2, time_s="1s")
+    assert run.code == 0, run.stderr[-2000:]
+    assert "<b>Script:</b> one.py, two.py</p>" in report.read_text()
+
+
+def test_demo_report_is_named_after_the_demo_not_the_interpreter(tmp_path):
+    report = tmp_path / "demo.html"
+    proc = subprocess.run(locusta_cmd() + ["demo", "-u", "2", "-t", "1s", "--only-summary", "--html", str(report)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "<b>Script:</b> locusta-demo</p>" in report.read_text()
