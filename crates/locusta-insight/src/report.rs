@@ -41,15 +41,26 @@ pub const MAX_ENDPOINT_CHARTS: usize = 24;
 /// Percentiles of the response-time table (Locust's `PERCENTILES_FOR_HTML_REPORT`).
 const REPORT_PERCENTILES: [f64; 8] = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0];
 
-/// One user class in the final ratio.
+/// One user class or task in the final ratio, with the tasks below it (a class's tasks, a
+/// nested task set's tasks).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RatioClass {
-    /// Class name.
+pub struct RatioNode {
+    /// Class or task name.
     pub name: String,
-    /// Share of the users (0..1).
+    /// Its share (0..1): of the users for a class; for a task, of its parent's runs (per class)
+    /// or of all runs (total).
     pub ratio: f64,
-    /// Tasks and their share within the class.
-    pub tasks: Vec<(String, f64)>,
+    /// The tasks below it.
+    pub tasks: Vec<RatioNode>,
+}
+
+/// The final ratio of user classes and tasks, the two trees `--show-task-ratio` prints.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FinalRatio {
+    /// Each class's share of the users, its tasks' shares within the class.
+    pub per_class: Vec<RatioNode>,
+    /// The same tree with every task's share of all task runs.
+    pub total: Vec<RatioNode>,
 }
 
 /// What the report says about the run besides the statistics.
@@ -70,7 +81,7 @@ pub struct RunInfo {
     /// Unix end (0: use the last request time).
     pub end_unix: f64,
     /// The final ratio of user classes and tasks (empty: not shown).
-    pub final_ratio: Vec<RatioClass>,
+    pub final_ratio: FinalRatio,
     /// The open model's summary (iterations, late starts), when it drove the load.
     pub open_model: Option<String>,
 }
@@ -387,6 +398,19 @@ fn diagnosis_html(out: &mut String, d: &Diagnosis) {
     out.push_str("</tbody></table></section>\n");
 }
 
+/// A ratio tree as nested lists (depth is bounded by the locustfile's task sets).
+fn ratio_list(out: &mut String, nodes: &[RatioNode]) {
+    out.push_str("<ul>");
+    for n in nodes {
+        let _ = write!(out, "<li>{:.1}% {}", n.ratio * 100.0, esc(&n.name));
+        if !n.tasks.is_empty() {
+            ratio_list(out, &n.tasks);
+        }
+        out.push_str("</li>");
+    }
+    out.push_str("</ul>\n");
+}
+
 fn duration_text(secs: f64) -> String {
     let s = secs.max(0.0).round() as u64;
     let (h, m, s) = (s / 3600, (s % 3600) / 60, s % 60);
@@ -548,16 +572,12 @@ pub fn render(input: &ReportInput<'_>) -> String {
     out.push_str("<div class=\"charts\"><div class=\"chart\" id=\"chart-rps\"></div><div class=\"chart\" id=\"chart-rt\"></div><div class=\"chart\" id=\"chart-users\"></div></div>\n");
     out.push_str("<h3>Latency per endpoint</h3><div class=\"charts\" id=\"endpoint-charts\"></div></section>\n");
 
-    if !info.final_ratio.is_empty() {
-        out.push_str("<section id=\"ratio\"><h2>Final ratio</h2><ul>\n");
-        for c in &info.final_ratio {
-            let _ = write!(out, "<li>{:.1}% {}<ul>", c.ratio * 100.0, esc(&c.name));
-            for (t, r) in &c.tasks {
-                let _ = write!(out, "<li>{:.1}% {}</li>", r * 100.0, esc(t));
-            }
-            out.push_str("</ul></li>\n");
-        }
-        out.push_str("</ul></section>\n");
+    if !info.final_ratio.per_class.is_empty() {
+        out.push_str("<section id=\"ratio\"><h2>Final ratio</h2>\n<h3>Per user class</h3>\n");
+        ratio_list(&mut out, &info.final_ratio.per_class);
+        out.push_str("<h3>Total</h3>\n");
+        ratio_list(&mut out, &info.final_ratio.total);
+        out.push_str("</section>\n");
     }
 
     if let Some(d) = input.diagnosis {
@@ -616,6 +636,91 @@ mod tests {
     use super::*;
     use crate::history::{Cell, Point};
     use locusta_stats::{Sample, StatsHub, StatsLimits};
+
+    /// Records `secs` seconds of 5 requests a second on each `(name, ms, failing)` endpoint,
+    /// samples the history each second with `users` (or the open model's `rate`), and renders
+    /// the report with its diagnosis.
+    fn report_of(
+        endpoints: &[(&str, u64, bool)],
+        secs: u64,
+        users: u64,
+        rate: Option<f64>,
+        info: &RunInfo,
+    ) -> String {
+        let hub = StatsHub::new_at(StatsLimits::default(), 1000.0);
+        let mut rec = Recorder::new();
+        for sec in 0..secs {
+            for &(name, ms, failing) in endpoints {
+                // `/once...` endpoints are requested in the first second only.
+                if sec > 0 && name.starts_with("/once") {
+                    continue;
+                }
+                for i in 0..5u64 {
+                    hub.record_at(
+                        &Sample {
+                            method: "GET",
+                            name,
+                            response_time_us: Some(ms * 1000 + i),
+                            content_length: 0,
+                            error: failing.then_some("boom"),
+                        },
+                        1000.0 + sec as f64 + i as f64 / 10.0,
+                    );
+                }
+            }
+            hub.merge();
+            hub.read(|agg| rec.sample(agg, users, rate, 1001.5 + sec as f64));
+        }
+        let d = crate::diagnosis::diagnose(&rec, &crate::diagnosis::Slo::default());
+        hub.read(|agg| {
+            render(&ReportInput {
+                agg,
+                history: &rec,
+                diagnosis: Some(&d),
+                thresholds: &[],
+                info,
+            })
+        })
+    }
+
+    #[test]
+    fn final_ratio_shows_both_trees_with_nested_task_sets() {
+        let node = |name: &str, ratio: f64, tasks: Vec<RatioNode>| RatioNode {
+            name: name.into(),
+            ratio,
+            tasks,
+        };
+        let info = RunInfo {
+            final_ratio: FinalRatio {
+                per_class: vec![node(
+                    "Shopper",
+                    1.0,
+                    vec![
+                        node("home", 0.5, vec![]),
+                        node("Browse", 0.5, vec![node("listing", 0.75, vec![])]),
+                    ],
+                )],
+                total: vec![node(
+                    "Shopper",
+                    1.0,
+                    vec![
+                        node("home", 0.5, vec![]),
+                        node("Browse", 0.5, vec![node("listing", 0.375, vec![])]),
+                    ],
+                )],
+            },
+            ..RunInfo::default()
+        };
+        let html = report_of(&[("/a", 5, false)], 2, 1, None, &info);
+        let section = &html[html.find("<section id=\"ratio\">").expect("ratio")..];
+        let section = &section[..section.find("</section>").expect("end")];
+        assert!(section.contains("<h3>Per user class</h3>") && section.contains("<h3>Total</h3>"));
+        assert!(
+            section.contains("<li>50.0% Browse<ul><li>75.0% listing</li></ul>"),
+            "{section}"
+        );
+        assert!(section.contains("<li>37.5% listing</li>"), "{section}");
+    }
 
     #[test]
     fn placeholders() {

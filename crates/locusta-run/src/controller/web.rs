@@ -253,7 +253,7 @@ impl Controller {
         if waiting.is_empty() {
             return;
         }
-        let html = self.insight.report_now(&self.stats);
+        let html = self.insight.report_now(&self.stats, &self.last_counts);
         for tx in waiting {
             let _ = tx.send(html.clone());
         }
