@@ -136,6 +136,8 @@ def test_open_model_counts_from_the_intended_start(run_locustfile, target, tmp_p
     assert "Open model: 20.00 iterations per second" in opened.stderr
     html = report.read_text()
     assert "open model:" in html and "late" in html
+    # One arrival rate all along: said in iterations per second, as one level.
+    assert "<p>Load held at 20 it/s (a single level); objective" in html, _section(html, "diagnosis")
 
 
 def _section(html, id):
@@ -182,3 +184,12 @@ def test_demo_report_is_named_after_the_demo_not_the_interpreter(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "<b>Script:</b> locusta-demo</p>" in report.read_text()
 
+
+def test_report_of_a_run_without_requests_says_why_there_is_no_diagnosis(run_locustfile, tmp_path):
+    report = tmp_path / "idle.html"
+    run = run_locustfile(lf("sleepers.py"), None, "--html", str(report), users=2, time_s="1s")
+    assert run.code == 0, run.stderr[-2000:]
+    assert "Diagnosis: not judged, no load level was measured" in run.stderr
+    diagnosis = _section(report.read_text(), "diagnosis")
+    assert "Diagnosis: not judged, no load level was measured" in diagnosis, diagnosis
+    assert "0 to 0" not in diagnosis and "<table>" not in diagnosis, diagnosis

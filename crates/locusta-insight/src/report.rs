@@ -338,14 +338,33 @@ fn pattern_class(p: Pattern) -> &'static str {
 
 fn diagnosis_html(out: &mut String, d: &Diagnosis) {
     out.push_str("<section id=\"diagnosis\"><h2>Diagnosis</h2>\n");
+    if d.overall.levels.is_empty() {
+        // Nothing was measured: the console's one sentence, not a table of zeros.
+        let _ = write!(
+            out,
+            "<p class=\"muted\">{}</p>\n</section>\n",
+            esc(d.text().trim())
+        );
+        return;
+    }
+    let levels = &d.overall.levels;
+    let load = if let [only] = levels.as_slice() {
+        format!(
+            "Load held at {:.0} {} (a single level)",
+            only.users, d.load_unit
+        )
+    } else {
+        format!(
+            "Load from {:.0} to {:.0} {} over {} levels",
+            d.users_range.0,
+            d.users_range.1,
+            d.load_unit,
+            levels.len()
+        )
+    };
     let _ = write!(
         out,
-        "<p>Load from {:.0} to {:.0} {} over {} level{}; objective <code>{}</code>.</p>\n",
-        d.users_range.0,
-        d.users_range.1,
-        d.load_unit,
-        d.overall.levels.len(),
-        if d.overall.levels.len() == 1 { "" } else { "s" },
+        "<p>{load}; objective <code>{}</code>.</p>\n",
         esc(&d.slo.text)
     );
     let _ = write!(
@@ -376,7 +395,11 @@ fn diagnosis_html(out: &mut String, d: &Diagnosis) {
         }
         out.push_str("</ol>\n");
     }
-    out.push_str("<h3>Every endpoint</h3><table><thead><tr><th>Endpoint</th><th>Pattern</th><th>Knee (users / RPS)</th><th>Baseline</th><th>Peak</th><th>Failures</th></tr></thead><tbody>\n");
+    let _ = write!(
+        out,
+        "<h3>Every endpoint</h3><table><thead><tr><th>Endpoint</th><th>Pattern</th><th>Knee ({} / RPS)</th><th>Baseline</th><th>Peak</th><th>Failures</th></tr></thead><tbody>\n",
+        d.load_unit
+    );
     for f in &d.endpoints {
         let knee = f.knee.map_or("-".to_string(), |k| {
             format!("{:.0} / {:.1}", k.users, k.rps)
@@ -681,6 +704,49 @@ mod tests {
                 info,
             })
         })
+    }
+
+    #[test]
+    fn a_run_without_requests_says_why_it_was_not_judged() {
+        let d = crate::diagnosis::diagnose(&Recorder::new(), &crate::diagnosis::Slo::default());
+        let hub = StatsHub::new_at(StatsLimits::default(), 1000.0);
+        let html = hub.read(|agg| {
+            render(&ReportInput {
+                agg,
+                history: &Recorder::new(),
+                diagnosis: Some(&d),
+                thresholds: &[],
+                info: &RunInfo::default(),
+            })
+        });
+        let section = &html[html.find("id=\"diagnosis\"").expect("diagnosis")..];
+        let section = &section[..section.find("</section>").expect("end")];
+        assert!(
+            section.contains("Diagnosis: not judged, no load level was measured"),
+            "{section}"
+        );
+        for zero in ["0 to 0", "Every endpoint", "Overall", "Capacity"] {
+            assert!(!section.contains(zero), "{zero}: {section}");
+        }
+    }
+
+    #[test]
+    fn one_open_model_level_is_said_plainly_in_iterations_per_second() {
+        let html = report_of(&[("/a", 5, false)], 4, 2, Some(20.0), &RunInfo::default());
+        assert!(
+            html.contains("<p>Load held at 20 it/s (a single level); objective"),
+            "{}",
+            &html[html.find("id=\"diagnosis\"").unwrap_or(0)..][..300]
+        );
+        let section = &html[html.find("id=\"diagnosis\"").expect("diagnosis")..];
+        let section = &section[..section.find("</section>").expect("end")];
+        assert!(
+            !section.contains("levels") && !section.contains("users"),
+            "{section}"
+        );
+        assert!(section.contains("Knee (it/s / RPS)"), "{section}");
+        let html = report_of(&[("/a", 5, false)], 4, 2, None, &RunInfo::default());
+        assert!(html.contains("<p>Load held at 2 users (a single level)"));
     }
 
     #[test]
