@@ -23,8 +23,8 @@ use quick_xml::escape::escape;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::diagnosis::{Diagnosis, Pattern};
-use crate::history::Recorder;
+use crate::diagnosis::{Diagnosis, Pattern, Slo};
+use crate::history::{Recorder, PERCENTILES};
 use crate::threshold::Outcome;
 
 const UPLOT_JS: &str = include_str!("../vendor/uPlot.iife.min.js");
@@ -36,8 +36,12 @@ pub const MAX_FAILURE_ROWS: usize = 200;
 pub const MAX_EXCEPTION_ROWS: usize = 100;
 /// Longest message or traceback shown, characters.
 pub const MAX_TEXT: usize = 2000;
-/// Endpoints with their own latency chart, at most (the busiest ones).
-pub const MAX_ENDPOINT_CHARTS: usize = 24;
+/// Endpoints with their own latency chart, at most: the ones with the most failures (up to
+/// half of them), then the slowest by the objective's percentile.
+pub const MAX_ENDPOINT_CHARTS: usize = 6;
+/// Endpoints that differ only by numbers in their URL, at least, for the report to suggest
+/// naming them.
+const URL_GROUP_HINT: usize = 3;
 /// Percentiles of the response-time table (Locust's `PERCENTILES_FOR_HTML_REPORT`).
 const REPORT_PERCENTILES: [f64; 8] = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0];
 
@@ -274,7 +278,77 @@ fn script_json(v: &serde_json::Value) -> String {
         .replace('\u{2029}', "\\u2029")
 }
 
-fn chart_data(history: &Recorder) -> serde_json::Value {
+/// An endpoint the report may chart: its index in the history, and what it is ranked by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartPick {
+    /// Index into [`Recorder::endpoints`].
+    pub index: usize,
+    /// The objective's percentile over the whole run, ms (as the statistics tables show it).
+    pub latency_ms: f64,
+    /// Failures over the run.
+    pub failures: u64,
+    /// Points of the history with requests (one is a dot, not a curve).
+    pub points: usize,
+}
+
+/// Which endpoints get a latency chart, in the order shown: those with the most failures (up
+/// to half of [`MAX_ENDPOINT_CHARTS`]), then the slowest by the percentile `pct` (0..1) over
+/// the run, those requested in more than one point of the history first (a single point is a
+/// dot, not a curve). Endpoints are the statistics table's entries (method and name, so
+/// `name=` groups URLs); only those with requests in the history count. Also returns how many
+/// of those are not charted.
+pub fn charted_endpoints(agg: &Aggregate, history: &Recorder, pct: f64) -> (Vec<ChartPick>, usize) {
+    let pts = history.points();
+    let mut candidates: Vec<ChartPick> = history
+        .endpoints()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (method, name))| {
+            let cells = pts.iter().filter_map(|p| p.endpoints.get(i));
+            let (points, failures) = cells
+                .filter(|c| c.requests > 0)
+                .fold((0usize, 0u64), |(n, f), c| (n + 1, f + c.failures));
+            if points == 0 {
+                return None;
+            }
+            let entry = agg.entry(name, method);
+            Some(ChartPick {
+                index: i,
+                latency_ms: entry
+                    .and_then(|e| e.percentiles(&[pct]).first().copied())
+                    .unwrap_or(0.0),
+                failures: entry.map_or(failures, |e| e.num_failures()),
+                points,
+            })
+        })
+        .collect();
+    let total = candidates.len();
+    let slowest = |a: &ChartPick, b: &ChartPick| {
+        (b.points > 1)
+            .cmp(&(a.points > 1))
+            .then(b.latency_ms.total_cmp(&a.latency_ms))
+            .then(a.index.cmp(&b.index))
+    };
+    candidates.sort_by(|a, b| {
+        b.failures
+            .cmp(&a.failures)
+            .then(b.latency_ms.total_cmp(&a.latency_ms))
+            .then(a.index.cmp(&b.index))
+    });
+    let failing = candidates
+        .iter()
+        .take(MAX_ENDPOINT_CHARTS / 2)
+        .take_while(|c| c.failures > 0)
+        .count();
+    let mut rest = candidates.split_off(failing);
+    rest.sort_by(slowest);
+    rest.truncate(MAX_ENDPOINT_CHARTS - failing);
+    candidates.extend(rest);
+    let left_out = total - candidates.len();
+    (candidates, left_out)
+}
+
+fn chart_data(agg: &Aggregate, history: &Recorder, pct_index: usize) -> (serde_json::Value, usize) {
     let pts = history.points();
     let t: Vec<i64> = pts.iter().map(|p| p.t).collect();
     let users: Vec<u64> = pts.iter().map(|p| p.users).collect();
@@ -285,47 +359,86 @@ fn chart_data(history: &Recorder) -> serde_json::Value {
         .collect();
     let pct =
         |i: usize| -> Vec<Option<f64>> { pts.iter().map(|p| p.total.pct.map(|x| x[i])).collect() };
-    // The busiest endpoints get their own chart.
-    let mut order: Vec<(usize, u64)> = history
-        .endpoints()
+    let pct_index = pct_index.min(PERCENTILES.len() - 1);
+    let label = format!("p{}", PERCENTILES[pct_index] * 100.0);
+    let (picks, left_out) = charted_endpoints(agg, history, PERCENTILES[pct_index]);
+    let endpoints: Vec<serde_json::Value> = picks
         .iter()
-        .enumerate()
-        .map(|(i, _)| {
-            (
-                i,
-                pts.iter()
-                    .map(|p| p.endpoints.get(i).map_or(0, |c| c.requests))
-                    .sum(),
-            )
-        })
-        .filter(|(_, n)| *n > 0)
-        .collect();
-    order.sort_by_key(|o| std::cmp::Reverse(o.1));
-    order.truncate(MAX_ENDPOINT_CHARTS);
-    order.sort_by_key(|(i, _)| *i);
-    let endpoints: Vec<serde_json::Value> = order
-        .iter()
-        .map(|&(i, _)| {
+        .map(|pick| {
+            let i = pick.index;
             let (m, n) = &history.endpoints()[i];
             let series = |k: usize| -> Vec<Option<f64>> {
                 pts.iter()
                     .map(|p| p.endpoints.get(i).and_then(|c| c.pct).map(|x| x[k]))
                     .collect()
             };
-            let rps: Vec<f64> = pts
-                .iter()
-                .map(|p| {
-                    p.endpoints.get(i).map_or(0.0, |c| c.requests as f64) / p.secs.max(1) as f64
-                })
-                .collect();
-            json!({"name": format!("{m} {n}"), "p50": series(0), "p95": series(2), "p99": series(3), "rps": rps})
+            let why = match pick.failures {
+                0 => format!("{label} {} ms", ms(pick.latency_ms)),
+                1 => format!("{label} {} ms, 1 failure", ms(pick.latency_ms)),
+                f => format!("{label} {} ms, {f} failures", ms(pick.latency_ms)),
+            };
+            json!({
+                "name": format!("{m} {n} ({why})"), "failures": pick.failures,
+                "p50": series(0), "p95": series(2), "p99": series(3),
+            })
         })
         .collect();
-    json!({
+    let data = json!({
         "t": t, "users": users, "rps": rps, "fails": fails,
         "p50": pct(0), "p90": pct(1), "p95": pct(2), "p99": pct(3),
         "endpoints": endpoints,
-    })
+    });
+    (data, left_out)
+}
+
+/// What the endpoint charts leave out, and a hint when many endpoints are one URL with
+/// different numbers in it (a locustfile without `name=`); `None` when every endpoint is
+/// charted and there is nothing to hint.
+fn endpoint_note(
+    data: &serde_json::Value,
+    left_out: usize,
+    pct_index: usize,
+    history: &Recorder,
+) -> Option<String> {
+    let charted = data["endpoints"].as_array().map_or(&[][..], Vec::as_slice);
+    let mut parts = Vec::new();
+    if left_out > 0 {
+        let pct = format!(
+            "p{}",
+            PERCENTILES[pct_index.min(PERCENTILES.len() - 1)] * 100.0
+        );
+        let failing = charted
+            .iter()
+            .any(|e| e["failures"].as_u64().unwrap_or(0) > 0);
+        parts.push(format!(
+            "Charted: the {} endpoint{} {}; {left_out} other endpoint{} not charted (every \
+             endpoint is in the tables above).",
+            charted.len(),
+            if charted.len() == 1 { "" } else { "s" },
+            if failing {
+                format!("with the most failures, then the slowest by {pct}")
+            } else {
+                format!("slowest by {pct}")
+            },
+            if left_out == 1 { " is" } else { "s are" },
+        ));
+    }
+    // URLs that differ only by numbers (`/item/1`, `/item/2`, ...).
+    let mut shapes: HashMap<(&str, String), usize> = HashMap::new();
+    for (m, n) in history.endpoints() {
+        *shapes.entry((m.as_str(), error_shape(n))).or_default() += 1;
+    }
+    if let Some(((m, shape), count)) = shapes
+        .into_iter()
+        .filter(|(_, c)| *c >= URL_GROUP_HINT)
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+    {
+        parts.push(format!(
+            "{count} endpoints are one URL with different numbers ({m} {shape}): give their \
+             requests a name (name=...) to see them as one row and one chart."
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join(" "))
 }
 
 fn pattern_class(p: Pattern) -> &'static str {
@@ -593,7 +706,19 @@ pub fn render(input: &ReportInput<'_>) -> String {
         out.push_str("<p>No history was recorded.</p>\n");
     }
     out.push_str("<div class=\"charts\"><div class=\"chart\" id=\"chart-rps\"></div><div class=\"chart\" id=\"chart-rt\"></div><div class=\"chart\" id=\"chart-users\"></div></div>\n");
-    out.push_str("<h3>Latency per endpoint</h3><div class=\"charts\" id=\"endpoint-charts\"></div></section>\n");
+    let pct_index = input
+        .diagnosis
+        .map_or(Slo::default().percentile_index, |d| d.slo.percentile_index);
+    let (data, left_out) = chart_data(agg, input.history, pct_index);
+    out.push_str("<h3>Latency per endpoint</h3>\n");
+    if let Some(note) = endpoint_note(&data, left_out, pct_index, input.history) {
+        let _ = write!(
+            out,
+            "<p class=\"muted\" id=\"endpoint-charts-note\">{}</p>\n",
+            esc(&note)
+        );
+    }
+    out.push_str("<div class=\"charts\" id=\"endpoint-charts\"></div></section>\n");
 
     if !info.final_ratio.per_class.is_empty() {
         out.push_str("<section id=\"ratio\"><h2>Final ratio</h2>\n<h3>Per user class</h3>\n");
@@ -614,7 +739,7 @@ pub fn render(input: &ReportInput<'_>) -> String {
     out.push_str("<script>\n");
     out.push_str(UPLOT_JS);
     out.push_str("\n</script>\n<script>\nconst DATA = ");
-    out.push_str(&script_json(&chart_data(input.history)));
+    out.push_str(&script_json(&data));
     out.push_str(CHART_SCRIPT);
     out.push_str("</script>\n</body></html>\n");
     out
@@ -694,7 +819,7 @@ mod tests {
             hub.merge();
             hub.read(|agg| rec.sample(agg, users, rate, 1001.5 + sec as f64));
         }
-        let d = crate::diagnosis::diagnose(&rec, &crate::diagnosis::Slo::default());
+        let d = crate::diagnosis::diagnose(&rec, &Slo::default());
         hub.read(|agg| {
             render(&ReportInput {
                 agg,
@@ -706,9 +831,72 @@ mod tests {
         })
     }
 
+    /// The chart data embedded in a report.
+    fn chart_json(html: &str) -> serde_json::Value {
+        let start = html.find("const DATA = ").expect("chart data") + "const DATA = ".len();
+        let end = start + html[start..].find(";\n(function").expect("end of data");
+        serde_json::from_str(&html[start..end]).expect("chart JSON")
+    }
+
+    #[test]
+    fn endpoint_charts_are_the_failing_and_slowest_entries_only() {
+        // 20 distinct URLs (as a locustfile without name= gives): 2 fail, 18 are fast but
+        // three of them slower than the rest; and the slowest of all requested in one second.
+        let names: Vec<String> = (0..20).map(|i| format!("/api/products/{i}")).collect();
+        let mut endpoints: Vec<(&str, u64, bool)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let ms = match i {
+                    5 => 900,
+                    6 => 700,
+                    7 => 500,
+                    _ => 10 + i as u64,
+                };
+                (n.as_str(), ms, i == 12 || i == 13)
+            })
+            .collect();
+        endpoints.push(("/once", 2000, false));
+        let html = report_of(&endpoints, 4, 5, None, &RunInfo::default());
+        let data = chart_json(&html);
+        let charted: Vec<&str> = data["endpoints"]
+            .as_array()
+            .expect("endpoints")
+            .iter()
+            .map(|e| e["name"].as_str().expect("name"))
+            .collect();
+        assert_eq!(charted.len(), MAX_ENDPOINT_CHARTS, "{charted:?}");
+        assert!(
+            !charted.iter().any(|c| c.contains("/once")),
+            "a dot, not a curve"
+        );
+        // Failing first (the slower failing one first), then the slowest.
+        for (chart, name) in charted.iter().zip([
+            "GET /api/products/13 ",
+            "GET /api/products/12 ",
+            "GET /api/products/5 ",
+            "GET /api/products/6 ",
+            "GET /api/products/7 ",
+            "GET /api/products/19 ",
+        ]) {
+            assert!(chart.starts_with(name), "{charted:?}");
+        }
+        assert!(charted[0].ends_with(", 20 failures)"), "{charted:?}");
+        assert!(charted[2].contains("(p95 900 ms)"), "{charted:?}");
+        let note = &html[html.find("Latency per endpoint").expect("section")..][..600];
+        assert!(
+            note.contains("15 other endpoints are not charted"),
+            "{note}"
+        );
+        assert!(
+            note.contains("20 endpoints are one URL with different numbers (GET /api/products/#)"),
+            "{note}"
+        );
+    }
+
     #[test]
     fn a_run_without_requests_says_why_it_was_not_judged() {
-        let d = crate::diagnosis::diagnose(&Recorder::new(), &crate::diagnosis::Slo::default());
+        let d = crate::diagnosis::diagnose(&Recorder::new(), &Slo::default());
         let hub = StatsHub::new_at(StatsLimits::default(), 1000.0);
         let html = hub.read(|agg| {
             render(&ReportInput {
