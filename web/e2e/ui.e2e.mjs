@@ -142,6 +142,11 @@ async function main() {
       return coloured;
     });
     if (drawn < 100) fail(`the RPS chart looks empty (${drawn} pixels)`);
+    // Off the charts, the legend shows the latest values, not uPlot's "--".
+    await page.mouse.move(0, 0);
+    const legendValues = await page.$$eval(".chart .u-legend .u-value", (vs) => vs.map((v) => v.textContent));
+    if (legendValues.length < 6 || legendValues.some((v) => v === "--")) fail(`legend values: ${legendValues}`);
+    if (!legendValues.includes("latest")) fail(`legend values: ${legendValues}`);
     await shot(page, "charts");
     const before = await page.evaluate(async () => (await (await fetch("./stats/history")).json()).time.length);
     await page.reload();
@@ -158,6 +163,23 @@ async function main() {
     await page.waitForFunction(() => document.querySelector("#chart-rps .u-title")?.textContent?.includes("—"));
     await page.selectOption("#chart-percentile", "0.99");
     step("charts draw, survive a reload and switch endpoint and percentile");
+
+    // The HTML report of the run so far: its charts' legends show each series' peak, and it
+    // has the final ratio of the users running.
+    const reportHtml = await page.evaluate(async () => (await fetch("./stats/report")).text());
+    const reportPage = await context.newPage();
+    reportPage.on("pageerror", (e) => errors.push(`report: ${e}`));
+    await reportPage.setContent(reportHtml);
+    await reportPage.waitForSelector("#chart-users .uplot");
+    const reportLegend = await reportPage.$$eval(".u-legend .u-value", (vs) => vs.map((v) => v.textContent));
+    if (reportLegend.length < 6 || reportLegend.some((v) => v === "--")) fail(`report legend: ${reportLegend}`);
+    if (!reportLegend.includes("peak of the run")) fail(`report legend: ${reportLegend}`);
+    const finalRatio = await reportPage.textContent("#ratio");
+    if (!finalRatio?.includes("Final ratio") || !finalRatio.includes("WebsiteUser")) fail(`report ratio: ${finalRatio}`);
+    const endpointCharts = await reportPage.$$eval("#endpoint-charts .uplot", (c) => c.length);
+    if (endpointCharts < 1 || endpointCharts > 6) fail(`${endpointCharts} endpoint charts in the report`);
+    await reportPage.close();
+    step("the HTML report's legends show peaks, its endpoint charts are capped, it has the final ratio");
 
     for (const t of ["ratio", "logs", "failures", "exceptions", "download"]) {
       const name = ["logs", "failures", "exceptions"].includes(t) ? `${t}-demo` : t;

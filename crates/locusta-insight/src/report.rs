@@ -749,32 +749,50 @@ const CHART_SCRIPT: &str = r##";
 (function () {
   if (typeof uPlot === "undefined" || DATA.t.length === 0) return;
   const width = () => Math.min(560, document.body.clientWidth - 40);
-  function chart(el, title, series, data, yLabel) {
+  const num = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : String(+v.toFixed(2)));
+  // Off the chart, the legend shows each series' peak over the run (uPlot's default is "--");
+  // on it, the values under the cursor.
+  function peak(u, i) {
+    let m = null;
+    for (const v of u.data[i]) if (v != null && (m === null || v > m)) m = v;
+    return m;
+  }
+  function chart(el, title, series, data, yLabel, unit, gaps) {
     const opts = {
       title, width: width(), height: 260,
       scales: { x: { time: true } },
       axes: [{}, { label: yLabel }],
-      series: [{}].concat(series),
+      series: [{
+        label: "Time",
+        value: (u, v, i, idx) => (idx == null ? "peak of the run" : new Date(v * 1000).toLocaleTimeString()),
+      }].concat(series.map((s) => Object.assign({
+        spanGaps: gaps,
+        value: (u, v, i, idx) => {
+          const x = idx == null ? peak(u, i) : v;
+          return x == null ? "" : num(x) + unit;
+        },
+      }, s))),
     };
     return new uPlot(opts, [DATA.t].concat(data), el);
   }
   chart(document.getElementById("chart-rps"), "Total Requests per Second",
     [{ label: "RPS", stroke: "#2f7a4a" }, { label: "Failures/s", stroke: "#b3261e" }],
-    [DATA.rps, DATA.fails], "per second");
+    [DATA.rps, DATA.fails], "per second", "", false);
   chart(document.getElementById("chart-rt"), "Response Times (ms)",
     [{ label: "50th percentile", stroke: "#7a5ab3" }, { label: "95th percentile", stroke: "#e08a00" },
      { label: "99th percentile", stroke: "#b3261e" }],
-    [DATA.p50, DATA.p95, DATA.p99], "ms");
+    [DATA.p50, DATA.p95, DATA.p99], "ms", " ms", false);
   chart(document.getElementById("chart-users"), "Number of Users",
-    [{ label: "Users", stroke: "#1f5fa8" }], [DATA.users], "users");
+    [{ label: "Users", stroke: "#1f5fa8" }], [DATA.users], "users", "", false);
   const box = document.getElementById("endpoint-charts");
   for (const e of DATA.endpoints) {
     const el = document.createElement("div");
     el.className = "chart";
     box.appendChild(el);
+    // An endpoint has no point in the seconds it was not requested: join its points.
     chart(el, e.name,
       [{ label: "p50", stroke: "#7a5ab3" }, { label: "p95", stroke: "#e08a00" }, { label: "p99", stroke: "#b3261e" }],
-      [e.p50, e.p95, e.p99], "ms");
+      [e.p50, e.p95, e.p99], "ms", " ms", true);
   }
 })();
 "##;
