@@ -120,6 +120,27 @@ async function main() {
     await page.waitForTimeout(2000);
     await shot(page, "statistics");
 
+    // Min and Max are the exact times (decimals, as the median and average), not whole ms.
+    const header = await page.$$eval("#stats-table thead th", (ths) => ths.map((th) => th.textContent));
+    const at = (title) => {
+      const i = header.findIndex((t) => t.startsWith(title));
+      if (i < 0) fail(`no ${title} column in ${header}`);
+      return i;
+    };
+    const [iMedian, iAvg, iMin, iMax] = ["Median", "Average", "Min", "Max"].map(at);
+    const rows = await page.$$eval("#stats-table tbody tr, #stats-table tfoot tr", (trs) =>
+      trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent ?? "")),
+    );
+    let decimals = 0;
+    for (const r of rows) {
+      const [median, avg, min, max] = [iMedian, iAvg, iMin, iMax].map((i) => Number(r[i]));
+      if (!(min <= avg && avg <= max)) fail(`row ${r[1]}: min ${min}, average ${avg}, max ${max}`);
+      if (median > 0 && max === 0) fail(`row ${r[1]}: max 0 with median ${median}`);
+      decimals += [r[iMin], r[iMax]].filter((t) => t.includes(".")).length;
+    }
+    if (decimals === 0) fail(`no Min/Max cell shows decimals: ${JSON.stringify(rows)}`);
+    step("Min <= Average <= Max in every row, with decimals");
+
     // Charts: wait for a few history points, check uPlot drew them, then reload.
     await tab(page, "charts");
     await page.waitForFunction(
