@@ -380,6 +380,16 @@ fn report_and_metrics_are_served_during_a_test() {
     let html = report.text().expect("html");
     assert!(html.contains("<h2>Request Statistics</h2>"), "{html}");
     assert!(html.contains("<h2>Diagnosis</h2>"), "{html}");
+    // The ratio of the users running now (before, only a finished run had it).
+    let ratio = html
+        .find("<section id=\"ratio\"><h2>Final ratio</h2>")
+        .map(|i| &html[i..])
+        .unwrap_or_else(|| panic!("no final ratio in {html}"));
+    assert!(
+        ratio.contains("% ShopUser") || ratio.contains("% WebsiteUser"),
+        "{ratio}"
+    );
+    assert!(html.contains("<b>Script:</b> locusta-demo<"), "{html}");
     let download = c
         .get(ui.url("/stats/report?download=1"))
         .send()
@@ -391,7 +401,9 @@ fn report_and_metrics_are_served_during_a_test() {
         .unwrap_or_default()
         .to_owned();
     assert!(
-        disposition.starts_with("attachment;filename=Locust_") && disposition.ends_with(".html"),
+        disposition.starts_with("attachment;filename=Locust_")
+            && disposition.contains("_locusta-demo_")
+            && disposition.ends_with(".html"),
         "{disposition}"
     );
     let metrics = c

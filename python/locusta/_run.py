@@ -519,7 +519,9 @@ def _facts(opts, user_classes, shape_classes, parser, custom, paths):
         "classes": classes,
         "shape": (shape.__name__, bool(getattr(shape, "use_common_options", False))) if shape else None,
         "extra_options": extra_options,
-        "script": os.path.basename(opts["locustfile"] or "locustfile.py"),
+        # The report's "Script": the locustfiles -f named (a directory's files), as Locust shows
+        # its first one.
+        "script": ", ".join(os.path.basename(p) for p in paths) or os.path.basename(opts["locustfile"] or "locustfile.py"),
         "locustfiles": files,
     }
 

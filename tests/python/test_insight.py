@@ -158,3 +158,60 @@ def test_open_model_counts_from_the_intended_start(run_locustfile, target, tmp_p
     assert "Open model: 20.00 iterations per second" in opened.stderr
     html = report.read_text()
     assert "open model:" in html and "late" in html
+    # One arrival rate all along: said in iterations per second, as one level.
+    assert "<p>Load held at 20 it/s (a single level); objective" in html, _section(html, "diagnosis")
+
+
+def _section(html, id):
+    """The report's ``<section id=...>``, or '' when it has none."""
+    start = html.find(f'<section id="{id}">')
+    return "" if start < 0 else html[start : html.index("</section>", start)]
+
+
+def test_report_has_the_final_ratio_tree_and_names_the_locustfile(run_locustfile, target, tmp_path):
+    report = tmp_path / "ratio.html"
+    run = run_locustfile(lf("task_ratio.py"), target, "--html", str(report), users=4, time_s="2s")
+    assert run.code == 0, run.stderr[-2000:]
+    html = report.read_text()
+    assert "<b>Script:</b> task_ratio.py</p>" in html
+    ratio = _section(html, "ratio")
+    # The --show-task-ratio trees: per class and total, with the nested TaskSet's own tasks.
+    assert "<h3>Per user class</h3>" in ratio and "<h3>Total</h3>" in ratio, ratio
+    assert "% Browse<ul><li>66.7% listing</li><li>33.3% stop</li></ul>" in ratio, ratio
+    for name in ("Shopper", "Admin", "Reader", "home", "dashboard", "item"):
+        assert f"% {name}" in ratio, (name, ratio)
+
+
+def test_report_script_is_every_locustfile_given(run_locustfile, target, tmp_path):
+    for name, path in (("one.py", "/"), ("two.py", "/about/")):
+        (tmp_path / name).write_text(
+            "from locust import HttpUser, constant, task\n"
+            f"class {name[:-3].title()}(HttpUser):\n"
+            "    wait_time = constant(0.1)\n"
+            "    @task\n"
+            "    def t(self):\n"
+            f"        self.client.get({path!r})\n"
+        )
+    report = tmp_path / "two.html"
+    run = run_locustfile(f"{tmp_path / 'one.py'},{tmp_path / 'two.py'}", target, "--html", str(report),
+                         users=2, time_s="1s")
+    assert run.code == 0, run.stderr[-2000:]
+    assert "<b>Script:</b> one.py, two.py</p>" in report.read_text()
+
+
+def test_demo_report_is_named_after_the_demo_not_the_interpreter(tmp_path):
+    report = tmp_path / "demo.html"
+    proc = subprocess.run(locusta_cmd() + ["demo", "-u", "2", "-t", "1s", "--only-summary", "--html", str(report)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "<b>Script:</b> locusta-demo</p>" in report.read_text()
+
+
+def test_report_of_a_run_without_requests_says_why_there_is_no_diagnosis(run_locustfile, tmp_path):
+    report = tmp_path / "idle.html"
+    run = run_locustfile(lf("sleepers.py"), None, "--html", str(report), users=2, time_s="1s")
+    assert run.code == 0, run.stderr[-2000:]
+    assert "Diagnosis: not judged, no load level was measured" in run.stderr
+    diagnosis = _section(report.read_text(), "diagnosis")
+    assert "Diagnosis: not judged, no load level was measured" in diagnosis, diagnosis
+    assert "0 to 0" not in diagnosis and "<table>" not in diagnosis, diagnosis

@@ -103,6 +103,9 @@ def test_python_locustfile_in_the_web_ui(tmp_path, target):
         # The HTML report of the run so far, rendered by the Python loop's Insight.
         r = ui.get("/stats/report")
         assert r.status_code == 200 and "<html" in r.text.lower()
+        # With the ratio of the users running now, as a finished run's report.
+        assert '<section id="ratio"><h2>Final ratio</h2>' in r.text
+        assert "100.0% WebUser" in r.text
 
         assert ui.post("/stop").json() == {"success": True, "message": "Test stopped"}
         ui.poll("stopped", lambda b: b["state"] == "stopped" and b["user_count"] == 0)

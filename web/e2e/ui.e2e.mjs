@@ -120,6 +120,27 @@ async function main() {
     await page.waitForTimeout(2000);
     await shot(page, "statistics");
 
+    // Min and Max are the exact times (decimals, as the median and average), not whole ms.
+    const header = await page.$$eval("#stats-table thead th", (ths) => ths.map((th) => th.textContent));
+    const at = (title) => {
+      const i = header.findIndex((t) => t.startsWith(title));
+      if (i < 0) fail(`no ${title} column in ${header}`);
+      return i;
+    };
+    const [iMedian, iAvg, iMin, iMax] = ["Median", "Average", "Min", "Max"].map(at);
+    const rows = await page.$$eval("#stats-table tbody tr, #stats-table tfoot tr", (trs) =>
+      trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent ?? "")),
+    );
+    let decimals = 0;
+    for (const r of rows) {
+      const [median, avg, min, max] = [iMedian, iAvg, iMin, iMax].map((i) => Number(r[i]));
+      if (!(min <= avg && avg <= max)) fail(`row ${r[1]}: min ${min}, average ${avg}, max ${max}`);
+      if (median > 0 && max === 0) fail(`row ${r[1]}: max 0 with median ${median}`);
+      decimals += [r[iMin], r[iMax]].filter((t) => t.includes(".")).length;
+    }
+    if (decimals === 0) fail(`no Min/Max cell shows decimals: ${JSON.stringify(rows)}`);
+    step("Min <= Average <= Max in every row, with decimals");
+
     // Charts: wait for a few history points, check uPlot drew them, then reload.
     await tab(page, "charts");
     await page.waitForFunction(
@@ -142,6 +163,11 @@ async function main() {
       return coloured;
     });
     if (drawn < 100) fail(`the RPS chart looks empty (${drawn} pixels)`);
+    // Off the charts, the legend shows the latest values, not uPlot's "--".
+    await page.mouse.move(0, 0);
+    const legendValues = await page.$$eval(".chart .u-legend .u-value", (vs) => vs.map((v) => v.textContent));
+    if (legendValues.length < 6 || legendValues.some((v) => v === "--")) fail(`legend values: ${legendValues}`);
+    if (!legendValues.includes("latest")) fail(`legend values: ${legendValues}`);
     await shot(page, "charts");
     const before = await page.evaluate(async () => (await (await fetch("./stats/history")).json()).time.length);
     await page.reload();
@@ -158,6 +184,23 @@ async function main() {
     await page.waitForFunction(() => document.querySelector("#chart-rps .u-title")?.textContent?.includes("—"));
     await page.selectOption("#chart-percentile", "0.99");
     step("charts draw, survive a reload and switch endpoint and percentile");
+
+    // The HTML report of the run so far: its charts' legends show each series' peak, and it
+    // has the final ratio of the users running.
+    const reportHtml = await page.evaluate(async () => (await fetch("./stats/report")).text());
+    const reportPage = await context.newPage();
+    reportPage.on("pageerror", (e) => errors.push(`report: ${e}`));
+    await reportPage.setContent(reportHtml);
+    await reportPage.waitForSelector("#chart-users .uplot");
+    const reportLegend = await reportPage.$$eval(".u-legend .u-value", (vs) => vs.map((v) => v.textContent));
+    if (reportLegend.length < 6 || reportLegend.some((v) => v === "--")) fail(`report legend: ${reportLegend}`);
+    if (!reportLegend.includes("peak of the run")) fail(`report legend: ${reportLegend}`);
+    const finalRatio = await reportPage.textContent("#ratio");
+    if (!finalRatio?.includes("Final ratio") || !finalRatio.includes("WebsiteUser")) fail(`report ratio: ${finalRatio}`);
+    const endpointCharts = await reportPage.$$eval("#endpoint-charts .uplot", (c) => c.length);
+    if (endpointCharts < 1 || endpointCharts > 6) fail(`${endpointCharts} endpoint charts in the report`);
+    await reportPage.close();
+    step("the HTML report's legends show peaks, its endpoint charts are capped, it has the final ratio");
 
     for (const t of ["ratio", "logs", "failures", "exceptions", "download"]) {
       const name = ["logs", "failures", "exceptions"].includes(t) ? `${t}-demo` : t;

@@ -22,6 +22,31 @@ function pctLabel(p: number): string {
   return `${+(p * 100).toFixed(2)}th percentile`;
 }
 
+function fmtValue(v: number): string {
+  return Math.abs(v) >= 100 ? v.toFixed(0) : String(+v.toFixed(2));
+}
+
+// The newest value of a series (its last non-empty point).
+function latest(column: uPlot.AlignedData[number]): number | null {
+  for (let i = column.length - 1; i >= 0; i--) {
+    const v = column[i];
+    if (v !== null && v !== undefined) return v;
+  }
+  return null;
+}
+
+// Legend values: off the chart (where uPlot shows "--") each series' latest value, on it the
+// values under the cursor.
+const timeValue: uPlot.Series.Value = (_u, v, _s, idx) =>
+  idx == null || v == null ? "latest" : new Date(v * 1000).toLocaleTimeString();
+
+function seriesValue(unit: string): uPlot.Series.Value {
+  return (u, v, sidx, idx) => {
+    const x = idx == null ? latest(u.data[sidx]) : v;
+    return x == null ? "" : fmtValue(x) + unit;
+  };
+}
+
 export class Charts {
   private plots: uPlot[] = [];
   private endpoint = "";
@@ -109,7 +134,7 @@ export class Charts {
       { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } },
       { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, label, labelGap: 4 },
     ];
-    const mk = (el: string, title: string, label: string, cols: [string, string, string][], src: Columns) => {
+    const mk = (el: string, title: string, label: string, cols: [string, string, string][], src: Columns, unit = "") => {
       const time = (src.time ?? []) as number[];
       const data: uPlot.AlignedData = [time, ...cols.map(([key]) => (src[key] ?? time.map(() => null)) as (number | null)[])];
       const opts: uPlot.Options = {
@@ -118,7 +143,16 @@ export class Charts {
         height: 260,
         axes: axes(label),
         scales: { x: { time: true } },
-        series: [{}, ...cols.map(([, name, color]) => ({ label: name, stroke: color, width: 2, spanGaps: false }))],
+        series: [
+          { label: "Time", value: timeValue },
+          ...cols.map(([, name, color]) => ({
+            label: name,
+            stroke: color,
+            width: 2,
+            spanGaps: false,
+            value: seriesValue(unit),
+          })),
+        ],
       };
       const container = $(el);
       container.innerHTML = "";
@@ -139,7 +173,7 @@ export class Charts {
     } else if (this.endpoint) {
       $("chart-note").textContent = `Per endpoint, the history keeps the 50th, 95th and 99th percentiles.`;
     }
-    mk("chart-rt", `Response Times (ms)${ep}`, "ms", rt, series);
+    mk("chart-rt", `Response Times (ms)${ep}`, "ms", rt, series, " ms");
     mk("chart-users", "Number of Users", "users", [["user_count", "Users", COLORS.users]], total);
   }
 }

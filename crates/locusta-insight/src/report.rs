@@ -23,8 +23,8 @@ use quick_xml::escape::escape;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::diagnosis::{Diagnosis, Pattern};
-use crate::history::Recorder;
+use crate::diagnosis::{Diagnosis, Pattern, Slo};
+use crate::history::{Recorder, PERCENTILES};
 use crate::threshold::Outcome;
 
 const UPLOT_JS: &str = include_str!("../vendor/uPlot.iife.min.js");
@@ -36,20 +36,35 @@ pub const MAX_FAILURE_ROWS: usize = 200;
 pub const MAX_EXCEPTION_ROWS: usize = 100;
 /// Longest message or traceback shown, characters.
 pub const MAX_TEXT: usize = 2000;
-/// Endpoints with their own latency chart, at most (the busiest ones).
-pub const MAX_ENDPOINT_CHARTS: usize = 24;
+/// Endpoints with their own latency chart, at most: the ones with the most failures (up to
+/// half of them), then the slowest by the objective's percentile.
+pub const MAX_ENDPOINT_CHARTS: usize = 6;
+/// Endpoints that differ only by numbers in their URL, at least, for the report to suggest
+/// naming them.
+const URL_GROUP_HINT: usize = 3;
 /// Percentiles of the response-time table (Locust's `PERCENTILES_FOR_HTML_REPORT`).
 const REPORT_PERCENTILES: [f64; 8] = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0];
 
-/// One user class in the final ratio.
+/// One user class or task in the final ratio, with the tasks below it (a class's tasks, a
+/// nested task set's tasks).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RatioClass {
-    /// Class name.
+pub struct RatioNode {
+    /// Class or task name.
     pub name: String,
-    /// Share of the users (0..1).
+    /// Its share (0..1): of the users for a class; for a task, of its parent's runs (per class)
+    /// or of all runs (total).
     pub ratio: f64,
-    /// Tasks and their share within the class.
-    pub tasks: Vec<(String, f64)>,
+    /// The tasks below it.
+    pub tasks: Vec<RatioNode>,
+}
+
+/// The final ratio of user classes and tasks, the two trees `--show-task-ratio` prints.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FinalRatio {
+    /// Each class's share of the users, its tasks' shares within the class.
+    pub per_class: Vec<RatioNode>,
+    /// The same tree with every task's share of all task runs.
+    pub total: Vec<RatioNode>,
 }
 
 /// What the report says about the run besides the statistics.
@@ -70,7 +85,7 @@ pub struct RunInfo {
     /// Unix end (0: use the last request time).
     pub end_unix: f64,
     /// The final ratio of user classes and tasks (empty: not shown).
-    pub final_ratio: Vec<RatioClass>,
+    pub final_ratio: FinalRatio,
     /// The open model's summary (iterations, late starts), when it drove the load.
     pub open_model: Option<String>,
 }
@@ -263,7 +278,77 @@ fn script_json(v: &serde_json::Value) -> String {
         .replace('\u{2029}', "\\u2029")
 }
 
-fn chart_data(history: &Recorder) -> serde_json::Value {
+/// An endpoint the report may chart: its index in the history, and what it is ranked by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartPick {
+    /// Index into [`Recorder::endpoints`].
+    pub index: usize,
+    /// The objective's percentile over the whole run, ms (as the statistics tables show it).
+    pub latency_ms: f64,
+    /// Failures over the run.
+    pub failures: u64,
+    /// Points of the history with requests (one is a dot, not a curve).
+    pub points: usize,
+}
+
+/// Which endpoints get a latency chart, in the order shown: those with the most failures (up
+/// to half of [`MAX_ENDPOINT_CHARTS`]), then the slowest by the percentile `pct` (0..1) over
+/// the run, those requested in more than one point of the history first (a single point is a
+/// dot, not a curve). Endpoints are the statistics table's entries (method and name, so
+/// `name=` groups URLs); only those with requests in the history count. Also returns how many
+/// of those are not charted.
+pub fn charted_endpoints(agg: &Aggregate, history: &Recorder, pct: f64) -> (Vec<ChartPick>, usize) {
+    let pts = history.points();
+    let mut candidates: Vec<ChartPick> = history
+        .endpoints()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (method, name))| {
+            let cells = pts.iter().filter_map(|p| p.endpoints.get(i));
+            let (points, failures) = cells
+                .filter(|c| c.requests > 0)
+                .fold((0usize, 0u64), |(n, f), c| (n + 1, f + c.failures));
+            if points == 0 {
+                return None;
+            }
+            let entry = agg.entry(name, method);
+            Some(ChartPick {
+                index: i,
+                latency_ms: entry
+                    .and_then(|e| e.percentiles(&[pct]).first().copied())
+                    .unwrap_or(0.0),
+                failures: entry.map_or(failures, |e| e.num_failures()),
+                points,
+            })
+        })
+        .collect();
+    let total = candidates.len();
+    let slowest = |a: &ChartPick, b: &ChartPick| {
+        (b.points > 1)
+            .cmp(&(a.points > 1))
+            .then(b.latency_ms.total_cmp(&a.latency_ms))
+            .then(a.index.cmp(&b.index))
+    };
+    candidates.sort_by(|a, b| {
+        b.failures
+            .cmp(&a.failures)
+            .then(b.latency_ms.total_cmp(&a.latency_ms))
+            .then(a.index.cmp(&b.index))
+    });
+    let failing = candidates
+        .iter()
+        .take(MAX_ENDPOINT_CHARTS / 2)
+        .take_while(|c| c.failures > 0)
+        .count();
+    let mut rest = candidates.split_off(failing);
+    rest.sort_by(slowest);
+    rest.truncate(MAX_ENDPOINT_CHARTS - failing);
+    candidates.extend(rest);
+    let left_out = total - candidates.len();
+    (candidates, left_out)
+}
+
+fn chart_data(agg: &Aggregate, history: &Recorder, pct_index: usize) -> (serde_json::Value, usize) {
     let pts = history.points();
     let t: Vec<i64> = pts.iter().map(|p| p.t).collect();
     let users: Vec<u64> = pts.iter().map(|p| p.users).collect();
@@ -274,47 +359,86 @@ fn chart_data(history: &Recorder) -> serde_json::Value {
         .collect();
     let pct =
         |i: usize| -> Vec<Option<f64>> { pts.iter().map(|p| p.total.pct.map(|x| x[i])).collect() };
-    // The busiest endpoints get their own chart.
-    let mut order: Vec<(usize, u64)> = history
-        .endpoints()
+    let pct_index = pct_index.min(PERCENTILES.len() - 1);
+    let label = format!("p{}", PERCENTILES[pct_index] * 100.0);
+    let (picks, left_out) = charted_endpoints(agg, history, PERCENTILES[pct_index]);
+    let endpoints: Vec<serde_json::Value> = picks
         .iter()
-        .enumerate()
-        .map(|(i, _)| {
-            (
-                i,
-                pts.iter()
-                    .map(|p| p.endpoints.get(i).map_or(0, |c| c.requests))
-                    .sum(),
-            )
-        })
-        .filter(|(_, n)| *n > 0)
-        .collect();
-    order.sort_by_key(|o| std::cmp::Reverse(o.1));
-    order.truncate(MAX_ENDPOINT_CHARTS);
-    order.sort_by_key(|(i, _)| *i);
-    let endpoints: Vec<serde_json::Value> = order
-        .iter()
-        .map(|&(i, _)| {
+        .map(|pick| {
+            let i = pick.index;
             let (m, n) = &history.endpoints()[i];
             let series = |k: usize| -> Vec<Option<f64>> {
                 pts.iter()
                     .map(|p| p.endpoints.get(i).and_then(|c| c.pct).map(|x| x[k]))
                     .collect()
             };
-            let rps: Vec<f64> = pts
-                .iter()
-                .map(|p| {
-                    p.endpoints.get(i).map_or(0.0, |c| c.requests as f64) / p.secs.max(1) as f64
-                })
-                .collect();
-            json!({"name": format!("{m} {n}"), "p50": series(0), "p95": series(2), "p99": series(3), "rps": rps})
+            let why = match pick.failures {
+                0 => format!("{label} {} ms", ms(pick.latency_ms)),
+                1 => format!("{label} {} ms, 1 failure", ms(pick.latency_ms)),
+                f => format!("{label} {} ms, {f} failures", ms(pick.latency_ms)),
+            };
+            json!({
+                "name": format!("{m} {n} ({why})"), "failures": pick.failures,
+                "p50": series(0), "p95": series(2), "p99": series(3),
+            })
         })
         .collect();
-    json!({
+    let data = json!({
         "t": t, "users": users, "rps": rps, "fails": fails,
         "p50": pct(0), "p90": pct(1), "p95": pct(2), "p99": pct(3),
         "endpoints": endpoints,
-    })
+    });
+    (data, left_out)
+}
+
+/// What the endpoint charts leave out, and a hint when many endpoints are one URL with
+/// different numbers in it (a locustfile without `name=`); `None` when every endpoint is
+/// charted and there is nothing to hint.
+fn endpoint_note(
+    data: &serde_json::Value,
+    left_out: usize,
+    pct_index: usize,
+    history: &Recorder,
+) -> Option<String> {
+    let charted = data["endpoints"].as_array().map_or(&[][..], Vec::as_slice);
+    let mut parts = Vec::new();
+    if left_out > 0 {
+        let pct = format!(
+            "p{}",
+            PERCENTILES[pct_index.min(PERCENTILES.len() - 1)] * 100.0
+        );
+        let failing = charted
+            .iter()
+            .any(|e| e["failures"].as_u64().unwrap_or(0) > 0);
+        parts.push(format!(
+            "Charted: the {} endpoint{} {}; {left_out} other endpoint{} not charted (every \
+             endpoint is in the tables above).",
+            charted.len(),
+            if charted.len() == 1 { "" } else { "s" },
+            if failing {
+                format!("with the most failures, then the slowest by {pct}")
+            } else {
+                format!("slowest by {pct}")
+            },
+            if left_out == 1 { " is" } else { "s are" },
+        ));
+    }
+    // URLs that differ only by numbers (`/item/1`, `/item/2`, ...).
+    let mut shapes: HashMap<(&str, String), usize> = HashMap::new();
+    for (m, n) in history.endpoints() {
+        *shapes.entry((m.as_str(), error_shape(n))).or_default() += 1;
+    }
+    if let Some(((m, shape), count)) = shapes
+        .into_iter()
+        .filter(|(_, c)| *c >= URL_GROUP_HINT)
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+    {
+        parts.push(format!(
+            "{count} endpoints are one URL with different numbers ({m} {shape}): give their \
+             requests a name (name=...) to see them as one row and one chart."
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join(" "))
 }
 
 fn pattern_class(p: Pattern) -> &'static str {
@@ -327,14 +451,33 @@ fn pattern_class(p: Pattern) -> &'static str {
 
 fn diagnosis_html(out: &mut String, d: &Diagnosis) {
     out.push_str("<section id=\"diagnosis\"><h2>Diagnosis</h2>\n");
+    if d.overall.levels.is_empty() {
+        // Nothing was measured: the console's one sentence, not a table of zeros.
+        let _ = write!(
+            out,
+            "<p class=\"muted\">{}</p>\n</section>\n",
+            esc(d.text().trim())
+        );
+        return;
+    }
+    let levels = &d.overall.levels;
+    let load = if let [only] = levels.as_slice() {
+        format!(
+            "Load held at {:.0} {} (a single level)",
+            only.users, d.load_unit
+        )
+    } else {
+        format!(
+            "Load from {:.0} to {:.0} {} over {} levels",
+            d.users_range.0,
+            d.users_range.1,
+            d.load_unit,
+            levels.len()
+        )
+    };
     let _ = write!(
         out,
-        "<p>Load from {:.0} to {:.0} {} over {} level{}; objective <code>{}</code>.</p>\n",
-        d.users_range.0,
-        d.users_range.1,
-        d.load_unit,
-        d.overall.levels.len(),
-        if d.overall.levels.len() == 1 { "" } else { "s" },
+        "<p>{load}; objective <code>{}</code>.</p>\n",
         esc(&d.slo.text)
     );
     let _ = write!(
@@ -389,7 +532,11 @@ fn diagnosis_html(out: &mut String, d: &Diagnosis) {
         }
         out.push_str("</ul>\n");
     }
-    out.push_str("<h3>Every endpoint</h3><table><thead><tr><th>Endpoint</th><th>Pattern</th><th>Knee (users / RPS)</th><th>Baseline</th><th>Peak</th><th>Failures</th></tr></thead><tbody>\n");
+    let _ = write!(
+        out,
+        "<h3>Every endpoint</h3><table><thead><tr><th>Endpoint</th><th>Pattern</th><th>Knee ({} / RPS)</th><th>Baseline</th><th>Peak</th><th>Failures</th></tr></thead><tbody>\n",
+        d.load_unit
+    );
     for f in &d.endpoints {
         let knee = f.knee.map_or("-".to_string(), |k| {
             format!("{:.0} / {:.1}", k.users, k.rps)
@@ -413,6 +560,19 @@ fn diagnosis_html(out: &mut String, d: &Diagnosis) {
         );
     }
     out.push_str("</tbody></table></section>\n");
+}
+
+/// A ratio tree as nested lists (depth is bounded by the locustfile's task sets).
+fn ratio_list(out: &mut String, nodes: &[RatioNode]) {
+    out.push_str("<ul>");
+    for n in nodes {
+        let _ = write!(out, "<li>{:.1}% {}", n.ratio * 100.0, esc(&n.name));
+        if !n.tasks.is_empty() {
+            ratio_list(out, &n.tasks);
+        }
+        out.push_str("</li>");
+    }
+    out.push_str("</ul>\n");
 }
 
 fn duration_text(secs: f64) -> String {
@@ -574,18 +734,26 @@ pub fn render(input: &ReportInput<'_>) -> String {
         out.push_str("<p>No history was recorded.</p>\n");
     }
     out.push_str("<div class=\"charts\"><div class=\"chart\" id=\"chart-rps\"></div><div class=\"chart\" id=\"chart-rt\"></div><div class=\"chart\" id=\"chart-users\"></div></div>\n");
-    out.push_str("<h3>Latency per endpoint</h3><div class=\"charts\" id=\"endpoint-charts\"></div></section>\n");
+    let pct_index = input
+        .diagnosis
+        .map_or(Slo::default().percentile_index, |d| d.slo.percentile_index);
+    let (data, left_out) = chart_data(agg, input.history, pct_index);
+    out.push_str("<h3>Latency per endpoint</h3>\n");
+    if let Some(note) = endpoint_note(&data, left_out, pct_index, input.history) {
+        let _ = write!(
+            out,
+            "<p class=\"muted\" id=\"endpoint-charts-note\">{}</p>\n",
+            esc(&note)
+        );
+    }
+    out.push_str("<div class=\"charts\" id=\"endpoint-charts\"></div></section>\n");
 
-    if !info.final_ratio.is_empty() {
-        out.push_str("<section id=\"ratio\"><h2>Final ratio</h2><ul>\n");
-        for c in &info.final_ratio {
-            let _ = write!(out, "<li>{:.1}% {}<ul>", c.ratio * 100.0, esc(&c.name));
-            for (t, r) in &c.tasks {
-                let _ = write!(out, "<li>{:.1}% {}</li>", r * 100.0, esc(t));
-            }
-            out.push_str("</ul></li>\n");
-        }
-        out.push_str("</ul></section>\n");
+    if !info.final_ratio.per_class.is_empty() {
+        out.push_str("<section id=\"ratio\"><h2>Final ratio</h2>\n<h3>Per user class</h3>\n");
+        ratio_list(&mut out, &info.final_ratio.per_class);
+        out.push_str("<h3>Total</h3>\n");
+        ratio_list(&mut out, &info.final_ratio.total);
+        out.push_str("</section>\n");
     }
 
     if let Some(d) = input.diagnosis {
@@ -599,7 +767,7 @@ pub fn render(input: &ReportInput<'_>) -> String {
     out.push_str("<script>\n");
     out.push_str(UPLOT_JS);
     out.push_str("\n</script>\n<script>\nconst DATA = ");
-    out.push_str(&script_json(&chart_data(input.history)));
+    out.push_str(&script_json(&data));
     out.push_str(CHART_SCRIPT);
     out.push_str("</script>\n</body></html>\n");
     out
@@ -609,32 +777,50 @@ const CHART_SCRIPT: &str = r##";
 (function () {
   if (typeof uPlot === "undefined" || DATA.t.length === 0) return;
   const width = () => Math.min(560, document.body.clientWidth - 40);
-  function chart(el, title, series, data, yLabel) {
+  const num = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : String(+v.toFixed(2)));
+  // Off the chart, the legend shows each series' peak over the run (uPlot's default is "--");
+  // on it, the values under the cursor.
+  function peak(u, i) {
+    let m = null;
+    for (const v of u.data[i]) if (v != null && (m === null || v > m)) m = v;
+    return m;
+  }
+  function chart(el, title, series, data, yLabel, unit, gaps) {
     const opts = {
       title, width: width(), height: 260,
       scales: { x: { time: true } },
       axes: [{}, { label: yLabel }],
-      series: [{}].concat(series),
+      series: [{
+        label: "Time",
+        value: (u, v, i, idx) => (idx == null ? "peak of the run" : new Date(v * 1000).toLocaleTimeString()),
+      }].concat(series.map((s) => Object.assign({
+        spanGaps: gaps,
+        value: (u, v, i, idx) => {
+          const x = idx == null ? peak(u, i) : v;
+          return x == null ? "" : num(x) + unit;
+        },
+      }, s))),
     };
     return new uPlot(opts, [DATA.t].concat(data), el);
   }
   chart(document.getElementById("chart-rps"), "Total Requests per Second",
     [{ label: "RPS", stroke: "#2f7a4a" }, { label: "Failures/s", stroke: "#b3261e" }],
-    [DATA.rps, DATA.fails], "per second");
+    [DATA.rps, DATA.fails], "per second", "", false);
   chart(document.getElementById("chart-rt"), "Response Times (ms)",
     [{ label: "50th percentile", stroke: "#7a5ab3" }, { label: "95th percentile", stroke: "#e08a00" },
      { label: "99th percentile", stroke: "#b3261e" }],
-    [DATA.p50, DATA.p95, DATA.p99], "ms");
+    [DATA.p50, DATA.p95, DATA.p99], "ms", " ms", false);
   chart(document.getElementById("chart-users"), "Number of Users",
-    [{ label: "Users", stroke: "#1f5fa8" }], [DATA.users], "users");
+    [{ label: "Users", stroke: "#1f5fa8" }], [DATA.users], "users", "", false);
   const box = document.getElementById("endpoint-charts");
   for (const e of DATA.endpoints) {
     const el = document.createElement("div");
     el.className = "chart";
     box.appendChild(el);
+    // An endpoint has no point in the seconds it was not requested: join its points.
     chart(el, e.name,
       [{ label: "p50", stroke: "#7a5ab3" }, { label: "p95", stroke: "#e08a00" }, { label: "p99", stroke: "#b3261e" }],
-      [e.p50, e.p95, e.p99], "ms");
+      [e.p50, e.p95, e.p99], "ms", " ms", true);
   }
 })();
 "##;
@@ -644,6 +830,197 @@ mod tests {
     use super::*;
     use crate::history::{Cell, Point};
     use locusta_stats::{Sample, StatsHub, StatsLimits};
+
+    /// Records `secs` seconds of 5 requests a second on each `(name, ms, failing)` endpoint,
+    /// samples the history each second with `users` (or the open model's `rate`), and renders
+    /// the report with its diagnosis.
+    fn report_of(
+        endpoints: &[(&str, u64, bool)],
+        secs: u64,
+        users: u64,
+        rate: Option<f64>,
+        info: &RunInfo,
+    ) -> String {
+        let hub = StatsHub::new_at(StatsLimits::default(), 1000.0);
+        let mut rec = Recorder::new();
+        for sec in 0..secs {
+            for &(name, ms, failing) in endpoints {
+                // `/once...` endpoints are requested in the first second only.
+                if sec > 0 && name.starts_with("/once") {
+                    continue;
+                }
+                for i in 0..5u64 {
+                    hub.record_at(
+                        &Sample {
+                            method: "GET",
+                            name,
+                            response_time_us: Some(ms * 1000 + i),
+                            content_length: 0,
+                            error: failing.then_some("boom"),
+                        },
+                        1000.0 + sec as f64 + i as f64 / 10.0,
+                    );
+                }
+            }
+            hub.merge();
+            hub.read(|agg| rec.sample(agg, users, rate, 1001.5 + sec as f64));
+        }
+        let d = crate::diagnosis::diagnose(&rec, &Slo::default());
+        hub.read(|agg| {
+            render(&ReportInput {
+                agg,
+                history: &rec,
+                diagnosis: Some(&d),
+                thresholds: &[],
+                info,
+            })
+        })
+    }
+
+    /// The chart data embedded in a report.
+    fn chart_json(html: &str) -> serde_json::Value {
+        let start = html.find("const DATA = ").expect("chart data") + "const DATA = ".len();
+        let end = start + html[start..].find(";\n(function").expect("end of data");
+        serde_json::from_str(&html[start..end]).expect("chart JSON")
+    }
+
+    #[test]
+    fn endpoint_charts_are_the_failing_and_slowest_entries_only() {
+        // 20 distinct URLs (as a locustfile without name= gives): 2 fail, 18 are fast but
+        // three of them slower than the rest; and the slowest of all requested in one second.
+        let names: Vec<String> = (0..20).map(|i| format!("/api/products/{i}")).collect();
+        let mut endpoints: Vec<(&str, u64, bool)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let ms = match i {
+                    5 => 900,
+                    6 => 700,
+                    7 => 500,
+                    _ => 10 + i as u64,
+                };
+                (n.as_str(), ms, i == 12 || i == 13)
+            })
+            .collect();
+        endpoints.push(("/once", 2000, false));
+        let html = report_of(&endpoints, 4, 5, None, &RunInfo::default());
+        let data = chart_json(&html);
+        let charted: Vec<&str> = data["endpoints"]
+            .as_array()
+            .expect("endpoints")
+            .iter()
+            .map(|e| e["name"].as_str().expect("name"))
+            .collect();
+        assert_eq!(charted.len(), MAX_ENDPOINT_CHARTS, "{charted:?}");
+        assert!(
+            !charted.iter().any(|c| c.contains("/once")),
+            "a dot, not a curve"
+        );
+        // Failing first (the slower failing one first), then the slowest.
+        for (chart, name) in charted.iter().zip([
+            "GET /api/products/13 ",
+            "GET /api/products/12 ",
+            "GET /api/products/5 ",
+            "GET /api/products/6 ",
+            "GET /api/products/7 ",
+            "GET /api/products/19 ",
+        ]) {
+            assert!(chart.starts_with(name), "{charted:?}");
+        }
+        assert!(charted[0].ends_with(", 20 failures)"), "{charted:?}");
+        assert!(charted[2].contains("(p95 900 ms)"), "{charted:?}");
+        let note = &html[html.find("Latency per endpoint").expect("section")..][..600];
+        assert!(
+            note.contains("15 other endpoints are not charted"),
+            "{note}"
+        );
+        assert!(
+            note.contains("20 endpoints are one URL with different numbers (GET /api/products/#)"),
+            "{note}"
+        );
+    }
+
+    #[test]
+    fn a_run_without_requests_says_why_it_was_not_judged() {
+        let d = crate::diagnosis::diagnose(&Recorder::new(), &Slo::default());
+        let hub = StatsHub::new_at(StatsLimits::default(), 1000.0);
+        let html = hub.read(|agg| {
+            render(&ReportInput {
+                agg,
+                history: &Recorder::new(),
+                diagnosis: Some(&d),
+                thresholds: &[],
+                info: &RunInfo::default(),
+            })
+        });
+        let section = &html[html.find("id=\"diagnosis\"").expect("diagnosis")..];
+        let section = &section[..section.find("</section>").expect("end")];
+        assert!(
+            section.contains("Diagnosis: not judged, no load level was measured"),
+            "{section}"
+        );
+        for zero in ["0 to 0", "Every endpoint", "Overall", "Capacity"] {
+            assert!(!section.contains(zero), "{zero}: {section}");
+        }
+    }
+
+    #[test]
+    fn one_open_model_level_is_said_plainly_in_iterations_per_second() {
+        let html = report_of(&[("/a", 5, false)], 4, 2, Some(20.0), &RunInfo::default());
+        assert!(
+            html.contains("<p>Load held at 20 it/s (a single level); objective"),
+            "{}",
+            &html[html.find("id=\"diagnosis\"").unwrap_or(0)..][..300]
+        );
+        let section = &html[html.find("id=\"diagnosis\"").expect("diagnosis")..];
+        let section = &section[..section.find("</section>").expect("end")];
+        assert!(
+            !section.contains("levels") && !section.contains("users"),
+            "{section}"
+        );
+        assert!(section.contains("Knee (it/s / RPS)"), "{section}");
+        let html = report_of(&[("/a", 5, false)], 4, 2, None, &RunInfo::default());
+        assert!(html.contains("<p>Load held at 2 users (a single level)"));
+    }
+
+    #[test]
+    fn final_ratio_shows_both_trees_with_nested_task_sets() {
+        let node = |name: &str, ratio: f64, tasks: Vec<RatioNode>| RatioNode {
+            name: name.into(),
+            ratio,
+            tasks,
+        };
+        let info = RunInfo {
+            final_ratio: FinalRatio {
+                per_class: vec![node(
+                    "Shopper",
+                    1.0,
+                    vec![
+                        node("home", 0.5, vec![]),
+                        node("Browse", 0.5, vec![node("listing", 0.75, vec![])]),
+                    ],
+                )],
+                total: vec![node(
+                    "Shopper",
+                    1.0,
+                    vec![
+                        node("home", 0.5, vec![]),
+                        node("Browse", 0.5, vec![node("listing", 0.375, vec![])]),
+                    ],
+                )],
+            },
+            ..RunInfo::default()
+        };
+        let html = report_of(&[("/a", 5, false)], 2, 1, None, &info);
+        let section = &html[html.find("<section id=\"ratio\">").expect("ratio")..];
+        let section = &section[..section.find("</section>").expect("end")];
+        assert!(section.contains("<h3>Per user class</h3>") && section.contains("<h3>Total</h3>"));
+        assert!(
+            section.contains("<li>50.0% Browse<ul><li>75.0% listing</li></ul>"),
+            "{section}"
+        );
+        assert!(section.contains("<li>37.5% listing</li>"), "{section}");
+    }
 
     #[test]
     fn placeholders() {

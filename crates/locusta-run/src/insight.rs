@@ -12,7 +12,7 @@ use locusta_insight::diagnosis::{self, CapacitySearch, Diagnosis, Slo};
 use locusta_insight::history::Recorder;
 use locusta_insight::junit;
 use locusta_insight::metrics::MetricsServer;
-use locusta_insight::report::{self, RatioClass, RunInfo};
+use locusta_insight::report::{self, FinalRatio, RatioNode, RunInfo};
 use locusta_insight::threshold::{self, Outcome, Threshold, THRESHOLD_EXIT_CODE};
 use locusta_options::Options;
 use locusta_stats::StatsHub;
@@ -31,8 +31,8 @@ pub struct Insight {
     users_gauge: Arc<Mutex<u64>>,
     /// Run metadata for the report.
     pub info: RunInfo,
-    /// Each class's tasks and their share within it (for the report's final ratio).
-    task_shares: Vec<(String, Vec<(String, f64)>)>,
+    /// The classes that run, with their tasks (for the report's final ratio).
+    classes: Vec<crate::plan::ClassFacts>,
     outcomes: Vec<threshold::Outcome>,
 }
 
@@ -87,10 +87,10 @@ impl Insight {
                 run_time: opts.run_time,
                 start_unix: 0.0,
                 end_unix: 0.0,
-                final_ratio: Vec::new(),
+                final_ratio: FinalRatio::default(),
                 open_model: None,
             },
-            task_shares: Vec::new(),
+            classes: Vec::new(),
             outcomes: Vec::new(),
         })
     }
@@ -127,43 +127,34 @@ impl Insight {
         Ok(())
     }
 
-    /// Remembers the classes' task weights for the report's final ratio.
+    /// Remembers the classes and their tasks for the report's final ratio.
     pub fn set_classes(&mut self, classes: &[crate::plan::ClassFacts]) {
-        self.task_shares = classes
-            .iter()
-            .map(|c| {
-                let total: u64 = c.tasks.iter().map(|t| t.weight).sum();
-                let tasks = c
-                    .tasks
-                    .iter()
-                    .map(|t| (t.name.clone(), t.weight as f64 / total.max(1) as f64))
-                    .collect();
-                (c.name.clone(), tasks)
-            })
-            .collect();
+        self.classes = classes.to_vec();
     }
 
-    /// The final ratio from the running class counts (call before the users stop).
+    /// The final ratio from the running class counts (call while users run, or with the last
+    /// counts seen before they stopped): the `--show-task-ratio` trees, nested task sets
+    /// included, of the classes that had users.
     pub fn record_final_ratio(&mut self, counts: &[(String, u64)]) {
-        let total: u64 = counts.iter().map(|(_, n)| n).sum();
-        if total == 0 {
+        if counts.iter().all(|(_, n)| *n == 0) {
             return;
         }
-        self.info.final_ratio = self
-            .task_shares
+        let ran: Vec<crate::plan::ClassFacts> = self
+            .classes
             .iter()
-            .filter_map(|(name, tasks)| {
-                let n = counts
-                    .iter()
-                    .find(|(c, _)| c == name)
-                    .map_or(0, |(_, n)| *n);
-                (n > 0).then(|| RatioClass {
-                    name: name.clone(),
-                    ratio: n as f64 / total as f64,
-                    tasks: tasks.clone(),
-                })
-            })
+            .filter(|c| counts.iter().any(|(name, n)| *name == c.name && *n > 0))
+            .cloned()
             .collect();
+        let tree = |total| {
+            crate::task_ratio::ratios_of(&ran, counts, total)
+                .into_iter()
+                .map(ratio_node)
+                .collect()
+        };
+        self.info.final_ratio = FinalRatio {
+            per_class: tree(false),
+            total: tree(true),
+        };
     }
 
     /// Users added per `--find-capacity` step (0 without it).
@@ -250,8 +241,10 @@ impl Insight {
     }
 
     /// The HTML report of the run so far (the web UI's `/stats/report`): the diagnosis of the
-    /// history up to now and the thresholds judged on the current statistics.
-    pub fn report_now(&self, stats: &StatsHub) -> String {
+    /// history up to now, the thresholds judged on the current statistics and the ratio of the
+    /// users per class now (`class_counts`; the last ones seen once the users stopped).
+    pub fn report_now(&mut self, stats: &StatsHub, class_counts: &[(String, u64)]) -> String {
+        self.record_final_ratio(class_counts);
         let diagnosis = diagnosis::diagnose(&self.history, &self.slo);
         let outcomes = stats.read(|agg| threshold::evaluate_all(&self.thresholds, agg));
         self.render(stats, &diagnosis, &outcomes)
@@ -315,9 +308,95 @@ impl Insight {
     }
 }
 
+fn ratio_node(r: crate::task_ratio::Ratio) -> RatioNode {
+    RatioNode {
+        name: r.name,
+        ratio: r.ratio,
+        tasks: r
+            .tasks
+            .unwrap_or_default()
+            .into_iter()
+            .map(ratio_node)
+            .collect(),
+    }
+}
+
 fn write_file(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
     std::fs::write(path, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::ClassFacts;
+    use locusta_web::TaskInfo;
+
+    fn task(name: &str, weight: u64, tasks: Vec<TaskInfo>) -> TaskInfo {
+        TaskInfo {
+            name: name.into(),
+            weight,
+            tasks,
+        }
+    }
+
+    fn class(name: &str, tasks: Vec<TaskInfo>) -> ClassFacts {
+        ClassFacts {
+            name: name.into(),
+            weight: 1.0,
+            fixed_count: 0,
+            host: None,
+            needs_host: true,
+            tasks,
+        }
+    }
+
+    #[test]
+    fn final_ratio_is_the_task_ratio_tree_of_the_users_that_ran() {
+        let mut insight = Insight::from_options(&Options::default(), "lf.py", "").expect("insight");
+        insight.set_classes(&[
+            class(
+                "Shopper",
+                vec![
+                    task("home", 3, vec![]),
+                    task(
+                        "Browse",
+                        1,
+                        vec![task("listing", 2, vec![]), task("stop", 1, vec![])],
+                    ),
+                ],
+            ),
+            class("Admin", vec![task("dashboard", 1, vec![])]),
+            class("Idle", vec![task("nothing", 1, vec![])]),
+        ]);
+        insight.record_final_ratio(&[
+            ("Shopper".into(), 3),
+            ("Admin".into(), 1),
+            ("Idle".into(), 0),
+        ]);
+        let r = &insight.info.final_ratio;
+        let names: Vec<&str> = r.per_class.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["Shopper", "Admin"],
+            "a class without users is left out"
+        );
+        assert_eq!(r.per_class[0].ratio, 0.75);
+        let browse = &r.per_class[0].tasks[1];
+        assert_eq!((browse.name.as_str(), browse.ratio), ("Browse", 0.25));
+        let listing = &browse.tasks[0];
+        assert_eq!(
+            (listing.name.as_str(), listing.ratio),
+            ("listing", 2.0 / 3.0)
+        );
+        // Total: listing runs 2/3 of Browse's quarter of Shopper's three quarters.
+        let listing = &r.total[0].tasks[1].tasks[0];
+        assert!((listing.ratio - 0.125).abs() < 1e-9, "{}", listing.ratio);
+        assert_eq!(r.total[1].tasks[0].ratio, 0.25);
+        // No users (yet): the ratio recorded before stays.
+        insight.record_final_ratio(&[("Shopper".into(), 0)]);
+        assert_eq!(insight.info.final_ratio.per_class.len(), 2);
+    }
 }

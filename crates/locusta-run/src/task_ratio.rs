@@ -48,14 +48,25 @@ pub fn distribution(classes: &[ClassFacts], num_users: Option<u64>) -> Vec<(Stri
 
 /// The ratio tree: `total` multiplies each task's share by its class's share.
 pub fn ratios(classes: &[ClassFacts], num_users: Option<u64>, total: bool) -> Vec<Ratio> {
-    let counts = distribution(classes, num_users);
-    let all: u64 = counts.iter().map(|(_, n)| n).sum();
+    ratios_of(classes, &distribution(classes, num_users), total)
+}
+
+/// The ratio tree for these users per class (`(class name, users)`; a class not listed has
+/// none), as [`ratios`] gives it for the users `-u` would start. The HTML report's final ratio
+/// is this tree for the users that ran.
+pub fn ratios_of(classes: &[ClassFacts], counts: &[(String, u64)], total: bool) -> Vec<Ratio> {
+    let users = |name: &str| {
+        counts
+            .iter()
+            .find(|(c, _)| c == name)
+            .map_or(0, |(_, n)| *n)
+    };
+    let all: u64 = classes.iter().map(|c| users(&c.name)).sum();
     let all = all.max(1) as f64;
     classes
         .iter()
-        .zip(counts)
-        .map(|(class, (_, n))| {
-            let share = n as f64 / all;
+        .map(|class| {
+            let share = users(&class.name) as f64 / all;
             Ratio {
                 name: class.name.clone(),
                 ratio: share,

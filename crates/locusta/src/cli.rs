@@ -73,6 +73,7 @@ pub(crate) fn run_parsed(locustfile: Locustfile, parsed: Parsed) -> i32 {
         mut classes,
         shape,
         default_host,
+        script,
         hooks,
     } = locustfile;
     if let Err(e) = apply_class_settings(&mut classes, opts) {
@@ -88,7 +89,7 @@ pub(crate) fn run_parsed(locustfile: Locustfile, parsed: Parsed) -> i32 {
             name: s.name(),
             uses_common_options: false,
         }),
-        script: script_name(&parsed),
+        script: script.unwrap_or_else(|| script_name(&parsed)),
         default_host,
         ..LocustfileFacts::default()
     };

@@ -83,6 +83,8 @@ pub fn run_demo(args: Vec<OsString>) -> i32 {
         Locustfile {
             classes,
             default_host,
+            // Not the executable's name: from the Python package that is the interpreter's.
+            script: Some("locusta-demo".to_owned()),
             ..Locustfile::default()
         },
         parsed,

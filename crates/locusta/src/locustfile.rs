@@ -78,6 +78,9 @@ pub struct Locustfile {
     pub shape: Option<Box<dyn LoadShape>>,
     /// A host to use when neither `--host` nor the classes give one (the demo's target).
     pub default_host: Option<String>,
+    /// The test's name in the HTML report ("Script") and the web UI; by default `-f` when
+    /// given, else the program's file name.
+    pub script: Option<String>,
     /// Code run when a test starts and stops.
     pub hooks: TestHooks,
 }

@@ -112,9 +112,11 @@ impl WebSide {
     }
 }
 
-/// `locustfile.py` → `locustfile`, as Locust names its report downloads.
+/// `locustfile.py` → `locustfile`, as Locust names its report downloads (of several
+/// locustfiles, `a.py, b.py`, the first).
 fn script_stem(script: &str) -> &str {
-    let name = script.rsplit('/').next().unwrap_or(script);
+    let first = script.split(", ").next().unwrap_or(script);
+    let name = first.rsplit('/').next().unwrap_or(first);
     name.strip_suffix(".py").unwrap_or(name)
 }
 
@@ -251,9 +253,22 @@ impl Controller {
         if waiting.is_empty() {
             return;
         }
-        let html = self.insight.report_now(&self.stats);
+        let html = self.insight.report_now(&self.stats, &self.last_counts);
         for tx in waiting {
             let _ = tx.send(html.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::script_stem;
+
+    #[test]
+    fn report_downloads_are_named_after_the_first_locustfile() {
+        assert_eq!(script_stem("locustfile.py"), "locustfile");
+        assert_eq!(script_stem("dir/shop.py"), "shop");
+        assert_eq!(script_stem("one.py, two.py"), "one");
+        assert_eq!(script_stem("parity"), "parity");
     }
 }
