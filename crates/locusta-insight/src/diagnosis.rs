@@ -199,7 +199,7 @@ impl Pattern {
             Pattern::Linear => "requests queue for a fixed amount of work each (CPU-bound or serialised processing); caching or cheaper queries help",
             Pattern::Cliff => "a resource limit was hit (connection or thread pool, memory); tune the pool or add capacity",
             Pattern::Sawtooth => "periodic pauses (garbage collection, cache expiry, background jobs); tune GC or warm caches",
-            Pattern::FlatThenSpike => "fine until a load threshold, then queueing explodes on this path (missing index, N+1 query, unbounded fetch)",
+            Pattern::FlatThenSpike => "fine until a load threshold, then queueing explodes on this path (a contended lock, a missing index, an N+1 query, an unbounded fetch)",
             Pattern::Failing => "fails whatever the load, the lowest included: look at the failures table (a wrong request, missing test data, a broken endpoint), not at capacity",
             Pattern::Undetermined => "the load did not vary enough to judge; ramp the users (or use --find-capacity)",
         }
@@ -299,6 +299,58 @@ pub fn load_unit(points: &[Point]) -> &'static str {
 
 /// Groups points into load levels for one series (`pick` chooses the cell).
 pub fn levels(points: &[Point], pick: impl Fn(&Point) -> Option<Cell>, pct: usize) -> Vec<Level> {
+    level_groups(points, pick)
+        .iter()
+        .filter_map(|g| level_of(g, pct, 0))
+        .collect()
+}
+
+/// The levels a series' pattern is judged on. A level's percentile says something only over
+/// enough requests (`min_requests`; a p95 of five requests is their maximum), so neighbouring
+/// levels short of that many are merged, from the lowest load up, until each has enough (a
+/// checkout done a few times a second is judged on wider levels at low load, fine ones
+/// higher up). The flag says that even then fewer than [`MIN_LEVELS`] levels could be made
+/// (the finest levels are returned then, which still say how the load went).
+fn judged_levels(
+    points: &[Point],
+    pick: impl Fn(&Point) -> Option<Cell>,
+    pct: usize,
+    min_requests: u64,
+) -> (Vec<Level>, bool) {
+    let groups = level_groups(points, pick);
+    let requests = |g: &[(&Point, Cell)]| g.iter().map(|(_, c)| c.requests).sum::<u64>();
+    let mut merged: Vec<Vec<(&Point, Cell)>> = Vec::new();
+    let mut pending: Vec<(&Point, Cell)> = Vec::new();
+    for g in &groups {
+        pending.extend(g.iter().copied());
+        if requests(&pending) >= min_requests {
+            merged.push(std::mem::take(&mut pending));
+        }
+    }
+    if !pending.is_empty() {
+        match merged.last_mut() {
+            Some(last) => last.extend(pending),
+            None => merged.push(pending),
+        }
+    }
+    if merged.len() < MIN_LEVELS {
+        let fine: Vec<Level> = groups.iter().filter_map(|g| level_of(g, pct, 0)).collect();
+        let too_thin = fine.len() >= MIN_LEVELS;
+        return (fine, too_thin);
+    }
+    let judged = merged
+        .iter()
+        .filter_map(|g| level_of(g, pct, min_requests))
+        .collect();
+    (judged, false)
+}
+
+/// The points of each load level, by load: one level per distinct load, or [`MAX_LEVELS`]
+/// equal-width bins beyond that many.
+fn level_groups(
+    points: &[Point],
+    pick: impl Fn(&Point) -> Option<Cell>,
+) -> Vec<Vec<(&Point, Cell)>> {
     let rows: Vec<(&Point, Cell)> = points
         .iter()
         .filter_map(|p| pick(p).map(|c| (p, c)))
@@ -324,48 +376,57 @@ pub fn levels(points: &[Point], pick: impl Fn(&Point) -> Option<Cell>, pct: usiz
     for (p, c) in rows {
         groups[bin(load(p))].push((p, c));
     }
+    groups.retain(|g| !g.is_empty());
     groups
-        .into_iter()
-        .filter(|g| !g.is_empty())
-        .filter_map(|g| {
-            let mut lat: Vec<f64> = g
-                .iter()
-                .filter_map(|(_, c)| c.pct.map(|x| x[pct]))
-                .collect();
-            if lat.is_empty() {
-                return None;
-            }
-            let mut users: Vec<f64> = g.iter().map(|(p, _)| load(p) as f64).collect();
-            let secs: u32 = g.iter().map(|(p, _)| p.secs).sum();
-            // Medians over the level's seconds, like the latency, so a ramp second at the edge
-            // of a level does not outweigh the steady ones.
-            let per_sec = |n: u64, p: &Point| n as f64 / p.secs.max(1) as f64;
-            let mut rps: Vec<f64> = g
-                .iter()
-                .map(|(p, _)| per_sec(p.total.requests, p))
-                .collect();
-            let mut series_rps: Vec<f64> = g.iter().map(|(p, c)| per_sec(c.requests, p)).collect();
-            let mut fails: Vec<f64> = g
-                .iter()
-                .map(|(_, c)| c.failures as f64 / c.requests.max(1) as f64)
-                .collect();
-            let requests: u64 = g.iter().map(|(_, c)| c.requests).sum();
-            let failures: u64 = g.iter().map(|(_, c)| c.failures).sum();
-            let cells: Vec<Cell> = g.iter().map(|(_, c)| *c).collect();
-            let latency_ms = median(&mut lat);
-            Some(Level {
-                users: median(&mut users),
-                rps: median(&mut rps),
-                series_rps: median(&mut series_rps),
-                latency_ms,
-                fail_ratio: median(&mut fails),
-                slo_latency_ms: pooled_percentile(&cells, pct).unwrap_or(latency_ms),
-                slo_fail_ratio: failures as f64 / requests.max(1) as f64,
-                secs,
-                requests,
-            })
-        })
-        .collect()
+}
+
+/// One level's figures from its points. Its latency is the median of its seconds' percentiles
+/// (one odd second does not make a pattern), unless its seconds hold fewer than `thin_below`
+/// requests each on average: then a second's percentile is little more than its slowest
+/// request, and the percentile over all the level's requests is used instead.
+fn level_of(g: &[(&Point, Cell)], pct: usize, thin_below: u64) -> Option<Level> {
+    let mut lat: Vec<f64> = g
+        .iter()
+        .filter_map(|(_, c)| c.pct.map(|x| x[pct]))
+        .collect();
+    if lat.is_empty() {
+        return None;
+    }
+    let mut users: Vec<f64> = g.iter().map(|(p, _)| load(p) as f64).collect();
+    let secs: u32 = g.iter().map(|(p, _)| p.secs).sum();
+    // Medians over the level's seconds, like the latency, so a ramp second at the edge
+    // of a level does not outweigh the steady ones.
+    let per_sec = |n: u64, p: &Point| n as f64 / p.secs.max(1) as f64;
+    let mut rps: Vec<f64> = g
+        .iter()
+        .map(|(p, _)| per_sec(p.total.requests, p))
+        .collect();
+    let mut series_rps: Vec<f64> = g.iter().map(|(p, c)| per_sec(c.requests, p)).collect();
+    let mut fails: Vec<f64> = g
+        .iter()
+        .map(|(_, c)| c.failures as f64 / c.requests.max(1) as f64)
+        .collect();
+    let requests: u64 = g.iter().map(|(_, c)| c.requests).sum();
+    let failures: u64 = g.iter().map(|(_, c)| c.failures).sum();
+    let cells: Vec<Cell> = g.iter().map(|(_, c)| *c).collect();
+    let typical_second = median(&mut lat);
+    let pooled = pooled_percentile(&cells, pct).unwrap_or(typical_second);
+    let thin_seconds = (requests as f64) < thin_below as f64 * secs.max(1) as f64;
+    Some(Level {
+        users: median(&mut users),
+        rps: median(&mut rps),
+        series_rps: median(&mut series_rps),
+        latency_ms: if thin_seconds { pooled } else { typical_second },
+        fail_ratio: if thin_seconds {
+            failures as f64 / requests.max(1) as f64
+        } else {
+            median(&mut fails)
+        },
+        slo_latency_ms: pooled,
+        slo_fail_ratio: failures as f64 / requests.max(1) as f64,
+        secs,
+        requests,
+    })
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -592,6 +653,7 @@ fn finding(
     points: &[Point],
     pick: impl Fn(&Point) -> Option<Cell> + Copy,
     slo: &Slo,
+    stalls_possible: bool,
 ) -> Option<Finding> {
     let pct = slo.percentile_index;
     let all = levels(points, pick, pct);
@@ -599,19 +661,14 @@ fn finding(
         return None;
     }
     // A level's percentile says something only over enough requests: a p95 of 5 requests is
-    // their maximum, and one slow request makes a "degradation". Patterns are judged on the
-    // levels with at least 1 / (1 - q) requests (20 for p95, 100 for p99).
+    // their maximum, and one slow request makes a "degradation". Patterns are judged on levels
+    // with at least 1 / (1 - q) requests (20 for p95, 100 for p99), wider ones if need be.
     let min_requests = (1.0 / (1.0 - PERCENTILES[pct])).round() as u64;
-    let thick: Vec<Level> = all
-        .iter()
-        .filter(|l| l.requests >= min_requests)
-        .cloned()
-        .collect();
-    let too_thin = thick.len() < MIN_LEVELS && all.len() >= MIN_LEVELS;
-    let lv = if thick.is_empty() { all.clone() } else { thick };
+    let (lv, too_thin) = judged_levels(points, pick, pct, min_requests);
     let series: Vec<(i64, f64)> = points
         .iter()
         .filter_map(|p| pick(p).and_then(|c| c.pct).map(|x| (p.t, x[pct])))
+        .filter(|_| stalls_possible)
         .collect();
     let (mut pattern, mut knee_idx, mut period) = if too_thin {
         (Pattern::Undetermined, None, None)
@@ -621,7 +678,7 @@ fn finding(
     // A closed model hides a stall's latency (the stalled users send nothing meanwhile) but not
     // its hole in the throughput: periodic collapses of this series' requests per second.
     let mut dips = false;
-    if matches!(pattern, Pattern::None | Pattern::Undetermined) {
+    if stalls_possible && matches!(pattern, Pattern::None | Pattern::Undetermined) {
         if let Some(p) = throughput_dip_period(&rps_series(points, pick)) {
             (pattern, knee_idx, period, dips) = (Pattern::Sawtooth, None, Some(p), true);
         }
@@ -820,28 +877,44 @@ pub fn capacity(levels: &[Level], slo: &Slo, unit: &str) -> Capacity {
 pub fn diagnose(history: &Recorder, slo: &Slo) -> Diagnosis {
     let pts = history.points();
     let unit = load_unit(pts);
-    let overall = finding(unit, "", "Aggregated", pts, |p| Some(p.total), slo).unwrap_or(Finding {
-        method: String::new(),
-        name: "Aggregated".into(),
-        pattern: Pattern::Undetermined,
-        minor: false,
-        knee: None,
-        baseline_ms: 0.0,
-        peak_ms: 0.0,
-        fail_before: 0.0,
-        fail_peak: 0.0,
-        period_s: None,
-        levels: Vec::new(),
-        summary: "no requests were measured".into(),
-    });
     let mut endpoints: Vec<Finding> = history
         .endpoints()
         .iter()
         .enumerate()
         .filter_map(|(i, (m, n))| {
-            finding(unit, m, n, pts, move |p| p.endpoints.get(i).copied(), slo)
+            finding(
+                unit,
+                m,
+                n,
+                pts,
+                move |p| p.endpoints.get(i).copied(),
+                slo,
+                true,
+            )
         })
         .collect();
+    // The total mixes its endpoints: its p95 jumps whenever a slow endpoint's share of a second
+    // passes 5 %, which looks periodic without being a stall. It is a sawtooth only when an
+    // endpoint is one (or when no endpoint is tracked).
+    let stalls = endpoints.is_empty()
+        || endpoints
+            .iter()
+            .any(|f| f.pattern == Pattern::Sawtooth && !f.minor);
+    let overall =
+        finding(unit, "", "Aggregated", pts, |p| Some(p.total), slo, stalls).unwrap_or(Finding {
+            method: String::new(),
+            name: "Aggregated".into(),
+            pattern: Pattern::Undetermined,
+            minor: false,
+            knee: None,
+            baseline_ms: 0.0,
+            peak_ms: 0.0,
+            fail_before: 0.0,
+            fail_peak: 0.0,
+            period_s: None,
+            levels: Vec::new(),
+            summary: "no requests were measured".into(),
+        });
     let is_culprit = |f: &Finding| {
         !f.minor
             && matches!(

@@ -494,19 +494,19 @@ fn a_ramps_slow_start_is_not_a_throughput_collapse() {
 
 #[test]
 fn a_few_requests_per_level_are_too_few_to_judge_a_percentile() {
-    // A login done once per user while the users ramp: 4 requests per second, the slowest one
-    // of them growing with a busy machine. Its p95 is its maximum: not judged, and no culprit.
+    // A login done once per user while the users ramp: one request a second, growing with a
+    // busy machine. 30 requests cannot make 3 levels of 20: not judged, and no culprit.
     let mut rec = Recorder::new();
     rec.track("POST", "/login");
     for i in 0..30i64 {
         let users = 5 + 5 * (i as u64 / 3);
-        let login = cell(0.4 + 10.0 * i as f64, 4, 0);
+        let login = cell(0.4 + 10.0 * i as f64, 1, 0);
         rec.push(Point {
             t: 1000 + i,
             secs: 1,
             users,
             target_rate: None,
-            total: cell(0.4 + 10.0 * i as f64, 4, 0),
+            total: cell(0.4 + 10.0 * i as f64, 1, 0),
             endpoints: vec![login],
         });
     }
@@ -523,4 +523,62 @@ fn a_few_requests_per_level_are_too_few_to_judge_a_percentile() {
     // With p50 as the objective 2 requests a level are enough.
     let d = diagnose(&rec, &Slo::parse("p50<100ms").unwrap());
     assert_eq!(find(&d, "/login").pattern, Pattern::Linear, "{}", d.text());
+}
+
+#[test]
+fn a_thin_series_is_judged_on_wider_levels() {
+    // A checkout done 10 times a second over a 10-step ramp: 4-second steps of 40 requests are
+    // enough for p95, but with p99 (100 requests) the steps are merged into wider levels.
+    let mut rec = Recorder::new();
+    rec.track("POST", "/orders");
+    for i in 0..40i64 {
+        let users = 10 + 10 * (i as u64 / 4);
+        let ms = 100.0 + 5.0 * users as f64;
+        rec.push(Point {
+            t: 1000 + i,
+            secs: 1,
+            users,
+            target_rate: None,
+            total: cell(ms, 10, 0),
+            endpoints: vec![cell(ms, 10, 0)],
+        });
+    }
+    let d = diagnose(&rec, &Slo::default());
+    let f = find(&d, "/orders");
+    assert_eq!(f.pattern, Pattern::Linear, "{}", d.text());
+    assert_eq!(f.levels.len(), 10);
+    let d = diagnose(&rec, &Slo::parse("p99<1s").unwrap());
+    let f = find(&d, "/orders");
+    // three wide levels: a rise, linear or bending upwards
+    assert!(
+        matches!(f.pattern, Pattern::Linear | Pattern::FlatThenSpike),
+        "{}",
+        d.text()
+    );
+    assert_eq!(d.culprits().len(), 1, "{}", d.text());
+    assert!((3..10).contains(&f.levels.len()), "{}", f.levels.len());
+    assert!(f.levels.iter().all(|l| l.requests >= 100));
+}
+
+#[test]
+fn the_total_is_a_sawtooth_only_when_an_endpoint_is() {
+    // Two steady endpoints, a fast one and a slow one; the total's p95 jumps every 4 s when the
+    // slow one's share of the second passes 5 %: the mix, not a stall.
+    let mut rec = Recorder::new();
+    rec.track("GET", "/fast");
+    rec.track("POST", "/slow");
+    for i in 0..40i64 {
+        let total_ms = if i % 4 == 0 { 300.0 } else { 1.0 };
+        rec.push(Point {
+            t: 1000 + i,
+            secs: 1,
+            users: 50,
+            target_rate: None,
+            total: cell(total_ms, 400, 0),
+            endpoints: vec![cell(1.0, 380, 0), cell(300.0, 20, 0)],
+        });
+    }
+    let d = diagnose(&rec, &Slo::default());
+    assert_ne!(d.overall.pattern, Pattern::Sawtooth, "{}", d.text());
+    assert!(d.culprits().is_empty(), "{}", d.text());
 }
