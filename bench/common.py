@@ -37,8 +37,10 @@ def require(tool: str, hint: str) -> str:
 
 
 @contextmanager
-def nginx(port: int, core: int, worker_connections: int = 4096, extra_listen=(), keepalive: bool = True):
-    """nginx with one worker pinned to `core`, answering 200 "ok" on 127.0.0.1:port."""
+def nginx(port: int, core: int, worker_connections: int = 4096, extra_listen=(), keepalive: bool = True,
+          locations: str = ""):
+    """nginx with one worker pinned to `core`, answering 200 "ok" on 127.0.0.1:port; `locations`
+    (nginx `location` blocks) answers other paths (bench/realistic.py's shop API)."""
     binary = require("nginx", "apt-get install nginx-light")
     work = Path(tempfile.mkdtemp(prefix="locusta-bench-nginx-"))
     listens = "\n".join(f"listen {addr};" for addr in [f"127.0.0.1:{port}", *extra_listen])
@@ -62,6 +64,7 @@ http {{
     scgi_temp_path {work};
     server {{
         {listens}
+        {locations}
         location / {{ return 200 "ok\\n"; }}
     }}
 }}
