@@ -176,3 +176,44 @@ def test_import_locust_patches_for_gevent_and_failures_keep_their_os_error():
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-v"]))
+
+
+def test_text_and_json_follow_the_content_type_charset():
+    # `.text` and `.json()` read only Content-Type (not the whole header mapping): the charset
+    # is honoured, and repeated header fields are joined as the mapping joins them.
+    out = _both("""
+        import threading
+        from http.server import BaseHTTPRequestHandler, HTTPServer
+        from locust.clients import HttpSession
+        from locust.event import Events
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                if self.path == "/latin":
+                    body, ctype = '{"name": "café"}'.encode("latin-1"), "application/json; charset=iso-8859-1"
+                else:
+                    body, ctype = '{"name": "naïve", "n": 12345678901234567890}'.encode(), "application/json"
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("X-Twice", "a")
+                self.send_header("X-Twice", "b")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        server = HTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        s = HttpSession(base_url=f"http://127.0.0.1:{server.server_port}", request_event=Events().request, user=None)
+        for path in ("/latin", "/utf8"):
+            r = s.get(path)
+            print(repr(r.text), r.json(), r.headers["x-twice"], r.headers["content-type"])
+        r = s.get("/latin")
+        r.headers["content-type"] = "application/json; charset=utf-8"
+        print(repr(r.text))
+        server.shutdown()
+    """)
+    assert "'{\"name\": \"café\"}'" in out, out
+    assert "12345678901234567890" in out and "a, b" in out, out

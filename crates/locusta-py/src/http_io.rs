@@ -850,6 +850,20 @@ impl RawResponse {
         }
     }
 
+    /// One response header's value (case-insensitive name), several fields joined with ", " as
+    /// the Python headers mapping joins them; None when absent. Reading one header this way
+    /// spares building the whole mapping (`.text` and `.json()` need only Content-Type).
+    fn header(&self, name: &str) -> Option<String> {
+        let r = self.ex.result.as_ref().ok()?;
+        let mut values = r.headers.map().get_all(name).iter();
+        let first = String::from_utf8_lossy(values.next()?.as_bytes()).into_owned();
+        Some(values.fold(first, |mut all, v| {
+            all.push_str(", ");
+            all.push_str(&String::from_utf8_lossy(v.as_bytes()));
+            all
+        }))
+    }
+
     /// Status codes and URLs of the redirect responses followed, oldest first.
     fn history(&self) -> Vec<(u16, String, String)> {
         self.ex

@@ -286,7 +286,9 @@ class Response:
         if not self.status_code:
             return ""
         if self._text is None:
-            enc = self.encoding or _charset(self.headers.get("content-type")) or "utf-8"
+            # as requests: the charset of the headers as received (changing response.headers
+            # later does not change it), read without building the header mapping
+            enc = self.encoding or _charset(self._raw.header("content-type")) or "utf-8"
             try:
                 self._text = str(self.content, enc, errors="replace")
             except LookupError:
