@@ -401,6 +401,9 @@ class Response:
 
 
 _new_response = object.__new__
+#: Encodes ``json=`` bodies as requests does (``json.dumps(obj, allow_nan=False)``), built once
+#: rather than per request.
+_JSON_BODY = _json.JSONEncoder(allow_nan=False)
 
 
 class _RedirectResponse:
@@ -710,7 +713,7 @@ class HttpSession:
                 body = urlencode(_pairs(data)).encode("ascii")
                 ctype = "application/x-www-form-urlencoded"
         elif json is not None:
-            body = _json.dumps(json, allow_nan=False).encode("utf-8")
+            body = _JSON_BODY.encode(json).encode("utf-8")
             ctype = "application/json"
         if auth is not None and not isinstance(auth, tuple):
             auth = (getattr(auth, "username", ""), getattr(auth, "password", ""))

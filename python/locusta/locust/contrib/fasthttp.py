@@ -259,7 +259,9 @@ class FastHttpSession(HttpSession):
             kwargs["headers"] = headers
         resp = super().request(method, url, name, *args, **kwargs)
         if json is not None and not data:
-            resp._sent_body = _json.dumps(json)  # FastRequest.body: the JSON text that was sent
+            # FastRequest.body: the JSON text that was sent (the ASCII bytes encoded once)
+            sent = resp._sent_body
+            resp._sent_body = sent.decode("ascii") if isinstance(sent, bytes) else _json.dumps(json)
         if resp.error is None and resp.status_code not in _SUCCESS:
             resp.error = self._status_error(resp, name)  # as geventhttpclient's status check
         return resp
