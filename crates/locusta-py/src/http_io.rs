@@ -103,7 +103,7 @@ enum Work {
     Send {
         session: Arc<Session>,
         spec: RequestSpec,
-        record: Option<Arc<StatsHub>>,
+        record: Option<Record>,
         /// The open model's start delay of the user's iteration, added to the response time.
         lag: Duration,
         /// `stream=True`: come back at the head, the body stays to be read piece by piece.
@@ -134,8 +134,8 @@ impl Job {
                 // when the response was in, without another clock read
                 let ended = unix_secs(ex.started + ex.elapsed);
                 ex.elapsed += lag;
-                if let Some(hub) = &record {
-                    record_default(hub, &ex, ended);
+                if let Some(Record { hub, name }) = &record {
+                    record_default(hub, &ex, name.as_deref(), ended);
                 }
                 Outcome::Exchange(ex, body)
             }
@@ -165,10 +165,17 @@ async fn read_piece(body: Option<SharedBody>) -> Result<Option<Bytes>, HttpError
     piece
 }
 
-/// Records `ex` as Locust's HttpSession reports a `get(url)` without a name: under Locust's
-/// default name ([`Exchange::stats_name`]), failing on an error or a status >= 400. URL errors
-/// are not recorded (they raise in Python, as in Locust).
-fn record_default(hub: &StatsHub, ex: &Exchange, ended_unix: f64) {
+/// Where the fast path records an exchange: the run's statistics, under `name` (None: Locust's
+/// default name).
+struct Record {
+    hub: Arc<StatsHub>,
+    name: Option<String>,
+}
+
+/// Records `ex` as Locust's HttpSession reports a `get(url)` or `get(url, name=...)`: under
+/// `name`, else Locust's default name ([`Exchange::stats_name`]), failing on an error or a
+/// status >= 400. URL errors are not recorded (they raise in Python, as in Locust).
+fn record_default(hub: &StatsHub, ex: &Exchange, name: Option<&str>, ended_unix: f64) {
     if let Err(
         HttpError::MissingSchema { .. }
         | HttpError::InvalidSchema { .. }
@@ -177,7 +184,7 @@ fn record_default(hub: &StatsHub, ex: &Exchange, ended_unix: f64) {
     {
         return;
     }
-    let name = ex.stats_name(None);
+    let name = ex.stats_name(name);
     let err = ex.failure_text(name);
     hub.record_at(
         &Sample {
@@ -369,7 +376,7 @@ impl HttpIo {
         session: &SessionCore,
         waiter: Py<PyAny>,
         spec: RequestSpec,
-        record: Option<Arc<StatsHub>>,
+        record: Option<Record>,
     ) -> u64 {
         self.queue_stream(session, waiter, spec, record, false)
     }
@@ -379,7 +386,7 @@ impl HttpIo {
         session: &SessionCore,
         waiter: Py<PyAny>,
         spec: RequestSpec,
-        record: Option<Arc<StatsHub>>,
+        record: Option<Record>,
         stream: bool,
     ) -> u64 {
         let work = Work::Send {
@@ -599,17 +606,23 @@ impl HttpIo {
         Ok(self.queue_stream(session, waiter, spec, None, stream))
     }
 
-    /// `session.get(url)` with every default (redirects followed), recorded in `stats` by Rust
-    /// under Locust's default name when it completes; returns the token. Use it when nothing
-    /// in Python needs to judge the response (no `catch_response`, no request listeners).
+    /// `session.get(url)` (or `get(url, name=...)`) with every other default (redirects
+    /// followed), recorded in `stats` by Rust under `name` or Locust's default name when it
+    /// completes; returns the token. Use it when nothing in Python needs to judge the response
+    /// (no `catch_response`, no request listeners).
+    #[pyo3(signature = (session, waiter, url, stats, name=None))]
     fn submit_get(
         &self,
         session: &SessionCore,
         waiter: Py<PyAny>,
         url: String,
         stats: &Stats,
+        name: Option<String>,
     ) -> u64 {
-        let record = Some(stats.hub());
+        let record = Some(Record {
+            hub: stats.hub(),
+            name,
+        });
         let spec = RequestSpec::new(Method::GET, url).allow_redirects(true);
         self.queue(session, waiter, spec, record)
     }
@@ -991,6 +1004,7 @@ mod tests {
                 "x",
                 HttpError::MissingSchema { url: "x".into() },
             ),
+            None,
             now,
         );
         // A failed connection is recorded under the first URL's path and query.
@@ -998,8 +1012,14 @@ mod tests {
             errno: 111,
             message: "Connection refused".into(),
         };
-        record_default(&hub, &ex("http://a", "/", refused()), now);
-        record_default(&hub, &ex("http://a/p?q=1", "/p?q=1", refused()), now);
+        record_default(&hub, &ex("http://a", "/", refused()), None, now);
+        record_default(&hub, &ex("http://a/p?q=1", "/p?q=1", refused()), None, now);
+        record_default(
+            &hub,
+            &ex("http://a/p/7", "/p/7", refused()),
+            Some("/p/[id]"),
+            now,
+        );
         hub.merge();
         hub.read(|agg| {
             let names: Vec<(String, u64, u64)> = agg
@@ -1009,7 +1029,11 @@ mod tests {
                 .collect();
             assert_eq!(
                 names,
-                vec![("/".to_string(), 1, 1), ("/p?q=1".to_string(), 1, 1)]
+                vec![
+                    ("/".to_string(), 1, 1),
+                    ("/p/[id]".to_string(), 1, 1),
+                    ("/p?q=1".to_string(), 1, 1)
+                ]
             );
         });
     }

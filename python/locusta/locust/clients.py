@@ -810,15 +810,17 @@ class HttpSession:
         return _CONN_ERRORS.get(kind, ConnectionError)(raw.error)
 
     def get(self, url, **kwargs):
-        if kwargs or self.request_name or self._ok_codes is not None or self.auth is not None or \
-                self.verify is not True or self.params or type(url) is not str:
+        name = kwargs.get("name") if len(kwargs) == 1 else None
+        if (kwargs and type(name) is not str) or self.request_name or self._ok_codes is not None or \
+                self.auth is not None or self.verify is not True or self.params or type(url) is not str:
             kwargs.setdefault("allow_redirects", True)
             return self.request("GET", url, **kwargs)
         ev = self.request_event
         if ev is not None and ev._handlers != ev._stats_only:  # user listeners: the full path
-            return self.request("GET", url, allow_redirects=True)
-        # The common call: sent, timed and recorded in Rust; the response is built lazily.
-        raw = self._rt.get(self._core, url)
+            return self.request("GET", url, name=name, allow_redirects=True)
+        # The common call (a plain get, or one with name=): sent, timed and recorded in Rust;
+        # the response is built lazily.
+        raw = self._rt.get(self._core, url, name)
         user = self.user
         if user is not None:
             user._yielded = True
