@@ -344,10 +344,11 @@ fn diagnosis_html(out: &mut String, d: &Diagnosis) {
         esc(&d.overall.summary),
         esc(&d.capacity.summary)
     );
-    if let Some(why) = d.not_judged() {
+    let not_judged = d.not_judged();
+    if let (Some(why), true) = (&not_judged, d.culprits().is_empty()) {
         out.push_str(&format!(
             "<p><b>Culprits:</b> not judged — {}.</p>\n",
-            esc(&why)
+            esc(why)
         ));
     } else if d.culprits().is_empty() {
         out.push_str("<p><b>Culprits:</b> none — no endpoint degraded as load grew.</p>\n");
@@ -364,8 +365,17 @@ fn diagnosis_html(out: &mut String, d: &Diagnosis) {
             );
         }
         out.push_str("</ol>\n");
+        // Patterns in time (sawtooth, drift) need no load variation; the others do.
+        if let Some(why) = &not_judged {
+            let _ = write!(
+                out,
+                "<p><b>How latency follows load:</b> not judged — {}.</p>\n",
+                esc(why)
+            );
+        }
     }
-    out.push_str("<h3>Every endpoint</h3><table><thead><tr><th>Endpoint</th><th>Pattern</th><th>Knee (users / RPS)</th><th>Baseline</th><th>Peak</th><th>Failures</th></tr></thead><tbody>\n");
+    let _ = write!(out, "<h3>Every endpoint</h3><table><thead><tr><th>Endpoint</th><th>Pattern</th><th>Knee ({} / RPS)</th>", d.load_unit);
+    out.push_str("<th>Baseline</th><th>Peak</th><th>Failures</th></tr></thead><tbody>\n");
     for f in &d.endpoints {
         let knee = f.knee.map_or("-".to_string(), |k| {
             format!("{:.0} / {:.1}", k.users, k.rps)
