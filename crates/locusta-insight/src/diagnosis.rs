@@ -1,8 +1,8 @@
 //! The diagnosis: where the system breaks, how it degrades and how much load it takes.
 //!
 //! People read load-test charts by hand to find the endpoint that slows down first (the
-//! "black hole"), the shape of the degradation (linear, cliff, sawtooth, flat-then-spike) and
-//! the breaking point. This module does that reading on the [`Recorder`] history:
+//! "black hole"), the shape of the degradation (linear, cliff, sawtooth, flat-then-spike,
+//! drift) and the breaking point. This module does that reading on the [`Recorder`] history:
 //!
 //! 1. The history is grouped into *load levels* (points with the same number of users; at most
 //!    [`MAX_LEVELS`] equal-width bins when the load ramped smoothly). Each level's latency,
@@ -10,16 +10,22 @@
 //!    slow seconds and the ramp's edges).
 //! 2. Each series (every endpoint and the total) gets a pattern:
 //!    - **sawtooth**: over time, at least 3 separate bursts (more than 2 s apart) of seconds
-//!      whose latency is above 3x the median (and 20 ms above it), roughly evenly spaced (gap
+//!      whose latency is above 3x the median (and 100 ms above it), roughly evenly spaced (gap
 //!      spread < 50 %), and together at most 40 % of the run — periodic stalls, whatever the
-//!      load;
+//!      load (in a closed model also periodic collapses of the throughput, see
+//!      [`throughput_dip_period`]);
+//!    - **drift**: over time, on the longest stretch of constant load (at least 20 s), the
+//!      latency of the last third is degraded against the first third's and rises steadily (see
+//!      [`drift`]) — a leak or a backlog, whatever the load did before;
 //!    - **none**: no level is *degraded*, i.e. latency above `1.5 x baseline + 5 ms` or the
 //!      failure ratio 5 points above the baseline (baseline = best of the lowest third of levels);
 //!    - **cliff**: a level jumps at least 2.5x over the level below, that jump is at least 60 % of
 //!      the whole rise and every higher level stays degraded — or the failure ratio jumps by 20
 //!      points in one level (a resource running out); the jumping level is the first degraded
 //!      one, or a later one when the levels between are only mildly off (within 2x baseline +
-//!      5 ms, no failure rise) — noise from a busy machine;
+//!      5 ms, no failure rise) — noise from a busy machine; also a limit that refuses without
+//!      slowing down (a rate limiter): no failures below the first degraded level, failing on
+//!      every level from it on while its latency is not degraded;
 //!    - **flat-then-spike**: flat (within 1.2 x baseline + 3 ms) up to a knee at least 30 % into
 //!      the load range, then a rise that keeps growing (not one jump);
 //!    - **linear**: degrades from low load on and keeps rising with it.
@@ -41,6 +47,10 @@ pub const MAX_LEVELS: usize = 12;
 const NOISE_MS: f64 = 5.0;
 /// A latency rise smaller than this share of the objective's limit is minor, not a culprit.
 const MATERIAL_SHARE: f64 = 0.1;
+/// A single second must be this many ms above the median to count as a sawtooth's spike: a
+/// busy machine's scheduling alone makes seconds tens of ms slow, and shorter pauses rarely
+/// matter.
+const SPIKE_MS: f64 = 100.0;
 
 /// A latency and error objective (`--slo`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -174,6 +184,8 @@ pub enum Pattern {
     /// Failing at every load level, the lowest included: a broken request or service, not a
     /// load problem.
     Failing,
+    /// Latency grows steadily over time while the load stays the same.
+    Drift,
     /// Not enough levels or load variation to tell.
     Undetermined,
 }
@@ -188,6 +200,7 @@ impl Pattern {
             Pattern::Sawtooth => "sawtooth",
             Pattern::FlatThenSpike => "flat-then-spike",
             Pattern::Failing => "failing",
+            Pattern::Drift => "drift",
             Pattern::Undetermined => "undetermined",
         }
     }
@@ -201,6 +214,7 @@ impl Pattern {
             Pattern::Sawtooth => "periodic pauses (garbage collection, cache expiry, background jobs); tune GC or warm caches",
             Pattern::FlatThenSpike => "fine until a load threshold, then queueing explodes on this path (a contended lock, a missing index, an N+1 query, an unbounded fetch)",
             Pattern::Failing => "fails whatever the load, the lowest included: look at the failures table (a wrong request, missing test data, a broken endpoint), not at capacity",
+            Pattern::Drift => "latency grows with time at a constant load: a leak, a growing table or cache, a backlog",
             Pattern::Undetermined => "the load did not vary enough to judge; ramp the users (or use --find-capacity)",
         }
     }
@@ -450,7 +464,7 @@ pub fn sawtooth_period(series: &[(i64, f64)]) -> Option<f64> {
     }
     let mut vals: Vec<f64> = series.iter().map(|s| s.1).collect();
     let m = median(&mut vals);
-    let thr = (3.0 * m).max(m + 20.0);
+    let thr = (3.0 * m).max(m + SPIKE_MS);
     // A stall straddling seconds may leave one calm second inside it: same burst.
     let spikes: Vec<i64> = series
         .iter()
@@ -583,10 +597,139 @@ pub fn pooled_percentile(cells: &[Cell], pct: usize) -> Option<f64> {
     Some(hi)
 }
 
-/// Classifies one series from its levels and its per-point latency over time.
-pub fn classify(levels: &[Level], series: &[(i64, f64)]) -> (Pattern, Option<usize>, Option<f64>) {
-    if let Some(period) = sawtooth_period(series) {
+/// One point of a series over time: when it ended, the load then and its latency.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// Unix second at the end of the point.
+    pub t: i64,
+    /// The load during the point (see [`load`]).
+    pub load: u64,
+    /// The series' latency in the point (the objective's percentile), ms.
+    pub ms: f64,
+}
+
+/// A steady rise of latency over time at a constant load, found by [`drift`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Drift {
+    /// The load held meanwhile (the median over the stretch).
+    pub load: f64,
+    /// How long the load was held, seconds.
+    pub secs: f64,
+    /// Median latency of the first third of the stretch, ms.
+    pub from_ms: f64,
+    /// Median latency of the last third of the stretch, ms.
+    pub to_ms: f64,
+    /// Growth between the two thirds, ms per second.
+    pub ms_per_s: f64,
+}
+
+/// Fewest seconds of constant load a drift is judged on.
+const DRIFT_MIN_SECS: i64 = 20;
+/// Fewest points a drift is judged on.
+const DRIFT_MIN_POINTS: usize = 15;
+/// A load counts as constant while its highest value is within this factor of its lowest.
+const DRIFT_LOAD_SPREAD: f64 = 1.1;
+/// Pieces the stretch is cut into to tell a steady rise from a jump.
+const DRIFT_PIECES: usize = 8;
+
+/// The longest run of consecutive samples (by time covered) whose load stays within
+/// [`DRIFT_LOAD_SPREAD`] of its lowest value, as a half-open index range.
+fn steady_stretch(series: &[Sample]) -> Option<(usize, usize)> {
+    use std::collections::VecDeque;
+    // Indices whose loads are increasing (for the minimum) and decreasing (for the maximum).
+    let (mut mins, mut maxs): (VecDeque<usize>, VecDeque<usize>) =
+        (VecDeque::new(), VecDeque::new());
+    let mut best: Option<(usize, usize)> = None;
+    let mut start = 0;
+    for (j, s) in series.iter().enumerate() {
+        while mins.back().is_some_and(|&i| series[i].load >= s.load) {
+            mins.pop_back();
+        }
+        mins.push_back(j);
+        while maxs.back().is_some_and(|&i| series[i].load <= s.load) {
+            maxs.pop_back();
+        }
+        maxs.push_back(j);
+        let spread_ok =
+            |mins: &VecDeque<usize>, maxs: &VecDeque<usize>| match (mins.front(), maxs.front()) {
+                (Some(&lo), Some(&hi)) => {
+                    series[hi].load as f64 <= DRIFT_LOAD_SPREAD * series[lo].load as f64
+                }
+                _ => true,
+            };
+        while !spread_ok(&mins, &maxs) {
+            start += 1;
+            while mins.front().is_some_and(|&i| i < start) {
+                mins.pop_front();
+            }
+            while maxs.front().is_some_and(|&i| i < start) {
+                maxs.pop_front();
+            }
+        }
+        let longer =
+            best.is_none_or(|(a, b)| s.t - series[start].t > series[b - 1].t - series[a].t);
+        if longer {
+            best = Some((start, j + 1));
+        }
+    }
+    best
+}
+
+/// Finds latency growing steadily over time while the load stays the same (a leak, a growing
+/// table, a backlog): on the longest stretch of constant load (within 10 %), at least 20 s
+/// long, the median of its last third is degraded against the median of its first third (over
+/// 1.5x + 5 ms, the levels' yardstick), and the rise is steady: cut into 8 pieces, at least
+/// three quarters of the pairs of pieces have the later one slower, and no single step between
+/// neighbours makes half of the rise (a jump is not a drift). Healthy noise, a sawtooth (spikes
+/// that recover) and a ramp (the load changes) do not qualify.
+pub fn drift(series: &[Sample]) -> Option<Drift> {
+    let (a, b) = steady_stretch(series)?;
+    let s = &series[a..b];
+    let secs = s[s.len() - 1].t - s[0].t;
+    if s.len() < DRIFT_MIN_POINTS || secs < DRIFT_MIN_SECS {
+        return None;
+    }
+    let ms = |part: &[Sample]| median(&mut part.iter().map(|x| x.ms).collect::<Vec<f64>>());
+    let mid_t = |part: &[Sample]| (part[0].t + part[part.len() - 1].t) as f64 / 2.0;
+    let third = s.len() / 3;
+    let (first, last) = (&s[..third], &s[s.len() - third..]);
+    let (from_ms, to_ms) = (ms(first), ms(last));
+    if to_ms <= 1.5 * from_ms + NOISE_MS {
+        return None;
+    }
+    let pieces: Vec<f64> = (0..DRIFT_PIECES)
+        .map(|i| ms(&s[i * s.len() / DRIFT_PIECES..(i + 1) * s.len() / DRIFT_PIECES]))
+        .collect();
+    let pairs = DRIFT_PIECES * (DRIFT_PIECES - 1) / 2;
+    let rising = (0..DRIFT_PIECES)
+        .flat_map(|i| (i + 1..DRIFT_PIECES).map(move |j| (i, j)))
+        .filter(|&(i, j)| pieces[j] > pieces[i])
+        .count();
+    let lo = pieces.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = pieces.iter().copied().fold(0.0, f64::max);
+    let biggest_step = pieces.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+    if (rising as f64) < 0.75 * pairs as f64 || biggest_step > 0.5 * (hi - lo) {
+        return None;
+    }
+    let mut loads: Vec<f64> = s.iter().map(|x| x.load as f64).collect();
+    Some(Drift {
+        load: median(&mut loads),
+        secs: secs as f64,
+        from_ms,
+        to_ms,
+        ms_per_s: (to_ms - from_ms) / (mid_t(last) - mid_t(first)).max(1.0),
+    })
+}
+
+/// Classifies one series from its levels and its per-point latency over time; the third value
+/// is the sawtooth's period (s) or the drift's growth (ms per second).
+pub fn classify(levels: &[Level], series: &[Sample]) -> (Pattern, Option<usize>, Option<f64>) {
+    let timed: Vec<(i64, f64)> = series.iter().map(|s| (s.t, s.ms)).collect();
+    if let Some(period) = sawtooth_period(&timed) {
         return (Pattern::Sawtooth, None, Some(period));
+    }
+    if let Some(d) = drift(series) {
+        return (Pattern::Drift, None, Some(d.ms_per_s));
     }
     let n = levels.len();
     if n < 3 {
@@ -628,6 +771,15 @@ pub fn classify(levels: &[Level], series: &[(i64, f64)]) -> (Pattern, Option<usi
             return (Pattern::Cliff, Some(j), None);
         }
     }
+    // A limit that refuses instead of slowing down (a rate limiter, a bounded queue): clean up
+    // to the knee, where failures rise while the latency is still fine, and failing above it.
+    if k >= 1
+        && levels[k].latency_ms <= 1.5 * b + NOISE_MS
+        && levels[..k].iter().all(|l| l.fail_ratio <= f0 + 0.02)
+        && levels[k..].iter().all(|l| l.fail_ratio > f0 + 0.05)
+    {
+        return (Pattern::Cliff, Some(k), None);
+    }
     if k >= 1 {
         // Flat before the knee: every level in the flat band, or (a smooth curve that bends
         // up) at most a tenth of the whole rise done before it.
@@ -665,9 +817,15 @@ fn finding(
     // with at least 1 / (1 - q) requests (20 for p95, 100 for p99), wider ones if need be.
     let min_requests = (1.0 / (1.0 - PERCENTILES[pct])).round() as u64;
     let (lv, too_thin) = judged_levels(points, pick, pct, min_requests);
-    let series: Vec<(i64, f64)> = points
+    let series: Vec<Sample> = points
         .iter()
-        .filter_map(|p| pick(p).and_then(|c| c.pct).map(|x| (p.t, x[pct])))
+        .filter_map(|p| {
+            pick(p).and_then(|c| c.pct).map(|x| Sample {
+                t: p.t,
+                load: load(p),
+                ms: x[pct],
+            })
+        })
         .filter(|_| stalls_possible)
         .collect();
     let (mut pattern, mut knee_idx, mut period) = if too_thin {
@@ -676,9 +834,14 @@ fn finding(
         classify(&lv, &series)
     };
     // A closed model hides a stall's latency (the stalled users send nothing meanwhile) but not
-    // its hole in the throughput: periodic collapses of this series' requests per second.
+    // its hole in the throughput: periodic collapses of this series' requests per second. An
+    // open model shows the stall in the latency; there a hole in the throughput is an endpoint
+    // waiting behind another one in the same iteration, not a culprit.
     let mut dips = false;
-    if stalls_possible && matches!(pattern, Pattern::None | Pattern::Undetermined) {
+    if stalls_possible
+        && unit == "users"
+        && matches!(pattern, Pattern::None | Pattern::Undetermined)
+    {
         if let Some(p) = throughput_dip_period(&rps_series(points, pick)) {
             (pattern, knee_idx, period, dips) = (Pattern::Sawtooth, None, Some(p), true);
         }
@@ -693,6 +856,18 @@ fn finding(
         .map(|l| l.latency_ms)
         .fold(f64::INFINITY, f64::min);
     let peak = lv.iter().map(|l| l.latency_ms).fold(0.0, f64::max);
+    // Patterns in time have no knee: a sawtooth peaks at its worst second, a drift goes from its
+    // first third to its last (the levels alone would show one flat level).
+    let drifted = (pattern == Pattern::Drift)
+        .then(|| drift(&series))
+        .flatten();
+    let (baseline, peak) = match (pattern, drifted) {
+        (Pattern::Drift, Some(d)) => (d.from_ms, d.to_ms),
+        (Pattern::Sawtooth, _) if !dips => {
+            (baseline, series.iter().map(|s| s.ms).fold(peak, f64::max))
+        }
+        _ => (baseline, peak),
+    };
     let fail_before = lv[..third]
         .iter()
         .map(|l| l.fail_ratio)
@@ -734,8 +909,20 @@ fn finding(
             "sawtooth: {p} spikes about every {:.0} s (median level {}, worst second {})",
             period.unwrap_or(0.0),
             fmt_ms(baseline),
-            fmt_ms(series.iter().map(|s| s.1).fold(0.0, f64::max))
+            fmt_ms(peak)
         ),
+        (Pattern::Drift, _) => match drifted {
+            Some(d) => format!(
+                "drift: {p} grows about {} per second at a constant {:.0} {unit} ({} -> {} over \
+                 {:.0} s)",
+                fmt_ms(d.ms_per_s),
+                d.load,
+                fmt_ms(d.from_ms),
+                fmt_ms(d.to_ms),
+                d.secs
+            ),
+            None => "drift".to_string(),
+        },
         (pat, Some(k)) => format!(
             "{} from {:.0} {unit} ({:.0} RPS): {p} {} -> {} (x{:.1})",
             pat.label(),
@@ -756,16 +943,16 @@ fn finding(
     };
     // A degradation that stays small next to the objective (a sub-millisecond endpoint slowed to
     // a few ms by a busy machine) is shown but blamed on nothing.
-    let worst_second = series.iter().map(|s| s.1).fold(0.0, f64::max);
-    let rise = if pattern == Pattern::Sawtooth {
-        worst_second - baseline
-    } else {
-        peak - baseline
-    };
+    // (a sawtooth's peak is its worst second, a drift's its last third: see above)
+    let rise = peak - baseline;
     let material_ms = MATERIAL_SHARE * slo.latency_ms;
     let minor = matches!(
         pattern,
-        Pattern::Linear | Pattern::Cliff | Pattern::FlatThenSpike | Pattern::Sawtooth
+        Pattern::Linear
+            | Pattern::Cliff
+            | Pattern::FlatThenSpike
+            | Pattern::Sawtooth
+            | Pattern::Drift
     ) && !dips
         && rise < material_ms
         && fail_peak < fail_before + 0.05;
@@ -899,7 +1086,7 @@ pub fn diagnose(history: &Recorder, slo: &Slo) -> Diagnosis {
     let stalls = endpoints.is_empty()
         || endpoints
             .iter()
-            .any(|f| f.pattern == Pattern::Sawtooth && !f.minor);
+            .any(|f| matches!(f.pattern, Pattern::Sawtooth | Pattern::Drift) && !f.minor);
     let overall =
         finding(unit, "", "Aggregated", pts, |p| Some(p.total), slo, stalls).unwrap_or(Finding {
             method: String::new(),
@@ -919,7 +1106,11 @@ pub fn diagnose(history: &Recorder, slo: &Slo) -> Diagnosis {
         !f.minor
             && matches!(
                 f.pattern,
-                Pattern::Linear | Pattern::Cliff | Pattern::FlatThenSpike | Pattern::Sawtooth
+                Pattern::Linear
+                    | Pattern::Cliff
+                    | Pattern::FlatThenSpike
+                    | Pattern::Sawtooth
+                    | Pattern::Drift
             )
     };
     // Culprits first: those whose worst level breaks the objective, then the earliest knee
@@ -1048,7 +1239,8 @@ impl Diagnosis {
     /// it; None when it can. A pattern needs at least three load levels over a load that grew by
     /// half or more (a sawtooth is seen in time and needs neither).
     pub fn not_judged(&self) -> Option<String> {
-        if self.overall.pattern == Pattern::Sawtooth {
+        // patterns seen in time need no load variation
+        if matches!(self.overall.pattern, Pattern::Sawtooth | Pattern::Drift) {
             return None;
         }
         let levels = &self.overall.levels;
@@ -1105,17 +1297,19 @@ impl Diagnosis {
             out.push_str(&format!("           ({note})\n"));
         }
         let not_judged = self.not_judged();
-        if let Some(why) = &not_judged {
-            out.push_str(&format!("  Culprits: not judged, {why}\n"));
-        } else if self.culprits().is_empty() {
-            out.push_str("  Culprits: none, no endpoint degraded as load grew\n");
-        } else {
-            out.push_str(
-                "  Culprits (those breaking the objective first, then the earliest to degrade):\n",
-            );
-            for (i, f) in self.culprits().iter().enumerate().take(5) {
-                out.push_str(&format!("    {}. {}: {}\n", i + 1, label(f), f.summary));
-                out.push_str(&format!("       likely: {}\n", f.pattern.hint()));
+        match (&not_judged, self.culprits().is_empty()) {
+            (Some(why), true) => out.push_str(&format!("  Culprits: not judged, {why}\n")),
+            (None, true) => out.push_str("  Culprits: none, no endpoint degraded as load grew\n"),
+            (_, false) => {
+                out.push_str("  Culprits (those breaking the objective first, then the earliest to degrade):\n");
+                for (i, f) in self.culprits().iter().enumerate().take(5) {
+                    out.push_str(&format!("    {}. {}: {}\n", i + 1, label(f), f.summary));
+                    out.push_str(&format!("       likely: {}\n", f.pattern.hint()));
+                }
+                // Patterns in time (sawtooth, drift) need no load variation; the others do.
+                if let Some(why) = &not_judged {
+                    out.push_str(&format!("  How latency follows load: not judged, {why}\n"));
+                }
             }
         }
         if !self.failing().is_empty() {

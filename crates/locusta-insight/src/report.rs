@@ -494,10 +494,11 @@ fn diagnosis_html(out: &mut String, d: &Diagnosis) {
             esc(&note)
         );
     }
-    if let Some(why) = d.not_judged() {
+    let not_judged = d.not_judged();
+    if let (Some(why), true) = (&not_judged, d.culprits().is_empty()) {
         out.push_str(&format!(
             "<p><b>Culprits:</b> not judged — {}.</p>\n",
-            esc(&why)
+            esc(why)
         ));
     } else if d.culprits().is_empty() {
         out.push_str("<p><b>Culprits:</b> none — no endpoint degraded as load grew.</p>\n");
@@ -514,6 +515,14 @@ fn diagnosis_html(out: &mut String, d: &Diagnosis) {
             );
         }
         out.push_str("</ol>\n");
+        // Patterns in time (sawtooth, drift) need no load variation; the others do.
+        if let Some(why) = &not_judged {
+            let _ = write!(
+                out,
+                "<p><b>How latency follows load:</b> not judged — {}.</p>\n",
+                esc(why)
+            );
+        }
     }
     if !d.failing().is_empty() {
         let _ = writeln!(

@@ -34,7 +34,8 @@ impl OpenModel {
 #[pymethods]
 impl OpenModel {
     /// Claims the next due slot: `(slot, seconds until it is due)` (negative when late), or
-    /// `None` while the rate is zero.
+    /// `None` while the rate is zero or the next slot is not claimable yet (see
+    /// `locusta_run::arrival::CLAIM_AHEAD`).
     fn claim(&self) -> Option<(f64, f64)> {
         let due = self.arrivals.claim()?;
         let now = Instant::now();

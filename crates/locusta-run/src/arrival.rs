@@ -5,10 +5,10 @@
 //! target stalls the load generator slows down with it and the stall is hidden from the
 //! latency figures ("coordinated omission"). Here the users form a pool (`-u` is its size):
 //! iteration `k` is due at a time fixed by the arrival rate, a free user claims the next due
-//! slot, sleeps until it and runs one task (no wait time). When every user is busy the slot is
-//! claimed late; the iteration still runs, and the delay between its due time and its start is
-//! added to the response time of each request it makes, so latency is measured from the
-//! intended start. Iterations starting more than [`LATE_AFTER`] after their due time are
+//! slot (at most [`CLAIM_AHEAD`] before it is due), sleeps until it and runs one task (no wait
+//! time). When every user is busy the slot is claimed late; the iteration still runs, and the
+//! delay between its due time and its start is added to the response time of each request it
+//! makes, so latency is measured from the intended start. Iterations starting more than [`LATE_AFTER`] after their due time are
 //! counted as late ("could not start on time").
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,6 +17,10 @@ use std::time::{Duration, Instant};
 
 /// An iteration that starts more than this after its due time is late.
 pub const LATE_AFTER: Duration = Duration::from_millis(10);
+/// How far ahead of its due time a slot can be claimed. Claimed slots keep their times, so
+/// without a bound a pool of free users would claim `users / rate` seconds of slots at the old
+/// rate, and a ramp (or a shape) would reach the users that long after it was asked for.
+pub const CLAIM_AHEAD: Duration = Duration::from_millis(500);
 
 struct Schedule {
     /// Due time of the next unclaimed slot.
@@ -99,10 +103,11 @@ impl Arrivals {
         self.lock().rate
     }
 
-    /// Claims the next due slot: its due time, or `None` while the rate is zero.
+    /// Claims the next due slot: its due time, or `None` while the rate is zero or the next slot
+    /// is more than [`CLAIM_AHEAD`] away (try again a little later: free users poll).
     pub fn claim(&self) -> Option<Instant> {
         let mut s = self.lock();
-        if s.rate <= 0.0 {
+        if s.rate <= 0.0 || s.next > Instant::now() + CLAIM_AHEAD {
             return None;
         }
         let due = s.next;
@@ -229,5 +234,22 @@ mod tests {
         let s = a.stats();
         assert_eq!((s.started, s.late), (2, 1));
         assert!(s.max_lag_s >= 0.05);
+    }
+
+    #[test]
+    fn free_users_claim_at_most_half_a_second_ahead_so_a_new_rate_applies_at_once() {
+        // 1000 free users at 10/s claim about half a second of slots, not 100 s of them.
+        let a = Arrivals::new(10.0);
+        let claimed = (0..1000).filter_map(|_| a.claim()).count();
+        assert!((5..=7).contains(&claimed), "{claimed}");
+        // A rate ten times higher is followed from the end of that half second (claimable a
+        // little later).
+        a.set_rate(100.0);
+        std::thread::sleep(Duration::from_millis(250));
+        let start = Instant::now();
+        let slots: Vec<Instant> = (0..1000).filter_map(|_| a.claim()).collect();
+        assert!(slots.len() >= 2, "{}", slots.len());
+        assert!(slots[0] <= start + CLAIM_AHEAD);
+        assert_eq!(slots[1] - slots[0], Duration::from_millis(10));
     }
 }

@@ -546,7 +546,8 @@ impl Runner {
                     break;
                 }
                 if let Some(arrivals) = &arrivals {
-                    // Open model: wait for the next due slot instead of the wait time.
+                    // Open model: wait for the next due slot instead of the wait time (none
+                    // while the rate is zero or the next slot is too far ahead: poll).
                     let Some(due) = arrivals.claim() else {
                         tokio::select! {
                             _ = tokio::time::sleep(Duration::from_millis(50)) => continue,

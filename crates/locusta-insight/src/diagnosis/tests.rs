@@ -142,7 +142,8 @@ fn no_load_variation_is_undetermined() {
             secs: 1,
             users: 10,
             target_rate: None,
-            total: cell(5.0 + t as f64, 100, 0),
+            // noise, not a steady rise (a rise at a constant load is a drift)
+            total: cell(5.0 + (t % 3) as f64, 100, 0),
             endpoints: vec![],
         });
     }
@@ -581,4 +582,163 @@ fn the_total_is_a_sawtooth_only_when_an_endpoint_is() {
     let d = diagnose(&rec, &Slo::default());
     assert_ne!(d.overall.pattern, Pattern::Sawtooth, "{}", d.text());
     assert!(d.culprits().is_empty(), "{}", d.text());
+}
+
+/// One endpoint `/e` over `secs` seconds: `f(second) -> (users, p95 ms)`, 100 requests a
+/// second, deterministic noise of +-3 %.
+fn timeline(secs: i64, f: impl Fn(i64) -> (u64, f64)) -> Recorder {
+    let mut rec = Recorder::new();
+    rec.track("GET", "/e");
+    for s in 0..secs {
+        let t = 5000 + s;
+        let wobble = 1.0 + 0.03 * (((t * 7919) % 7) as f64 - 3.0) / 3.0;
+        let (users, ms) = f(s);
+        rec.push(Point {
+            t,
+            secs: 1,
+            users,
+            target_rate: None,
+            total: cell(ms * wobble, 100, 0),
+            endpoints: vec![cell(ms * wobble, 100, 0)],
+        });
+    }
+    rec
+}
+
+#[test]
+fn latency_growing_at_a_constant_load_is_a_drift() {
+    // 10 users for 40 s, 2 ms + 5 ms per second: a leak.
+    let rec = timeline(40, |s| (10, 2.0 + 5.0 * s as f64));
+    let d = diagnose(&rec, &Slo::default());
+    let e = find(&d, "/e");
+    assert_eq!(e.pattern, Pattern::Drift, "{}", d.text());
+    let growth = e.period_s.expect("growth");
+    assert!((4.0..6.0).contains(&growth), "{growth}: {}", d.text());
+    assert!(e.knee.is_none());
+    assert!(e.baseline_ms < 50.0 && e.peak_ms > 150.0, "{e:?}");
+    assert!(
+        e.summary.contains("at a constant 10 users"),
+        "{}",
+        e.summary
+    );
+    assert_eq!(d.culprits().len(), 1);
+    assert_eq!(d.overall.pattern, Pattern::Drift);
+    assert!(d.not_judged().is_none());
+    assert!(d.text().contains("a leak"), "{}", d.text());
+
+    // The usual run shape: a quick ramp, then a long hold; the ramp's seconds do not matter.
+    let rec = timeline(50, |s| {
+        if s < 8 {
+            (1 + s as u64, 2.0 + s as f64)
+        } else {
+            (9, 10.0 + 4.0 * (s - 8) as f64)
+        }
+    });
+    let d = diagnose(&rec, &Slo::default());
+    assert_eq!(find(&d, "/e").pattern, Pattern::Drift, "{}", d.text());
+
+    // An open model at one arrival rate drifts the same way (a backlog).
+    let mut rec = timeline(40, |s| (10, 3.0 + 2.0 * s as f64));
+    rec = {
+        let mut open = Recorder::new();
+        open.track("GET", "/e");
+        for p in rec.points() {
+            open.push(Point {
+                target_rate: Some(200.0),
+                ..p.clone()
+            });
+        }
+        open
+    };
+    let d = diagnose(&rec, &Slo::default());
+    let e = find(&d, "/e");
+    assert_eq!(e.pattern, Pattern::Drift, "{}", d.text());
+    assert!(e.summary.contains("200 it/s"), "{}", e.summary);
+}
+
+#[test]
+fn noise_stalls_jumps_and_ramps_are_not_a_drift() {
+    let judge = |rec: &Recorder| find(&diagnose(rec, &Slo::default()), "/e").pattern;
+    // healthy noise at a constant load: 3 to 9 ms in a fixed shuffle
+    let noisy = timeline(60, |s| (10, 3.0 + ((s * 37) % 7) as f64));
+    assert_eq!(judge(&noisy), Pattern::Undetermined);
+    // a busy machine: 1 ms creeping to 3 ms is under the noise floor
+    let creep = timeline(60, |s| (10, 1.0 + s as f64 / 30.0));
+    assert_eq!(judge(&creep), Pattern::Undetermined);
+    // periodic stalls that recover
+    let stalls = timeline(60, |s| (10, if s % 10 == 0 { 900.0 } else { 4.0 }));
+    assert_eq!(judge(&stalls), Pattern::Sawtooth);
+    // one jump (a pool that ran out once) is a step, not a steady rise
+    let jump = timeline(60, |s| (10, if s < 30 { 4.0 } else { 200.0 }));
+    assert_ne!(judge(&jump), Pattern::Drift);
+    // a slow decline (warm-up) is not a rise
+    let warmup = timeline(60, |s| (10, 200.0 - 3.0 * s as f64));
+    assert_ne!(judge(&warmup), Pattern::Drift);
+    // too short a hold
+    let short = timeline(15, |s| (10, 2.0 + 10.0 * s as f64));
+    assert_ne!(judge(&short), Pattern::Drift);
+    // a ramp where latency follows load keeps its pattern, including its slow top
+    let ramp = timeline(60, |s| {
+        let users = 2 + 2 * s as u64 / 3;
+        (users, 3.0 + 4.0 * users as f64)
+    });
+    assert_eq!(judge(&ramp), Pattern::Linear);
+    let slow_top = timeline(90, |s| {
+        let users = 100 + s as u64 / 3;
+        (users, 2.0 * users as f64)
+    });
+    assert_ne!(judge(&slow_top), Pattern::Drift);
+    // a ramp that breaks, then holds broken: flat in time, so not a drift
+    let held = timeline(60, |s| {
+        let users = (1 + s as u64).min(20);
+        (users, if users <= 12 { 4.0 } else { 250.0 })
+    });
+    assert_ne!(judge(&held), Pattern::Drift);
+}
+
+#[test]
+fn a_limit_that_refuses_without_slowing_down_is_a_cliff() {
+    // A rate limiter of 100/s, users sending 10/s each: clean up to 10 users, then the excess
+    // fails at once (1 - 100 / (10 x users)), latency unchanged: failures rise level by level,
+    // never by 20 points at once.
+    let lv: Vec<Level> = (5..=20)
+        .map(|u| {
+            let fail = (1.0 - 100.0 / (10.0 * u as f64)).max(0.0);
+            level(u as f64, 2.0, fail)
+        })
+        .collect();
+    let (pattern, knee, _) = classify(&lv, &[]);
+    assert_eq!(pattern, Pattern::Cliff, "{lv:?}");
+    assert_eq!(lv[knee.expect("knee")].users, 11.0, "{lv:?}");
+}
+
+#[test]
+fn a_drift_is_named_even_when_the_load_did_not_vary() {
+    // One busy flat endpoint makes the total; a quiet one leaks. The total's pattern needs a
+    // varying load, the leak does not: it is named, and the rest is said to be not judged.
+    let mut rec = Recorder::new();
+    rec.track("GET", "/busy");
+    rec.track("GET", "/leak");
+    for s in 0..40i64 {
+        let busy = cell(4.0 + (s % 3) as f64, 1000, 0);
+        rec.push(Point {
+            t: 7000 + s,
+            secs: 1,
+            users: 20,
+            target_rate: None,
+            total: busy,
+            endpoints: vec![busy, cell(3.0 + 4.0 * s as f64, 10, 0)],
+        });
+    }
+    let d = diagnose(&rec, &Slo::default());
+    let text = d.text();
+    assert_eq!(d.overall.pattern, Pattern::Undetermined, "{text}");
+    assert_eq!(d.culprits().len(), 1, "{text}");
+    assert_eq!(d.culprits()[0].name, "/leak", "{text}");
+    assert!(text.contains("1. GET /leak: drift"), "{text}");
+    assert!(
+        text.contains("How latency follows load: not judged, only 1 load level"),
+        "{text}"
+    );
+    assert!(!text.contains("Culprits: not judged"), "{text}");
 }

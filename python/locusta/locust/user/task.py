@@ -312,7 +312,9 @@ class TaskSet(metaclass=TaskSetMeta):
             claimed = model.claim()
             if claimed is not None:
                 break
-            gevent.sleep(0.05)  # the rate is zero for now
+            # The rate is zero, or the next slot is not claimable yet: the users that finish an
+            # iteration claim the slots as they come, so a free greenlet need not poll often.
+            gevent.sleep(0.1)
             if user._state == LOCUST_STATE_STOPPING:
                 raise StopUser()
         slot, delay = claimed
