@@ -165,6 +165,8 @@ pub struct Level {
     pub secs: u32,
     /// This series' requests at this level.
     pub requests: u64,
+    /// This series' failed requests at this level.
+    pub failures: u64,
 }
 
 /// A degradation pattern.
@@ -440,6 +442,7 @@ fn level_of(g: &[(&Point, Cell)], pct: usize, thin_below: u64) -> Option<Level> 
         slo_fail_ratio: failures as f64 / requests.max(1) as f64,
         secs,
         requests,
+        failures,
     })
 }
 
@@ -882,7 +885,7 @@ fn finding(
         (Pattern::Failing, _) => {
             let (requests, failures) = lv
                 .iter()
-                .fold((0, 0), |(r, f), l| (r + l.requests, f + fails_of(l)));
+                .fold((0, 0), |(r, f), l| (r + l.requests, f + l.failures));
             let (first, last) = (&lv[0], &lv[lv.len() - 1]);
             let mut s = format!(
                 "failing at every load: {:.0}% of its requests failed at {:.0} {unit}",
@@ -990,11 +993,6 @@ fn finding(
     })
 }
 
-/// The failures of a level (its pooled ratio times its requests, rounded).
-fn fails_of(l: &Level) -> u64 {
-    (l.slo_fail_ratio * l.requests as f64).round() as u64
-}
-
 /// Whether a series fails from its lowest load levels on: at least [`FAILING_RATIO`] of the
 /// requests of `lowest` and of the whole series failed, at least 3 in all (a checkout done a
 /// few times a second fails only once or twice at the lowest levels). An endpoint that fails whatever the load is broken, not overloaded, and
@@ -1003,7 +1001,7 @@ fn failing_from_the_start(lowest: &[Level], all: &[Level]) -> bool {
     let pooled = |ls: &[Level]| {
         let (r, f) = ls
             .iter()
-            .fold((0u64, 0u64), |(r, f), l| (r + l.requests, f + fails_of(l)));
+            .fold((0u64, 0u64), |(r, f), l| (r + l.requests, f + l.failures));
         (f, f as f64 / r.max(1) as f64)
     };
     let (_, low_ratio) = pooled(lowest);
@@ -1129,7 +1127,7 @@ pub fn diagnose(history: &Recorder, slo: &Slo) -> Diagnosis {
             .iter()
             .any(|l| !slo.met_by(l.slo_latency_ms, l.slo_fail_ratio))
     };
-    let failures = |f: &Finding| f.levels.iter().map(fails_of).sum::<u64>();
+    let failures = |f: &Finding| f.levels.iter().map(|l| l.failures).sum::<u64>();
     endpoints.sort_by(|a, b| {
         let order = group(a).cmp(&group(b));
         match group(a) {

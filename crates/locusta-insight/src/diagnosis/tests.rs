@@ -227,6 +227,7 @@ fn level(users: f64, latency_ms: f64, fail_ratio: f64) -> Level {
         slo_fail_ratio: fail_ratio,
         secs: 3,
         requests: 300,
+        failures: (300.0 * fail_ratio).round() as u64,
     }
 }
 
