@@ -365,8 +365,12 @@ def main() -> int:
     ap.add_argument("--json", help="write every run's judgement here")
     args = ap.parse_args()
     chosen = [s for s in SCENARIOS if not args.only or any(o in s.name for o in args.only.split(","))]
-    results = [(s, run_scenario(s, args.locusta_python, args.repeat, lambda line: print(line, flush=True)))
-               for s in chosen]
+    results = []
+    for s in chosen:
+        results.append((s, run_scenario(s, args.locusta_python, args.repeat, lambda line: print(line, flush=True))))
+        if args.json:  # after every scenario, so a long run that is cut short keeps what it did
+            with open(args.json, "w") as f:
+                json.dump([{"scenario": s.name, "runs": vs} for s, vs in results], f, indent=1, default=list)
 
     def rate(values):
         values = [v for v in values if v is not None]
@@ -392,9 +396,6 @@ def main() -> int:
         stable = [len({json.dumps([j['culprits'], j['patterns']], sort_keys=True) for j in vs}) == 1
                   for _, vs in results]
         print(f"  scenarios with the same verdict in all {args.repeat} runs: {rate(stable)}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump([{"scenario": s.name, "runs": vs} for s, vs in results], f, indent=1, default=list)
     return 0
 
 

@@ -24,8 +24,9 @@
 //!      points in one level (a resource running out); the jumping level is the first degraded
 //!      one, or a later one when the levels between are only mildly off (within 2x baseline +
 //!      5 ms, no failure rise) — noise from a busy machine; also a limit that refuses without
-//!      slowing down (a rate limiter): no failures below the first degraded level, failing on
-//!      every level from it on while its latency is not degraded;
+//!      slowing down (a rate limiter): failing on every level from the first degraded one on
+//!      while its latency is not degraded, with the knee where the failures leave the baseline
+//!      (more than 2 points above it);
 //!    - **flat-then-spike**: flat (within 1.2 x baseline + 3 ms) up to a knee at least 30 % into
 //!      the load range, then a rise that keeps growing (not one jump);
 //!    - **linear**: degrades from low load on and keeps rising with it.
@@ -774,14 +775,19 @@ pub fn classify(levels: &[Level], series: &[Sample]) -> (Pattern, Option<usize>,
             return (Pattern::Cliff, Some(j), None);
         }
     }
-    // A limit that refuses instead of slowing down (a rate limiter, a bounded queue): clean up
-    // to the knee, where failures rise while the latency is still fine, and failing above it.
+    // A limit that refuses instead of slowing down (a rate limiter, a bounded queue): failures
+    // degrade the knee while its latency is still fine, and every level above fails too. The
+    // limit is crossed where the failures leave the baseline, which may be a level before they
+    // count as degraded (a few refusals right at the limit).
     if k >= 1
         && levels[k].latency_ms <= 1.5 * b + NOISE_MS
-        && levels[..k].iter().all(|l| l.fail_ratio <= f0 + 0.02)
         && levels[k..].iter().all(|l| l.fail_ratio > f0 + 0.05)
     {
-        return (Pattern::Cliff, Some(k), None);
+        let departs = levels[..k]
+            .iter()
+            .rposition(|l| l.fail_ratio <= f0 + 0.02)
+            .map_or(k, |clean| clean + 1);
+        return (Pattern::Cliff, Some(departs), None);
     }
     if k >= 1 {
         // Flat before the knee: every level in the flat band, or (a smooth curve that bends

@@ -711,6 +711,17 @@ fn a_limit_that_refuses_without_slowing_down_is_a_cliff() {
     let (pattern, knee, _) = classify(&lv, &[]);
     assert_eq!(pattern, Pattern::Cliff, "{lv:?}");
     assert_eq!(lv[knee.expect("knee")].users, 11.0, "{lv:?}");
+    // A few refusals right at the limit (bunched requests) mark where it is crossed, before
+    // the failures count as degraded; a blip of failures much earlier does not.
+    let mut lv = lv;
+    lv[1].fail_ratio = 0.03; // 6 users
+    lv[5].fail_ratio = 0.03; // 10 users
+    let (pattern, knee, _) = classify(&lv, &[]);
+    assert_eq!(pattern, Pattern::Cliff, "{lv:?}");
+    assert_eq!(lv[knee.expect("knee")].users, 10.0, "{lv:?}");
+    // Failures without a knee below them (failing from the lowest load on) are not this rule.
+    let failing: Vec<Level> = (5..=20).map(|u| level(u as f64, 2.0, 0.3)).collect();
+    assert_ne!(classify(&failing, &[]).0, Pattern::Cliff);
 }
 
 #[test]
