@@ -29,6 +29,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::inline_io::InlineRuntime;
+use crate::json_decode;
 use crate::stats::Stats;
 
 /// A finished job and whom it is for (no one in the unit tests, which run without Python).
@@ -875,6 +876,31 @@ impl RawResponse {
             all.push_str(&String::from_utf8_lossy(v.as_bytes()));
             all
         }))
+    }
+
+    /// The body decoded as `json.loads(response.text)` decodes it, in Rust; `fallback` when only
+    /// Python can decide (another charset, invalid UTF-8 or JSON, NaN, huge ints, ...: see
+    /// `json_decode`), and without a response.
+    fn json_or<'py>(
+        &self,
+        py: Python<'py>,
+        fallback: Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let Ok(r) = &self.ex.result else {
+            return Ok(fallback);
+        };
+        let mut types = r.headers.map().get_all(http::header::CONTENT_TYPE).iter();
+        let content_type = types.next();
+        if types.next().is_some() {
+            return Ok(fallback); // several fields: `.text` reads them joined
+        }
+        let Some(text) = json_decode::body_text(content_type.map(|v| v.as_bytes()), &r.body) else {
+            return Ok(fallback);
+        };
+        Ok(match json_decode::decode(py, text)? {
+            json_decode::Decoded::Value(v) => v,
+            json_decode::Decoded::Unsupported => fallback,
+        })
     }
 
     /// Status codes and URLs of the redirect responses followed, oldest first.

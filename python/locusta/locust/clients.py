@@ -296,6 +296,15 @@ class Response:
         return self._text
 
     def json(self, **kwargs):
+        # Decoded in Rust from the body as received when the result is certainly the same as
+        # json.loads(self.text) (see json_decode.rs); the json module decides everything else,
+        # its exceptions included.
+        if not kwargs and self.encoding is None and self.status_code:
+            raw = self._raw
+            if not raw.streaming:
+                obj = raw.json_or(_UNDECODED)
+                if obj is not _UNDECODED:
+                    return obj
         return _json.loads(self.text, **kwargs)
 
     @property
@@ -401,6 +410,8 @@ class Response:
 
 
 _new_response = object.__new__
+#: What ``RawResponse.json_or`` returns when Python's json module must decode the body.
+_UNDECODED = object()
 #: Encodes ``json=`` bodies as requests does (``json.dumps(obj, allow_nan=False)``), built once
 #: rather than per request.
 _JSON_BODY = _json.JSONEncoder(allow_nan=False)
