@@ -608,8 +608,8 @@ impl HttpIo {
     }
 
     /// `session.get(url)` (or `get(url, name=...)`) with every other default (redirects
-    /// followed), recorded in `stats` by Rust under `name` or Locust's default name when it
-    /// completes; returns the token. Use it when nothing in Python needs to judge the response
+    /// followed); returns the token. With `stats`, recorded there by Rust under `name` or
+    /// Locust's default name when it completes: for a caller with nothing to judge in Python
     /// (no `catch_response`, no request listeners).
     #[pyo3(signature = (session, waiter, url, stats, name=None))]
     fn submit_get(
@@ -617,10 +617,10 @@ impl HttpIo {
         session: &SessionCore,
         waiter: Py<PyAny>,
         url: String,
-        stats: &Stats,
+        stats: Option<&Stats>,
         name: Option<String>,
     ) -> u64 {
-        let record = Some(Record {
+        let record = stats.map(|stats| Record {
             hub: stats.hub(),
             name,
         });
@@ -937,6 +937,18 @@ impl RawResponse {
     /// Locust's failure text under stats name `name`, or None for a success (status < 400).
     fn failure_text(&self, name: &str) -> Option<String> {
         self.ex.failure_text(name)
+    }
+
+    /// Records this exchange in `stats` under `method` and `name` with the outcome Python
+    /// decided (`catch_response`): `error` the failure text, None for a success.
+    fn record_as(&self, stats: &Stats, method: &str, name: &str, error: Option<&str>) {
+        stats.record_us(
+            method,
+            name,
+            Some(self.ex.elapsed.as_micros() as u64),
+            self.ex.content_length() as u64,
+            error,
+        );
     }
 
     /// Records this exchange in `stats` as Locust's HttpSession would (failure = error or status

@@ -431,12 +431,55 @@ class _RedirectResponse:
 
 class ResponseContextManager(Response):
     """The response of ``client.request``; with ``catch_response=True`` also a context manager
-    whose ``success()`` / ``failure()`` decide how the request is reported."""
+    whose ``success()`` / ``failure()`` decide how the request is reported.
+
+    ``request_meta`` (what the request event gets) is built when someone reads it or listens to
+    the request event; otherwise the outcome goes straight to the Rust statistics."""
 
     _manual_result = None
     _entered = False
     _catch_response = False
-    request_meta = None
+    _meta = None
+    #: The method, stats name and ``context=`` of the call (for ``request_meta``).
+    _method = "GET"
+    _name = None
+    _context = {}
+    _stream = False
+
+    @property
+    def request_meta(self):
+        meta = self._meta
+        if meta is None:
+            raw = self._raw
+            response_time, response_length = self._timing()
+            context = self._context
+            user = self._session.user
+            if user is not None:
+                context = {**user.context(), **context}
+            meta = self._meta = {
+                "request_type": self._method,
+                "response_time": response_time,
+                "name": self._name,
+                "context": context,
+                "response": self,
+                "exception": None,
+                "start_time": raw.start_time,
+                "url": raw.request_url,
+                "response_length": response_length,
+            }
+        return meta
+
+    def _timing(self):
+        """The response time (ms) and length the request is reported with."""
+        raw = self._raw
+        if self._stream:
+            # Locust: the time until the response head, the length its Content-Length announces
+            return raw.head_time, int(self.headers.get("content-length") or 0) if raw.status_code else 0
+        return raw.response_time, raw.content_length
+
+    @request_meta.setter
+    def request_meta(self, meta):
+        self._meta = meta
 
     def __enter__(self):
         self._entered = True
@@ -445,28 +488,36 @@ class ResponseContextManager(Response):
         return self
 
     def __exit__(self, exc, value, tb):
-        meta = self.request_meta
-        if self._manual_result is not None:
-            if self._manual_result is True:
-                meta["exception"] = None
-            elif isinstance(self._manual_result, Exception):
-                meta["exception"] = self._manual_result
-            self._report_request()
+        result = self._manual_result
+        if result is not None:
+            self._report(None if result is True else result)
             return exc is None
         if exc:
             if isinstance(value, ResponseError):
-                meta["exception"] = value
-                self._report_request()
+                self._report(value)
                 return True
             return False
         if self.error is not None:
-            meta["exception"] = self.error
+            self._report(self.error)
         else:
-            meta["exception"] = self._session._status_error(self, meta["name"])
-        self._report_request()
+            name = self._name if self._meta is None else self._meta["name"]
+            self._report(self._session._status_error(self, name))
         return True
 
+    def _report(self, exception):
+        """Records the request with ``exception`` (None: a success) and fires the user's request
+        listeners."""
+        session = self._session
+        if self._meta is None and not self._stream and not session._listened():
+            text = None if exception is None else parse_error(exception)
+            self._raw.record_as(session._rt.stats, self._method, self._name, text)
+            return
+        meta = self.request_meta
+        meta["exception"] = exception
+        session._record(meta, None if exception is None else parse_error(exception))
+
     def _report_request(self):
+        """Reports ``request_meta`` as it stands (Locust's name for it)."""
         meta = self.request_meta
         exc = meta["exception"]
         self._session._record(meta, None if exc is None else parse_error(exc))
@@ -680,30 +731,31 @@ class HttpSession:
         if ev is not None and ev.user_listeners():
             ev.fire_user(**meta)
 
+    def _listened(self):
+        """Whether the request event has listeners besides the statistics (then each request
+        builds what they get)."""
+        ev = self.request_event
+        return ev is not None and ev._handlers != ev._stats_only
+
     def request(
-        self, method, url, name=None, catch_response=False, context={}, *, data=None, json=None, **kwargs
+        self, method, url, name=None, catch_response=False, context={}, *, data=None, json=None, params=None,
+        headers=None, auth=None, timeout=None, allow_redirects=None, verify=None, cookies=None, files=None,
+        stream=False, **kwargs
     ):
         if self.request_name and not name:
             name = self.request_name
-        params = _merged_params(kwargs.pop("params", None), self.params)
-        headers = kwargs.pop("headers", None)
-        auth = kwargs.pop("auth", None) or self.auth
-        timeout = kwargs.pop("timeout", None)
-        allow_redirects = kwargs.pop("allow_redirects", None)
-        verify = kwargs.pop("verify", None)
-        cookies = kwargs.pop("cookies", None)
-        files = kwargs.pop("files", None)
-        stream = kwargs.pop("stream", False)
         if kwargs:
             _warn_unsupported(kwargs)
         url = str(url)
         q = None
-        if params:
-            if isinstance(params, (str, bytes)):
-                p = params.decode() if isinstance(params, bytes) else params
-                url = url + ("&" if "?" in url else "?") + p.lstrip("?&")
-            else:
-                q = _pairs(params)
+        if params is not None or self.params:
+            params = _merged_params(params, self.params)
+            if params:
+                if isinstance(params, (str, bytes)):
+                    p = params.decode() if isinstance(params, bytes) else params
+                    url = url + ("&" if "?" in url else "?") + p.lstrip("?&")
+                else:
+                    q = _pairs(params)
         h = None
         if headers:
             h = [(str(k), _s(v)) for k, v in headers.items() if v is not None]
@@ -726,15 +778,18 @@ class HttpSession:
         elif json is not None:
             body = _JSON_BODY.encode(json).encode("utf-8")
             ctype = "application/json"
+        if auth is None:
+            auth = self.auth
         if auth is not None and not isinstance(auth, tuple):
             auth = (getattr(auth, "username", ""), getattr(auth, "password", ""))
         if isinstance(timeout, tuple):
             timeout = sum(t for t in timeout if t is not None) or None
         if cookies is not None:
             cookies = [(str(k), str(v)) for k, v in (cookies.items() if hasattr(cookies, "items") else cookies)]
-        if verify is None and self.verify is not True:
-            verify = bool(self.verify)
-        elif verify is not None:
+        if verify is None:
+            if self.verify is not True:
+                verify = bool(self.verify)
+        else:
             verify = bool(verify)
 
         raw = self._rt.send(
@@ -749,57 +804,31 @@ class HttpSession:
         name = self._stats_name(raw, url, name)
         resp = self._response_class(raw, method, h, body)
         resp._session = self
+        resp._name = name
         if kind is not None:
             resp.error = self._connection_error(raw, kind)
         if stream:
-            # Locust: the time until the response head, the length its Content-Length announces
-            response_time = raw.head_time
-            response_length = int(resp.headers.get("content-length") or 0) if raw.status_code else 0
-        else:
-            response_time = raw.response_time
-            response_length = raw.content_length
-        if not catch_response:
-            ev = self.request_event
-            listeners = ev.user_listeners() if ev is not None else ()
-            if self._ok_codes is None and not stream:
-                error_text = raw.record(self._rt.stats, method, name)  # judged and recorded in Rust
-            else:
-                error_text = self._failure_text(raw, resp, name)
-                self._rt.stats.record(method, name, response_time, response_length, error_text)
-            if listeners:
-                exc = None
-                if error_text is not None:
-                    exc = resp.error
-                    if exc is None:
-                        exc = self._status_error(resp, name)
-                if self.user is not None:
-                    context = {**self.user.context(), **context}
-                ev.fire_user(
-                    request_type=method,
-                    response_time=response_time,
-                    name=name,
-                    context=context,
-                    response=resp,
-                    exception=exc,
-                    start_time=raw.start_time,
-                    url=raw.request_url,
-                    response_length=response_length,
-                )
+            resp._stream = True
+        if context:
+            resp._context = context
+        if catch_response:
+            resp._catch_response = True
             return resp
-        if self.user is not None:
-            context = {**self.user.context(), **context}
-        resp._catch_response = True
-        resp.request_meta = {
-            "request_type": method,
-            "response_time": response_time,
-            "name": name,
-            "context": context,
-            "response": resp,
-            "exception": None,
-            "start_time": raw.start_time,
-            "url": raw.request_url,
-            "response_length": response_length,
-        }
+        if self._ok_codes is None and not stream:
+            error_text = raw.record(self._rt.stats, method, name)  # judged and recorded in Rust
+        else:
+            response_time, response_length = resp._timing()
+            error_text = self._failure_text(raw, resp, name)
+            self._rt.stats.record(method, name, response_time, response_length, error_text)
+        if not self._listened():
+            return resp
+        meta = resp.request_meta
+        if error_text is not None:
+            exc = resp.error
+            if exc is None:
+                exc = self._status_error(resp, name)
+            meta["exception"] = exc
+        self.request_event.fire_user(**meta)
         return resp
 
     def _failure_text(self, raw, resp, name):
@@ -821,17 +850,19 @@ class HttpSession:
         return _CONN_ERRORS.get(kind, ConnectionError)(raw.error)
 
     def get(self, url, **kwargs):
-        name = kwargs.get("name") if len(kwargs) == 1 else None
-        if (kwargs and type(name) is not str) or self.request_name or self._ok_codes is not None or \
-                self.auth is not None or self.verify is not True or self.params or type(url) is not str:
+        n = len(kwargs)
+        name = kwargs.get("name") if n else None
+        catch = kwargs.get("catch_response") is True if n else False
+        if (n and n != (name is not None) + catch) or (name is not None and type(name) is not str) or \
+                self.request_name or self._ok_codes is not None or self.auth is not None or \
+                self.verify is not True or self.params or type(url) is not str:
             kwargs.setdefault("allow_redirects", True)
             return self.request("GET", url, **kwargs)
-        ev = self.request_event
-        if ev is not None and ev._handlers != ev._stats_only:  # user listeners: the full path
-            return self.request("GET", url, name=name, allow_redirects=True)
-        # The common call (a plain get, or one with name=): sent, timed and recorded in Rust;
-        # the response is built lazily.
-        raw = self._rt.get(self._core, url, name)
+        if self._listened():  # user listeners: the full path
+            return self.request("GET", url, name=name, catch_response=catch, allow_redirects=True)
+        # The common calls (a plain get, with name=, with catch_response=True): sent and timed in
+        # Rust, and without catch_response recorded there too; the response is built lazily.
+        raw = self._rt.get(self._core, url, name, not catch)
         user = self.user
         if user is not None:
             user._yielded = True
@@ -844,6 +875,9 @@ class HttpSession:
             if kind in _URL_ERRORS:
                 raise _URL_ERRORS[kind](raw.error)
             resp.error = _CONN_ERRORS.get(kind, ConnectionError)(raw.error)
+        if catch:
+            resp._catch_response = True
+            resp._name = raw.stats_name(name)
         return resp
 
     def options(self, url, **kwargs):
