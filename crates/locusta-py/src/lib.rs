@@ -32,6 +32,7 @@ pub mod dist;
 pub mod http_io;
 pub mod inline_io;
 pub mod json_decode;
+pub mod json_encode;
 pub mod open_model;
 pub mod plan;
 pub mod stats;
@@ -229,6 +230,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<open_model::OpenModel>()?;
     m.add_class::<Dispatch>()?;
     m.add_function(wrap_pyfunction!(json_decode::json_loads_or, m)?)?;
+    m.add_function(wrap_pyfunction!(json_encode::json_dumps_or, m)?)?;
     m.add_function(wrap_pyfunction!(parse_options, m)?)?;
     m.add_function(wrap_pyfunction!(locustfile_option, m)?)?;
     m.add_function(wrap_pyfunction!(init_logging, m)?)?;

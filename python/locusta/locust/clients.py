@@ -410,7 +410,8 @@ class Response:
 
 
 _new_response = object.__new__
-#: What ``RawResponse.json_or`` returns when Python's json module must decode the body.
+#: What ``RawResponse.json_or`` and ``_core.json_dumps_or`` return when Python's json module must
+#: decode (encode) it.
 _UNDECODED = object()
 #: Encodes ``json=`` bodies as requests does (``json.dumps(obj, allow_nan=False)``), built once
 #: rather than per request.
@@ -680,6 +681,8 @@ class HttpSession:
 
     #: The class of the responses ``request`` returns.
     _response_class = ResponseContextManager
+    #: Encodes ``json=`` bodies (what the Rust encoder leaves to Python).
+    _json_encoder = _JSON_BODY
 
     def __init__(self, base_url, request_event=None, user=None, *args, pool_manager=None, **kwargs):
         self._rt = _runtime.current()
@@ -776,7 +779,9 @@ class HttpSession:
                 body = urlencode(_pairs(data)).encode("ascii")
                 ctype = "application/x-www-form-urlencoded"
         elif json is not None:
-            body = _JSON_BODY.encode(json).encode("utf-8")
+            body = _core.json_dumps_or(json, _UNDECODED)  # json.dumps' bytes, made in Rust
+            if body is _UNDECODED:
+                body = self._json_encoder.encode(json).encode("utf-8")
             ctype = "application/json"
         if auth is None:
             auth = self.auth

@@ -146,6 +146,9 @@ class FastHttpSession(HttpSession):
 
     _ok_codes = _SUCCESS
     _response_class = FastResponse
+    #: FastHttpSession encodes ``json=`` with ``json.dumps(obj)``: NaN and infinities are sent as
+    #: JavaScript's literals (requests refuses them).
+    _json_encoder = _json.JSONEncoder()
 
     def __init__(
         self,
