@@ -217,3 +217,35 @@ def test_text_and_json_follow_the_content_type_charset():
     """)
     assert "'{\"name\": \"café\"}'" in out, out
     assert "12345678901234567890" in out and "a, b" in out, out
+
+
+def test_fasthttpsession_get_outcomes(target):
+    # FastHttpSession.get's fast path (sent and timed in Rust, judged with FastHttpSession's
+    # success codes in Python): names, failures and error texts as Locust's, with and without
+    # catch_response, and a refused connection.
+    out = _both(f"""
+        from locust.contrib.fasthttp import FastHttpSession
+        from locust.env import Environment
+        from locust.event import Events
+
+        env = Environment(events=Events())
+        env.create_local_runner()
+        s = FastHttpSession({target!r}, request_event=env.events.request, user=None)
+        print(s.get("/_test/status/404").status_code, s.get("/_test/status/200", name="ok").text is not None)
+        with s.get("/_test/status/500", catch_response=True) as r:
+            r.success()
+        with s.get("/_test/status/200", name="caught", catch_response=True) as r:
+            r.failure("nope")
+        with s.get("/_test/status/404", catch_response=True) as r:
+            pass
+        refused = FastHttpSession("http://127.0.0.1:1", request_event=env.events.request, user=None)
+        r = refused.get("/x")
+        print(r.status_code, type(r.error).__name__, r.text)
+        for (name, method), e in sorted(env.stats.entries.items()):
+            print(method, name, e.num_requests, e.num_failures)
+        # (the failure texts themselves are compared through the CSV in test_fasthttpuser_matches_real_locust)
+        for e in sorted(env.stats.errors.values(), key=lambda e: e.name):
+            print("error", e.method, e.name, e.occurrences)
+    """)
+    assert "GET /_test/status/404 2 2" in out
+    assert "GET caught 1 1" in out

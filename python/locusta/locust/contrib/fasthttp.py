@@ -8,7 +8,7 @@ import json as _json
 import logging
 
 from ..clients import ConnectionError, HttpSession, ResponseContextManager, os_error_from_text  # noqa: A004
-from ..clients import _PieceReader, _rechunk, rust_pool_for
+from ..clients import _URL_ERRORS, _PieceReader, _new_response, _rechunk, parse_error, rust_pool_for
 from ..clients import RestResponseContextManager as _RestResponse
 from ..exception import LocustError, StopTest
 from ..user.users import RestMixin, User
@@ -267,6 +267,41 @@ class FastHttpSession(HttpSession):
             resp._sent_body = sent.decode("ascii") if isinstance(sent, bytes) else _json.dumps(json)
         if resp.error is None and resp.status_code not in _SUCCESS:
             resp.error = self._status_error(resp, name)  # as geventhttpclient's status check
+        return resp
+
+    def get(self, url, **kwargs):
+        n = len(kwargs)
+        name = kwargs.get("name") if n else None
+        catch = kwargs.get("catch_response") is True if n else False
+        if (n and n != (name is not None) + catch) or (name is not None and type(name) is not str) or \
+                self.request_name or self._ssl_context_factory is not None or self.auth is not None or \
+                self.verify is not (not self._insecure) or self.params or type(url) is not str or self._listened():
+            return super().get(url, **kwargs)
+        # The common calls (a plain get, with name=, with catch_response=True): sent and timed in
+        # Rust with the session's settings; judged here with FastHttpSession's success codes.
+        raw = self._rt.get(self._core, url, None, False)
+        user = self.user
+        if user is not None:
+            user._yielded = True
+        name = name or url
+        resp = _new_response(FastResponse)
+        resp._raw = raw
+        resp.status_code = status = raw.status_code
+        resp._session = self
+        resp._name = name
+        if not status:
+            kind = raw.error_kind
+            if kind in _URL_ERRORS:
+                raise _URL_ERRORS[kind](raw.error)
+            resp.error = self._connection_error(raw, kind)
+        elif status not in _SUCCESS:
+            resp.error = self._status_error(resp, name)
+        if catch:
+            resp._catch_response = True
+        elif resp.error is None:
+            raw.record_as(self._rt.stats, "GET", name, None)
+        else:
+            self._rt.stats.record("GET", name, raw.response_time, raw.content_length, parse_error(resp.error))
         return resp
 
     def iter_lines(self, url, method="GET", **kwargs):
