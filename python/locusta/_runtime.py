@@ -129,17 +129,17 @@ class Runtime:
                 return
         self.http_io.cancel(token)
 
-    def get(self, session, url, name=None, record=True):
+    def get(self, session, url, name=None, record=True, params=None):
         """``session.get(url)`` with every default, for a caller without request listeners:
         sent and timed by Rust, and when ``record`` (no ``catch_response``) recorded there too
         under ``name``, else Locust's default name. Parks the calling greenlet until the exchange
-        completes; returns its RawResponse.
+        completes; returns its RawResponse. ``params``: query pairs (``_pairs``) added to the URL.
 
         The hot path of a locustfile: it parks as ``_park`` does, inlined, so a request costs one
         Python call here, as before this method existed."""
         if self._hub is None:
             self._ensure_watcher()
-        token = self.http_io.submit_get(session, getcurrent(), url, self.stats if record else None, name)
+        token = self.http_io.submit_get(session, getcurrent(), url, self.stats if record else None, name, params)
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self._loop.run_callback(self._flush)

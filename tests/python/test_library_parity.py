@@ -249,3 +249,29 @@ def test_fasthttpsession_get_outcomes(target):
     """)
     assert "GET /_test/status/404 2 2" in out
     assert "GET caught 1 1" in out
+
+
+def test_get_params_on_the_fast_path(target):
+    # get(url, params={...}) takes the Rust fast path: the URL, the stats name and the response
+    # URL as Locust's, for HttpSession and FastHttpSession, with and without name= / catch_response.
+    out = _both(f"""
+        from locust.clients import HttpSession
+        from locust.contrib.fasthttp import FastHttpSession
+        from locust.env import Environment
+        from locust.event import Events
+
+        env = Environment(events=Events())
+        env.create_local_runner()
+        params = {{"page": 2, "q": "a b&c/é~*", "tags": ["x", "y"], "none": None, "empty": ""}}
+        for session in (HttpSession({target!r}, request_event=env.events.request, user=None),
+                        FastHttpSession({target!r}, request_event=env.events.request, user=None)):
+            r = session.get("/products/", params=params)
+            # (Locust's FastResponse.url is then geventhttpclient's relative path; ours the full URL)
+            print(r.url if isinstance(session, HttpSession) and not isinstance(session, FastHttpSession) else r.status_code)
+            print(session.get("/products/", params={{"k": 1}}, name="named").status_code)
+            with session.get("/products/", params={{}}, catch_response=True) as r:
+                print(r.url)
+        for (name, method), e in sorted(env.stats.entries.items()):
+            print(method, name, e.num_requests, e.num_failures)
+    """)
+    assert "GET named 2 0" in out

@@ -594,10 +594,7 @@ impl Session {
             }
         };
         if !spec.query.is_empty() {
-            let mut qp = url.query_pairs_mut();
-            for (k, v) in &spec.query {
-                qp.append_pair(k, v);
-            }
+            append_query(&mut url, &spec.query);
         }
         let stats_path = path_url(&url).to_string();
         let mut history = Vec::new();
@@ -1402,10 +1399,59 @@ fn decode_body(headers: &ResponseHeaders, raw: Bytes, limit: u64) -> Result<Byte
     }
 }
 
+/// Adds `pairs` to `url`'s query as requests does with `params=`: each key and value encoded as
+/// Python's `urlencode` does (`quote_plus`: letters, digits and `_.-~` as they are, a space as `+`,
+/// every other byte of the UTF-8 as `%XX`), joined with `&`, after the query already in the URL.
+fn append_query(url: &mut url::Url, pairs: &[(String, String)]) {
+    let mut query = url.query().unwrap_or("").to_string();
+    for (k, v) in pairs {
+        if !query.is_empty() {
+            query.push('&');
+        }
+        quote_plus(k, &mut query);
+        query.push('=');
+        quote_plus(v, &mut query);
+    }
+    url.set_query(Some(&query));
+}
+
+/// Python's `urllib.parse.quote_plus(text)`, appended to `out`.
+fn quote_plus(text: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in text.as_bytes() {
+        match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => {
+                out.push('%');
+                out.push(HEX[usize::from(b >> 4)] as char);
+                out.push(HEX[usize::from(b & 0xf)] as char);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{ClientConfig, HttpClient};
+
+    #[test]
+    fn query_pairs_are_encoded_as_python_urlencode() {
+        let mut u = url::Url::parse("http://a/p?x=1").unwrap();
+        let pairs = [
+            ("q".to_string(), "a b&c/é~*".to_string()),
+            ("k=".to_string(), String::new()),
+        ];
+        append_query(&mut u, &pairs);
+        // urllib.parse.urlencode({"q": "a b&c/é~*", "k=": ""}) == "q=a+b%26c%2F%C3%A9~%2A&k%3D="
+        assert_eq!(u.as_str(), "http://a/p?x=1&q=a+b%26c%2F%C3%A9~%2A&k%3D=");
+        let mut bare = url::Url::parse("http://a/p").unwrap();
+        append_query(&mut bare, &pairs[1..]);
+        assert_eq!(bare.query(), Some("k%3D="));
+    }
 
     #[test]
     fn auth_is_stripped_like_requests() {

@@ -611,7 +611,8 @@ impl HttpIo {
     /// followed); returns the token. With `stats`, recorded there by Rust under `name` or
     /// Locust's default name when it completes: for a caller with nothing to judge in Python
     /// (no `catch_response`, no request listeners).
-    #[pyo3(signature = (session, waiter, url, stats, name=None))]
+    /// `params`: query pairs to add to the URL, as `submit`'s.
+    #[pyo3(signature = (session, waiter, url, stats, name=None, params=None))]
     fn submit_get(
         &self,
         session: &SessionCore,
@@ -619,12 +620,16 @@ impl HttpIo {
         url: String,
         stats: Option<&Stats>,
         name: Option<String>,
+        params: Option<Vec<(String, String)>>,
     ) -> u64 {
         let record = stats.map(|stats| Record {
             hub: stats.hub(),
             name,
         });
-        let spec = RequestSpec::new(Method::GET, url).allow_redirects(true);
+        let mut spec = RequestSpec::new(Method::GET, url).allow_redirects(true);
+        if let Some(p) = params {
+            spec.query = p;
+        }
         self.queue(session, waiter, spec, record)
     }
 

@@ -858,16 +858,18 @@ class HttpSession:
         n = len(kwargs)
         name = kwargs.get("name") if n else None
         catch = kwargs.get("catch_response") is True if n else False
-        if (n and n != (name is not None) + catch) or (name is not None and type(name) is not str) or \
+        params = kwargs.get("params") if n else None
+        if (n and n != (name is not None) + catch + (type(params) is dict)) or \
+                (name is not None and type(name) is not str) or \
                 self.request_name or self._ok_codes is not None or self.auth is not None or \
                 self.verify is not True or self.params or type(url) is not str:
             kwargs.setdefault("allow_redirects", True)
             return self.request("GET", url, **kwargs)
         if self._listened():  # user listeners: the full path
-            return self.request("GET", url, name=name, catch_response=catch, allow_redirects=True)
-        # The common calls (a plain get, with name=, with catch_response=True): sent and timed in
+            return self.request("GET", url, name=name, catch_response=catch, params=params, allow_redirects=True)
+        # The common calls (a plain get, with name=, params= (a dict), catch_response=True): sent and timed in
         # Rust, and without catch_response recorded there too; the response is built lazily.
-        raw = self._rt.get(self._core, url, name, not catch)
+        raw = self._rt.get(self._core, url, name, not catch, _pairs(params) if params else None)
         user = self.user
         if user is not None:
             user._yielded = True

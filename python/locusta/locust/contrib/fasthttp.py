@@ -8,7 +8,7 @@ import json as _json
 import logging
 
 from ..clients import ConnectionError, HttpSession, ResponseContextManager, os_error_from_text  # noqa: A004
-from ..clients import _URL_ERRORS, _PieceReader, _new_response, _rechunk, parse_error, rust_pool_for
+from ..clients import _URL_ERRORS, _PieceReader, _new_response, _pairs, _rechunk, parse_error, rust_pool_for
 from ..clients import RestResponseContextManager as _RestResponse
 from ..exception import LocustError, StopTest
 from ..user.users import RestMixin, User
@@ -273,13 +273,15 @@ class FastHttpSession(HttpSession):
         n = len(kwargs)
         name = kwargs.get("name") if n else None
         catch = kwargs.get("catch_response") is True if n else False
-        if (n and n != (name is not None) + catch) or (name is not None and type(name) is not str) or \
+        params = kwargs.get("params") if n else None
+        if (n and n != (name is not None) + catch + (type(params) is dict)) or \
+                (name is not None and type(name) is not str) or \
                 self.request_name or self._ssl_context_factory is not None or self.auth is not None or \
                 self.verify is not (not self._insecure) or self.params or type(url) is not str or self._listened():
             return super().get(url, **kwargs)
-        # The common calls (a plain get, with name=, with catch_response=True): sent and timed in
+        # The common calls (a plain get, with name=, params= (a dict), catch_response=True): sent and timed in
         # Rust with the session's settings; judged here with FastHttpSession's success codes.
-        raw = self._rt.get(self._core, url, None, False)
+        raw = self._rt.get(self._core, url, None, False, _pairs(params) if params else None)
         user = self.user
         if user is not None:
             user._yielded = True
