@@ -203,7 +203,7 @@ impl MasterNode {
     }
 
     /// Decodes one received frame, lets the master handle it and sends the replies.
-    async fn on_frame(&mut self, frame: Result<(String, bytes::Bytes), String>) {
+    async fn on_frame(&mut self, frame: Result<(Arc<str>, bytes::Bytes), String>) {
         match frame {
             Ok((id, payload)) => match Message::decode(&payload) {
                 Ok(msg) => {
