@@ -18,6 +18,7 @@ pub mod protocol;
 pub mod report;
 pub mod sys;
 pub mod transport;
+pub mod wire;
 pub mod worker;
 pub mod zmtp;
 

@@ -11,7 +11,7 @@ pub mod node;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use locusta_run::{Role, RunPlan};
 use locusta_stats::StatsHub;
@@ -20,8 +20,9 @@ use rmpv::Value;
 
 use crate::dispatch::{distribute, sort_workers};
 use crate::order::{ClassSlot, UserSequence};
-use crate::protocol::{self, as_f64, as_u64, get, map, Message};
-use crate::report::report_from_value;
+use crate::protocol::{self, get, map, DecodeError, Message};
+use crate::report::{report_from_bytes, report_from_value, WorkerReport};
+use crate::wire::{Envelope, Heartbeat};
 
 /// Locust's `HEARTBEAT_LIVENESS`: missed heartbeat checks before a worker is missing.
 pub const HEARTBEAT_LIVENESS: i32 = 3;
@@ -180,7 +181,15 @@ pub struct Master {
     sent: HashMap<String, Vec<(String, u64)>>,
     /// The log lines each worker last sent (`logs`), for the web UI's Logs tab.
     worker_logs: WorkerLogs,
+    /// The Workers tab's rows as last built (see [`Master::refresh_rows`]).
+    rows: Arc<Vec<WorkerInfo>>,
+    /// When `rows` were built; `None` when a worker came, went or changed state since.
+    rows_built: Option<Instant>,
 }
+
+/// How old the Workers tab's CPU, memory and user counts may get (Locust's UI polls every
+/// 2 s); joins, departures and state changes show at once.
+pub const ROWS_MAX_AGE: Duration = Duration::from_secs(1);
 
 /// At most this many lines per worker are kept from a `logs` message (Locust's worker sends
 /// at most its last 500), each cut to [`MAX_LOG_LINE`] characters.
@@ -210,6 +219,8 @@ impl Master {
             warned_full: false,
             sent: HashMap::new(),
             worker_logs: WorkerLogs::default(),
+            rows: Arc::default(),
+            rows_built: None,
         }
     }
 
@@ -278,7 +289,31 @@ impl Master {
         self.completions
     }
 
-    /// Snapshot for the web UI.
+    /// The Workers tab's rows as of the last [`Master::refresh_rows`] (shared, not copied).
+    pub fn workers_rows(&self) -> Arc<Vec<WorkerInfo>> {
+        Arc::clone(&self.rows)
+    }
+
+    /// Rebuilds the Workers tab's rows when a worker came, went or changed state, or when
+    /// they are older than [`ROWS_MAX_AGE`] (CPU, memory and users change with every
+    /// heartbeat and report; rebuilding per message would cost O(workers) each).
+    pub fn refresh_rows(&mut self, now: Instant) {
+        if self
+            .rows_built
+            .is_some_and(|t| now.saturating_duration_since(t) < ROWS_MAX_AGE)
+        {
+            return;
+        }
+        self.rows = Arc::new(self.workers_info());
+        self.rows_built = Some(now);
+    }
+
+    /// Marks the rows stale: a worker came, went or changed state.
+    fn rows_changed(&mut self) {
+        self.rows_built = None;
+    }
+
+    /// Snapshot for the web UI (sorted by id; built now).
     pub fn workers_info(&self) -> Vec<WorkerInfo> {
         let mut v: Vec<WorkerInfo> = self
             .nodes
@@ -389,13 +424,32 @@ impl Master {
         }
     }
 
+    /// Handles one frame from worker `id` (its msgpack bytes); returns the replies. Heartbeats
+    /// and stats reports, nearly all of a big master's traffic, are read in place without a
+    /// value tree (see [`crate::wire`]); other messages are decoded whole and go to
+    /// [`Master::handle`].
+    pub fn handle_frame(&mut self, id: &str, frame: &[u8]) -> Result<Vec<Message>, DecodeError> {
+        let env = Envelope::parse(frame)?;
+        let mut out = Vec::new();
+        match env.kind {
+            "heartbeat" => self.on_heartbeat(id, Heartbeat::parse(env.data)?, &mut out),
+            "stats" => self.on_stats(id, report_from_bytes(env.data), || {
+                let mut rd = env.data;
+                rmpv::decode::read_value_with_max_depth(&mut rd, 4 * protocol::MAX_DEPTH)
+                    .unwrap_or(Value::Nil)
+            }),
+            _ => return Ok(self.handle(id, Message::decode(frame)?)),
+        }
+        Ok(out)
+    }
+
     /// Handles one message from worker `id`; returns the replies.
     pub fn handle(&mut self, id: &str, msg: Message) -> Vec<Message> {
         let mut out = Vec::new();
         match msg.kind.as_str() {
             "client_ready" => self.on_client_ready(id, &msg.data, &mut out),
-            "heartbeat" => self.on_heartbeat(id, &msg.data, &mut out),
-            "stats" => self.on_stats(id, &msg.data),
+            "heartbeat" => self.on_heartbeat(id, Heartbeat::from_value(&msg.data), &mut out),
+            "stats" => self.on_stats(id, report_from_value(&msg.data), || msg.data.clone()),
             "spawning" | "spawning_complete" => self.on_spawning(id, &msg, &mut out),
             "client_stopped" | "quit" => self.on_gone(id, &msg.kind, &mut out),
             "exception" => {
@@ -450,6 +504,7 @@ impl Master {
             id,
         ));
         let known = self.nodes.contains_key(id);
+        self.rows_changed();
         self.nodes.insert(
             id.to_owned(),
             Node {
@@ -465,30 +520,29 @@ impl Master {
         log::info!(
             target: "locusta.runners",
             "{id} (index {index}) reported as ready. {} workers connected.",
-            self.active_workers().len()
+            self.worker_count()
         );
         if !known {
             out.extend(self.redistribute());
         }
     }
 
-    fn on_heartbeat(&mut self, id: &str, data: &Value, out: &mut Vec<Message>) {
+    fn on_heartbeat(&mut self, id: &str, hb: Heartbeat<'_>, out: &mut Vec<Message>) {
         let Some(node) = self.nodes.get_mut(id) else {
             log::debug!("heartbeat from unknown worker {id}");
             return;
         };
         node.heartbeat = HEARTBEAT_LIVENESS;
         let was_missing = node.state == "missing";
-        if let Some(s) = get(data, "state").and_then(|s| s.as_str()) {
-            node.state = s.chars().take(32).collect();
+        if let Some(s) = hb.state {
+            // Most heartbeats repeat the state: no new string then.
+            if node.state != s {
+                node.state = s.chars().take(32).collect();
+                self.rows_built = None;
+            }
         }
-        node.cpu = get(data, "current_cpu_usage")
-            .and_then(as_f64)
-            .filter(|c| c.is_finite())
-            .unwrap_or(0.0);
-        node.memory = get(data, "current_memory_usage")
-            .and_then(as_u64)
-            .unwrap_or(0);
+        node.cpu = hb.cpu;
+        node.memory = hb.memory;
         out.push(Message::new("heartbeat", Value::Nil, id));
         if let Some(mb) = &self.plan.messages {
             lock_mailbox(mb).note_heartbeat(id);
@@ -499,8 +553,15 @@ impl Master {
         }
     }
 
-    fn on_stats(&mut self, id: &str, data: &Value) {
-        let r = match report_from_value(data) {
+    /// A stats report, decoded by the caller; `data` gives its value for a Python master's
+    /// `worker_report` listeners (only built when they want it).
+    fn on_stats(
+        &mut self,
+        id: &str,
+        report: Result<WorkerReport, DecodeError>,
+        data: impl FnOnce() -> Value,
+    ) {
+        let r = match report {
             Ok(r) => r,
             Err(e) => {
                 log::warn!("dropping a stats report from {id}: {e}");
@@ -513,7 +574,7 @@ impl Master {
                 if mb.reports.len() >= MAX_QUEUED {
                     mb.reports.pop_front();
                 }
-                mb.reports.push_back((id.to_owned(), data.clone()));
+                mb.reports.push_back((id.to_owned(), data()));
             }
         }
         self.stats.apply_report(&r.stats);
@@ -533,6 +594,7 @@ impl Master {
             out.push(Message::new("quit", Value::Nil, id));
             return;
         };
+        self.rows_built = None;
         if msg.kind == "spawning" {
             n.state = "spawning".into();
             return;
@@ -552,8 +614,9 @@ impl Master {
             return;
         };
         self.sent.remove(id);
+        self.rows_changed();
         if kind == "quit" {
-            log::info!(target: "locusta.runners", "Worker '{id}' (index {}) quit. {} workers ready.", n.index, self.active_workers().len());
+            log::info!(target: "locusta.runners", "Worker '{id}' (index {}) quit. {} workers ready.", n.index, self.worker_count());
         } else {
             log::info!(target: "locusta.runners", "{id} (index {}) reported that it has stopped", n.index);
         }
@@ -670,6 +733,9 @@ impl Master {
                 dead.push(id.clone());
             }
         }
+        if newly_missing || !dead.is_empty() {
+            self.rows_changed();
+        }
         for id in dead {
             log::info!(target: "locusta.runners", "Worker {id} has been missing for a minute; forgetting it.");
             self.nodes.remove(&id);
@@ -732,7 +798,7 @@ impl Master {
 
     /// Workers that have not gone missing or quit.
     pub fn worker_count(&self) -> usize {
-        self.active_workers().len()
+        self.nodes.values().filter(|n| n.state != "missing").count()
     }
 
     /// Every known worker (including missing ones).
@@ -744,6 +810,7 @@ impl Master {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::as_u64;
 
     fn master() -> (Master, Arc<StatsHub>) {
         let stats = StatsHub::new(locusta_stats::StatsLimits::default());

@@ -91,7 +91,7 @@ impl MasterNode {
             workers: Some(Workers {
                 ready: m.worker_count() as u64,
                 known: m.known_workers() as u64,
-                rows: m.workers_info(),
+                rows: m.workers_rows(),
             }),
         }
     }
@@ -145,6 +145,8 @@ impl MasterNode {
                 self.send_all(msgs).await;
             }
             if now >= until {
+                // The driver takes a snapshot next.
+                self.master.refresh_rows(now);
                 return;
             }
             let mut wake = until.min(self.next_heartbeat);
@@ -205,11 +207,8 @@ impl MasterNode {
     /// Decodes one received frame, lets the master handle it and sends the replies.
     async fn on_frame(&mut self, frame: Result<(Arc<str>, bytes::Bytes), String>) {
         match frame {
-            Ok((id, payload)) => match Message::decode(&payload) {
-                Ok(msg) => {
-                    let replies = self.master.handle(&id, msg);
-                    self.send_all(replies).await;
-                }
+            Ok((id, payload)) => match self.master.handle_frame(&id, &payload) {
+                Ok(replies) => self.send_all(replies).await,
                 Err(e) => log::warn!("dropping a malformed message from {id:?}: {e}"),
             },
             Err(e) => log::warn!("{e}"),
