@@ -81,6 +81,14 @@ impl Message {
     }
 }
 
+/// Appends the master's answer to a heartbeat, `["heartbeat", nil, node_id]`, to `out`: the
+/// bytes of `Message::new("heartbeat", Value::Nil, node_id).encode()` without building it.
+pub fn encode_heartbeat_reply(node_id: &str, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"\x93\xa9heartbeat\xc0");
+    // Writing into a Vec cannot fail.
+    let _ = rmp::encode::write_str(out, node_id);
+}
+
 /// Looks up a string key in a msgpack map.
 pub fn get<'a>(map: &'a Value, key: &str) -> Option<&'a Value> {
     match map {
@@ -150,6 +158,15 @@ pub fn class_counts_value(counts: &[(String, u64)]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn heartbeat_reply_bytes_equal_the_message() {
+        for id in ["", "w", &"x".repeat(40), &"y".repeat(300)] {
+            let mut out = Vec::new();
+            encode_heartbeat_reply(id, &mut out);
+            assert_eq!(out, Message::new("heartbeat", Value::Nil, id).encode());
+        }
+    }
 
     #[test]
     fn refuses_malformed_frames() {

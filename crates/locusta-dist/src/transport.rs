@@ -96,6 +96,8 @@ impl Dealer {
 /// The master's socket: a ROUTER served by [`crate::zmtp`].
 pub struct Router {
     socket: RouterSocket,
+    /// Where messages are encoded before they are framed (reused).
+    scratch: Vec<u8>,
     /// The port actually bound (useful with port 0).
     pub port: u16,
 }
@@ -123,15 +125,28 @@ impl Router {
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(port);
         Ok(Router {
             socket: RouterSocket::serve(listener),
+            scratch: Vec::new(),
             port,
         })
     }
 
     /// Sends a message to the worker named by its node id (queued: it never waits).
     pub async fn send(&mut self, msg: &Message) -> Result<(), String> {
+        self.scratch.clear();
+        msg.encode_into(&mut self.scratch);
         self.socket
-            .send(msg.node_id.as_bytes(), &msg.encode())
+            .send(msg.node_id.as_bytes(), &self.scratch)
             .map_err(|e| format!("sending {} to {} failed: {e}", msg.kind, msg.node_id))
+    }
+
+    /// Answers a worker's heartbeat (`["heartbeat", nil, node_id]`, built straight into its
+    /// frame: the master sends one per worker and second).
+    pub fn send_heartbeat(&mut self, node_id: &str) -> Result<(), String> {
+        self.scratch.clear();
+        crate::protocol::encode_heartbeat_reply(node_id, &mut self.scratch);
+        self.socket
+            .send(node_id.as_bytes(), &self.scratch)
+            .map_err(|e| format!("sending heartbeat to {node_id} failed: {e}"))
     }
 
     /// The next `(identity, payload)` from any worker.

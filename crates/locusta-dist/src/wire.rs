@@ -32,8 +32,9 @@ pub enum Scalar<'a> {
     F32(f32),
     /// float64.
     F64(f64),
-    /// A string (`None` when it is not UTF-8).
-    Str(Option<&'a str>),
+    /// A string's bytes (UTF-8 checked by [`text`] when the string is used: a key is
+    /// compared as bytes).
+    Str(&'a [u8]),
     /// Binary data.
     Bin(&'a [u8]),
     /// An array of this many values (not read yet).
@@ -123,7 +124,7 @@ impl<'a> Cursor<'a> {
     }
 
     fn str_of(&mut self, n: usize) -> Result<Scalar<'a>, DecodeError> {
-        Ok(Scalar::Str(std::str::from_utf8(self.take(n)?).ok()))
+        Ok(Scalar::Str(self.take(n)?))
     }
 
     /// Reads the next value's head: a scalar whole, an array's or map's length (their items
@@ -257,7 +258,7 @@ impl<'a> Cursor<'a> {
         for _ in 0..len {
             let key = self.head()?;
             let slot = match key {
-                Scalar::Str(Some(k)) => keys.iter().position(|c| *c == k),
+                Scalar::Str(k) => keys.iter().position(|c| c.as_bytes() == k),
                 other => {
                     self.skip_rest(other, depth - 1)?;
                     None
@@ -275,6 +276,18 @@ impl<'a> Cursor<'a> {
         }
         Ok(())
     }
+}
+
+/// A string's bytes as text, when they are UTF-8.
+pub fn text(bytes: &[u8]) -> Option<&str> {
+    std::str::from_utf8(bytes).ok()
+}
+
+/// The nesting left inside a container read with `depth` left (refused at 0).
+pub fn deeper(depth: usize) -> Result<usize, DecodeError> {
+    depth
+        .checked_sub(1)
+        .ok_or_else(|| err("not a msgpack message: nested too deeply"))
 }
 
 fn int(i: i64) -> Scalar<'static> {
@@ -299,6 +312,36 @@ pub struct Envelope<'a> {
 impl<'a> Envelope<'a> {
     /// Splits a frame, refusing what [`crate::protocol::Message::decode`] refuses.
     pub fn parse(bytes: &'a [u8]) -> Result<Envelope<'a>, DecodeError> {
+        let mut f = Frame::open(bytes)?;
+        f.data().skip(DATA_DEPTH)?;
+        let data = f.data_bytes();
+        let kind = f.kind;
+        let node_id = f.close()?;
+        Ok(Envelope {
+            kind,
+            data,
+            node_id,
+        })
+    }
+}
+
+/// Nesting allowed in a message's data (the frame's array is one level).
+pub const DATA_DEPTH: usize = MAX_DEPTH - 1;
+
+/// A frame being read in one pass: its type is known, the cursor is at its data; the caller
+/// reads the data (at most [`DATA_DEPTH`] deep), then [`Frame::close`] checks the node id and
+/// that nothing follows.
+#[derive(Debug, Clone)]
+pub struct Frame<'a> {
+    /// The message type.
+    pub kind: &'a str,
+    cursor: Cursor<'a>,
+    data_start: usize,
+}
+
+impl<'a> Frame<'a> {
+    /// Reads a frame's head: the size limit, the 3-element array, the type.
+    pub fn open(bytes: &'a [u8]) -> Result<Frame<'a>, DecodeError> {
         if bytes.len() > MAX_MESSAGE_BYTES {
             return Err(err(format!(
                 "message of {} bytes exceeds the {} byte limit",
@@ -306,46 +349,47 @@ impl<'a> Envelope<'a> {
                 MAX_MESSAGE_BYTES
             )));
         }
-        let mut c = Cursor::new(bytes);
-        let parts = match c.head()? {
-            Scalar::Array(n) => n,
-            other => {
-                c.skip_rest(other, MAX_DEPTH)?;
-                check_end(&c)?;
-                return Err(err("message is not a msgpack array"));
+        let mut cursor = Cursor::new(bytes);
+        match cursor.head()? {
+            Scalar::Array(3) => {}
+            Scalar::Array(n) => {
+                return Err(err(format!(
+                    "message has {n} parts instead of [type, data, node_id]"
+                )))
             }
-        };
-        if parts != 3 {
-            c.skip_rest(Scalar::Array(parts), MAX_DEPTH)?;
-            check_end(&c)?;
-            return Err(err(format!(
-                "message has {parts} parts instead of [type, data, node_id]"
-            )));
+            _ => return Err(err("message is not a msgpack array")),
         }
-        let kind = c.head()?;
-        if !matches!(kind, Scalar::Str(_)) {
-            c.skip_rest(kind, MAX_DEPTH - 1)?;
-        }
-        let data = c.raw(MAX_DEPTH - 1)?;
-        let node = c.head()?;
-        c.skip_rest(node, MAX_DEPTH - 1)?;
-        check_end(&c)?;
-        let kind = match kind {
-            Scalar::Str(Some(s)) => s,
-            Scalar::Str(None) => return Err(err("message type is not valid UTF-8")),
+        let kind = match cursor.head()? {
+            Scalar::Str(s) => text(s).ok_or_else(|| err("message type is not valid UTF-8"))?,
             _ => return Err(err("message type is not a string")),
         };
-        let node_id = match node {
-            Scalar::Str(Some(s)) => s,
-            Scalar::Str(None) => return Err(err("node id is not valid UTF-8")),
+        let data_start = cursor.pos;
+        Ok(Frame {
+            kind,
+            cursor,
+            data_start,
+        })
+    }
+
+    /// The cursor at the data (then after what was read of it).
+    pub fn data(&mut self) -> &mut Cursor<'a> {
+        &mut self.cursor
+    }
+
+    /// The bytes read from the data so far (all of it once read).
+    pub fn data_bytes(&self) -> &'a [u8] {
+        &self.cursor.buf[self.data_start..self.cursor.pos]
+    }
+
+    /// After the data: the node id ("" for nil), refusing anything after it.
+    pub fn close(mut self) -> Result<&'a str, DecodeError> {
+        let node = match self.cursor.head()? {
+            Scalar::Str(s) => text(s).ok_or_else(|| err("node id is not valid UTF-8"))?,
             Scalar::Nil => "",
             _ => return Err(err("node id is not a string")),
         };
-        Ok(Envelope {
-            kind,
-            data,
-            node_id,
-        })
+        check_end(&self.cursor)?;
+        Ok(node)
     }
 }
 
@@ -371,29 +415,33 @@ pub struct Heartbeat<'a> {
 }
 
 impl<'a> Heartbeat<'a> {
-    /// Reads a heartbeat's data (checked by [`Envelope::parse`]); anything but a map reads as
-    /// no fields, as the value path does.
-    pub fn parse(data: &'a [u8]) -> Result<Heartbeat<'a>, DecodeError> {
+    /// Reads a heartbeat's data at the cursor, nested at most `depth` deep; anything but a map
+    /// reads as no fields, as the value path does.
+    pub fn read(c: &mut Cursor<'a>, depth: usize) -> Result<Heartbeat<'a>, DecodeError> {
         let mut hb = Heartbeat::default();
-        let mut c = Cursor::new(data);
-        let Scalar::Map(n) = c.head()? else {
-            return Ok(hb);
+        let n = match c.head()? {
+            Scalar::Map(n) => n,
+            other => {
+                c.skip_rest(other, depth)?;
+                return Ok(hb);
+            }
         };
+        let inner = deeper(depth)?;
         let mut seen = 0;
         c.map_fields(
             n,
-            MAX_DEPTH,
+            depth,
             &mut seen,
             &["state", "current_cpu_usage", "current_memory_usage"],
             |i, c| {
                 let v = c.head()?;
                 match (i, v) {
-                    (0, Scalar::Str(s)) => hb.state = s,
+                    (0, Scalar::Str(s)) => hb.state = text(s),
                     (1, v) => hb.cpu = v.as_f64().filter(|f| f.is_finite()).unwrap_or(0.0),
                     (2, v) => hb.memory = v.as_u64().unwrap_or(0),
                     _ => {}
                 }
-                c.skip_rest(v, MAX_DEPTH - 2)?;
+                c.skip_rest(v, inner)?;
                 Ok(true)
             },
         )?;
@@ -505,7 +553,7 @@ mod tests {
         ] {
             let mut bytes = Vec::new();
             rmpv::encode::write_value(&mut bytes, &data).expect("encode");
-            let fast = Heartbeat::parse(&bytes).expect("parse");
+            let fast = Heartbeat::read(&mut Cursor::new(&bytes), DATA_DEPTH).expect("parse");
             let slow = Heartbeat::from_value(&data);
             assert_eq!(fast.state, slow.state, "{data}");
             assert_eq!(fast.memory, slow.memory, "{data}");

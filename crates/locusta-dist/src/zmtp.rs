@@ -335,7 +335,9 @@ impl RouterSocket {
 
     /// Queues `message` (one frame) for the peer `identity`.
     pub fn send(&self, identity: &[u8], message: &[u8]) -> Result<(), String> {
-        let mut frame = Vec::with_capacity(message.len() + 9);
+        // Exactly sized, so the Vec becomes Bytes without another allocation.
+        let header = if message.len() > 255 { 9 } else { 2 };
+        let mut frame = Vec::with_capacity(message.len() + header);
         encode_frame(&mut frame, message, false, false);
         let peers = locusta_util::lock(&self.peers);
         let Some(peer) = peers.get(identity) else {

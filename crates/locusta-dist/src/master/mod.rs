@@ -21,8 +21,14 @@ use rmpv::Value;
 use crate::dispatch::{distribute, sort_workers};
 use crate::order::{ClassSlot, UserSequence};
 use crate::protocol::{self, get, map, DecodeError, Message};
-use crate::report::{report_from_bytes, report_from_value, WorkerReport};
-use crate::wire::{Envelope, Heartbeat};
+use crate::report::{report_from_cursor, report_from_value, WorkerReport};
+use crate::wire::{Envelope, Frame, Heartbeat, DATA_DEPTH};
+
+/// A message's data (checked by the frame's reader) as a value, for Python listeners.
+fn decode_data(mut data: &[u8]) -> Value {
+    rmpv::decode::read_value_with_max_depth(&mut data, 4 * protocol::MAX_DEPTH)
+        .unwrap_or(Value::Nil)
+}
 
 /// Locust's `HEARTBEAT_LIVENESS`: missed heartbeat checks before a worker is missing.
 pub const HEARTBEAT_LIVENESS: i32 = 3;
@@ -428,19 +434,38 @@ impl Master {
     /// and stats reports, nearly all of a big master's traffic, are read in place without a
     /// value tree (see [`crate::wire`]); other messages are decoded whole and go to
     /// [`Master::handle`].
-    pub fn handle_frame(&mut self, id: &str, frame: &[u8]) -> Result<Vec<Message>, DecodeError> {
-        let env = Envelope::parse(frame)?;
-        let mut out = Vec::new();
-        match env.kind {
-            "heartbeat" => self.on_heartbeat(id, Heartbeat::parse(env.data)?, &mut out),
-            "stats" => self.on_stats(id, report_from_bytes(env.data), || {
-                let mut rd = env.data;
-                rmpv::decode::read_value_with_max_depth(&mut rd, 4 * protocol::MAX_DEPTH)
-                    .unwrap_or(Value::Nil)
-            }),
-            _ => return Ok(self.handle(id, Message::decode(frame)?)),
+    ///
+    /// Replies go to `out`, except the answer to a heartbeat: `Ok(true)` says to send it (the
+    /// caller frames that one message without building it).
+    pub fn handle_frame(
+        &mut self,
+        id: &str,
+        frame: &[u8],
+        out: &mut Vec<Message>,
+    ) -> Result<bool, DecodeError> {
+        let mut f = Frame::open(frame)?;
+        match f.kind {
+            "heartbeat" => {
+                let hb = Heartbeat::read(f.data(), DATA_DEPTH)?;
+                f.close()?;
+                return Ok(self.on_heartbeat(id, hb, out));
+            }
+            "stats" => match report_from_cursor(f.data(), DATA_DEPTH) {
+                Ok(report) => {
+                    let data = f.data_bytes();
+                    f.close()?;
+                    self.on_stats(id, Ok(report), || decode_data(data));
+                }
+                // A report that does not parse: a malformed message, or a well-formed one
+                // whose report is refused (the check reads the frame again; rare).
+                Err(e) => {
+                    let env = Envelope::parse(frame)?;
+                    self.on_stats(id, Err(e), || decode_data(env.data));
+                }
+            },
+            _ => out.extend(self.handle(id, Message::decode(frame)?)),
         }
-        Ok(out)
+        Ok(false)
     }
 
     /// Handles one message from worker `id`; returns the replies.
@@ -448,7 +473,11 @@ impl Master {
         let mut out = Vec::new();
         match msg.kind.as_str() {
             "client_ready" => self.on_client_ready(id, &msg.data, &mut out),
-            "heartbeat" => self.on_heartbeat(id, Heartbeat::from_value(&msg.data), &mut out),
+            "heartbeat" => {
+                if self.on_heartbeat(id, Heartbeat::from_value(&msg.data), &mut out) {
+                    out.insert(0, Message::new("heartbeat", Value::Nil, id));
+                }
+            }
             "stats" => self.on_stats(id, report_from_value(&msg.data), || msg.data.clone()),
             "spawning" | "spawning_complete" => self.on_spawning(id, &msg, &mut out),
             "client_stopped" | "quit" => self.on_gone(id, &msg.kind, &mut out),
@@ -527,10 +556,11 @@ impl Master {
         }
     }
 
-    fn on_heartbeat(&mut self, id: &str, hb: Heartbeat<'_>, out: &mut Vec<Message>) {
+    /// A heartbeat from `id`; true when it is to be answered (a known worker's).
+    fn on_heartbeat(&mut self, id: &str, hb: Heartbeat<'_>, out: &mut Vec<Message>) -> bool {
         let Some(node) = self.nodes.get_mut(id) else {
             log::debug!("heartbeat from unknown worker {id}");
-            return;
+            return false;
         };
         node.heartbeat = HEARTBEAT_LIVENESS;
         let was_missing = node.state == "missing";
@@ -543,7 +573,6 @@ impl Master {
         }
         node.cpu = hb.cpu;
         node.memory = hb.memory;
-        out.push(Message::new("heartbeat", Value::Nil, id));
         if let Some(mb) = &self.plan.messages {
             lock_mailbox(mb).note_heartbeat(id);
         }
@@ -551,6 +580,7 @@ impl Master {
             log::info!(target: "locusta.runners", "Worker {id} self-healed with heartbeat, setting state to {}.", self.nodes[id].state);
             out.extend(self.redistribute());
         }
+        true
     }
 
     /// A stats report, decoded by the caller; `data` gives its value for a Python master's

@@ -32,6 +32,8 @@ pub struct MasterNode {
     next_iteration: Instant,
     next_heartbeat: Instant,
     children: Vec<Child>,
+    /// The replies to the frame at hand (kept: most frames have none).
+    replies: Vec<Message>,
 }
 
 impl MasterNode {
@@ -51,6 +53,7 @@ impl MasterNode {
             next_iteration: now,
             next_heartbeat: now + Duration::from_secs(1),
             children: Vec::new(),
+            replies: Vec::new(),
         })
     }
 
@@ -207,8 +210,18 @@ impl MasterNode {
     /// Decodes one received frame, lets the master handle it and sends the replies.
     async fn on_frame(&mut self, frame: Result<(Arc<str>, bytes::Bytes), String>) {
         match frame {
-            Ok((id, payload)) => match self.master.handle_frame(&id, &payload) {
-                Ok(replies) => self.send_all(replies).await,
+            Ok((id, payload)) => match self.master.handle_frame(&id, &payload, &mut self.replies) {
+                Ok(answer_heartbeat) => {
+                    if answer_heartbeat {
+                        if let Err(e) = self.router.send_heartbeat(&id) {
+                            log::warn!("{e}");
+                        }
+                    }
+                    if !self.replies.is_empty() {
+                        let replies = std::mem::take(&mut self.replies);
+                        self.send_all(replies).await;
+                    }
+                }
                 Err(e) => log::warn!("dropping a malformed message from {id:?}: {e}"),
             },
             Err(e) => log::warn!("{e}"),
