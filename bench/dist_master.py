@@ -38,6 +38,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -164,8 +165,9 @@ def simulate(proc_index, nodes, ports, entries, t_start, t_silence, t_end, silen
 class Master:
     """A master process whose output is read line by line, each line timestamped."""
 
-    def __init__(self, name, cmd):
+    def __init__(self, name, cmd, log_dir):
         self.name = name
+        self.log = open(os.path.join(log_dir, f"{name}.log"), "w")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
         self.ready = 0
         self.missing = {}  # node id -> time the master logged it missing
@@ -177,6 +179,7 @@ class Master:
     def _read(self):
         for line in self.proc.stdout:
             t = time.time()
+            self.log.write(f"{t:.3f} {line}")
             with self.lock:
                 if READY_RE.search(line):
                     self.ready += 1
@@ -201,10 +204,12 @@ def run_size(a, n):
     run_time = f"{int(a.warmup + a.duration + 60)}s"
     common = ["--master", "--headless", "--master-bind-host", "127.0.0.1", "--expect-workers", str(n),
               "-u", str(n), "-r", str(n), "-t", run_time, "-H", "http://127.0.0.1:9", "--only-summary"]
-    masters = [Master("locusta", [a.binary, "demo", "--master-bind-port", str(ports[0])] + common)]
+    log_dir = tempfile.mkdtemp(prefix=f"dist-master-{n}-")
+    masters = [Master("locusta", [a.binary, "demo", "--master-bind-port", str(ports[0])] + common, log_dir)]
     if a.locust:
         ports.append(free_port())
-        masters.append(Master("Locust", [a.locust_bin, "-f", LOCUSTFILE, "--master-bind-port", str(ports[1])] + common))
+        masters.append(Master("Locust", [a.locust_bin, "-f", LOCUSTFILE, "--master-bind-port", str(ports[1])] + common,
+                              log_dir))
     time.sleep(1.5)
     nodes = [f"sim{i % 8}_{i:032x}" for i in range(n)]
     silent = set(random.Random(n).sample(nodes, min(a.missing, n)))
@@ -240,6 +245,7 @@ def run_size(a, n):
             m.proc.kill()
             m.proc.wait()
         m.reader.join(timeout=10)
+        m.log.close()
     sent = [0] * len(ports)
     dropped = 0
     for _ in sims:
@@ -260,6 +266,7 @@ def run_size(a, n):
             "merged": m.summary_requests(), "sent": sent[i],
         })
     sim_cpu = 100.0 * (sim1 - sim0) / span
+    print(f"         master output (timestamped): {log_dir}", flush=True)
     return rows, sim_cpu, dropped, procs
 
 

@@ -19,8 +19,9 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::io::IoSlice;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -284,7 +285,74 @@ impl FrameReader {
 /// A connected peer: where its messages go, and which connection it is.
 struct Peer {
     serial: u64,
+    out: PeerWriter,
+}
+
+/// The sending side of a connection.
+#[derive(Clone)]
+struct PeerWriter {
+    /// The socket: written directly while nothing is queued.
+    half: Arc<OwnedWriteHalf>,
+    /// What the socket did not take at once, for the connection's writer task.
     queue: mpsc::Sender<Bytes>,
+    /// Frames in `queue` not completely written yet (0: a send may write directly).
+    queued: Arc<AtomicUsize>,
+}
+
+impl PeerWriter {
+    /// Sends one frame (`header` then `body`): written at once when the socket takes it (no
+    /// task, no copy), else what is left is queued for the writer task.
+    fn send(&self, header: &[u8], body: &[u8]) -> Result<(), String> {
+        let total = header.len() + body.len();
+        let mut written = 0;
+        if self.queued.load(Ordering::Acquire) == 0 {
+            let parts = [IoSlice::new(header), IoSlice::new(body)];
+            match self.half.try_write_vectored(&parts) {
+                Ok(n) => written = n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(format!("it disconnected ({e})")),
+            }
+            if written == total {
+                return Ok(());
+            }
+        }
+        // The rest of the frame (all of it unless a write just took part) waits its turn.
+        let mut rest = Vec::with_capacity(total - written);
+        if written < header.len() {
+            rest.extend_from_slice(&header[written..]);
+            rest.extend_from_slice(body);
+        } else {
+            rest.extend_from_slice(&body[written - header.len()..]);
+        }
+        self.queued.fetch_add(1, Ordering::AcqRel);
+        match self.queue.try_send(Bytes::from(rest)) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.queued.fetch_sub(1, Ordering::AcqRel);
+                match e {
+                    // Only when frames were already waiting: nothing of this one was written.
+                    mpsc::error::TrySendError::Full(_) => {
+                        Err(format!("its queue is full ({PEER_QUEUE} messages)"))
+                    }
+                    mpsc::error::TrySendError::Closed(_) => Err("it disconnected".into()),
+                }
+            }
+        }
+    }
+}
+
+/// A frame header for a body of `len` bytes.
+fn frame_header(len: usize, command: bool) -> ([u8; 9], usize) {
+    let mut h = [0u8; 9];
+    h[0] = u8::from(command) << 2;
+    if len > 255 {
+        h[0] |= 0x02;
+        h[1..9].copy_from_slice(&(len as u64).to_be_bytes());
+        (h, 9)
+    } else {
+        h[1] = len as u8;
+        (h, 2)
+    }
 }
 
 type Peers = Arc<Mutex<HashMap<Arc<[u8]>, Peer>>>;
@@ -333,23 +401,15 @@ impl RouterSocket {
         self.incoming.recv().await
     }
 
-    /// Queues `message` (one frame) for the peer `identity`.
+    /// Sends `message` (one frame) to the peer `identity`: written to its socket at once when
+    /// it takes it, else queued for the connection's writer task.
     pub fn send(&self, identity: &[u8], message: &[u8]) -> Result<(), String> {
-        // Exactly sized, so the Vec becomes Bytes without another allocation.
-        let header = if message.len() > 255 { 9 } else { 2 };
-        let mut frame = Vec::with_capacity(message.len() + header);
-        encode_frame(&mut frame, message, false, false);
+        let (header, n) = frame_header(message.len(), false);
         let peers = locusta_util::lock(&self.peers);
         let Some(peer) = peers.get(identity) else {
             return Err("no such peer connected".into());
         };
-        match peer.queue.try_send(Bytes::from(frame)) {
-            Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                Err(format!("its queue is full ({PEER_QUEUE} messages)"))
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => Err("it disconnected".into()),
-        }
+        peer.out.send(&header[..n], message)
     }
 
     /// Peers connected now.
@@ -501,14 +561,21 @@ async fn connection(stream: TcpStream, addr: SocketAddr, shared: &Shared) {
     };
     let name: Arc<str> = String::from_utf8_lossy(&identity).into();
     let (queue, outgoing) = mpsc::channel(PEER_QUEUE);
+    let half = Arc::new(wr);
+    let queued = Arc::new(AtomicUsize::new(0));
+    let out = PeerWriter {
+        half: Arc::clone(&half),
+        queue,
+        queued: Arc::clone(&queued),
+    };
     locusta_util::lock(&shared.peers).insert(
         Arc::clone(&identity),
         Peer {
             serial,
-            queue: queue.clone(),
+            out: out.clone(),
         },
     );
-    let writer = tokio::spawn(write_loop(wr, outgoing));
+    let writer = tokio::spawn(write_loop(half, outgoing, queued));
     let mut closed = shared.closed.clone();
     let result = async {
         loop {
@@ -524,7 +591,7 @@ async fn connection(stream: TcpStream, addr: SocketAddr, shared: &Shared) {
                             return Ok(());
                         }
                     }
-                    Event::Command(body) => on_command(&body, &queue),
+                    Event::Command(body) => on_command(&body, &out),
                 }
             }
             let mut feed = |data: &[u8]| reader.feed(data, &mut events);
@@ -547,12 +614,12 @@ async fn connection(stream: TcpStream, addr: SocketAddr, shared: &Shared) {
             peers.remove(&identity);
         }
     }
-    drop(queue);
+    drop(out);
     writer.abort();
 }
 
 /// Answers a ZMTP 3.1 `PING` with `PONG` (its context echoed); other commands are ignored.
-fn on_command(body: &[u8], queue: &mpsc::Sender<Bytes>) {
+fn on_command(body: &[u8], out: &PeerWriter) {
     let Ok((name, rest)) = command_parts(body) else {
         return;
     };
@@ -561,32 +628,30 @@ fn on_command(body: &[u8], queue: &mpsc::Sender<Bytes>) {
         pong.push(4);
         pong.extend_from_slice(b"PONG");
         pong.extend_from_slice(&rest[2..rest.len().min(2 + 16)]);
-        let mut frame = Vec::new();
-        encode_frame(&mut frame, &pong, false, true);
-        let _ = queue.try_send(Bytes::from(frame));
+        let (header, n) = frame_header(pong.len(), true);
+        let _ = out.send(&header[..n], &pong);
     }
 }
 
-/// Writes the frames queued for one peer, as many per system call as are waiting.
-async fn write_loop(mut wr: OwnedWriteHalf, mut outgoing: mpsc::Receiver<Bytes>) {
-    let mut batch = Vec::new();
-    while let Some(first) = outgoing.recv().await {
-        let r = if outgoing.is_empty() {
-            wr.write_all(&first).await
-        } else {
-            batch.clear();
-            batch.extend_from_slice(&first);
-            while batch.len() < READ_CHUNK {
-                match outgoing.try_recv() {
-                    Ok(f) => batch.extend_from_slice(&f),
-                    Err(_) => break,
-                }
+/// Writes the frames queued for one peer (those the socket did not take at once), in order.
+async fn write_loop(
+    wr: Arc<OwnedWriteHalf>,
+    mut outgoing: mpsc::Receiver<Bytes>,
+    queued: Arc<AtomicUsize>,
+) {
+    while let Some(frame) = outgoing.recv().await {
+        let mut data = &frame[..];
+        while !data.is_empty() {
+            if wr.writable().await.is_err() {
+                return;
             }
-            wr.write_all(&batch).await
-        };
-        if r.is_err() {
-            return;
+            match wr.try_write(data) {
+                Ok(n) => data = &data[n..],
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => return,
+            }
         }
+        queued.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
