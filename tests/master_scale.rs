@@ -10,9 +10,12 @@
 //! the baseline's is the score. Both are CPU time, not wall time, so a busy machine slows them
 //! alike.
 //!
-//! Measured when the test was written (2 cores shared with other builds; debug build, as CI
-//! runs it): see [`MAX_RATIO`]. A master that again decodes into value trees, walks every
-//! worker per message or copies every worker's row at every tick lands well above it.
+//! Measured when the test was written (2 cores shared with other work, 2026-12-06): in the
+//! debug build CI runs, the master spent 1.65-1.82x the baseline's CPU per message, and the
+//! master before issue 19 (rmpv value trees, a TCP relay in front of the `zeromq` crate's
+//! ROUTER) 4.46x; in release builds 0.51-0.56x, and 1.29x before. The limit is twice today's
+//! ratio, so the old master fails it in either build. `LOCUSTA_SCALE_MASTER=path` runs the
+//! test against another build of the master.
 
 use std::io::Write;
 use std::net::TcpStream;
@@ -28,8 +31,8 @@ const WORKERS: usize = 1000;
 const SECONDS: u64 = 10;
 const ENTRIES: usize = 10;
 /// The bound on master CPU per message over baseline CPU per message: twice the ratio measured
-/// when the test was written (debug build: 0.0; release build: 0.0).
-const MAX_RATIO: f64 = 0.0;
+/// when the test was written (debug build 1.8, release build 0.56).
+const MAX_RATIO: f64 = if cfg!(debug_assertions) { 3.6 } else { 1.15 };
 
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
