@@ -747,20 +747,26 @@ impl Master {
     }
 
     /// Locust's heartbeat check (every second): returns messages to send (a rebalance).
+    ///
+    /// As Locust's `heartbeat_worker`: a worker whose count is already below zero goes
+    /// missing, any other has its count lowered; so a worker goes missing at the fifth check
+    /// without a heartbeat (4-5 s), and a missing one is forgotten once its count reaches
+    /// [`HEARTBEAT_DEAD`].
     pub fn heartbeat_check(&mut self) -> Vec<Message> {
         let mut newly_missing = false;
         let mut dead = Vec::new();
         for (id, n) in self.nodes.iter_mut() {
-            n.heartbeat -= 1;
+            if n.state == "missing" && n.heartbeat <= HEARTBEAT_DEAD {
+                dead.push(id.clone());
+            }
             if n.heartbeat < 0 && n.state != "missing" {
                 log::info!(target: "locusta.runners", "Worker {id} failed to send heartbeat, setting state to missing.");
                 n.state = "missing".into();
                 n.user_count = 0;
                 n.class_counts.clear();
                 newly_missing = true;
-            }
-            if n.heartbeat <= HEARTBEAT_DEAD {
-                dead.push(id.clone());
+            } else {
+                n.heartbeat -= 1;
             }
         }
         if newly_missing || !dead.is_empty() {
@@ -968,6 +974,27 @@ mod tests {
         };
         assert_eq!(out, pairs(&[("pong", "w1"), ("all", "w1"), ("all", "w2")]));
         assert!(m.outgoing_messages().is_empty());
+    }
+
+    #[test]
+    fn a_silent_worker_goes_missing_at_the_fifth_check_as_in_locust() {
+        let (mut m, _) = master();
+        ready(&mut m, "w1");
+        let hb = Message::new("heartbeat", map(vec![("state", "running".into())]), "w1");
+        assert_eq!(m.handle("w1", hb)[0].kind, "heartbeat");
+        for check in 1..=4 {
+            m.heartbeat_check();
+            assert_eq!(m.worker_count(), 1, "missing after check {check}");
+        }
+        m.heartbeat_check();
+        assert_eq!(m.worker_count(), 0);
+        assert_eq!(m.known_workers(), 1);
+        // Forgotten once the count reaches HEARTBEAT_DEAD (checked before lowering it).
+        let checks = (-1 - HEARTBEAT_DEAD) as usize + 1;
+        for _ in 0..checks {
+            m.heartbeat_check();
+        }
+        assert_eq!(m.known_workers(), 0);
     }
 
     #[test]
