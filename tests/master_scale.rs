@@ -282,7 +282,7 @@ fn master_cpu_per_message_stays_near_the_protocol_baseline() {
         for (i, w) in workers.iter_mut().enumerate() {
             w.send("heartbeat", heartbeat(), &mut buf);
             messages += 1;
-            if (tick as usize + i) % 3 == 0 {
+            if (tick as usize + i).is_multiple_of(3) {
                 w.send("stats", report(t, i as u64), &mut buf);
                 messages += 1;
             }
