@@ -18,12 +18,15 @@ Per master and worker count it reports:
   until the master logs each as "failed to send heartbeat, setting state to missing" (median,
   max; Locust's rule makes ~3-4 s the expected value);
 - merged: requests in the master's final summary versus requests the simulator reported (a
-  correctness check: every report merged exactly once).
+  correctness check: every report merged exactly once);
+- with --web, the masters keep their web UI (--autostart instead of --headless) and
+  `/stats/requests` (what the UI polls, the Workers tab's rows included) is fetched every 2 s
+  during the measurement: its median and slowest response time.
 
 Needs pyzmq and msgpack (they come with `pip install locust`). Loopback only; every run ends
 within warmup + duration + about 20 s per worker count.
 
-Usage: bench/dist_master.py [--workers 500,2000,10000] [--locust] [--entries 10]
+Usage: bench/dist_master.py [--workers 500,2000,10000] [--locust] [--web] [--entries 10]
                             [--duration 30] [--warmup 15] [--procs N] [--missing 10]
                             [--binary PATH] [--locust-bin PATH]
 """
@@ -41,6 +44,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 import msgpack
 import zmq
@@ -165,8 +169,10 @@ def simulate(proc_index, nodes, ports, entries, t_start, t_silence, t_end, silen
 class Master:
     """A master process whose output is read line by line, each line timestamped."""
 
-    def __init__(self, name, cmd, log_dir):
+    def __init__(self, name, cmd, log_dir, web_port=None):
         self.name = name
+        self.web_port = web_port
+        self.web_times = []
         self.log = open(os.path.join(log_dir, f"{name}.log"), "w")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
         self.ready = 0
@@ -202,14 +208,22 @@ class Master:
 def run_size(a, n):
     ports = [free_port()]
     run_time = f"{int(a.warmup + a.duration + 60)}s"
-    common = ["--master", "--headless", "--master-bind-host", "127.0.0.1", "--expect-workers", str(n),
-              "-u", str(n), "-r", str(n), "-t", run_time, "-H", "http://127.0.0.1:9", "--only-summary"]
+    common = ["--master", "--autostart" if a.web else "--headless", "--master-bind-host", "127.0.0.1",
+              "--expect-workers", str(n), "-u", str(n), "-r", str(n), "-t", run_time, "-H", "http://127.0.0.1:9",
+              "--only-summary"]
     log_dir = tempfile.mkdtemp(prefix=f"dist-master-{n}-")
-    masters = [Master("locusta", [a.binary, "demo", "--master-bind-port", str(ports[0])] + common, log_dir)]
+
+    def web(port):
+        return ["--web-host", "127.0.0.1", "--web-port", str(port)] if a.web else []
+
+    wp = free_port() if a.web else None
+    masters = [Master("locusta", [a.binary, "demo", "--master-bind-port", str(ports[0])] + common + web(wp),
+                      log_dir, wp)]
     if a.locust:
         ports.append(free_port())
-        masters.append(Master("Locust", [a.locust_bin, "-f", LOCUSTFILE, "--master-bind-port", str(ports[1])] + common,
-                              log_dir))
+        wp = free_port() if a.web else None
+        masters.append(Master("Locust", [a.locust_bin, "-f", LOCUSTFILE, "--master-bind-port", str(ports[1])]
+                              + common + web(wp), log_dir, wp))
     time.sleep(1.5)
     nodes = [f"sim{i % 8}_{i:032x}" for i in range(n)]
     silent = set(random.Random(n).sample(nodes, min(a.missing, n)))
@@ -227,7 +241,16 @@ def run_size(a, n):
     time.sleep(max(0.0, t_start - time.time()))
     cpu0 = {m.name: cpu_seconds(m.proc.pid) for m in masters}
     sim0 = sum(cpu_seconds(p.pid) for p in sims)
-    time.sleep(max(0.0, t_measure_end - time.time()))
+    while time.time() < t_measure_end:
+        for m in masters:
+            if m.web_port:
+                t = time.perf_counter()
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{m.web_port}/stats/requests", timeout=10).read()
+                    m.web_times.append(time.perf_counter() - t)
+                except OSError:
+                    pass
+        time.sleep(max(0.0, min(2.0, t_measure_end - time.time())))
     cpu1 = {m.name: cpu_seconds(m.proc.pid) for m in masters}
     sim1 = sum(cpu_seconds(p.pid) for p in sims)
     rss = {m.name: rss_mb(m.proc.pid) for m in masters}
@@ -264,6 +287,7 @@ def run_size(a, n):
             "missing_found": len(lat), "missing_median": statistics.median(lat) if lat else None,
             "missing_max": lat[-1] if lat else None, "wrongly_missing": len(wrong),
             "merged": m.summary_requests(), "sent": sent[i],
+            "web": (statistics.median(m.web_times), max(m.web_times)) if m.web_times else None,
         })
     sim_cpu = 100.0 * (sim1 - sim0) / span
     print(f"         master output (timestamped): {log_dir}", flush=True)
@@ -278,6 +302,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workers", default="500", help="comma-separated worker counts, one row each")
     ap.add_argument("--locust", action="store_true", help="also run Locust's master side by side")
+    ap.add_argument("--web", action="store_true", help="keep the web UIs and time /stats/requests")
     ap.add_argument("--entries", type=int, default=10)
     ap.add_argument("--duration", type=float, default=30, help="seconds measured")
     ap.add_argument("--warmup", type=float, default=15, help="seconds for workers to join and settle")
@@ -298,7 +323,9 @@ def main():
             print(f"{r['master']:>8} {n:>6} workers: {r['ready']} ready, CPU {r['cpu']:5.1f}%, RSS {r['rss']:6.1f} MB, "
                   f"missing {r['missing_found']}/{min(a.missing, n)} after {fmt(r['missing_median'], '.1f', ' s')} "
                   f"(max {fmt(r['missing_max'], '.1f', ' s')}), wrongly missing {r['wrongly_missing']}, "
-                  f"merged {fmt(r['merged'], 'd')} of {r['sent']} requests", flush=True)
+                  f"merged {fmt(r['merged'], 'd')} of {r['sent']} requests"
+                  + (f", /stats/requests {1000 * r['web'][0]:.0f} ms (max {1000 * r['web'][1]:.0f} ms)"
+                     if r["web"] else ""), flush=True)
         print(f"         simulator: {procs} processes, {sim_cpu:.1f}% CPU, {dropped} sends dropped", flush=True)
         table.append(rows)
     print()

@@ -157,6 +157,11 @@ impl Router {
             .ok_or_else(|| "the master socket is closed".to_string())
     }
 
+    /// A frame that has already arrived, if any (never waits).
+    pub fn try_recv(&mut self) -> Option<(Arc<str>, Bytes)> {
+        self.socket.try_recv()
+    }
+
     /// Workers connected now.
     pub fn connected(&self) -> usize {
         self.socket.peer_count()

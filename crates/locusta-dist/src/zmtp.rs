@@ -401,6 +401,11 @@ impl RouterSocket {
         self.incoming.recv().await
     }
 
+    /// The next `(identity, message)` that has already arrived, if any.
+    pub fn try_recv(&mut self) -> Option<(Arc<str>, Bytes)> {
+        self.incoming.try_recv().ok()
+    }
+
     /// Sends `message` (one frame) to the peer `identity`: written to its socket at once when
     /// it takes it, else queued for the connection's writer task.
     pub fn send(&self, identity: &[u8], message: &[u8]) -> Result<(), String> {

@@ -19,6 +19,8 @@ use super::{Master, MasterPlan, Phase, WorkerLogs};
 use crate::protocol::Message;
 use crate::transport::Router;
 
+/// Frames handled after one wake-up before the loop looks at its timers again.
+const BATCH: usize = 256;
 /// How long `quit` waits for the workers' last reports.
 const QUIT_WAIT: Duration = Duration::from_secs(5);
 /// How long local worker processes get to exit after `quit`.
@@ -157,7 +159,15 @@ impl MasterNode {
                 wake = wake.min(self.next_iteration);
             }
             tokio::select! {
-                frame = self.router.recv() => self.on_frame(frame).await,
+                frame = self.router.recv() => {
+                    self.on_frame(frame).await;
+                    // What else has arrived, without a timer and a select per message (a
+                    // bounded batch: the ramp and the heartbeat checks keep their pace).
+                    for _ in 0..BATCH {
+                        let Some(frame) = self.router.try_recv() else { break };
+                        self.on_frame(Ok(frame)).await;
+                    }
+                }
                 _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {}
             }
         }
