@@ -199,12 +199,32 @@ const WIRE_TOKENS: &[&str] = &[
 /// message that parses re-encodes to something that parses again.
 pub fn wire_message(data: &[u8]) {
     use locusta_dist::protocol::{class_counts, get, Message};
+    use locusta_dist::wire::{Cursor, Envelope, Heartbeat, DATA_DEPTH};
     let Ok(msg) = Message::decode(data) else {
+        assert!(
+            Envelope::parse(data).is_err(),
+            "the in-place reader accepts what decode refuses"
+        );
         return;
     };
+    let env = Envelope::parse(data).expect("the in-place reader refuses what decode accepts");
     match msg.kind.as_str() {
         "stats" => {
-            let _ = locusta_dist::report::report_from_value(&msg.data);
+            // The master's in-place reader and the value path agree on every report.
+            let slow = locusta_dist::report::report_from_value(&msg.data);
+            let fast = locusta_dist::report::report_from_bytes(env.data);
+            match (&fast, &slow) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b),
+                (Err(_), Err(_)) => {}
+                _ => panic!("report readers disagree: {fast:?} vs {slow:?}"),
+            }
+        }
+        "heartbeat" => {
+            let fast =
+                Heartbeat::read(&mut Cursor::new(env.data), DATA_DEPTH).expect("checked data");
+            let slow = Heartbeat::from_value(&msg.data);
+            assert_eq!((fast.state, fast.memory), (slow.state, slow.memory));
+            assert!(fast.cpu == slow.cpu);
         }
         "spawn" | "spawning_complete" => {
             if let Some(v) = get(&msg.data, "user_classes_count") {

@@ -6,11 +6,11 @@
 //! messages, [`report`] turns statistics into Locust's report dicts (plus lossless histograms
 //! between locusta nodes), [`order`] is Locust's order of user classes and [`dispatch`] deals
 //! it out to workers, [`worker`] is the worker's loop around whatever runs the users, and
-//! [`master`] is the master's state machine with [`master::node`] driving it on a socket.
+//! [`master`] is the master's state machine with [`master::node`] driving it on a socket,
+//! [`zmtp`] the master's ROUTER socket (ZeroMQ's wire protocol on tokio).
 //! [`processes`] starts local worker processes for `--processes`.
 
 pub mod dispatch;
-pub mod guard;
 pub mod master;
 pub mod order;
 pub mod processes;
@@ -18,7 +18,9 @@ pub mod protocol;
 pub mod report;
 pub mod sys;
 pub mod transport;
+pub mod wire;
 pub mod worker;
+pub mod zmtp;
 
 pub use protocol::Message;
 pub use rmpv;

@@ -50,71 +50,43 @@ impl Message {
 
     /// The msgpack bytes (Locust's `Message.serialize`).
     pub fn encode(&self) -> Vec<u8> {
-        let value = Value::Array(vec![
-            Value::from(self.kind.as_str()),
-            self.data.clone(),
-            Value::from(self.node_id.as_str()),
-        ]);
-        let mut out = Vec::with_capacity(64);
-        // Writing into a Vec cannot fail.
-        let _ = rmpv::encode::write_value(&mut out, &value);
+        let mut out = Vec::with_capacity(16 + self.kind.len() + self.node_id.len());
+        self.encode_into(&mut out);
         out
     }
 
-    /// Parses one frame (Locust's `Message.unserialize`), refusing anything malformed.
+    /// Parses one frame (Locust's `Message.unserialize`), refusing anything malformed (the
+    /// checks are [`crate::wire::Envelope::parse`]'s; the data is then decoded whole).
     pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
-        if bytes.len() > MAX_MESSAGE_BYTES {
-            return Err(DecodeError(format!(
-                "message of {} bytes exceeds the {} byte limit",
-                bytes.len(),
-                MAX_MESSAGE_BYTES
-            )));
-        }
-        let mut rd = bytes;
-        let value = rmpv::decode::read_value_with_max_depth(&mut rd, MAX_DEPTH)
+        let env = crate::wire::Envelope::parse(bytes)?;
+        let mut rd = env.data;
+        // The envelope checked the nesting (one level per array or map); rmpv counts up to
+        // three per level, so its own limit is set where it cannot refuse what passed.
+        let data = rmpv::decode::read_value_with_max_depth(&mut rd, 4 * MAX_DEPTH)
             .map_err(|e| DecodeError(format!("not a msgpack message: {e}")))?;
-        if !rd.is_empty() {
-            return Err(DecodeError(format!(
-                "{} bytes of extra data after the message",
-                rd.len()
-            )));
-        }
-        let Value::Array(mut parts) = value else {
-            return Err(DecodeError("message is not a msgpack array".into()));
-        };
-        if parts.len() != 3 {
-            return Err(DecodeError(format!(
-                "message has {} parts instead of [type, data, node_id]",
-                parts.len()
-            )));
-        }
-        let node = parts.pop().unwrap_or(Value::Nil);
-        let data = parts.pop().unwrap_or(Value::Nil);
-        let kind = parts.pop().unwrap_or(Value::Nil);
-        let kind = match kind {
-            Value::String(s) => s
-                .into_str()
-                .ok_or_else(|| DecodeError("message type is not valid UTF-8".into()))?,
-            other => {
-                return Err(DecodeError(format!(
-                    "message type is not a string: {other}"
-                )))
-            }
-        };
-        let node_id = match node {
-            Value::String(s) => s
-                .into_str()
-                .ok_or_else(|| DecodeError("node id is not valid UTF-8".into()))?,
-            // Locust sends None as node id in a few master→worker cases.
-            Value::Nil => String::new(),
-            other => return Err(DecodeError(format!("node id is not a string: {other}"))),
-        };
         Ok(Message {
-            kind,
+            kind: env.kind.to_owned(),
             data,
-            node_id,
+            node_id: env.node_id.to_owned(),
         })
     }
+
+    /// Appends the msgpack bytes to `out` (what [`Message::encode`] returns).
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        out.push(0x93);
+        // Writing into a Vec cannot fail.
+        let _ = rmp::encode::write_str(out, &self.kind);
+        let _ = rmpv::encode::write_value(out, &self.data);
+        let _ = rmp::encode::write_str(out, &self.node_id);
+    }
+}
+
+/// Appends the master's answer to a heartbeat, `["heartbeat", nil, node_id]`, to `out`: the
+/// bytes of `Message::new("heartbeat", Value::Nil, node_id).encode()` without building it.
+pub fn encode_heartbeat_reply(node_id: &str, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"\x93\xa9heartbeat\xc0");
+    // Writing into a Vec cannot fail.
+    let _ = rmp::encode::write_str(out, node_id);
 }
 
 /// Looks up a string key in a msgpack map.
@@ -186,6 +158,15 @@ pub fn class_counts_value(counts: &[(String, u64)]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn heartbeat_reply_bytes_equal_the_message() {
+        for id in ["", "w", &"x".repeat(40), &"y".repeat(300)] {
+            let mut out = Vec::new();
+            encode_heartbeat_reply(id, &mut out);
+            assert_eq!(out, Message::new("heartbeat", Value::Nil, id).encode());
+        }
+    }
 
     #[test]
     fn refuses_malformed_frames() {

@@ -14,6 +14,7 @@ use locusta_http::py_str;
 use locusta_stats::{EntryDelta, ErrorRow, StatsReport};
 
 use crate::protocol::{as_f64, as_u64, class_counts, class_counts_value, get, map, DecodeError};
+use crate::wire::{deeper, text, Cursor, Scalar, DATA_DEPTH};
 
 /// The extra entry key with the lossless histogram.
 pub const HIST_KEY: &str = "locusta_hist_us";
@@ -294,6 +295,313 @@ pub fn report_from_value(v: &Value) -> Result<WorkerReport, DecodeError> {
         },
         user_classes_count,
         user_count: u64_field(v, "user_count")?,
+    })
+}
+
+/// The keys of an entry dict the master reads, in [`entry_from_cursor`]'s slot order.
+const ENTRY_KEYS: [&str; 15] = [
+    "name",
+    "method",
+    "last_request_timestamp",
+    "start_time",
+    "num_requests",
+    "num_none_requests",
+    "num_failures",
+    "total_response_time",
+    "max_response_time",
+    "min_response_time",
+    "total_content_length",
+    "response_times",
+    "num_reqs_per_sec",
+    "num_fail_per_sec",
+    HIST_KEY,
+];
+
+/// A string field in place: nil reads as "" (as [`str_field`]).
+fn str_at(c: &mut Cursor<'_>, key: &str) -> Result<String, DecodeError> {
+    match c.head()? {
+        Scalar::Str(s) => text(s)
+            .map(str::to_owned)
+            .ok_or_else(|| bad(&format!("{key} is not UTF-8"))),
+        Scalar::Nil => Ok(String::new()),
+        _ => Err(bad(&format!("{key} is not a string"))),
+    }
+}
+
+/// A count in place: nil reads as 0 (as [`u64_field`]).
+fn u64_at(c: &mut Cursor<'_>, key: &str) -> Result<u64, DecodeError> {
+    match c.head()? {
+        Scalar::Nil => Ok(0),
+        x => x
+            .as_u64()
+            .ok_or_else(|| bad(&format!("{key} is not a count"))),
+    }
+}
+
+/// A finite number in place, or None for nil (as [`f64_field`]).
+fn f64_at(c: &mut Cursor<'_>, key: &str) -> Result<Option<f64>, DecodeError> {
+    match c.head()? {
+        Scalar::Nil => Ok(None),
+        x => match x.as_f64() {
+            Some(f) if f.is_finite() => Ok(Some(f)),
+            _ => Err(bad(&format!("{key} is not a number"))),
+        },
+    }
+}
+
+/// A `{number: count}` map in place, at most `depth` deep (as [`count_map`]).
+fn count_map_at(
+    c: &mut Cursor<'_>,
+    key: &str,
+    depth: usize,
+) -> Result<Vec<(i64, u64)>, DecodeError> {
+    let n = match c.head()? {
+        Scalar::Nil => return Ok(Vec::new()),
+        Scalar::Map(n) => n,
+        _ => return Err(bad(&format!("{key} is not a map"))),
+    };
+    if n > MAX_HIST_PAIRS {
+        return Err(bad(&format!("{key} has too many entries")));
+    }
+    let inner = deeper(depth)?;
+    if n > c.remaining() {
+        return Err(DecodeError("not a msgpack message: truncated".into()));
+    }
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let k = c.head()?;
+        c.skip_rest(k, inner)?;
+        let v = c.head()?;
+        c.skip_rest(v, inner)?;
+        let k = match k {
+            Scalar::Uint(_) | Scalar::Int(_) => k.as_i64(),
+            other => other
+                .as_f64()
+                .filter(|f| f.is_finite() && f.abs() < 9.0e15)
+                .map(|f| f.round() as i64),
+        };
+        match (k, v.as_u64()) {
+            (Some(k), Some(v)) => out.push((k, v)),
+            _ => return Err(bad(&format!("{key} has a non-numeric entry"))),
+        }
+    }
+    Ok(out)
+}
+
+/// The lossless histogram list in place, at most `depth` deep (as in [`entry_from_value`]).
+fn hist_at(c: &mut Cursor<'_>, depth: usize) -> Result<Option<Vec<(u64, u64)>>, DecodeError> {
+    let n = match c.head()? {
+        Scalar::Nil => return Ok(None),
+        Scalar::Array(n) => n,
+        _ => return Err(bad("histogram is not a list")),
+    };
+    if n % 2 != 0 || n > 2 * MAX_HIST_PAIRS {
+        return Err(bad("histogram has a bad length"));
+    }
+    let inner = deeper(depth)?;
+    if n > c.remaining() {
+        return Err(DecodeError("not a msgpack message: truncated".into()));
+    }
+    let mut out = Vec::with_capacity(n / 2);
+    for _ in 0..n / 2 {
+        let v = c.head()?;
+        c.skip_rest(v, inner)?;
+        let k = c.head()?;
+        c.skip_rest(k, inner)?;
+        match (v.as_u64(), k.as_u64()) {
+            (Some(v), Some(k)) => out.push((v, k)),
+            _ => return Err(bad("histogram has a non-numeric entry")),
+        }
+    }
+    Ok(Some(out))
+}
+
+/// One entry dict read in place, at most `depth` deep (the same result as
+/// [`entry_from_value`]).
+fn entry_from_cursor(c: &mut Cursor<'_>, depth: usize) -> Result<EntryDelta, DecodeError> {
+    let Scalar::Map(n) = c.head()? else {
+        return Err(bad("an entry is not a map"));
+    };
+    let inner = deeper(depth)?;
+    let mut d = EntryDelta::default();
+    let mut seen = 0;
+    c.map_fields(n, depth, &mut seen, &ENTRY_KEYS, |i, c| {
+        let key = ENTRY_KEYS[i];
+        match i {
+            0 => d.name = str_at(c, key)?,
+            1 => d.method = str_at(c, key)?,
+            2 => d.last_request_timestamp = f64_at(c, key)?,
+            3 => d.start_time = f64_at(c, key)?.unwrap_or(0.0),
+            4 => d.num_requests = u64_at(c, key)?,
+            5 => d.num_none_requests = u64_at(c, key)?,
+            6 => d.num_failures = u64_at(c, key)?,
+            7 => d.total_response_time = f64_at(c, key)?.unwrap_or(0.0),
+            8 => d.max_response_time = f64_at(c, key)?.unwrap_or(0.0),
+            9 => d.min_response_time = f64_at(c, key)?,
+            10 => d.total_content_length = u64_at(c, key)?,
+            11 => {
+                d.response_times = count_map_at(c, key, inner)?
+                    .into_iter()
+                    .filter(|&(k, _)| k >= 0)
+                    .map(|(k, n)| (k as u64, n))
+                    .collect()
+            }
+            12 => d.num_reqs_per_sec = count_map_at(c, key, inner)?,
+            13 => d.num_fail_per_sec = count_map_at(c, key, inner)?,
+            _ => d.hist_us = hist_at(c, inner)?,
+        }
+        Ok(true)
+    })?;
+    Ok(d)
+}
+
+/// One error dict read in place, at most `depth` deep; anything but a map reads as an empty
+/// row (as the value path's lookups in a non-map do).
+fn error_from_cursor(c: &mut Cursor<'_>, depth: usize) -> Result<ErrorRow, DecodeError> {
+    const KEYS: [&str; 6] = [
+        "method",
+        "name",
+        "error",
+        "occurrences",
+        "first_seen",
+        "last_seen",
+    ];
+    let mut e = ErrorRow {
+        method: String::new(),
+        name: String::new(),
+        error: String::new(),
+        occurrences: 0,
+        first_seen: 0.0,
+        last_seen: 0.0,
+    };
+    let n = match c.head()? {
+        Scalar::Map(n) => n,
+        other => {
+            c.skip_rest(other, depth)?;
+            return Ok(e);
+        }
+    };
+    let mut seen = 0;
+    c.map_fields(n, depth, &mut seen, &KEYS, |i, c| {
+        let key = KEYS[i];
+        match i {
+            0 => e.method = str_at(c, key)?,
+            1 => e.name = str_at(c, key)?,
+            2 => e.error = str_at(c, key)?,
+            3 => e.occurrences = u64_at(c, key)?,
+            4 => e.first_seen = f64_at(c, key)?.unwrap_or(0.0),
+            _ => e.last_seen = f64_at(c, key)?.unwrap_or(0.0),
+        }
+        Ok(true)
+    })?;
+    Ok(e)
+}
+
+/// Decodes a `stats` message's data in place, without a value tree: the same report, and the
+/// same refusals, as [`report_from_value`] on the decoded data (nested at most as deep as a
+/// message's data may be).
+pub fn report_from_bytes(data: &[u8]) -> Result<WorkerReport, DecodeError> {
+    let mut c = Cursor::new(data);
+    let r = report_from_cursor(&mut c, DATA_DEPTH)?;
+    if c.remaining() > 0 {
+        return Err(DecodeError(format!(
+            "{} bytes of extra data after the report",
+            c.remaining()
+        )));
+    }
+    Ok(r)
+}
+
+/// Reads a `stats` message's data at the cursor, at most `depth` deep (see
+/// [`report_from_bytes`]).
+pub fn report_from_cursor(c: &mut Cursor<'_>, depth: usize) -> Result<WorkerReport, DecodeError> {
+    const KEYS: [&str; 5] = [
+        "stats",
+        "stats_total",
+        "errors",
+        "user_classes_count",
+        "user_count",
+    ];
+    let n = match c.head()? {
+        Scalar::Map(n) => n,
+        // Lookups in a non-map find nothing: stats_total is missing.
+        _ => return Err(bad("stats_total is missing")),
+    };
+    let inner = deeper(depth)?;
+    let item = deeper(inner)?;
+    let mut entries = Vec::new();
+    let mut total = None;
+    let mut errors = Vec::new();
+    let mut classes = None;
+    let mut user_count = 0;
+    let mut seen = 0;
+    c.map_fields(n, depth, &mut seen, &KEYS, |i, c| {
+        match i {
+            0 => match c.head()? {
+                Scalar::Array(n) => {
+                    if n > MAX_REPORT_ENTRIES {
+                        return Err(bad("too many entries"));
+                    }
+                    entries.reserve(n.min(c.remaining()));
+                    for _ in 0..n {
+                        entries.push(entry_from_cursor(c, item)?);
+                    }
+                }
+                Scalar::Nil => {}
+                _ => return Err(bad("stats is not a list")),
+            },
+            1 => total = Some(entry_from_cursor(c, inner)?),
+            2 => match c.head()? {
+                Scalar::Map(n) => {
+                    if n > MAX_REPORT_ENTRIES {
+                        return Err(bad("too many errors"));
+                    }
+                    for _ in 0..n {
+                        c.skip(item)?;
+                        errors.push(error_from_cursor(c, item)?);
+                    }
+                }
+                Scalar::Nil => {}
+                _ => return Err(bad("errors is not a map")),
+            },
+            3 => {
+                let Scalar::Map(n) = c.head()? else {
+                    return Err(DecodeError("user_classes_count is not a map".into()));
+                };
+                if n > c.remaining() {
+                    return Err(DecodeError("not a msgpack message: truncated".into()));
+                }
+                let mut v = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let k = c.head()?;
+                    c.skip_rest(k, item)?;
+                    let n = c.head()?;
+                    c.skip_rest(n, item)?;
+                    let name = match k {
+                        Scalar::Str(k) => text(k),
+                        _ => None,
+                    };
+                    match (name, n.as_u64()) {
+                        (Some(k), Some(n)) => v.push((k.to_owned(), n)),
+                        _ => return Err(DecodeError("bad user_classes_count entry".to_string())),
+                    }
+                }
+                classes = Some(v);
+            }
+            _ => user_count = u64_at(c, "user_count")?,
+        }
+        Ok(true)
+    })?;
+    let total = total.ok_or_else(|| bad("stats_total is missing"))?;
+    let user_classes_count = classes.ok_or_else(|| bad("user_classes_count is missing"))?;
+    Ok(WorkerReport {
+        stats: StatsReport {
+            entries,
+            total,
+            errors,
+        },
+        user_classes_count,
+        user_count,
     })
 }
 

@@ -2,16 +2,19 @@
 //! DEALER whose identity is its node id. Frames are Locust's: worker → master one frame (the
 //! message); master → worker `[identity, message]` without an empty delimiter.
 //!
-//! Every send has a time limit, so a stalled peer can never hang a control loop.
+//! The worker's DEALER is the `zeromq` crate's; the master's ROUTER is [`crate::zmtp`]'s (one
+//! connection per worker, O(1) per message, the frame size limit checked before reading).
+//! Every send has a time limit or never waits, so a stalled peer can never hang a control loop.
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use zeromq::{
-    DealerSocket, RouterSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage,
-};
+use std::sync::Arc;
+
+use zeromq::{DealerSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage};
 
 use crate::protocol::Message;
+use crate::zmtp::RouterSocket;
 
 /// How long one send may wait for the peer's queue.
 const SEND_TIMEOUT: Duration = Duration::from_secs(2);
@@ -90,27 +93,18 @@ impl Dealer {
     }
 }
 
-/// The master's socket.
+/// The master's socket: a ROUTER served by [`crate::zmtp`].
 pub struct Router {
     socket: RouterSocket,
+    /// Where messages are encoded before they are framed (reused).
+    scratch: Vec<u8>,
     /// The port actually bound (useful with port 0).
     pub port: u16,
 }
 
 impl Router {
-    /// Binds `tcp://host:port`: a TCP listener there relays to a ROUTER socket on a private
-    /// loopback port, through the frame size guard (see [`crate::guard`]).
+    /// Binds `tcp://host:port` (`*` or empty: every interface, IPv6 when the machine has it).
     pub async fn bind(host: &str, port: u16) -> Result<Router, String> {
-        let mut socket = RouterSocket::new();
-        let inner_ep = endpoint("127.0.0.1", 0);
-        let bound = socket
-            .bind(&inner_ep)
-            .await
-            .map_err(|e| format!("cannot bind the master socket on loopback: {e}"))?;
-        let inner_port = match &bound {
-            zeromq::Endpoint::Tcp(_, p) => *p,
-            _ => return Err("the master socket is not on TCP".into()),
-        };
         let public = if host.is_empty() || host == "*" {
             format!("[::]:{port}")
         } else if host.contains(':') && !host.starts_with('[') {
@@ -129,39 +123,47 @@ impl Router {
             Err(e) => return Err(format!("cannot bind {public}: {e}")),
         };
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(port);
-        let inner: std::net::SocketAddr = ([127, 0, 0, 1], inner_port).into();
-        tokio::spawn(crate::guard::serve(listener, inner));
-        Ok(Router { socket, port })
+        Ok(Router {
+            socket: RouterSocket::serve(listener),
+            scratch: Vec::new(),
+            port,
+        })
     }
 
-    /// Sends a message to the worker named by its node id.
+    /// Sends a message to the worker named by its node id (queued: it never waits).
     pub async fn send(&mut self, msg: &Message) -> Result<(), String> {
-        let mut frame = ZmqMessage::from(msg.encode());
-        frame.push_front(Bytes::from(msg.node_id.as_bytes().to_vec()));
-        match tokio::time::timeout(SEND_TIMEOUT, self.socket.send(frame)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(format!(
-                "sending {} to {} failed: {e}",
-                msg.kind, msg.node_id
-            )),
-            Err(_) => Err(format!("sending {} to {} timed out", msg.kind, msg.node_id)),
-        }
+        self.scratch.clear();
+        msg.encode_into(&mut self.scratch);
+        self.socket
+            .send(msg.node_id.as_bytes(), &self.scratch)
+            .map_err(|e| format!("sending {} to {} failed: {e}", msg.kind, msg.node_id))
+    }
+
+    /// Answers a worker's heartbeat (`["heartbeat", nil, node_id]`, built straight into its
+    /// frame: the master sends one per worker and second).
+    pub fn send_heartbeat(&mut self, node_id: &str) -> Result<(), String> {
+        self.scratch.clear();
+        crate::protocol::encode_heartbeat_reply(node_id, &mut self.scratch);
+        self.socket
+            .send(node_id.as_bytes(), &self.scratch)
+            .map_err(|e| format!("sending heartbeat to {node_id} failed: {e}"))
     }
 
     /// The next `(identity, payload)` from any worker.
-    pub async fn recv(&mut self) -> Result<(String, Bytes), String> {
-        let msg = self
-            .socket
+    pub async fn recv(&mut self) -> Result<(Arc<str>, Bytes), String> {
+        self.socket
             .recv()
             .await
-            .map_err(|e| format!("receiving failed: {e}"))?;
-        let mut frames = msg.into_vec().into_iter();
-        let id = frames.next().ok_or("empty message")?;
-        let id =
-            String::from_utf8(id.to_vec()).map_err(|_| "worker id is not UTF-8".to_string())?;
-        let payload = frames
-            .next()
-            .ok_or_else(|| format!("message from {id} has no payload"))?;
-        Ok((id, payload))
+            .ok_or_else(|| "the master socket is closed".to_string())
+    }
+
+    /// A frame that has already arrived, if any (never waits).
+    pub fn try_recv(&mut self) -> Option<(Arc<str>, Bytes)> {
+        self.socket.try_recv()
+    }
+
+    /// Workers connected now.
+    pub fn connected(&self) -> usize {
+        self.socket.peer_count()
     }
 }

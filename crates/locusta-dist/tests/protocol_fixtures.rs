@@ -127,3 +127,103 @@ fn malformed_reports_are_refused() {
     ]);
     assert!(report::report_from_value(&bad_entry).is_err());
 }
+
+/// Every leaf of a value, as a path of indexes (array items; map values).
+fn leaf_paths(v: &rmpv::Value, path: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+    out.push(path.clone());
+    let children: Vec<&rmpv::Value> = match v {
+        rmpv::Value::Array(a) => a.iter().collect(),
+        rmpv::Value::Map(m) => m.iter().map(|(_, v)| v).collect(),
+        _ => return,
+    };
+    for (i, c) in children.into_iter().enumerate() {
+        path.push(i);
+        leaf_paths(c, path, out);
+        path.pop();
+    }
+}
+
+fn at_mut<'a>(v: &'a mut rmpv::Value, path: &[usize]) -> &'a mut rmpv::Value {
+    match path.split_first() {
+        None => v,
+        Some((&i, rest)) => match v {
+            rmpv::Value::Array(a) => at_mut(&mut a[i], rest),
+            rmpv::Value::Map(m) => at_mut(&mut m[i].1, rest),
+            _ => unreachable!("paths come from leaf_paths"),
+        },
+    }
+}
+
+fn both_paths(data: &rmpv::Value) {
+    let mut bytes = Vec::new();
+    rmpv::encode::write_value(&mut bytes, data).expect("encode");
+    let fast = report::report_from_bytes(&bytes);
+    let slow = report::report_from_value(data);
+    match (&fast, &slow) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "{data}"),
+        (Err(_), Err(_)) => {}
+        _ => panic!("the paths disagree on {data}: {fast:?} vs {slow:?}"),
+    }
+}
+
+#[test]
+fn reports_read_in_place_equal_the_value_path() {
+    use rmpv::Value;
+    let stats = fixture("stats");
+    let msg = Message::decode(&stats).expect("decodes");
+    let env = locusta_dist::wire::Envelope::parse(&stats).expect("envelope");
+    assert_eq!(
+        report::report_from_bytes(env.data).expect("fast"),
+        report::report_from_value(&msg.data).expect("slow")
+    );
+    // A report with every kind of field, then every field replaced by every kind of value.
+    let mut rich = msg.data.clone();
+    if let Value::Map(m) = &mut rich {
+        m.push((
+            "errors".into(),
+            protocol::map(vec![(
+                "k",
+                protocol::map(vec![
+                    ("name", "/x".into()),
+                    ("method", "GET".into()),
+                    ("error", "boom".into()),
+                    ("occurrences", 3.into()),
+                    ("first_seen", 1.5.into()),
+                    ("last_seen", 2.into()),
+                ]),
+            )]),
+        ));
+    }
+    both_paths(&rich);
+    let mut paths = Vec::new();
+    leaf_paths(&rich, &mut Vec::new(), &mut paths);
+    let replacements = [
+        Value::Nil,
+        Value::from(true),
+        Value::from(7),
+        Value::from(-7),
+        Value::from(u64::MAX),
+        Value::from(2.5),
+        Value::from(3.0),
+        Value::F32(1.5),
+        Value::from(f64::NAN),
+        Value::from("s"),
+        Value::Binary(vec![1]),
+        Value::Array(vec![1.into(), 2.into()]),
+        protocol::map(vec![("a", 1.into())]),
+        Value::Map(vec![(1.into(), 2.into()), (2.5.into(), 3.into())]),
+        Value::Ext(1, vec![0]),
+    ];
+    for path in &paths {
+        for r in &replacements {
+            let mut v = rich.clone();
+            *at_mut(&mut v, path) = r.clone();
+            both_paths(&v);
+        }
+    }
+    // Cut short anywhere: refused by the envelope, never a panic.
+    let full = Message::new("stats", rich, "w").encode();
+    for cut in 0..full.len() {
+        assert!(locusta_dist::wire::Envelope::parse(&full[..cut]).is_err());
+    }
+}

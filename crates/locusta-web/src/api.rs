@@ -423,7 +423,7 @@ async fn request_stats(
         );
         let master = ctx.distributed.load(std::sync::atomic::Ordering::Relaxed);
         if master || status.worker_count > 0 || !status.workers.is_empty() {
-            report.insert("workers".into(), json!(status.workers));
+            report.insert("workers".into(), json!(status.workers.as_slice()));
             report.insert("worker_count".into(), json!(status.worker_count));
         }
         report.insert("state".into(), json!(status.state));

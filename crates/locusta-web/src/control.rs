@@ -57,8 +57,9 @@ pub struct Status {
     pub host: String,
     /// Connected workers (0 when not distributed).
     pub worker_count: u64,
-    /// Per-worker rows, for the Workers tab of a distributed run.
-    pub workers: Vec<WorkerInfo>,
+    /// Per-worker rows, for the Workers tab of a distributed run (shared: a master with
+    /// thousands of workers publishes them at every tick without copying them).
+    pub workers: Arc<Vec<WorkerInfo>>,
 }
 
 impl Default for Status {
@@ -69,7 +70,7 @@ impl Default for Status {
             class_counts: Vec::new(),
             host: String::new(),
             worker_count: 0,
-            workers: Vec::new(),
+            workers: Arc::default(),
         }
     }
 }

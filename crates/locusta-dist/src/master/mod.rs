@@ -11,7 +11,7 @@ pub mod node;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use locusta_run::{Role, RunPlan};
 use locusta_stats::StatsHub;
@@ -20,8 +20,15 @@ use rmpv::Value;
 
 use crate::dispatch::{distribute, sort_workers};
 use crate::order::{ClassSlot, UserSequence};
-use crate::protocol::{self, as_f64, as_u64, get, map, Message};
-use crate::report::report_from_value;
+use crate::protocol::{self, get, map, DecodeError, Message};
+use crate::report::{report_from_cursor, report_from_value, WorkerReport};
+use crate::wire::{Envelope, Frame, Heartbeat, DATA_DEPTH};
+
+/// A message's data (checked by the frame's reader) as a value, for Python listeners.
+fn decode_data(mut data: &[u8]) -> Value {
+    rmpv::decode::read_value_with_max_depth(&mut data, 4 * protocol::MAX_DEPTH)
+        .unwrap_or(Value::Nil)
+}
 
 /// Locust's `HEARTBEAT_LIVENESS`: missed heartbeat checks before a worker is missing.
 pub const HEARTBEAT_LIVENESS: i32 = 3;
@@ -180,7 +187,15 @@ pub struct Master {
     sent: HashMap<String, Vec<(String, u64)>>,
     /// The log lines each worker last sent (`logs`), for the web UI's Logs tab.
     worker_logs: WorkerLogs,
+    /// The Workers tab's rows as last built (see [`Master::refresh_rows`]).
+    rows: Arc<Vec<WorkerInfo>>,
+    /// When `rows` were built; `None` when a worker came, went or changed state since.
+    rows_built: Option<Instant>,
 }
+
+/// How old the Workers tab's CPU, memory and user counts may get (Locust's UI polls every
+/// 2 s); joins, departures and state changes show at once.
+pub const ROWS_MAX_AGE: Duration = Duration::from_secs(1);
 
 /// At most this many lines per worker are kept from a `logs` message (Locust's worker sends
 /// at most its last 500), each cut to [`MAX_LOG_LINE`] characters.
@@ -210,6 +225,8 @@ impl Master {
             warned_full: false,
             sent: HashMap::new(),
             worker_logs: WorkerLogs::default(),
+            rows: Arc::default(),
+            rows_built: None,
         }
     }
 
@@ -278,7 +295,31 @@ impl Master {
         self.completions
     }
 
-    /// Snapshot for the web UI.
+    /// The Workers tab's rows as of the last [`Master::refresh_rows`] (shared, not copied).
+    pub fn workers_rows(&self) -> Arc<Vec<WorkerInfo>> {
+        Arc::clone(&self.rows)
+    }
+
+    /// Rebuilds the Workers tab's rows when a worker came, went or changed state, or when
+    /// they are older than [`ROWS_MAX_AGE`] (CPU, memory and users change with every
+    /// heartbeat and report; rebuilding per message would cost O(workers) each).
+    pub fn refresh_rows(&mut self, now: Instant) {
+        if self
+            .rows_built
+            .is_some_and(|t| now.saturating_duration_since(t) < ROWS_MAX_AGE)
+        {
+            return;
+        }
+        self.rows = Arc::new(self.workers_info());
+        self.rows_built = Some(now);
+    }
+
+    /// Marks the rows stale: a worker came, went or changed state.
+    fn rows_changed(&mut self) {
+        self.rows_built = None;
+    }
+
+    /// Snapshot for the web UI (sorted by id; built now).
     pub fn workers_info(&self) -> Vec<WorkerInfo> {
         let mut v: Vec<WorkerInfo> = self
             .nodes
@@ -389,13 +430,55 @@ impl Master {
         }
     }
 
+    /// Handles one frame from worker `id` (its msgpack bytes); returns the replies. Heartbeats
+    /// and stats reports, nearly all of a big master's traffic, are read in place without a
+    /// value tree (see [`crate::wire`]); other messages are decoded whole and go to
+    /// [`Master::handle`].
+    ///
+    /// Replies go to `out`, except the answer to a heartbeat: `Ok(true)` says to send it (the
+    /// caller frames that one message without building it).
+    pub fn handle_frame(
+        &mut self,
+        id: &str,
+        frame: &[u8],
+        out: &mut Vec<Message>,
+    ) -> Result<bool, DecodeError> {
+        let mut f = Frame::open(frame)?;
+        match f.kind {
+            "heartbeat" => {
+                let hb = Heartbeat::read(f.data(), DATA_DEPTH)?;
+                f.close()?;
+                return Ok(self.on_heartbeat(id, hb, out));
+            }
+            "stats" => match report_from_cursor(f.data(), DATA_DEPTH) {
+                Ok(report) => {
+                    let data = f.data_bytes();
+                    f.close()?;
+                    self.on_stats(id, Ok(report), || decode_data(data));
+                }
+                // A report that does not parse: a malformed message, or a well-formed one
+                // whose report is refused (the check reads the frame again; rare).
+                Err(e) => {
+                    let env = Envelope::parse(frame)?;
+                    self.on_stats(id, Err(e), || decode_data(env.data));
+                }
+            },
+            _ => out.extend(self.handle(id, Message::decode(frame)?)),
+        }
+        Ok(false)
+    }
+
     /// Handles one message from worker `id`; returns the replies.
     pub fn handle(&mut self, id: &str, msg: Message) -> Vec<Message> {
         let mut out = Vec::new();
         match msg.kind.as_str() {
             "client_ready" => self.on_client_ready(id, &msg.data, &mut out),
-            "heartbeat" => self.on_heartbeat(id, &msg.data, &mut out),
-            "stats" => self.on_stats(id, &msg.data),
+            "heartbeat" => {
+                if self.on_heartbeat(id, Heartbeat::from_value(&msg.data), &mut out) {
+                    out.insert(0, Message::new("heartbeat", Value::Nil, id));
+                }
+            }
+            "stats" => self.on_stats(id, report_from_value(&msg.data), || msg.data.clone()),
             "spawning" | "spawning_complete" => self.on_spawning(id, &msg, &mut out),
             "client_stopped" | "quit" => self.on_gone(id, &msg.kind, &mut out),
             "exception" => {
@@ -450,6 +533,7 @@ impl Master {
             id,
         ));
         let known = self.nodes.contains_key(id);
+        self.rows_changed();
         self.nodes.insert(
             id.to_owned(),
             Node {
@@ -465,31 +549,30 @@ impl Master {
         log::info!(
             target: "locusta.runners",
             "{id} (index {index}) reported as ready. {} workers connected.",
-            self.active_workers().len()
+            self.worker_count()
         );
         if !known {
             out.extend(self.redistribute());
         }
     }
 
-    fn on_heartbeat(&mut self, id: &str, data: &Value, out: &mut Vec<Message>) {
+    /// A heartbeat from `id`; true when it is to be answered (a known worker's).
+    fn on_heartbeat(&mut self, id: &str, hb: Heartbeat<'_>, out: &mut Vec<Message>) -> bool {
         let Some(node) = self.nodes.get_mut(id) else {
             log::debug!("heartbeat from unknown worker {id}");
-            return;
+            return false;
         };
         node.heartbeat = HEARTBEAT_LIVENESS;
         let was_missing = node.state == "missing";
-        if let Some(s) = get(data, "state").and_then(|s| s.as_str()) {
-            node.state = s.chars().take(32).collect();
+        if let Some(s) = hb.state {
+            // Most heartbeats repeat the state: no new string then.
+            if node.state != s {
+                node.state = s.chars().take(32).collect();
+                self.rows_built = None;
+            }
         }
-        node.cpu = get(data, "current_cpu_usage")
-            .and_then(as_f64)
-            .filter(|c| c.is_finite())
-            .unwrap_or(0.0);
-        node.memory = get(data, "current_memory_usage")
-            .and_then(as_u64)
-            .unwrap_or(0);
-        out.push(Message::new("heartbeat", Value::Nil, id));
+        node.cpu = hb.cpu;
+        node.memory = hb.memory;
         if let Some(mb) = &self.plan.messages {
             lock_mailbox(mb).note_heartbeat(id);
         }
@@ -497,10 +580,18 @@ impl Master {
             log::info!(target: "locusta.runners", "Worker {id} self-healed with heartbeat, setting state to {}.", self.nodes[id].state);
             out.extend(self.redistribute());
         }
+        true
     }
 
-    fn on_stats(&mut self, id: &str, data: &Value) {
-        let r = match report_from_value(data) {
+    /// A stats report, decoded by the caller; `data` gives its value for a Python master's
+    /// `worker_report` listeners (only built when they want it).
+    fn on_stats(
+        &mut self,
+        id: &str,
+        report: Result<WorkerReport, DecodeError>,
+        data: impl FnOnce() -> Value,
+    ) {
+        let r = match report {
             Ok(r) => r,
             Err(e) => {
                 log::warn!("dropping a stats report from {id}: {e}");
@@ -513,7 +604,7 @@ impl Master {
                 if mb.reports.len() >= MAX_QUEUED {
                     mb.reports.pop_front();
                 }
-                mb.reports.push_back((id.to_owned(), data.clone()));
+                mb.reports.push_back((id.to_owned(), data()));
             }
         }
         self.stats.apply_report(&r.stats);
@@ -533,6 +624,7 @@ impl Master {
             out.push(Message::new("quit", Value::Nil, id));
             return;
         };
+        self.rows_built = None;
         if msg.kind == "spawning" {
             n.state = "spawning".into();
             return;
@@ -552,8 +644,9 @@ impl Master {
             return;
         };
         self.sent.remove(id);
+        self.rows_changed();
         if kind == "quit" {
-            log::info!(target: "locusta.runners", "Worker '{id}' (index {}) quit. {} workers ready.", n.index, self.active_workers().len());
+            log::info!(target: "locusta.runners", "Worker '{id}' (index {}) quit. {} workers ready.", n.index, self.worker_count());
         } else {
             log::info!(target: "locusta.runners", "{id} (index {}) reported that it has stopped", n.index);
         }
@@ -654,21 +747,30 @@ impl Master {
     }
 
     /// Locust's heartbeat check (every second): returns messages to send (a rebalance).
+    ///
+    /// As Locust's `heartbeat_worker`: a worker whose count is already below zero goes
+    /// missing, any other has its count lowered; so a worker goes missing at the fifth check
+    /// without a heartbeat (4-5 s), and a missing one is forgotten once its count reaches
+    /// [`HEARTBEAT_DEAD`].
     pub fn heartbeat_check(&mut self) -> Vec<Message> {
         let mut newly_missing = false;
         let mut dead = Vec::new();
         for (id, n) in self.nodes.iter_mut() {
-            n.heartbeat -= 1;
+            if n.state == "missing" && n.heartbeat <= HEARTBEAT_DEAD {
+                dead.push(id.clone());
+            }
             if n.heartbeat < 0 && n.state != "missing" {
                 log::info!(target: "locusta.runners", "Worker {id} failed to send heartbeat, setting state to missing.");
                 n.state = "missing".into();
                 n.user_count = 0;
                 n.class_counts.clear();
                 newly_missing = true;
+            } else {
+                n.heartbeat -= 1;
             }
-            if n.heartbeat <= HEARTBEAT_DEAD {
-                dead.push(id.clone());
-            }
+        }
+        if newly_missing || !dead.is_empty() {
+            self.rows_changed();
         }
         for id in dead {
             log::info!(target: "locusta.runners", "Worker {id} has been missing for a minute; forgetting it.");
@@ -732,7 +834,7 @@ impl Master {
 
     /// Workers that have not gone missing or quit.
     pub fn worker_count(&self) -> usize {
-        self.active_workers().len()
+        self.nodes.values().filter(|n| n.state != "missing").count()
     }
 
     /// Every known worker (including missing ones).
@@ -744,6 +846,7 @@ impl Master {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::as_u64;
 
     fn master() -> (Master, Arc<StatsHub>) {
         let stats = StatsHub::new(locusta_stats::StatsLimits::default());
@@ -871,6 +974,27 @@ mod tests {
         };
         assert_eq!(out, pairs(&[("pong", "w1"), ("all", "w1"), ("all", "w2")]));
         assert!(m.outgoing_messages().is_empty());
+    }
+
+    #[test]
+    fn a_silent_worker_goes_missing_at_the_fifth_check_as_in_locust() {
+        let (mut m, _) = master();
+        ready(&mut m, "w1");
+        let hb = Message::new("heartbeat", map(vec![("state", "running".into())]), "w1");
+        assert_eq!(m.handle("w1", hb)[0].kind, "heartbeat");
+        for check in 1..=4 {
+            m.heartbeat_check();
+            assert_eq!(m.worker_count(), 1, "missing after check {check}");
+        }
+        m.heartbeat_check();
+        assert_eq!(m.worker_count(), 0);
+        assert_eq!(m.known_workers(), 1);
+        // Forgotten once the count reaches HEARTBEAT_DEAD (checked before lowering it).
+        let checks = (-1 - HEARTBEAT_DEAD) as usize + 1;
+        for _ in 0..checks {
+            m.heartbeat_check();
+        }
+        assert_eq!(m.known_workers(), 0);
     }
 
     #[test]

@@ -19,6 +19,8 @@ use super::{Master, MasterPlan, Phase, WorkerLogs};
 use crate::protocol::Message;
 use crate::transport::Router;
 
+/// Frames handled after one wake-up before the loop looks at its timers again.
+const BATCH: usize = 256;
 /// How long `quit` waits for the workers' last reports.
 const QUIT_WAIT: Duration = Duration::from_secs(5);
 /// How long local worker processes get to exit after `quit`.
@@ -32,6 +34,8 @@ pub struct MasterNode {
     next_iteration: Instant,
     next_heartbeat: Instant,
     children: Vec<Child>,
+    /// The replies to the frame at hand (kept: most frames have none).
+    replies: Vec<Message>,
 }
 
 impl MasterNode {
@@ -51,6 +55,7 @@ impl MasterNode {
             next_iteration: now,
             next_heartbeat: now + Duration::from_secs(1),
             children: Vec::new(),
+            replies: Vec::new(),
         })
     }
 
@@ -91,7 +96,7 @@ impl MasterNode {
             workers: Some(Workers {
                 ready: m.worker_count() as u64,
                 known: m.known_workers() as u64,
-                rows: m.workers_info(),
+                rows: m.workers_rows(),
             }),
         }
     }
@@ -145,6 +150,8 @@ impl MasterNode {
                 self.send_all(msgs).await;
             }
             if now >= until {
+                // The driver takes a snapshot next.
+                self.master.refresh_rows(now);
                 return;
             }
             let mut wake = until.min(self.next_heartbeat);
@@ -152,7 +159,15 @@ impl MasterNode {
                 wake = wake.min(self.next_iteration);
             }
             tokio::select! {
-                frame = self.router.recv() => self.on_frame(frame).await,
+                frame = self.router.recv() => {
+                    self.on_frame(frame).await;
+                    // What else has arrived, without a timer and a select per message (a
+                    // bounded batch: the ramp and the heartbeat checks keep their pace).
+                    for _ in 0..BATCH {
+                        let Some(frame) = self.router.try_recv() else { break };
+                        self.on_frame(Ok(frame)).await;
+                    }
+                }
                 _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {}
             }
         }
@@ -203,12 +218,19 @@ impl MasterNode {
     }
 
     /// Decodes one received frame, lets the master handle it and sends the replies.
-    async fn on_frame(&mut self, frame: Result<(String, bytes::Bytes), String>) {
+    async fn on_frame(&mut self, frame: Result<(Arc<str>, bytes::Bytes), String>) {
         match frame {
-            Ok((id, payload)) => match Message::decode(&payload) {
-                Ok(msg) => {
-                    let replies = self.master.handle(&id, msg);
-                    self.send_all(replies).await;
+            Ok((id, payload)) => match self.master.handle_frame(&id, &payload, &mut self.replies) {
+                Ok(answer_heartbeat) => {
+                    if answer_heartbeat {
+                        if let Err(e) = self.router.send_heartbeat(&id) {
+                            log::warn!("{e}");
+                        }
+                    }
+                    if !self.replies.is_empty() {
+                        let replies = std::mem::take(&mut self.replies);
+                        self.send_all(replies).await;
+                    }
                 }
                 Err(e) => log::warn!("dropping a malformed message from {id:?}: {e}"),
             },

@@ -97,8 +97,8 @@ pub struct Workers {
     pub ready: u64,
     /// Every known worker, missing ones included.
     pub known: u64,
-    /// Rows of the web UI's Workers tab.
-    pub rows: Vec<WorkerInfo>,
+    /// Rows of the web UI's Workers tab (shared, so a snapshot does not copy them).
+    pub rows: std::sync::Arc<Vec<WorkerInfo>>,
 }
 
 /// What the driver sees of the users at a tick.

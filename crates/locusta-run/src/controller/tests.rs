@@ -164,7 +164,7 @@ fn a_master_waits_for_its_workers_then_stops_when_they_are_gone() {
         workers: Some(Workers {
             ready,
             known,
-            rows: Vec::new(),
+            rows: Default::default(),
         }),
         ..running(0)
     };

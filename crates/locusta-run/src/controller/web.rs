@@ -244,7 +244,9 @@ impl Controller {
             class_counts: snap.class_counts.clone(),
             host: web.host.clone(),
             worker_count: workers.map_or(0, |w| w.ready),
-            workers: workers.map(|w| w.rows.clone()).unwrap_or_default(),
+            workers: workers
+                .map(|w| std::sync::Arc::clone(&w.rows))
+                .unwrap_or_default(),
         });
         let mut waiting = Vec::new();
         while let Ok(tx) = web.reports.try_recv() {
