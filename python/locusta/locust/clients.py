@@ -413,8 +413,8 @@ _new_response = object.__new__
 #: What ``RawResponse.json_or`` and ``_core.json_dumps_or`` return when Python's json module must
 #: decode (encode) it.
 _UNDECODED = object()
-#: Encodes ``json=`` bodies as requests does (``json.dumps(obj, allow_nan=False)``), built once
-#: rather than per request.
+#: Encodes ``json=`` bodies as requests does (``json.dumps(obj, allow_nan=False)``) where the Rust
+#: encoder leaves them to Python; built once rather than per request.
 _JSON_BODY = _json.JSONEncoder(allow_nan=False)
 
 
@@ -637,6 +637,23 @@ def _merged_params(params, session_params):
     return params
 
 
+def _plain_get(url, kwargs):
+    """``(name, catch_response, params)`` of a ``get()`` the Rust fast path can send (a str URL
+    with at most ``name=`` a str, ``params=`` a dict, ``catch_response=True``), else None; the
+    sessions add their own conditions."""
+    if type(url) is not str:
+        return None
+    if not kwargs:
+        return None, False, None
+    name = kwargs.get("name")
+    catch = kwargs.get("catch_response") is True
+    params = kwargs.get("params")
+    if len(kwargs) != (name is not None) + catch + (type(params) is dict) or \
+            (name is not None and type(name) is not str):
+        return None
+    return name, catch, params
+
+
 def _pairs(obj):
     """requests' flattening of params/data: dict or list of pairs, list values repeat the key,
     None values are dropped."""
@@ -855,16 +872,12 @@ class HttpSession:
         return _CONN_ERRORS.get(kind, ConnectionError)(raw.error)
 
     def get(self, url, **kwargs):
-        n = len(kwargs)
-        name = kwargs.get("name") if n else None
-        catch = kwargs.get("catch_response") is True if n else False
-        params = kwargs.get("params") if n else None
-        if (n and n != (name is not None) + catch + (type(params) is dict)) or \
-                (name is not None and type(name) is not str) or \
-                self.request_name or self._ok_codes is not None or self.auth is not None or \
-                self.verify is not True or self.params or type(url) is not str:
+        plain = _plain_get(url, kwargs)
+        if plain is None or self.request_name or self._ok_codes is not None or self.auth is not None or \
+                self.verify is not True or self.params:
             kwargs.setdefault("allow_redirects", True)
             return self.request("GET", url, **kwargs)
+        name, catch, params = plain
         if self._listened():  # user listeners: the full path
             return self.request("GET", url, name=name, catch_response=catch, params=params, allow_redirects=True)
         # The common calls (a plain get, with name=, params= (a dict), catch_response=True): sent and timed in

@@ -8,7 +8,7 @@ import json as _json
 import logging
 
 from ..clients import ConnectionError, HttpSession, ResponseContextManager, os_error_from_text  # noqa: A004
-from ..clients import _URL_ERRORS, _PieceReader, _new_response, _pairs, _rechunk, parse_error, rust_pool_for
+from ..clients import _URL_ERRORS, _PieceReader, _new_response, _pairs, _plain_get, _rechunk, parse_error, rust_pool_for
 from ..clients import RestResponseContextManager as _RestResponse
 from ..exception import LocustError, StopTest
 from ..user.users import RestMixin, User
@@ -270,15 +270,11 @@ class FastHttpSession(HttpSession):
         return resp
 
     def get(self, url, **kwargs):
-        n = len(kwargs)
-        name = kwargs.get("name") if n else None
-        catch = kwargs.get("catch_response") is True if n else False
-        params = kwargs.get("params") if n else None
-        if (n and n != (name is not None) + catch + (type(params) is dict)) or \
-                (name is not None and type(name) is not str) or \
-                self.request_name or self._ssl_context_factory is not None or self.auth is not None or \
-                self.verify is not (not self._insecure) or self.params or type(url) is not str or self._listened():
+        plain = _plain_get(url, kwargs)
+        if plain is None or self.request_name or self._ssl_context_factory is not None or self.auth is not None or \
+                self.verify is not (not self._insecure) or self.params or self._listened():
             return super().get(url, **kwargs)
+        name, catch, params = plain
         # The common calls (a plain get, with name=, params= (a dict), catch_response=True): sent and timed in
         # Rust with the session's settings; judged here with FastHttpSession's success codes.
         raw = self._rt.get(self._core, url, None, False, _pairs(params) if params else None)
