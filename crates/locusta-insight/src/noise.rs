@@ -91,6 +91,12 @@ pub fn bucket_width(ms: f64) -> f64 {
     }
 }
 
+/// `ms` rounded to Locust's response-time bucket (2 significant digits from 100 ms on, whole
+/// ms below), so values from different sources have the same resolution.
+pub fn locust_bucket(ms: f64) -> f64 {
+    locusta_stats::format::bucket_response_time(ms) as f64
+}
+
 /// The smallest change of a response time (ms) that may count: 5 % of the baseline and one
 /// bucket.
 pub fn time_floor(baseline_ms: f64) -> f64 {
@@ -131,8 +137,9 @@ impl Distribution {
 
     /// Rebuilt from `count` requests known only by some percentiles (a CSV file's columns):
     /// `(level 0..=1, value ms)` ascending by level, the minimum at level 0. The requests
-    /// between two known levels are spread evenly between their values, so quantiles in
-    /// between are interpolated: coarser than a histogram.
+    /// between two known levels are spread evenly between their values (rounded to Locust's
+    /// buckets, like every other distribution here), so quantiles in between are
+    /// interpolated: coarser than a histogram.
     pub fn from_percentiles(count: f64, points: &[(f64, f64)]) -> Distribution {
         const STEPS: usize = 10;
         let mut pairs = Vec::new();
@@ -144,7 +151,7 @@ impl Distribution {
             }
             for j in 0..STEPS {
                 let v = v0 + (v1 - v0) * (j as f64 + 0.5) / STEPS as f64;
-                pairs.push((v, mass / STEPS as f64));
+                pairs.push((locust_bucket(v), mass / STEPS as f64));
             }
         }
         Distribution::from_counts(pairs)
@@ -188,8 +195,9 @@ impl Distribution {
     }
 
     /// The distribution-free 95 % confidence interval of the `q`-quantile: the values at the
-    /// positions `nq ± 1.96·sqrt(nq(1-q))` (clamped to the smallest and largest request, so a
-    /// high percentile of few requests reaches the maximum).
+    /// positions `nq ± 1.96·sqrt(nq(1-q))`. A bound beyond the first or last request is
+    /// unknown (infinite): 50 requests cannot bound their p95 from above, so a change of a
+    /// high percentile of few requests is never beyond noise.
     pub fn quantile_interval(&self, q: f64) -> Option<(f64, f64)> {
         if self.total <= 0.0 {
             return None;
@@ -197,9 +205,19 @@ impl Distribution {
         let n = self.total;
         let centre = n * q;
         let spread = Z * (n * q * (1.0 - q)).sqrt();
-        let lo = (centre - spread).floor().max(0.0);
-        let hi = (centre + spread).ceil().min((n - 1.0).max(0.0));
-        Some((self.at_index(lo)?, self.at_index(hi)?))
+        let lo = (centre - spread).floor();
+        let hi = (centre + spread).ceil();
+        let low = if lo < 0.0 {
+            f64::NEG_INFINITY
+        } else {
+            self.at_index(lo)?
+        };
+        let high = if hi > n - 1.0 {
+            f64::INFINITY
+        } else {
+            self.at_index(hi)?
+        };
+        Some((low, high))
     }
 
     /// Mean and sample variance of the values.
@@ -223,6 +241,13 @@ impl Distribution {
 }
 
 fn ms(v: f64) -> String {
+    if v.is_infinite() {
+        return if v > 0.0 {
+            "unbounded".into()
+        } else {
+            "0 ms".into()
+        };
+    }
     if v >= 100.0 || v == v.trunc() {
         format!("{v:.0} ms")
     } else {
@@ -473,9 +498,18 @@ mod tests {
         assert!(fl < 50.0 && fh > 50.0);
         // 100 000 requests pin the median to about a ms.
         assert!(mh - ml <= 2.0, "{ml}-{mh}");
-        // A p99 of 20 requests reaches the maximum.
+        // 20 requests cannot bound their p99 from above, nor 50 their p95.
         let tiny = spread(20, 1, 20);
-        assert_eq!(tiny.quantile_interval(0.99).unwrap().1, 20.0);
+        assert_eq!(tiny.quantile_interval(0.99).unwrap().1, f64::INFINITY);
+        assert_eq!(
+            spread(50, 1, 50).quantile_interval(0.95).unwrap().1,
+            f64::INFINITY
+        );
+        assert!(spread(200, 1, 50)
+            .quantile_interval(0.95)
+            .unwrap()
+            .1
+            .is_finite());
     }
 
     #[test]
@@ -495,13 +529,12 @@ mod tests {
         let j = percentile(&base1, &up, 0.5);
         assert_eq!(j.verdict, Verdict::WithinNoise, "{j:?}");
         assert!(j.detail.contains("under"), "{j:?}");
-        // Few requests: a big change can still be noise.
-        let few_base = Distribution::from_counts([(10.0, 3.0), (30.0, 1.0)]);
-        let few_cur = Distribution::from_counts([(12.0, 3.0), (30.0, 1.0)]);
-        assert_eq!(
-            percentile(&few_base, &few_cur, 0.95).verdict,
-            Verdict::WithinNoise
-        );
+        // Few requests: a big change of a high percentile is noise (8 requests, one slow).
+        let few_base = Distribution::from_counts([(1.0, 8.0)]);
+        let few_cur = Distribution::from_counts([(1.0, 7.0), (3.0, 1.0)]);
+        let j = percentile(&few_base, &few_cur, 0.99);
+        assert_eq!(j.verdict, Verdict::WithinNoise, "{j:?}");
+        assert!(j.detail.contains("unbounded"), "{j:?}");
         assert_eq!(
             percentile(&Distribution::default(), &base, 0.5).verdict,
             Verdict::NotJudged
@@ -551,6 +584,10 @@ mod tests {
         );
         assert_eq!(t_quantile(4.5), 2.776);
         assert_eq!(t_quantile(1e9), Z);
+        assert_eq!(locust_bucket(0.4), 0.0);
+        assert_eq!(locust_bucket(15.6), 16.0);
+        assert_eq!(locust_bucket(123.0), 120.0);
+        assert_eq!(locust_bucket(4560.0), 4600.0);
     }
 
     #[test]
@@ -569,6 +606,7 @@ mod tests {
         let p50 = d.quantile(0.5).unwrap();
         let p95 = d.quantile(0.95).unwrap();
         assert!((9.0..=11.0).contains(&p50), "{p50}");
+        assert_eq!(p50, p50.round(), "in whole ms buckets");
         assert!((19.0..=21.5).contains(&p95), "{p95}");
     }
 }
