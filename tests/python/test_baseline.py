@@ -60,3 +60,23 @@ def test_baseline_errors_before_the_run(run_locustfile, target, tmp_path):
     run = run_locustfile(lf("baseline_delay.py"), target, "--threshold", "rps>baseline*0.9", time_s="1s")
     assert run.code == 2, run.stderr
     assert "add --baseline PATH" in run.stderr
+
+
+def test_real_locusts_json_file_is_a_baseline(run_locustfile, real_locust, target, tmp_path, monkeypatch):
+    """The file real Locust writes with --json-file is accepted as it is: the same endpoints are
+    matched and compared (the verdicts are not asserted: the two tools run on one busy machine
+    with different overheads)."""
+    monkeypatch.setenv("LOCUSTA_TEST_CHANGING_MS", "5")
+    base = tmp_path / "locust"
+    locust = run_locustfile(lf("baseline_delay.py"), target, "--json-file", str(base), users=4,
+                            time_s="3s", cmd=real_locust)
+    assert locust.code == 0, locust.stderr
+    run = run_locustfile(lf("baseline_delay.py"), target, "--baseline", str(base) + ".json",
+                         "--threshold", "GET /steady:p50<baseline+20ms", users=4, time_s="3s")
+    assert run.code == 0, run.stderr
+    section = run.stderr[run.stderr.index("Compared with the baseline") :]
+    assert "(2 endpoints matched)" in section.splitlines()[0], section
+    for endpoint in ("GET /steady", "GET /changing"):
+        line = _metric_line(section, endpoint, "p95")
+        assert line.rstrip().endswith(("regressed", "improved", "within noise")), section
+    assert "PASS   GET /steady:p50<baseline+20ms" in run.stderr, run.stderr
