@@ -164,4 +164,57 @@ mod tests {
         );
         assert!(!xml.contains("<2>"));
     }
+
+    #[test]
+    fn one_case_per_compared_endpoint_failed_when_it_regressed() {
+        use locusta_stats::{Sample, StatsHub, StatsLimits};
+        let run = |ms: u64| {
+            let hub = StatsHub::new_at(StatsLimits::default(), 1000.0);
+            for i in 0..1000u64 {
+                for (name, base) in [("/a?x=1&y=<2>", 20), ("/slowed", ms)] {
+                    hub.record_at(
+                        &Sample {
+                            method: "GET",
+                            name,
+                            response_time_us: Some((base + i % 3) * 1000),
+                            content_length: 0,
+                            error: None,
+                        },
+                        1000.0 + i as f64 / 100.0,
+                    );
+                }
+            }
+            hub.merge();
+            hub
+        };
+        let base = crate::baseline::parse_json(&run(10).read(locusta_stats::json::stats_json))
+            .expect("baseline");
+        let c = run(50).read(|agg| crate::compare::compare(&base, agg));
+        let xml = junit_xml(&[], Some(&c), 10.0, "2026-01-01T00:00:00");
+        assert!(
+            xml.contains("<testsuites name=\"locusta\" tests=\"3\" failures=\"2\""),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<testsuite name=\"locusta baseline\" tests=\"3\" failures=\"2\""),
+            "{xml}"
+        );
+        let steady = xml
+            .find("name=\"GET /a?x=1&amp;y=&lt;2&gt;\"")
+            .expect("escaped name");
+        let end = steady + xml[steady..].find("</testcase>").expect("end");
+        assert!(!xml[steady..end].contains("<failure"), "{xml}");
+        assert!(
+            xml[steady..end].contains("p50: 21 ms -&gt; 21 ms (+0.0%), within noise"),
+            "{xml}"
+        );
+        let slowed = xml.find("name=\"GET /slowed\"").expect("slowed");
+        assert!(
+            xml[slowed..].contains(
+                "<failure message=\"regressed beyond noise: p50 11 ms -&gt; 51 ms (+363.6%)"
+            ),
+            "{xml}"
+        );
+        assert!(!xml.contains("<2>"));
+    }
 }
