@@ -211,7 +211,9 @@ pub fn show(metric: &str, v: Option<f64>) -> String {
 /// `+12.3%`, `-0.40 pts`.
 pub fn show_change(d: &MetricDelta) -> String {
     match d.change {
+        // From zero: no percentage, the difference in the metric's unit.
         None => match (d.baseline, d.current) {
+            (Some(b), Some(c)) if d.metric == "rps" => format!("{:+.1}/s", c - b),
             (Some(b), Some(c)) => format!("{:+.1} ms", c - b),
             _ => "-".into(),
         },
