@@ -22,6 +22,19 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     fi
 fi
 
+# promtool (Debian's prometheus package, 22 MB) checks the /metrics scrapes in tests/metrics.rs
+# and tests/python/test_insight.py; without it those checks are skipped with a message.
+if ! command -v promtool >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "== apt-get install prometheus (for promtool)"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null \
+            || echo "could not install promtool; its checks will be skipped" >&2
+    else
+        echo "promtool not found (apt-get install prometheus): its checks will be skipped" >&2
+    fi
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -59,7 +72,7 @@ VENV=.venv-test
 if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
-"$VENV/bin/pip" install --quiet --disable-pip-version-check pytest pyyaml "locust==2.47.0"
+"$VENV/bin/pip" install --quiet --disable-pip-version-check pytest pyyaml prometheus-client "locust==2.47.0"
 # gevent comes with locust above; rebuild locusta from this checkout every time.
 "$VENV/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps .
 REAL_LOCUST="$PWD/$VENV/bin/locust" LOCUSTA_PARITY_BIN="$PWD/target/debug/examples/parity" \
