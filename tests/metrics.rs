@@ -6,8 +6,9 @@
 //! `promtool` is installed (Debian's `prometheus` package), every scrape in the classic text
 //! format also passes `promtool check metrics`.
 //!
-//! `deploy/grafana/locusta-dashboard.json` is checked here too: it parses, and every metric
-//! its queries use is in a real scrape.
+//! `deploy/grafana/locusta-dashboard.json` is checked here too: it parses, every metric its
+//! queries use is in a real scrape, and (when Debian's `prometheus` is installed) a real
+//! Prometheus scraping a run answers every one of its queries with data.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
@@ -795,6 +796,123 @@ fn grafana_dashboard_parses_and_queries_only_metrics_a_scrape_has() {
             "the dashboard queries {name}, which a scrape does not have"
         );
     }
+    if let Some(prometheus) = Prometheus::start(&url, dir.path()) {
+        prometheus.answers_every_query(&c, &exprs);
+    }
     drop(p);
     server.shutdown();
+}
+
+/// A real Prometheus (Debian's `prometheus` package) scraping one locusta every second.
+struct Prometheus {
+    child: Child,
+    base: String,
+}
+
+impl Prometheus {
+    /// Starts Prometheus on a free loopback port, scraping `metrics_url`; `None` (with a
+    /// message) when it is not installed.
+    fn start(metrics_url: &str, dir: &Path) -> Option<Prometheus> {
+        let bin = std::env::var("PROMETHEUS").unwrap_or_else(|_| "prometheus".to_owned());
+        let target = metrics_url
+            .trim_start_matches("http://")
+            .trim_end_matches("/metrics");
+        let config = dir.join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: locusta\n    static_configs:\n      - targets: [\"{target}\"]\n"
+            ),
+        )
+        .expect("prometheus.yml");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let child = Command::new(&bin)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        match child {
+            Ok(child) => Some(Prometheus {
+                child,
+                base: format!("http://127.0.0.1:{port}"),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                eprintln!(
+                    "SKIPPED the dashboard's queries on a real Prometheus: `{bin}` is not \
+                     installed (apt-get install prometheus, or set PROMETHEUS)"
+                );
+                None
+            }
+            Err(e) => panic!("cannot start {bin}: {e}"),
+        }
+    }
+
+    fn query(&self, c: &reqwest::blocking::Client, expr: &str) -> Option<serde_json::Value> {
+        let r = c
+            .post(format!("{}/api/v1/query", self.base))
+            .form(&[("query", expr)])
+            .send()
+            .ok()?;
+        r.json().ok()
+    }
+
+    /// Waits for a few scrapes, then runs every dashboard query (Grafana's variables replaced):
+    /// each must parse and evaluate, and each but the error list must return series.
+    fn answers_every_query(&self, c: &reqwest::blocking::Client, exprs: &[String]) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let up = self.query(c, "count_over_time(locusta_build_info[1m])");
+            let scrapes = up
+                .as_ref()
+                .and_then(|v| v["data"]["result"][0]["value"][1].as_str())
+                .and_then(|n| n.parse::<f64>().ok())
+                .unwrap_or(0.0);
+            if scrapes >= 4.0 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "Prometheus never scraped locusta: {up:?}"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        for expr in exprs {
+            let mut promql = expr
+                .replace("$__rate_interval", "10s")
+                .replace("$__range", "1m")
+                .replace("$instance", ".*");
+            // Grafana's label_values(METRIC, LABEL) variable query, in PromQL.
+            if let Some(args) = promql
+                .strip_prefix("label_values(")
+                .and_then(|a| a.strip_suffix(')'))
+            {
+                let (metric, label) = args.split_once(',').expect("label_values(metric, label)");
+                promql = format!("group by ({}) ({})", label.trim(), metric.trim());
+            }
+            let answer = self
+                .query(c, &promql)
+                .unwrap_or_else(|| panic!("no answer to {promql}"));
+            assert_eq!(answer["status"], "success", "{promql}: {answer}");
+            let series = answer["data"]["result"].as_array().map_or(0, Vec::len);
+            if !promql.contains("locusta_errors_total") {
+                assert!(series > 0, "no series for {promql}: {answer}");
+            }
+        }
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
