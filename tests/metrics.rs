@@ -442,7 +442,8 @@ fn scrape_until(
 }
 
 /// Scrapes until the aggregated request count stays the same for `quiet` (a master's workers
-/// report every few seconds, their last report after they stopped); returns the last samples.
+/// report every 3 s, so their requests of the last seconds arrive up to 3 s after the stop);
+/// returns the last samples.
 fn settled(c: &reqwest::blocking::Client, url: &str, quiet: Duration) -> Vec<Sample> {
     let deadline = Instant::now() + Duration::from_secs(30);
     let requests = |s: &[Sample]| get(s, "locusta_aggregated_requests_total", &[]);
@@ -693,7 +694,7 @@ fn master_exports_the_merged_figures_of_its_workers() {
             && get(s, "locusta_aggregated_requests_total", &[]).unwrap_or(0.0) > 0.0
     });
     scrape_until(&c, &url, "the test to stop", |s| state_is(s, "stopped"));
-    let last = settled(&c, &url, Duration::from_millis(3500));
+    let last = settled(&c, &url, Duration::from_millis(4500));
     m.interrupt();
     let (code, log) = m.finish();
     assert_eq!(code, Some(0), "master:\n{log}");
