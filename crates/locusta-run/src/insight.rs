@@ -6,14 +6,14 @@
 //! [`Insight::finish`] when the run is over.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use locusta_insight::baseline::Baseline;
 use locusta_insight::compare::{self, Comparison};
 use locusta_insight::diagnosis::{self, CapacitySearch, Diagnosis, Slo};
 use locusta_insight::history::Recorder;
 use locusta_insight::junit;
-use locusta_insight::metrics::MetricsServer;
+use locusta_insight::metrics::{MetricsServer, SharedRunGauges};
 use locusta_insight::report::{self, FinalRatio, RatioNode, RunInfo};
 use locusta_insight::threshold::{self, Outcome, Threshold, THRESHOLD_EXIT_CODE};
 use locusta_options::Options;
@@ -21,7 +21,7 @@ use locusta_stats::StatsHub;
 
 /// The insight features of one run, resolved from the options.
 pub struct Insight {
-    /// The per-second history (shared with the metrics server for the users gauge).
+    /// The per-second history.
     pub history: Recorder,
     thresholds: Vec<Threshold>,
     abort_after: Option<f64>,
@@ -30,7 +30,8 @@ pub struct Insight {
     slo: Slo,
     capacity: Option<CapacitySearch>,
     metrics: Option<(MetricsServer, tokio::runtime::Runtime)>,
-    users_gauge: Arc<Mutex<u64>>,
+    /// What `/metrics` reports about the run (users, state, workers), updated at every tick.
+    gauges: SharedRunGauges,
     /// Run metadata for the report.
     pub info: RunInfo,
     /// The classes that run, with their tasks (for the report's final ratio).
@@ -73,7 +74,6 @@ impl Insight {
             }
             None
         };
-        let users_gauge = Arc::new(Mutex::new(0u64));
         let metrics = None;
         Ok(Insight {
             history: Recorder::new(),
@@ -84,7 +84,7 @@ impl Insight {
             slo,
             capacity,
             metrics,
-            users_gauge,
+            gauges: SharedRunGauges::default(),
             info: RunInfo {
                 locustfile: locustfile.to_string(),
                 host: host.to_string(),
@@ -149,12 +149,33 @@ impl Insight {
                 host,
                 port,
                 Arc::clone(stats),
-                Arc::clone(&self.users_gauge),
+                Arc::clone(&self.gauges),
             ))
             .map_err(|e| format!("cannot serve metrics on {host}:{port}: {e}"))?;
         log::info!(target: "locusta.main", "Prometheus metrics at http://{}/metrics", server.addr());
         self.metrics = Some((server, runtime));
         Ok(())
+    }
+
+    /// The run's gauges for `/metrics` (the web UI's route reads them too).
+    pub fn run_gauges(&self) -> SharedRunGauges {
+        Arc::clone(&self.gauges)
+    }
+
+    /// Updates what `/metrics` reports about the run (called at every tick; cheap when
+    /// nothing changed).
+    pub fn set_run_gauges(
+        &self,
+        state: &str,
+        users: u64,
+        target_users: u64,
+        class_users: &[(String, u64)],
+        workers: u64,
+    ) {
+        self.gauges
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .update(state, users, target_users, class_users, workers);
     }
 
     /// Remembers the classes and their tasks for the report's final ratio.
@@ -219,7 +240,6 @@ impl Insight {
         target_rate: Option<f64>,
         elapsed_s: f64,
     ) -> Option<String> {
-        *self.users_gauge.lock().unwrap_or_else(|p| p.into_inner()) = users;
         let now = locusta_util::unix_now();
         let abort_after = self.abort_after;
         let thresholds = &self.thresholds;
