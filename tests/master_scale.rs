@@ -20,12 +20,11 @@
 mod sim_worker;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use locusta_dist::protocol::map;
 use locusta_dist::rmpv::Value;
-use sim_worker::{free_port, heartbeat, process_cpu, thread_cpu, Worker};
+use sim_worker::{free_port, heartbeat, process_cpu, start_master, thread_cpu, Worker};
 
 const WORKERS: usize = 1000;
 const SECONDS: u64 = 10;
@@ -85,39 +84,6 @@ fn report(t: f64, k: u64) -> Value {
     ])
 }
 
-fn start_master(port: u16, dir: &Path) -> Child {
-    let log = std::fs::File::create(dir.join("master.log")).expect("log");
-    Command::new(
-        std::env::var("LOCUSTA_SCALE_MASTER")
-            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_locusta").to_string()),
-    )
-    .args([
-        "demo",
-        "--master",
-        "--headless",
-        "--master-bind-host",
-        "127.0.0.1",
-        "--master-bind-port",
-        &port.to_string(),
-        "--expect-workers",
-        &WORKERS.to_string(),
-        "-u",
-        &WORKERS.to_string(),
-        "-r",
-        &WORKERS.to_string(),
-        "-t",
-        "120s",
-        "-H",
-        "http://127.0.0.1:9",
-        "--only-summary",
-    ])
-    .current_dir(dir)
-    .stdout(Stdio::null())
-    .stderr(log)
-    .spawn()
-    .expect("start the master")
-}
-
 /// Every worker's heartbeat (outside the measurement: the workers must not go missing while
 /// the others join).
 fn beat(workers: &mut [Worker], buf: &mut Vec<u8>) {
@@ -153,7 +119,9 @@ fn wait_for_log(
 fn master_cpu_per_message_stays_near_the_protocol_baseline() {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
-    let mut master = start_master(port, dir.path());
+    let binary = std::env::var("LOCUSTA_SCALE_MASTER")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_locusta").to_string());
+    let mut master = start_master(&binary, port, dir.path(), WORKERS, WORKERS as u64, &[]);
     let log = dir.path().join("master.log");
     let mut workers = Vec::with_capacity(WORKERS);
     let mut buf = Vec::new();

@@ -9,46 +9,14 @@ mod sim_worker;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use locusta_dist::rmpv::Value;
-use sim_worker::{free_port, heartbeat, process_cpu, Worker};
+use sim_worker::{free_port, heartbeat, process_cpu, start_master, Worker};
 
 const FIRST: usize = 100;
 const WAVE: usize = 1000;
 const USERS: u64 = 3000;
-
-fn start_master(port: u16, dir: &Path) -> Child {
-    let log = std::fs::File::create(dir.join("master.log")).expect("log");
-    Command::new(env!("CARGO_BIN_EXE_locusta"))
-        .args([
-            "demo",
-            "--master",
-            "--headless",
-            "--enable-rebalancing",
-            "--master-bind-host",
-            "127.0.0.1",
-            "--master-bind-port",
-            &port.to_string(),
-            "--expect-workers",
-            &FIRST.to_string(),
-            "-u",
-            &USERS.to_string(),
-            "-r",
-            &USERS.to_string(),
-            "-t",
-            "120s",
-            "-H",
-            "http://127.0.0.1:9",
-            "--only-summary",
-        ])
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start the master")
-}
 
 /// The simulated workers and what the master last told each of them.
 struct Fleet {
@@ -180,7 +148,14 @@ fn fail(log: &Path, what: &str) -> ! {
 fn workers_join_and_vanish_in_waves_and_the_users_are_rebalanced() {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
-    let mut master = start_master(port, dir.path());
+    let mut master = start_master(
+        env!("CARGO_BIN_EXE_locusta"),
+        port,
+        dir.path(),
+        FIRST,
+        USERS,
+        &["--enable-rebalancing"],
+    );
     let log = dir.path().join("master.log");
     let pid = master.id();
     let mut fleet = Fleet::new();

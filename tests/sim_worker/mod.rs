@@ -8,6 +8,8 @@
 use std::io::Write;
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 
 use locusta_dist::protocol::{map, Message};
 use locusta_dist::rmpv::Value;
@@ -43,6 +45,51 @@ pub fn thread_cpu() -> f64 {
     // SAFETY: ts is a valid timespec for the call to fill.
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+}
+
+/// Starts `binary` as a headless master of the demo's user classes on `port` (log in
+/// `dir/master.log`): it waits for `expect_workers`, then runs `users` users for up to two
+/// minutes against a port nothing answers on (the simulated workers make no requests).
+pub fn start_master(
+    binary: &str,
+    port: u16,
+    dir: &Path,
+    expect_workers: usize,
+    users: u64,
+    extra: &[&str],
+) -> Child {
+    let log = std::fs::File::create(dir.join("master.log")).expect("log");
+    let (port, expect, users) = (
+        port.to_string(),
+        expect_workers.to_string(),
+        users.to_string(),
+    );
+    Command::new(binary)
+        .args([
+            "demo",
+            "--master",
+            "--headless",
+            "--master-bind-host",
+            "127.0.0.1",
+        ])
+        .args(["--master-bind-port", &port, "--expect-workers", &expect])
+        .args([
+            "-u",
+            &users,
+            "-r",
+            &users,
+            "-t",
+            "120s",
+            "-H",
+            "http://127.0.0.1:9",
+        ])
+        .arg("--only-summary")
+        .args(extra)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start the master")
 }
 
 /// A worker's heartbeat as Locust's worker sends it.

@@ -308,36 +308,19 @@ impl Comparison {
 mod tests {
     use super::*;
     use crate::baseline::parse_json;
-    use locusta_stats::{Sample, StatsHub, StatsLimits};
+    use crate::test_support::hub_of;
+    use locusta_stats::StatsHub;
 
     /// A run of 20 s: `/steady` at 20-24 ms, `/changing` at `base_ms`.., a few failures.
     fn run(changing_ms: u64, fails_every: u64) -> std::sync::Arc<StatsHub> {
-        let hub = StatsHub::new_at(StatsLimits::default(), 1000.0);
-        for i in 0..4000u64 {
+        hub_of((0..4000u64).flat_map(|i| {
             let t = 1000.0 + i as f64 / 200.0;
-            hub.record_at(
-                &Sample {
-                    method: "GET",
-                    name: "/steady",
-                    response_time_us: Some((20 + i % 5) * 1000),
-                    content_length: 1,
-                    error: None,
-                },
-                t,
-            );
-            hub.record_at(
-                &Sample {
-                    method: "POST",
-                    name: "/changing",
-                    response_time_us: Some((changing_ms + i % 7) * 1000),
-                    content_length: 1,
-                    error: (i % fails_every == 0).then_some("boom"),
-                },
-                t,
-            );
-        }
-        hub.merge();
-        hub
+            let error = (i % fails_every == 0).then_some("boom");
+            [
+                (t, "GET", "/steady", 20 + i % 5, None),
+                (t, "POST", "/changing", changing_ms + i % 7, error),
+            ]
+        }))
     }
 
     #[test]
@@ -395,18 +378,7 @@ mod tests {
     #[test]
     fn unmatched_endpoints_are_listed_on_both_sides() {
         let base = parse_json(&run(10, 1000).read(locusta_stats::json::stats_json)).expect("json");
-        let hub = StatsHub::new_at(StatsLimits::default(), 1000.0);
-        hub.record_at(
-            &Sample {
-                method: "GET",
-                name: "/new",
-                response_time_us: Some(1000),
-                content_length: 1,
-                error: None,
-            },
-            1001.0,
-        );
-        hub.merge();
+        let hub = hub_of([(1001.0, "GET", "/new", 1, None)]);
         let c = hub.read(|agg| compare(&base, agg));
         assert_eq!(c.only_in_run, ["GET /new"]);
         assert_eq!(c.only_in_baseline.len(), 2);

@@ -167,26 +167,8 @@ mod tests {
 
     #[test]
     fn one_case_per_compared_endpoint_failed_when_it_regressed() {
-        use locusta_stats::{Sample, StatsHub, StatsLimits};
-        let run = |ms: u64| {
-            let hub = StatsHub::new_at(StatsLimits::default(), 1000.0);
-            for i in 0..1000u64 {
-                for (name, base) in [("/a?x=1&y=<2>", 20), ("/slowed", ms)] {
-                    hub.record_at(
-                        &Sample {
-                            method: "GET",
-                            name,
-                            response_time_us: Some((base + i % 3) * 1000),
-                            content_length: 0,
-                            error: None,
-                        },
-                        1000.0 + i as f64 / 100.0,
-                    );
-                }
-            }
-            hub.merge();
-            hub
-        };
+        let run =
+            |ms| crate::test_support::steady_gets(&[("/a?x=1&y=<2>", 20), ("/slowed", ms)], 1000);
         let base = crate::baseline::parse_json(&run(10).read(locusta_stats::json::stats_json))
             .expect("baseline");
         let c = run(50).read(|agg| crate::compare::compare(&base, agg));

@@ -20,3 +20,6 @@ pub mod metrics;
 pub mod noise;
 pub mod report;
 pub mod threshold;
+
+#[cfg(test)]
+mod test_support;

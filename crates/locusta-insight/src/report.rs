@@ -1205,25 +1205,8 @@ mod tests {
 
     #[test]
     fn baseline_section_highlights_regressions_and_escapes_names() {
-        let run = |ms: u64| {
-            let hub = StatsHub::new_at(StatsLimits::default(), 1000.0);
-            for i in 0..2000u64 {
-                for (name, base) in [("/<b>steady</b>", 20), ("/slowed", ms)] {
-                    hub.record_at(
-                        &Sample {
-                            method: "GET",
-                            name,
-                            response_time_us: Some((base + i % 3) * 1000),
-                            content_length: 0,
-                            error: None,
-                        },
-                        1000.0 + i as f64 / 100.0,
-                    );
-                }
-            }
-            hub.merge();
-            hub
-        };
+        let run =
+            |ms| crate::test_support::steady_gets(&[("/<b>steady</b>", 20), ("/slowed", ms)], 2000);
         let base = crate::baseline::parse_json(&run(10).read(locusta_stats::json::stats_json))
             .expect("baseline");
         let hub = run(60);

@@ -878,18 +878,7 @@ mod tests {
             assert!(o.note.unwrap().contains("no --baseline"));
         });
         // An endpoint only this run has: the term fails and says why.
-        let other = StatsHub::new_at(StatsLimits::default(), 1000.0);
-        other.record_at(
-            &Sample {
-                method: "GET",
-                name: "/new",
-                response_time_us: Some(1000),
-                content_length: 1,
-                error: None,
-            },
-            1001.0,
-        );
-        other.merge();
+        let other = crate::test_support::hub_of([(1001.0, "GET", "/new", 1, None)]);
         other.read(|agg| {
             let o = Threshold::parse("GET /new:p95<baseline*2")
                 .unwrap()
