@@ -275,3 +275,39 @@ def test_get_params_on_the_fast_path(target):
             print(method, name, e.num_requests, e.num_failures)
     """)
     assert "GET named 2 0" in out
+
+
+def test_session_headers_and_scheduled_tasks_behave_as_locusts(target):
+    # client.headers is copied from the Rust session only when first used, and a TaskSet's queue
+    # is a small list, not a deque (memory per user); both must behave as Locust's.
+    out = _both(f"""
+        from locust import HttpUser, TaskSet, task
+        from locust.clients import HttpSession
+        from locust.env import Environment
+
+        s = HttpSession(base_url={target!r}, request_event=Environment().events.request, user=None)
+        s.headers.update({{"X-A": "1", "x-b": "2"}})
+        del s.headers["x-a"]
+        s.headers["X-C"] = "3"
+        print(sorted(k for k in s.headers if k.lower().startswith("x-")), s.headers["X-B"], len(s.headers) > 3)
+        print(s.get("/").status_code)
+
+        order = []
+
+        class Tasks(TaskSet):
+            @task
+            def a(self):
+                pass
+
+        class U(HttpUser):
+            host = {target!r}
+            tasks = [Tasks]
+
+        ts = Tasks(U(Environment()))
+        for name, first in [("one", False), ("two", False), ("zero", True)]:
+            ts.schedule_task(lambda self=None, name=name: order.append(name), first=first)
+        while ts._task_queue:
+            ts.execute_next_task()
+        print(order)
+    """)
+    assert out.splitlines() == ["['X-C', 'x-b'] 2 True", "200", "['zero', 'one', 'two']"], out
