@@ -24,6 +24,7 @@ use crate::lean::{BodyCursor, HeaderLines, LeanConn};
 use crate::options::SessionOptions;
 use crate::pool::{ConnectionPool, PooledConn};
 use crate::stream::{BodyStream, Return, Source};
+use crate::tracing_hook;
 use crate::types::{Body, Exchange, RequestSpec, Response};
 
 /// The base URL and the basic-auth credentials taken out of it.
@@ -596,6 +597,18 @@ impl Session {
         if !spec.query.is_empty() {
             append_query(&mut url, &spec.query);
         }
+        let span = tracing_hook::tracer().map(|t| t.start(&spec.method, &url, started));
+        let traced;
+        let spec = match &span {
+            Some(s) => {
+                let mut with_context = spec.clone();
+                // a value made of hex digits and dashes is always a valid header
+                let _ = with_context.insert_header("traceparent", s.traceparent());
+                traced = with_context;
+                &traced
+            }
+            None => spec,
+        };
         let stats_path = path_url(&url).to_string();
         let mut history = Vec::new();
         // the URL as requested, kept aside by the first redirect (no copy without one)
@@ -615,10 +628,23 @@ impl Session {
             .as_ref()
             .ok()
             .map(|r| r.head_at.saturating_duration_since(t0));
+        let elapsed = response_time(started, t0, &result);
+        if let Some(span) = span {
+            span.end(tracing_hook::RequestOutcome {
+                span_name: tracing_hook::span_name(
+                    &spec.method,
+                    spec.span_name.as_deref(),
+                    &request_url,
+                ),
+                ended: started + elapsed,
+                status: result.as_ref().ok().map(|r| r.status),
+                error: result.as_ref().err(),
+            });
+        }
         Exchange {
             time_to_head,
             started,
-            elapsed: response_time(started, t0, &result),
+            elapsed,
             request_url,
             stats_path,
             result,

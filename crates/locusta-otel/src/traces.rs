@@ -1,0 +1,118 @@
+//! A CLIENT span per HTTP request, as Locust's `requests` auto-instrumentation
+//! (opentelemetry-instrumentation-requests, default semantic conventions) makes them.
+//!
+//! The HTTP client calls this through `locusta_http::tracing_hook` when a request starts and
+//! ends, so the span's times are the request's own times (the same start and response time the
+//! statistics record) and its W3C `traceparent` goes out with the request. Attributes are the
+//! instrumentation's default ("old") HTTP conventions: `http.method` and `http.url` at the
+//! start, `http.status_code` when a response came; the status is ERROR for a status >= 400 or
+//! no response, with an `exception` event naming the error.
+
+use std::fmt::Write as _;
+use std::time::SystemTime;
+
+use http::Method;
+use locusta_http::tracing_hook::{RequestOutcome, RequestSpan, RequestTracer};
+use opentelemetry::trace::{Span as _, SpanKind, Status, Tracer as _};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::trace::{SdkTracer, Span};
+
+/// Opens spans on an SDK tracer.
+pub(crate) struct HttpTracer {
+    tracer: SdkTracer,
+}
+
+impl HttpTracer {
+    pub(crate) fn new(tracer: SdkTracer) -> Self {
+        HttpTracer { tracer }
+    }
+}
+
+/// `url` without user and password (what the instrumentation's `redact_url` leaves).
+fn redacted(url: &url::Url) -> String {
+    if url.username().is_empty() && url.password().is_none() {
+        return url.as_str().to_owned();
+    }
+    let mut u = url.clone();
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u.into()
+}
+
+impl RequestTracer for HttpTracer {
+    fn start(&self, method: &Method, url: &url::Url, started: SystemTime) -> Box<dyn RequestSpan> {
+        let builder = self
+            .tracer
+            .span_builder(format!("{method}"))
+            .with_kind(SpanKind::Client)
+            .with_start_time(started)
+            .with_attributes([
+                KeyValue::new("http.method", method.as_str().to_owned()),
+                KeyValue::new("http.url", redacted(url)),
+            ]);
+        // every request is a root: a user's task is not inside another span
+        let span = self.tracer.build_with_context(builder, &Context::new());
+        let ctx = span.span_context();
+        let mut traceparent = String::with_capacity(55);
+        let _ = write!(
+            traceparent,
+            "00-{}-{}-{:02x}",
+            ctx.trace_id(),
+            ctx.span_id(),
+            ctx.trace_flags().to_u8()
+        );
+        Box::new(HttpSpan { span, traceparent })
+    }
+}
+
+struct HttpSpan {
+    span: Span,
+    traceparent: String,
+}
+
+impl RequestSpan for HttpSpan {
+    fn traceparent(&self) -> &str {
+        &self.traceparent
+    }
+
+    fn end(self: Box<Self>, outcome: RequestOutcome<'_>) {
+        let HttpSpan { mut span, .. } = *self;
+        if !span.is_recording() {
+            return; // sampled out: nothing to fill in (dropping it ends it)
+        }
+        span.update_name(outcome.span_name);
+        if let Some(status) = outcome.status {
+            span.set_attribute(KeyValue::new("http.status_code", i64::from(status)));
+            if status >= 400 {
+                span.set_status(Status::error(""));
+            }
+        }
+        if let Some(error) = outcome.error {
+            let text = error.to_string();
+            let class = crate::metrics::error_type(&text).to_owned();
+            span.add_event_with_timestamp(
+                "exception",
+                outcome.ended,
+                vec![
+                    KeyValue::new("exception.type", class.clone()),
+                    KeyValue::new("exception.message", text.clone()),
+                ],
+            );
+            span.set_status(Status::error(format!("{class}: {text}")));
+        }
+        span.end_with_timestamp(outcome.ended);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_left_out_of_http_url() {
+        let u = url::Url::parse("http://me:secret@h:8/p?q=1").expect("url");
+        assert_eq!(redacted(&u), "http://h:8/p?q=1");
+        let plain = url::Url::parse("http://h/p").expect("url");
+        assert_eq!(redacted(&plain), "http://h/p");
+    }
+}
