@@ -230,12 +230,12 @@ pub fn shutdown() {
             let mut problems = Vec::new();
             if let Some(m) = meters {
                 if let Err(e) = m.shutdown() {
-                    problems.push(format!("the last metrics: {e}"));
+                    problems.push(format!("the last metrics may not have reached the collector ({e})"));
                 }
             }
             if let Some(tr) = tracers {
                 if let Err(e) = tr.shutdown() {
-                    problems.push(format!("the last spans: {e}"));
+                    problems.push(format!("the last spans may not have reached the collector ({e})"));
                 }
             }
             let _ = tx.send(problems);
@@ -248,8 +248,8 @@ pub fn shutdown() {
                 for p in problems {
                     log::warn!(
                         target: "locusta.otel",
-                        "OpenTelemetry: {p} may not have reached the collector; check that it \
-                         runs at the configured endpoint (OTEL_EXPORTER_OTLP_ENDPOINT)"
+                        "OpenTelemetry: {p}; check that it runs at the configured endpoint \
+                         (OTEL_EXPORTER_OTLP_ENDPOINT)"
                     );
                 }
             }
