@@ -230,12 +230,16 @@ pub fn shutdown() {
             let mut problems = Vec::new();
             if let Some(m) = meters {
                 if let Err(e) = m.shutdown() {
-                    problems.push(format!("the last metrics may not have reached the collector ({e})"));
+                    problems.push(format!(
+                        "the last metrics may not have reached the collector ({e})"
+                    ));
                 }
             }
             if let Some(tr) = tracers {
                 if let Err(e) = tr.shutdown() {
-                    problems.push(format!("the last spans may not have reached the collector ({e})"));
+                    problems.push(format!(
+                        "the last spans may not have reached the collector ({e})"
+                    ));
                 }
             }
             let _ = tx.send(problems);
