@@ -143,7 +143,7 @@ static USERS: OnceLock<Mutex<Vec<(String, u64)>>> = OnceLock::new();
 /// Registers `locust.users.count` on `meter`, observing what [`set_user_counts`] stores.
 pub(crate) fn register_users_gauge(meter: &Meter) {
     let users = USERS.get_or_init(|| Mutex::new(Vec::new()));
-    let gauge = meter
+    let _gauge = meter
         .u64_observable_gauge("locust.users.count")
         .with_unit("{user}")
         .with_description("Number of currently running Locust users")
@@ -152,9 +152,7 @@ pub(crate) fn register_users_gauge(meter: &Meter) {
                 observer.observe(*count, &[KeyValue::new("user_class", class.clone())]);
             }
         })
-        .build();
-    // the meter provider keeps the instrument's callback; the handle is not needed
-    drop(gauge);
+        .build(); // the meter provider keeps the callback; the handle is not needed
 }
 
 /// Stores the users per class for the gauge; nothing when the gauge is not exported.
