@@ -43,15 +43,16 @@ impl RequestTracer for HttpTracer {
     fn start(&self, method: &Method, url: &url::Url, started: SystemTime) -> Box<dyn RequestSpan> {
         let builder = self
             .tracer
-            .span_builder(format!("{method}"))
+            .span_builder(method.as_str().to_owned())
             .with_kind(SpanKind::Client)
-            .with_start_time(started)
-            .with_attributes([
-                KeyValue::new("http.method", method.as_str().to_owned()),
-                KeyValue::new("http.url", redacted(url)),
-            ]);
+            .with_start_time(started);
         // every request is a root: a user's task is not inside another span
-        let span = self.tracer.build_with_context(builder, &Context::new());
+        let mut span = self.tracer.build_with_context(builder, &Context::new());
+        // attributes only for a span the sampler keeps (a dropped one costs no copies)
+        if span.is_recording() {
+            span.set_attribute(KeyValue::new("http.method", method.as_str().to_owned()));
+            span.set_attribute(KeyValue::new("http.url", redacted(url)));
+        }
         let ctx = span.span_context();
         let mut traceparent = String::with_capacity(55);
         let _ = write!(
