@@ -89,22 +89,3 @@ def test_rust_classes_take_config_users_and_equal_weights():
                                             '{"user_class_name": "ShopUser", "fixed_count": 2}'],
                            capture_output=True, text=True, timeout=60)
     assert ratio.returncode == 0, ratio.stderr
-
-
-def test_rust_classes_take_config_users_and_equal_weights():
-    bad = subprocess.run(locusta_cmd() + ["demo", "--headless", "-t", "1s", "--config-users",
-                                          '{"user_class_name": "ShopUser", "wait_time": 1}'],
-                         capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 255 and "wait_time cannot be set on the Rust user class ShopUser" in bad.stderr, bad.stderr
-    ratio = subprocess.run(locusta_cmd() + ["demo", "--show-task-ratio-json", "--config-users",
-                                            '{"user_class_name": "ShopUser", "fixed_count": 2}'],
-                           capture_output=True, text=True, timeout=60)
-    assert ratio.returncode == 0, ratio.stderr
-
-
-@pytest.mark.parametrize("program", [["demo"], ["-f", LOCUSTFILE]])
-def test_otel_is_refused_until_it_works(program, target):
-    proc = subprocess.run(locusta_cmd() + program + ["--otel", "--headless", "-t", "1s", "-H", target],
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 1
-    assert "--otel (OpenTelemetry export) is not available in this version of locusta yet" in proc.stderr
