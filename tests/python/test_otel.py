@@ -150,6 +150,7 @@ def test_python_locustfile_over_grpc(tmp_path, grpc_receiver, header_target):
     assert fail.status.code == STATUS_ERROR
     fa = attrs(fail.attributes)
     assert fa["http.method"] == "GET" and fa["http.status_code"] == 500
+    assert fa["user_agent.original"], fa  # the User-Agent the request sent
     assert fa["http.url"] == header_target.url + "/fail"
     ok = next(s for s in spans if s.name == "GET /ok")
     assert ok.status.code != STATUS_ERROR

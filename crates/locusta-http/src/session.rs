@@ -597,7 +597,15 @@ impl Session {
         if !spec.query.is_empty() {
             append_query(&mut url, &spec.query);
         }
-        let span = tracing_hook::tracer().map(|t| t.start(&spec.method, &url, started));
+        let span = tracing_hook::tracer().map(|t| {
+            let agent = spec
+                .headers
+                .get(header::USER_AGENT)
+                .cloned()
+                .or_else(|| lock(&self.headers).map.get(header::USER_AGENT).cloned());
+            let agent = agent.as_ref().and_then(|v| v.to_str().ok());
+            t.start(&spec.method, &url, agent, started)
+        });
         let traced;
         let spec = match &span {
             Some(s) => {

@@ -16,8 +16,15 @@ use crate::HttpError;
 
 /// Opens a span for each request a [`crate::Session`] sends.
 pub trait RequestTracer: Send + Sync + 'static {
-    /// Called when a request to `url` starts (its URL resolved, before anything is sent).
-    fn start(&self, method: &Method, url: &url::Url, started: SystemTime) -> Box<dyn RequestSpan>;
+    /// Called when a request to `url` starts (its URL resolved, before anything is sent), with
+    /// the `User-Agent` it will send.
+    fn start(
+        &self,
+        method: &Method,
+        url: &url::Url,
+        user_agent: Option<&str>,
+        started: SystemTime,
+    ) -> Box<dyn RequestSpan>;
 }
 
 /// One request's open span.

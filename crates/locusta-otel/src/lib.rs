@@ -66,7 +66,8 @@ fn process_env(name: &str) -> Option<String> {
 
 /// The resource Locust describes a run with: `service.name` (`OTEL_SERVICE_NAME`, default
 /// `locust`, so Locust's dashboards keep working), `service.version` (locusta's version),
-/// `host.name`, `filename`, `profile`, plus `OTEL_RESOURCE_ATTRIBUTES`.
+/// `host.name`, `filename`, `profile`, a `service.instance.id` per process (the Python SDK
+/// adds one), plus `OTEL_RESOURCE_ATTRIBUTES`.
 fn resource(settings: &Settings, env: &dyn Fn(&str) -> Option<String>) -> Resource {
     let service = env("OTEL_SERVICE_NAME")
         .filter(|s| !s.is_empty())
@@ -74,12 +75,31 @@ fn resource(settings: &Settings, env: &dyn Fn(&str) -> Option<String>) -> Resour
     Resource::builder()
         .with_service_name(service)
         .with_attributes([
+            KeyValue::new("service.instance.id", instance_id()),
             KeyValue::new("service.version", env!("CARGO_PKG_VERSION")),
             KeyValue::new("host.name", locusta_util::hostname()),
             KeyValue::new("filename", settings.locustfile.clone()),
             KeyValue::new("profile", settings.profile.clone()),
         ])
         .build()
+}
+
+/// A random UUID (version 4 layout) naming this process, as the Python SDK's resource has one:
+/// it tells a master's and its workers' exports apart.
+fn instance_id() -> String {
+    use opentelemetry_sdk::trace::{IdGenerator as _, RandomIdGenerator};
+    let mut bits = u128::from_be_bytes(RandomIdGenerator::default().new_trace_id().to_bytes());
+    bits = (bits & !(0xf << 76)) | (0x4 << 76); // version 4
+    bits = (bits & !(0x3 << 62)) | (0x2 << 62); // RFC 4122 variant
+    let h = format!("{bits:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 /// Sets up the export `--otel` asks for from the `OTEL_*` variables; `Ok(true)` when something
@@ -267,5 +287,18 @@ pub fn shutdown() {
     }
     if let Some(rt) = runtime {
         rt.shutdown_background();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn instance_ids_are_uuid4_shaped_and_differ() {
+        let a = super::instance_id();
+        let b = super::instance_id();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        assert_eq!(&a[14..15], "4", "{a}");
+        assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"), "{a}");
     }
 }

@@ -4,8 +4,8 @@
 //! The HTTP client calls this through `locusta_http::tracing_hook` when a request starts and
 //! ends, so the span's times are the request's own times (the same start and response time the
 //! statistics record) and its W3C `traceparent` goes out with the request. Attributes are the
-//! instrumentation's default ("old") HTTP conventions: `http.method` and `http.url` at the
-//! start, `http.status_code` when a response came; the status is ERROR for a status >= 400 or
+//! instrumentation's default ("old") HTTP conventions: `http.method`, `http.url` and
+//! `user_agent.original` at the start, `http.status_code` when a response came; the status is ERROR for a status >= 400 or
 //! no response, with an `exception` event naming the error.
 
 use std::fmt::Write as _;
@@ -40,7 +40,13 @@ fn redacted(url: &url::Url) -> String {
 }
 
 impl RequestTracer for HttpTracer {
-    fn start(&self, method: &Method, url: &url::Url, started: SystemTime) -> Box<dyn RequestSpan> {
+    fn start(
+        &self,
+        method: &Method,
+        url: &url::Url,
+        user_agent: Option<&str>,
+        started: SystemTime,
+    ) -> Box<dyn RequestSpan> {
         let builder = self
             .tracer
             .span_builder(method.as_str().to_owned())
@@ -52,6 +58,9 @@ impl RequestTracer for HttpTracer {
         if span.is_recording() {
             span.set_attribute(KeyValue::new("http.method", method.as_str().to_owned()));
             span.set_attribute(KeyValue::new("http.url", redacted(url)));
+            if let Some(agent) = user_agent {
+                span.set_attribute(KeyValue::new("user_agent.original", agent.to_owned()));
+            }
         }
         let ctx = span.span_context();
         let mut traceparent = String::with_capacity(55);

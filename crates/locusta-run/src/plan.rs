@@ -235,13 +235,19 @@ impl RunPlan {
             };
         }
         log::info!(target: "locusta.main", "Starting locusta {}", env!("CARGO_PKG_VERSION"));
-        let script = facts.script.clone();
+        // the OpenTelemetry resource's `filename`: the -f value as given (Locust's
+        // options.locustfile), else what the report calls the script
+        let otel_file = if given(&parsed.sources, "locustfile") {
+            parsed.options.locustfile.clone()
+        } else {
+            facts.script.clone()
+        };
         match Self::check(parsed, facts) {
             Ok(plan) => {
                 if matches!(plan.role, Role::Standalone | Role::Worker) {
                     raise_open_file_limit(plan.users);
                 }
-                if let Err(code) = crate::otel::start(&plan, script) {
+                if let Err(code) = crate::otel::start(&plan, otel_file) {
                     return Setup::Exit(code);
                 }
                 Setup::Run(Box::new(plan))
