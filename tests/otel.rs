@@ -1,6 +1,7 @@
 //! `--otel` end to end with Rust user classes: the binary exports to an OTLP HTTP/protobuf
 //! receiver started by the test (decoded with the official definitions from
-//! `opentelemetry-proto`), and the histogram must equal the run's CSV; the console exporters
+//! `opentelemetry-proto`), and the histogram must equal the run's CSV, with spans and log
+//! records; the console exporters
 //! print; an unreachable collector costs a bounded wait and a warning. The Python suite
 //! (`tests/python/test_otel.py`) covers gRPC, spans, traceparent, sampling and master/worker.
 
@@ -13,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use locusta_demo::{DemoConfig, DemoServer};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
@@ -175,6 +177,7 @@ fn rust_users_export_the_csv_numbers_over_http_protobuf() {
     let mut last: HashMap<(String, Option<String>), (u64, f64)> = HashMap::new();
     let mut gauge_peak = 0;
     let mut spans = 0;
+    let mut log_lines = Vec::new();
     for (path, body) in &bodies {
         match path.as_str() {
             "/v1/metrics" => {
@@ -218,6 +221,23 @@ fn rust_users_export_the_csv_numbers_over_http_protobuf() {
                     .map(|s| s.spans.len())
                     .sum::<usize>();
             }
+            "/v1/logs" => {
+                let req = ExportLogsServiceRequest::decode(body.as_slice()).expect("logs");
+                for sl in req.resource_logs.iter().flat_map(|r| &r.scope_logs) {
+                    for rec in &sl.log_records {
+                        if let Some(Value::StringValue(b)) =
+                            rec.body.as_ref().and_then(|b| b.value.as_ref())
+                        {
+                            let scope = sl
+                                .scope
+                                .as_ref()
+                                .map(|s| s.name.clone())
+                                .unwrap_or_default();
+                            log_lines.push((scope, rec.severity_text.clone(), b.clone()));
+                        }
+                    }
+                }
+            }
             other => panic!("unexpected path {other}"),
         }
     }
@@ -244,6 +264,14 @@ fn rust_users_export_the_csv_numbers_over_http_protobuf() {
     }
     assert_eq!(gauge_peak, 3, "users gauge");
     assert!(spans > 0, "no spans exported");
+    assert!(
+        log_lines
+            .iter()
+            .any(|(scope, level, body)| scope == "locusta.runners"
+                && level == "INFO"
+                && body.starts_with("All users spawned")),
+        "{log_lines:?}"
+    );
 }
 
 #[test]
@@ -270,7 +298,7 @@ fn console_exporters_print_and_refused_collectors_cost_a_bounded_wait() {
         &[
             ("OTEL_TRACES_EXPORTER", "console"),
             ("OTEL_METRICS_EXPORTER", "console"),
-            ("OTEL_LOGS_EXPORTER", "otlp"),
+            ("OTEL_LOGS_EXPORTER", "console"),
         ],
         dir.path(),
     );
@@ -281,7 +309,8 @@ fn console_exporters_print_and_refused_collectors_cost_a_bounded_wait() {
         stdout.contains("SpanKind::Client") || stdout.contains("Client"),
         "{stdout}"
     );
-    assert!(stderr.contains("locusta does not export logs"), "{stderr}");
+    assert!(stdout.contains("All users spawned"), "{stdout}");
+    assert!(stderr.contains("All users spawned"), "{stderr}");
 
     // nothing listens there: a warning, and the run ends in bounded time with its usual code
     let (out, took) = run(

@@ -1,6 +1,6 @@
 """A small OTLP receiver for the ``--otel`` tests, built from the official protocol definitions
 (PyPI ``opentelemetry-proto``): the collector's gRPC services on ``grpcio`` and the
-HTTP/protobuf endpoints (``/v1/metrics``, ``/v1/traces``) on the standard library. It keeps
+HTTP/protobuf endpoints (``/v1/metrics``, ``/v1/traces``, ``/v1/logs``) on the standard library. It keeps
 every export request it gets, decoded, and answers success. Loopback only.
 
 Also a tiny target that answers ``/ok`` (200) and ``/fail`` (500) and remembers the
@@ -12,6 +12,7 @@ import threading
 from concurrent import futures
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
@@ -23,6 +24,7 @@ class Collected:
         self.lock = threading.Lock()
         self.metric_requests = []
         self.trace_requests = []
+        self.log_requests = []
 
     def add_metrics(self, req):
         with self.lock:
@@ -31,6 +33,10 @@ class Collected:
     def add_traces(self, req):
         with self.lock:
             self.trace_requests.append(req)
+
+    def add_logs(self, req):
+        with self.lock:
+            self.log_requests.append(req)
 
     # --- views -----------------------------------------------------------------------------
 
@@ -47,6 +53,18 @@ class Collected:
                     for m in sm.metrics:
                         if m.name == name:
                             out.append((res, m))
+        return out
+
+    def logs(self):
+        """[(scope name, severity text, body)] for every exported log record."""
+        out = []
+        with self.lock:
+            reqs = list(self.log_requests)
+        for req in reqs:
+            for rl in req.resource_logs:
+                for sl in rl.scope_logs:
+                    for rec in sl.log_records:
+                        out.append((sl.scope.name, rec.severity_text, value(rec.body)))
         return out
 
     def spans(self):
@@ -92,6 +110,15 @@ class _Traces(trace_service_pb2_grpc.TraceServiceServicer):
         return trace_service_pb2.ExportTraceServiceResponse()
 
 
+class _Logs(logs_service_pb2_grpc.LogsServiceServicer):
+    def __init__(self, collected):
+        self.collected = collected
+
+    def Export(self, request, context):
+        self.collected.add_logs(request)
+        return logs_service_pb2.ExportLogsServiceResponse()
+
+
 class GrpcReceiver:
     """The collector's gRPC OTLP services on a free loopback port (``endpoint``)."""
 
@@ -100,6 +127,7 @@ class GrpcReceiver:
         self.server = __import__("grpc").server(futures.ThreadPoolExecutor(max_workers=4))
         metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(_Metrics(self.collected), self.server)
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_Traces(self.collected), self.server)
+        logs_service_pb2_grpc.add_LogsServiceServicer_to_server(_Logs(self.collected), self.server)
         port = self.server.add_insecure_port("127.0.0.1:0")
         self.endpoint = f"http://127.0.0.1:{port}"
         self.server.start()
@@ -132,6 +160,11 @@ class HttpReceiver:
                     req.ParseFromString(body)
                     collected.add_traces(req)
                     answer = trace_service_pb2.ExportTraceServiceResponse()
+                elif self.path == "/v1/logs":
+                    req = logs_service_pb2.ExportLogsServiceRequest()
+                    req.ParseFromString(body)
+                    collected.add_logs(req)
+                    answer = logs_service_pb2.ExportLogsServiceResponse()
                 else:
                     self.send_response(404)
                     self.end_headers()

@@ -4,8 +4,8 @@ exported numbers are checked against the run's own CSV files.
 
 Locust 2.47's contract: the ``locust.client.duration`` histogram (seconds, ``name`` attribute,
 ``error.type`` on failures), the ``locust.users.count`` gauge per ``user_class`` (not from
-workers), the resource (``service.name`` ``locust``, ``filename``, ``profile``...), and a
-CLIENT span per HTTP request whose ``traceparent`` reaches the system under test."""
+workers), the resource (``service.name`` ``locust``, ``filename``, ``profile``...), a CLIENT span
+per HTTP request whose ``traceparent`` reaches the system under test, and the log records."""
 
 import os
 import socket
@@ -155,6 +155,10 @@ def test_python_locustfile_over_grpc(tmp_path, grpc_receiver, header_target):
     ok = next(s for s in spans if s.name == "GET /ok")
     assert ok.status.code != STATUS_ERROR
     assert ok.end_time_unix_nano > ok.start_time_unix_nano
+    # log records: Python's logging and the Rust crates' lines, each under its logger's name
+    logs = got.logs()
+    assert ("root", "INFO", "otel user starting") in logs, logs[:5]
+    assert any(scope == "locusta.runners" and body.startswith("All users spawned") for scope, _lvl, body in logs), logs
     # the traceparent of each span reached the target
     sent = {tp for tp in header_target.traceparents if tp}
     assert len(sent) == len(header_target.traceparents), "a request went out without traceparent"

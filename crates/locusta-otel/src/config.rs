@@ -23,11 +23,8 @@ pub struct Config {
     pub traces: Vec<Exporter>,
     /// `OTEL_METRICS_EXPORTER` (default `otlp`).
     pub metrics: Vec<Exporter>,
-    /// Whether `OTEL_LOGS_EXPORTER` asks for logs (default `otlp`): locusta does not export
-    /// them, and says so.
-    pub logs_wanted: bool,
-    /// Whether `OTEL_LOGS_EXPORTER` was set explicitly.
-    pub logs_explicit: bool,
+    /// `OTEL_LOGS_EXPORTER` (default `otlp`).
+    pub logs: Vec<Exporter>,
     /// What to warn about (unknown exporters or protocols), once each.
     pub warnings: Vec<String>,
 }
@@ -99,9 +96,7 @@ fn signal_exporters(
 pub fn decide(env: &dyn Fn(&str) -> Option<String>) -> Decision {
     let traces = exporter_list(env("OTEL_TRACES_EXPORTER"), "otlp");
     let metrics = exporter_list(env("OTEL_METRICS_EXPORTER"), "otlp");
-    let logs_value = env("OTEL_LOGS_EXPORTER");
-    let logs_explicit = logs_value.is_some();
-    let logs = exporter_list(logs_value, "otlp");
+    let logs = exporter_list(env("OTEL_LOGS_EXPORTER"), "otlp");
     let none = vec!["none".to_owned()];
     if traces == none && metrics == none && logs == none {
         return Decision::AllNone;
@@ -109,12 +104,11 @@ pub fn decide(env: &dyn Fn(&str) -> Option<String>) -> Decision {
     let mut warnings = Vec::new();
     let traces = signal_exporters(env, "traces", "TRACES", &traces, &mut warnings);
     let metrics = signal_exporters(env, "metrics", "METRICS", &metrics, &mut warnings);
-    let logs_wanted = logs.iter().any(|l| l != "none");
+    let logs = signal_exporters(env, "logs", "LOGS", &logs, &mut warnings);
     Decision::Export(Config {
         traces,
         metrics,
-        logs_wanted,
-        logs_explicit,
+        logs,
         warnings,
     })
 }
@@ -139,7 +133,7 @@ mod tests {
         };
         assert_eq!(c.traces, vec![Exporter::OtlpGrpc]);
         assert_eq!(c.metrics, vec![Exporter::OtlpGrpc]);
-        assert!(c.logs_wanted && !c.logs_explicit);
+        assert_eq!(c.logs, vec![Exporter::OtlpGrpc]);
         assert!(c.warnings.is_empty());
     }
 
@@ -154,7 +148,8 @@ mod tests {
         let Decision::Export(c) = with(&all[..2]) else {
             panic!("logs default to otlp")
         };
-        assert!(c.traces.is_empty() && c.metrics.is_empty() && c.logs_wanted);
+        assert!(c.traces.is_empty() && c.metrics.is_empty());
+        assert_eq!(c.logs, vec![Exporter::OtlpGrpc]);
     }
 
     #[test]
@@ -176,6 +171,7 @@ mod tests {
             ("OTEL_TRACES_EXPORTER", "zipkin"),
             ("OTEL_METRICS_EXPORTER", "otlp,prometheus"),
             ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/json"),
+            ("OTEL_LOGS_EXPORTER", "none"),
         ]) else {
             panic!("enabled")
         };

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::logs::{LogBatch, LogExporter};
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::Temporality;
@@ -127,6 +128,43 @@ impl<E: SpanExporter> SpanExporter for WatchedSpans<E> {
     fn set_resource(&mut self, resource: &Resource) {
         self.inner.set_resource(resource);
     }
+}
+
+/// A log exporter whose failures are reported through [`Watch`].
+#[derive(Debug)]
+pub(crate) struct WatchedLogs<E> {
+    pub(crate) inner: E,
+    pub(crate) watch: Watch,
+}
+
+impl<E: LogExporter> LogExporter for WatchedLogs<E> {
+    async fn export(&self, batch: LogBatch<'_>) -> OTelSdkResult {
+        let result = self.inner.export(batch).await;
+        self.watch.note(&result);
+        result
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+/// Builds the OTLP log exporter (inside the exporters' tokio runtime for gRPC).
+pub(crate) fn otlp_logs(exporter: Exporter) -> Result<opentelemetry_otlp::LogExporter, String> {
+    let built = match exporter {
+        Exporter::OtlpHttp => opentelemetry_otlp::LogExporter::builder()
+            .with_http()
+            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+            .build(),
+        _ => opentelemetry_otlp::LogExporter::builder()
+            .with_tonic()
+            .build(),
+    };
+    built.map_err(|e| format!("cannot set up the OTLP logs exporter: {e}"))
 }
 
 /// Builds the OTLP metric exporter (inside the exporters' tokio runtime for gRPC).

@@ -13,11 +13,12 @@
 //! ([`set_user_counts`]); [`shutdown`] exports what is left, with a bounded wait, before the
 //! process exits.
 //!
-//! Logs are not exported: `OTEL_LOGS_EXPORTER` is accepted (Locust's default is `otlp`, so a
-//! default run must not fail on it) and locusta says it does not export them.
+//! Log records (the Rust crates' and Python's `logging`) go to `OTEL_LOGS_EXPORTER` as Locust
+//! bridges them ([`emit_log`]).
 
 pub mod config;
 mod export;
+mod logs;
 pub mod metrics;
 mod traces;
 
@@ -29,11 +30,13 @@ use locusta_util::lock;
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::KeyValue;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider};
 use opentelemetry_sdk::Resource;
 
 pub use config::Exporter;
+pub use logs::{emit_log, levelno, logs_enabled};
 pub use metrics::{error_type, set_user_counts, MAX_REQUEST_NAMES, TOO_MANY_NAMES};
 
 /// How long [`shutdown`] waits for the last export before giving up with a warning.
@@ -54,6 +57,7 @@ pub struct Settings {
 struct Telemetry {
     meters: Option<SdkMeterProvider>,
     tracers: Option<SdkTracerProvider>,
+    loggers: Option<SdkLoggerProvider>,
     /// Drives the gRPC exporters' connections (only with a gRPC exporter).
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -122,23 +126,15 @@ pub fn setup(settings: &Settings) -> Result<bool, String> {
     for w in &cfg.warnings {
         log::warn!(target: "locusta.otel", "{w}");
     }
-    if cfg.logs_wanted {
-        let text = "OpenTelemetry: locusta does not export logs (OTEL_LOGS_EXPORTER); \
-                    traces and metrics are exported as configured";
-        if cfg.logs_explicit {
-            log::info!(target: "locusta.otel", "{text}");
-        } else {
-            log::debug!(target: "locusta.otel", "{text}");
-        }
-    }
-    if cfg.traces.is_empty() && cfg.metrics.is_empty() {
-        log::info!(target: "locusta.otel", "No OpenTelemetry traces or metrics exporter configured, opentelemetry not enabled");
+    if cfg.traces.is_empty() && cfg.metrics.is_empty() && cfg.logs.is_empty() {
+        log::info!(target: "locusta.otel", "No usable OpenTelemetry exporter configured, opentelemetry not enabled");
         return Ok(false);
     }
     let grpc = cfg
         .traces
         .iter()
         .chain(cfg.metrics.iter())
+        .chain(cfg.logs.iter())
         .any(|e| *e == Exporter::OtlpGrpc);
     let runtime = if grpc {
         Some(
@@ -189,6 +185,33 @@ pub fn setup(settings: &Settings) -> Result<bool, String> {
         Some(provider)
     };
 
+    let loggers = if cfg.logs.is_empty() {
+        None
+    } else {
+        let mut builder = SdkLoggerProvider::builder().with_resource(resource.clone());
+        for &exporter in &cfg.logs {
+            builder = match exporter {
+                Exporter::Console => {
+                    builder.with_simple_exporter(opentelemetry_stdout::LogExporter::default())
+                }
+                otlp => {
+                    let what = format!(
+                        "logs to {}",
+                        export::endpoint_for_messages(&env, otlp, "logs")
+                    );
+                    let inner = export::otlp_logs(otlp)?;
+                    builder.with_batch_exporter(export::WatchedLogs {
+                        inner,
+                        watch: export::Watch::new(what),
+                    })
+                }
+            };
+        }
+        let provider = builder.build();
+        logs::install(provider.clone());
+        Some(provider)
+    };
+
     let tracers = if cfg.traces.is_empty() {
         None
     } else {
@@ -221,6 +244,7 @@ pub fn setup(settings: &Settings) -> Result<bool, String> {
     *state = Some(Telemetry {
         meters,
         tracers,
+        loggers,
         runtime,
     });
     Ok(true)
@@ -241,6 +265,7 @@ pub fn shutdown() {
     let Telemetry {
         meters,
         tracers,
+        loggers,
         runtime,
     } = t;
     let (tx, rx) = mpsc::channel();
@@ -259,6 +284,13 @@ pub fn shutdown() {
                 if let Err(e) = tr.shutdown() {
                     problems.push(format!(
                         "the last spans may not have reached the collector ({e})"
+                    ));
+                }
+            }
+            if let Some(l) = loggers {
+                if let Err(e) = l.shutdown() {
+                    problems.push(format!(
+                        "the last log records may not have reached the collector ({e})"
                     ));
                 }
             }

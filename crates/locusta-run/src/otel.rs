@@ -7,7 +7,7 @@
 
 use crate::plan::{Role, RunPlan};
 
-pub use locusta_otel::{enabled, set_user_counts, shutdown};
+pub use locusta_otel::{emit_log, enabled, logs_enabled, set_user_counts, shutdown};
 
 /// Sets up the export `--otel` asks for; `Err` holds the exit code of a refused run (already
 /// logged). A worker exports its requests and spans but not the users gauge, which its master

@@ -1,11 +1,16 @@
 """For test_otel.py: successes, a named request, a failing one, and one through the full
 request path, against otlp_receiver.HeaderTarget."""
 
+import logging
+
 from locust import HttpUser, constant, task
 
 
 class OtelUser(HttpUser):
     wait_time = constant(0.02)
+
+    def on_start(self):
+        logging.info("otel user starting")
 
     @task(3)
     def ok(self):
