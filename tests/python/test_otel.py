@@ -146,6 +146,7 @@ def test_python_locustfile_over_grpc(tmp_path, grpc_receiver, header_target):
     names = {s.name for s in spans}
     assert {"GET /ok", "GET /ok/[id]", "GET /fail", "GET full"} <= names, names
     assert all(s.kind == SPAN_KIND_CLIENT for s in spans)
+    assert all(" " in s.name for s in spans), "a span without its path or name"
     fail = next(s for s in spans if s.name == "GET /fail")
     assert fail.status.code == STATUS_ERROR
     fa = attrs(fail.attributes)

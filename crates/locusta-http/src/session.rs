@@ -604,7 +604,8 @@ impl Session {
                 .cloned()
                 .or_else(|| lock(&self.headers).map.get(header::USER_AGENT).cloned());
             let agent = agent.as_ref().and_then(|v| v.to_str().ok());
-            t.start(&spec.method, &url, agent, started)
+            let name = tracing_hook::span_name(&spec.method, spec.span_name.as_deref(), &url);
+            t.start(&spec.method, &url, name, agent, started)
         });
         let traced;
         let spec = match &span {
@@ -639,11 +640,6 @@ impl Session {
         let elapsed = response_time(started, t0, &result);
         if let Some(span) = span {
             span.end(tracing_hook::RequestOutcome {
-                span_name: tracing_hook::span_name(
-                    &spec.method,
-                    spec.span_name.as_deref(),
-                    &request_url,
-                ),
                 ended: started + elapsed,
                 status: result.as_ref().ok().map(|r| r.status),
                 error: result.as_ref().err(),

@@ -17,11 +17,13 @@ use crate::HttpError;
 /// Opens a span for each request a [`crate::Session`] sends.
 pub trait RequestTracer: Send + Sync + 'static {
     /// Called when a request to `url` starts (its URL resolved, before anything is sent), with
-    /// the `User-Agent` it will send.
+    /// the span's name (`"{METHOD} {name}"` with `name=`, else `"{METHOD} {path}"`) and the
+    /// `User-Agent` it will send.
     fn start(
         &self,
         method: &Method,
         url: &url::Url,
+        span_name: String,
         user_agent: Option<&str>,
         started: SystemTime,
     ) -> Box<dyn RequestSpan>;
@@ -31,15 +33,14 @@ pub trait RequestTracer: Send + Sync + 'static {
 pub trait RequestSpan: Send {
     /// The `traceparent` header value to send with the request.
     fn traceparent(&self) -> &str;
-    /// Closes the span with the request's outcome.
+    /// Closes the span with the request's outcome. A span dropped without this (the request
+    /// was cancelled: its user stopped) is closed as cancelled.
     fn end(self: Box<Self>, outcome: RequestOutcome<'_>);
 }
 
 /// How a traced request ended.
 #[derive(Debug)]
 pub struct RequestOutcome<'a> {
-    /// The span's name: `"{METHOD} {name}"` with `name=`, else `"{METHOD} {path}"`.
-    pub span_name: String,
     /// When the request ended (its start plus the response time the statistics record).
     pub ended: SystemTime,
     /// The final response's status code; `None` when no response came.
@@ -68,7 +69,7 @@ pub(crate) fn tracer() -> Option<&'static dyn RequestTracer> {
 }
 
 /// Locust's span name: the explicit request name when one was given, else the URL's path.
-pub(crate) fn span_name(method: &Method, explicit: Option<&str>, url: &url::Url) -> String {
+pub fn span_name(method: &Method, explicit: Option<&str>, url: &url::Url) -> String {
     match explicit {
         Some(n) if !n.is_empty() => format!("{method} {n}"),
         _ => {

@@ -44,12 +44,13 @@ impl RequestTracer for HttpTracer {
         &self,
         method: &Method,
         url: &url::Url,
+        span_name: String,
         user_agent: Option<&str>,
         started: SystemTime,
     ) -> Box<dyn RequestSpan> {
         let builder = self
             .tracer
-            .span_builder(method.as_str().to_owned())
+            .span_builder(span_name)
             .with_kind(SpanKind::Client)
             .with_start_time(started);
         // every request is a root: a user's task is not inside another span
@@ -71,13 +72,32 @@ impl RequestTracer for HttpTracer {
             ctx.span_id(),
             ctx.trace_flags().to_u8()
         );
-        Box::new(HttpSpan { span, traceparent })
+        Box::new(HttpSpan {
+            span: Some(span),
+            traceparent,
+        })
     }
 }
 
 struct HttpSpan {
-    span: Span,
+    /// `None` once ended.
+    span: Option<Span>,
     traceparent: String,
+}
+
+impl Drop for HttpSpan {
+    /// A request dropped before its end was cancelled (its user was stopped or killed): the
+    /// span says so, as Locust's shows the `GreenletExit` that ended its request.
+    fn drop(&mut self) {
+        if let Some(mut span) = self.span.take() {
+            if span.is_recording() {
+                span.set_status(Status::error(
+                    "cancelled: the user stopped during the request",
+                ));
+            }
+            span.end();
+        }
+    }
 }
 
 impl RequestSpan for HttpSpan {
@@ -85,12 +105,13 @@ impl RequestSpan for HttpSpan {
         &self.traceparent
     }
 
-    fn end(self: Box<Self>, outcome: RequestOutcome<'_>) {
-        let HttpSpan { mut span, .. } = *self;
+    fn end(mut self: Box<Self>, outcome: RequestOutcome<'_>) {
+        let Some(mut span) = self.span.take() else {
+            return;
+        };
         if !span.is_recording() {
             return; // sampled out: nothing to fill in (dropping it ends it)
         }
-        span.update_name(outcome.span_name);
         if let Some(status) = outcome.status {
             span.set_attribute(KeyValue::new("http.status_code", i64::from(status)));
             if status >= 400 {
