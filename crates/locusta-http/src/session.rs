@@ -123,7 +123,12 @@ pub(crate) enum HopHeaders {
     Map(HeaderMap, Spellings),
     /// Host plus the session's default headers.
     Plain(Arc<HeaderTemplate>),
+    /// A plain request traced with `--otel`: the template plus its `traceparent` value.
+    PlainTraced(Arc<HeaderTemplate>, HeaderValue),
 }
+
+/// The `traceparent` header name (sent in lower case, as the instrumentation of requests does).
+const TRACEPARENT: &str = "traceparent";
 
 impl HopHeaders {
     /// The headers as a map (cloned from the template for a plain request).
@@ -131,7 +136,47 @@ impl HopHeaders {
         match self {
             HopHeaders::Map(m, _) => m,
             HopHeaders::Plain(t) => t.headers.clone(),
+            HopHeaders::PlainTraced(t, v) => {
+                let mut m = t.headers.clone();
+                m.insert(header::HeaderName::from_static(TRACEPARENT), v);
+                m
+            }
         }
+    }
+
+    /// The lean driver's header lines: a plain request's pre-encoded template (with a traced
+    /// request's `traceparent` line after it).
+    fn into_lines(self) -> HeaderLines {
+        match self {
+            HopHeaders::Map(m, spellings) => HeaderLines::Map(m, spellings),
+            HopHeaders::Plain(t) => HeaderLines::Encoded(t.encoded.clone()),
+            HopHeaders::PlainTraced(t, v) => {
+                let mut lines = BytesMut::with_capacity(t.encoded.len() + v.len() + 15);
+                lines.extend_from_slice(&t.encoded);
+                lines.extend_from_slice(TRACEPARENT.as_bytes());
+                lines.extend_from_slice(b": ");
+                lines.extend_from_slice(v.as_bytes());
+                lines.extend_from_slice(b"\r\n");
+                HeaderLines::Encoded(lines.freeze())
+            }
+        }
+    }
+}
+
+/// Adds a traced request's `traceparent` to its headers, keeping a plain request on its
+/// template.
+fn with_traceparent(h: HopHeaders, traceparent: Option<&HeaderValue>) -> HopHeaders {
+    let Some(v) = traceparent else {
+        return h;
+    };
+    match h {
+        HopHeaders::Map(mut m, mut spellings) => {
+            m.insert(header::HeaderName::from_static(TRACEPARENT), v.clone());
+            spellings.remember(TRACEPARENT);
+            HopHeaders::Map(m, spellings)
+        }
+        HopHeaders::Plain(t) => HopHeaders::PlainTraced(t, v.clone()),
+        traced @ HopHeaders::PlainTraced(..) => traced,
     }
 }
 
@@ -607,17 +652,9 @@ impl Session {
             let name = tracing_hook::span_name(&spec.method, spec.span_name.as_deref(), &url);
             t.start(&spec.method, &url, name, agent, started)
         });
-        let traced;
-        let spec = match &span {
-            Some(s) => {
-                let mut with_context = spec.clone();
-                // a value made of hex digits and dashes is always a valid header
-                let _ = with_context.insert_header("traceparent", s.traceparent());
-                traced = with_context;
-                &traced
-            }
-            None => spec,
-        };
+        let traceparent = span
+            .as_ref()
+            .and_then(|s| HeaderValue::from_str(s.traceparent()).ok());
         let stats_path = path_url(&url).to_string();
         let mut history = Vec::new();
         // the URL as requested, kept aside by the first redirect (no copy without one)
@@ -625,6 +662,7 @@ impl Session {
         let result = self
             .run_redirects(
                 spec,
+                traceparent.as_ref(),
                 &mut url,
                 &mut first_url,
                 url_creds,
@@ -661,6 +699,7 @@ impl Session {
     async fn run_redirects(
         &self,
         spec: &RequestSpec,
+        traceparent: Option<&HeaderValue>,
         url: &mut url::Url,
         first_url: &mut Option<url::Url>,
         url_creds: Option<(String, String)>,
@@ -694,7 +733,10 @@ impl Session {
         loop {
             let (cur_url, cur_body, cur_method, cur_auth) =
                 (&*url, body.as_ref(), &method, auth_header.as_ref());
-            let make_headers = || self.hop_headers(spec, cur_url, cur_body, cur_method, cur_auth);
+            let make_headers = || {
+                let h = self.hop_headers(spec, cur_url, cur_body, cur_method, cur_auth);
+                with_traceparent(h, traceparent)
+            };
             let resp = self
                 .hop(
                     &method,
@@ -1086,10 +1128,7 @@ impl Session {
         url: &url::Url,
         reused: bool,
     ) -> Result<(Response, Ending), HopError> {
-        let headers = match (req.make_headers)() {
-            HopHeaders::Map(m, spellings) => HeaderLines::Map(m, spellings),
-            HopHeaders::Plain(t) => HeaderLines::Encoded(t.encoded.clone()),
-        };
+        let headers = (req.make_headers)().into_lines();
         let read_size = self.shared.cfg.read_buffer_size;
         let target = if req.absolute_target {
             absolute_target(url)
@@ -1465,6 +1504,37 @@ fn quote_plus(text: &str, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_traced_plain_request_keeps_its_template_and_adds_the_traceparent() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("h:1"));
+        let t = Arc::new(HeaderTemplate {
+            host: "h:1".into(),
+            headers,
+            encoded: Bytes::from_static(b"Host: h:1\r\n"),
+        });
+        let v = HeaderValue::from_static("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+        match with_traceparent(HopHeaders::Plain(t.clone()), Some(&v)).into_lines() {
+            HeaderLines::Encoded(b) => assert_eq!(
+                &b[..],
+                &b"Host: h:1\r\ntraceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n"[..]
+            ),
+            HeaderLines::Map(..) => panic!("a plain request stays pre-encoded"),
+        }
+        let m = with_traceparent(HopHeaders::Plain(t.clone()), Some(&v)).into_map();
+        assert_eq!(m.get("traceparent"), Some(&v));
+        assert_eq!(m.get(header::HOST), Some(&HeaderValue::from_static("h:1")));
+        assert!(matches!(
+            with_traceparent(HopHeaders::Plain(t), None),
+            HopHeaders::Plain(_)
+        ));
+        let map = HopHeaders::Map(HeaderMap::new(), Spellings::default());
+        match with_traceparent(map, Some(&v)) {
+            HopHeaders::Map(m, _) => assert_eq!(m.get("traceparent"), Some(&v)),
+            _ => panic!("a full request keeps its map"),
+        }
+    }
     use super::*;
     use crate::{ClientConfig, HttpClient};
 
