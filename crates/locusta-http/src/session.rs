@@ -696,6 +696,7 @@ impl Session {
 
     /// Sends `spec` to `url`, following redirects: `url` ends as the last URL requested, and
     /// `first_url` gets the first one when a redirect replaced it.
+    #[allow(clippy::too_many_arguments)]
     async fn run_redirects(
         &self,
         spec: &RequestSpec,
