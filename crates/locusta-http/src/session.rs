@@ -643,14 +643,19 @@ impl Session {
             append_query(&mut url, &spec.query);
         }
         let span = tracing_hook::tracer().map(|t| {
-            let agent = spec
-                .headers
-                .get(header::USER_AGENT)
-                .cloned()
-                .or_else(|| lock(&self.headers).map.get(header::USER_AGENT).cloned());
-            let agent = agent.as_ref().and_then(|v| v.to_str().ok());
-            let name = tracing_hook::span_name(&spec.method, spec.span_name.as_deref(), &url);
-            t.start(&spec.method, &url, name, agent, started)
+            let user_agent = || {
+                spec.headers
+                    .get(header::USER_AGENT)
+                    .cloned()
+                    .or_else(|| lock(&self.headers).map.get(header::USER_AGENT).cloned())
+            };
+            t.start(&tracing_hook::RequestStart {
+                method: &spec.method,
+                url: &url,
+                explicit_name: spec.span_name.as_deref(),
+                user_agent: &user_agent,
+                started,
+            })
         });
         let traceparent = span
             .as_ref()

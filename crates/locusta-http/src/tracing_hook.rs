@@ -16,17 +16,30 @@ use crate::HttpError;
 
 /// Opens a span for each request a [`crate::Session`] sends.
 pub trait RequestTracer: Send + Sync + 'static {
-    /// Called when a request to `url` starts (its URL resolved, before anything is sent), with
-    /// the span's name (`"{METHOD} {name}"` with `name=`, else `"{METHOD} {path}"`) and the
-    /// `User-Agent` it will send.
-    fn start(
-        &self,
-        method: &Method,
-        url: &url::Url,
-        span_name: String,
-        user_agent: Option<&str>,
-        started: SystemTime,
-    ) -> Box<dyn RequestSpan>;
+    /// Called when a request starts (its URL resolved, before anything is sent).
+    fn start(&self, request: &RequestStart<'_>) -> Box<dyn RequestSpan>;
+}
+
+/// A request about to be sent. What only a recorded span needs (its name, the `User-Agent`)
+/// is computed on demand, so a span the sampler drops costs neither.
+pub struct RequestStart<'a> {
+    /// The request's method.
+    pub method: &'a Method,
+    /// The request's URL.
+    pub url: &'a url::Url,
+    /// The `name=` given for the request, if any.
+    pub explicit_name: Option<&'a str>,
+    /// The `User-Agent` it will send.
+    pub user_agent: &'a dyn Fn() -> Option<http::HeaderValue>,
+    /// When it started.
+    pub started: SystemTime,
+}
+
+impl RequestStart<'_> {
+    /// The span's name: `"{METHOD} {name}"` with `name=`, else `"{METHOD} {path}"`.
+    pub fn span_name(&self) -> String {
+        span_name(self.method, self.explicit_name, self.url)
+    }
 }
 
 /// One request's open span.

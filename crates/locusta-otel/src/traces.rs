@@ -9,10 +9,8 @@
 //! no response, with an `exception` event naming the error.
 
 use std::fmt::Write as _;
-use std::time::SystemTime;
 
-use http::Method;
-use locusta_http::tracing_hook::{RequestOutcome, RequestSpan, RequestTracer};
+use locusta_http::tracing_hook::{RequestOutcome, RequestSpan, RequestStart, RequestTracer};
 use opentelemetry::trace::{Span as _, SpanKind, Status, Tracer as _};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{SdkTracer, Span};
@@ -40,27 +38,26 @@ fn redacted(url: &url::Url) -> String {
 }
 
 impl RequestTracer for HttpTracer {
-    fn start(
-        &self,
-        method: &Method,
-        url: &url::Url,
-        span_name: String,
-        user_agent: Option<&str>,
-        started: SystemTime,
-    ) -> Box<dyn RequestSpan> {
+    fn start(&self, request: &RequestStart<'_>) -> Box<dyn RequestSpan> {
+        // named once the sampler has kept it: a dropped span costs no name
         let builder = self
             .tracer
-            .span_builder(span_name)
+            .span_builder("")
             .with_kind(SpanKind::Client)
-            .with_start_time(started);
+            .with_start_time(request.started);
         // every request is a root: a user's task is not inside another span
         let mut span = self.tracer.build_with_context(builder, &Context::new());
-        // attributes only for a span the sampler keeps (a dropped one costs no copies)
         if span.is_recording() {
-            span.set_attribute(KeyValue::new("http.method", method.as_str().to_owned()));
-            span.set_attribute(KeyValue::new("http.url", redacted(url)));
-            if let Some(agent) = user_agent {
-                span.set_attribute(KeyValue::new("user_agent.original", agent.to_owned()));
+            span.update_name(request.span_name());
+            span.set_attribute(KeyValue::new(
+                "http.method",
+                request.method.as_str().to_owned(),
+            ));
+            span.set_attribute(KeyValue::new("http.url", redacted(request.url)));
+            if let Some(agent) = (request.user_agent)() {
+                if let Ok(agent) = agent.to_str() {
+                    span.set_attribute(KeyValue::new("user_agent.original", agent.to_owned()));
+                }
             }
         }
         let ctx = span.span_context();
