@@ -21,7 +21,9 @@ Per master and worker count it reports:
   correctness check: every report merged exactly once);
 - with --web, the masters keep their web UI (--autostart instead of --headless) and
   `/stats/requests` (what the UI polls, the Workers tab's rows included) is fetched every 2 s
-  during the measurement: its median and slowest response time.
+  during the measurement: its median and slowest response time; and "merged after": the time
+  from the last stats report any simulated worker sent to the moment `/stats/requests` (polled
+  every 25 ms) shows every reported request in the Aggregated row.
 
 Needs pyzmq and msgpack (they come with `pip install locust`). Loopback only; every run ends
 within warmup + duration + about 20 s per worker count.
@@ -32,6 +34,7 @@ Usage: bench/dist_master.py [--workers 500,2000,10000] [--locust] [--web] [--ent
 """
 
 import argparse
+import json
 import math
 import multiprocessing as mp
 import os
@@ -104,7 +107,7 @@ def frame(kind, data_bytes, node_bytes):
     return b"\x93" + kind + data_bytes + node_bytes
 
 
-def simulate(proc_index, nodes, ports, entries, t_start, t_silence, t_end, silent, results):
+def simulate(proc_index, nodes, ports, entries, t_start, t_silence, t_end, silent, results, marks):
     """One simulator process: `nodes` workers against each master port, until t_end."""
     ctx = zmq.Context()
     ctx.set(zmq.MAX_SOCKETS, 19000)
@@ -129,6 +132,8 @@ def simulate(proc_index, nodes, ports, entries, t_start, t_silence, t_end, silen
           for state in ("ready", "running")}
     spawn_prefix = b"\x93" + msgpack.dumps("spawn")
     sent_requests = [0] * len(ports)
+    last_report = 0.0
+    marked = False
     dropped = 0
     tick = 0
     next_tick = time.time()
@@ -147,8 +152,13 @@ def simulate(proc_index, nodes, ports, entries, t_start, t_silence, t_end, silen
                 if (tick + i) % 3 == 0 and t_start <= now < t_silence:
                     s.send(frame(stats_kind, data, node), zmq.NOBLOCK)
                     sent_requests[target] += n
+                    last_report = time.time()
             except zmq.Again:
                 dropped += 1
+        if not marked and (silenced or next_tick + 1.0 >= t_silence):
+            # This tick sent the last reports: what the masters should show, and when.
+            marks.put((list(sent_requests), last_report))
+            marked = True
         for i, (s, _, _, _) in enumerate(socks):
             while True:
                 try:
@@ -233,11 +243,16 @@ def run_size(a, n):
     t_measure_end = t_start + a.duration
     t_silence = t_measure_end
     t_end = t_silence + 12
-    results = mp.Queue()
-    sims = [mp.Process(target=simulate, args=(p, nodes[p::procs], ports, a.entries, t_start, t_silence, t_end, silent, results))
+    results, marks = mp.Queue(), mp.Queue()
+    sims = [mp.Process(target=simulate, args=(p, nodes[p::procs], ports, a.entries, t_start, t_silence, t_end, silent, results, marks))
             for p in range(procs)]
     for p in sims:
         p.start()
+    merged_after = {}
+    merge_watch = None
+    if a.web:
+        merge_watch = threading.Thread(target=watch_merge, args=(masters, sims, marks, merged_after), daemon=True)
+        merge_watch.start()
     time.sleep(max(0.0, t_start - time.time()))
     cpu0 = {m.name: cpu_seconds(m.proc.pid) for m in masters}
     sim0 = sum(cpu_seconds(p.pid) for p in sims)
@@ -255,6 +270,8 @@ def run_size(a, n):
     sim1 = sum(cpu_seconds(p.pid) for p in sims)
     rss = {m.name: rss_mb(m.proc.pid) for m in masters}
     span = time.time() - t_start
+    if merge_watch:
+        merge_watch.join(timeout=40)
     # The masters end while the other workers still send heartbeats (Locust's master stops
     # printing once its last worker went missing); the last reports went out at t_silence.
     time.sleep(max(0.0, t_end - 3 - time.time()))
@@ -288,10 +305,38 @@ def run_size(a, n):
             "missing_max": lat[-1] if lat else None, "wrongly_missing": len(wrong),
             "merged": m.summary_requests(), "sent": sent[i],
             "web": (statistics.median(m.web_times), max(m.web_times)) if m.web_times else None,
+            "merged_after": merged_after.get(m.name),
+            "web_all": [round(1000 * t) for t in m.web_times],
         })
     sim_cpu = 100.0 * (sim1 - sim0) / span
     print(f"         master output (timestamped): {log_dir}", flush=True)
     return rows, sim_cpu, dropped, procs
+
+
+def watch_merge(masters, sims, marks, merged_after):
+    """Waits for every simulator's last report, then polls each master until its Aggregated row
+    holds every reported request: `merged_after[name]` is the time since the last report."""
+    expected, last_report = [0] * len(masters), 0.0
+    for _ in sims:
+        sent_so_far, last = marks.get()
+        expected = [x + y for x, y in zip(expected, sent_so_far)]
+        last_report = max(last_report, last)
+    deadline = time.time() + 10
+    while time.time() < deadline and len(merged_after) < len(masters):
+        for i, m in enumerate(masters):
+            if m.name not in merged_after and aggregated_requests(m.web_port) == expected[i]:
+                merged_after[m.name] = time.time() - last_report
+        time.sleep(0.025)
+
+
+def aggregated_requests(port):
+    """The Aggregated row's request count in a master's `/stats/requests` (None if unreadable)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats/requests", timeout=5) as r:
+            stats = json.load(r)["stats"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return next((e["num_requests"] for e in stats if e.get("name") == "Aggregated"), None)
 
 
 def fmt(v, spec, unit=""):
@@ -325,7 +370,11 @@ def main():
                   f"(max {fmt(r['missing_max'], '.1f', ' s')}), wrongly missing {r['wrongly_missing']}, "
                   f"merged {fmt(r['merged'], 'd')} of {r['sent']} requests"
                   + (f", /stats/requests {1000 * r['web'][0]:.0f} ms (max {1000 * r['web'][1]:.0f} ms)"
-                     if r["web"] else ""), flush=True)
+                     if r["web"] else "")
+                  + (f", merged {fmt(r['merged_after'] and 1000 * r['merged_after'], '.0f', ' ms')} after the last report"
+                     if a.web else ""), flush=True)
+        if os.environ.get("DIST_MASTER_DEBUG"):
+            print([r.get("web_all") for r in rows])
         print(f"         simulator: {procs} processes, {sim_cpu:.1f}% CPU, {dropped} sends dropped", flush=True)
         table.append(rows)
     print()

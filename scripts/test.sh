@@ -22,6 +22,26 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     fi
 fi
 
+# Debian's prometheus package (22 MB): promtool checks the /metrics scrapes in tests/metrics.rs
+# and tests/python/test_insight.py, and a real Prometheus answers the Grafana dashboard's queries
+# in tests/metrics.rs; without it those checks are skipped with a message.
+if ! command -v promtool >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "== apt-get install prometheus (for promtool)"
+        apt-get update -qq
+        # Only the binaries are wanted: keep the package from starting its daemon.
+        own_policy=
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
+        fi
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null \
+            || echo "could not install promtool; its checks will be skipped" >&2
+        if [ -n "$own_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
+    else
+        echo "promtool not found (apt-get install prometheus): its checks will be skipped" >&2
+    fi
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -59,7 +79,7 @@ VENV=.venv-test
 if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
-"$VENV/bin/pip" install --quiet --disable-pip-version-check pytest pyyaml "locust==2.47.0" opentelemetry-proto grpcio
+"$VENV/bin/pip" install --quiet --disable-pip-version-check pytest pyyaml prometheus-client "locust==2.47.0" opentelemetry-proto grpcio
 # gevent comes with locust above; rebuild locusta from this checkout every time.
 "$VENV/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps .
 REAL_LOCUST="$PWD/$VENV/bin/locust" LOCUSTA_PARITY_BIN="$PWD/target/debug/examples/parity" \

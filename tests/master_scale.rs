@@ -17,15 +17,15 @@
 //! ratio, so the old master fails it in either build. `LOCUSTA_SCALE_MASTER=path` runs the
 //! test against another build of the master.
 
-use std::io::Write;
-use std::net::TcpStream;
+mod sim_worker;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use locusta_dist::protocol::{map, Message};
+use locusta_dist::protocol::map;
 use locusta_dist::rmpv::Value;
-use locusta_dist::zmtp::encode_frame;
+use sim_worker::{free_port, heartbeat, process_cpu, thread_cpu, Worker};
 
 const WORKERS: usize = 1000;
 const SECONDS: u64 = 10;
@@ -33,73 +33,6 @@ const ENTRIES: usize = 10;
 /// The bound on master CPU per message over baseline CPU per message: twice the ratio measured
 /// when the test was written (debug build 1.8, release build 0.56).
 const MAX_RATIO: f64 = if cfg!(debug_assertions) { 3.6 } else { 1.15 };
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
-/// User + system CPU seconds of a process (from /proc).
-fn process_cpu(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .expect("comm")
-        .1
-        .split_whitespace()
-        .collect();
-    let ticks: f64 =
-        fields[11].parse::<f64>().expect("utime") + fields[12].parse::<f64>().expect("stime");
-    // SAFETY: sysconf has no preconditions.
-    ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
-}
-
-/// CPU seconds of the calling thread.
-fn thread_cpu() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: ts is a valid timespec for the call to fill.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
-}
-
-/// A simulated worker: a TCP connection that has done a DEALER's ZMTP handshake.
-struct Worker {
-    stream: TcpStream,
-    id: String,
-}
-
-impl Worker {
-    fn connect(port: u16, id: String) -> std::io::Result<Worker> {
-        let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-        stream.set_nodelay(true)?;
-        let mut hello = vec![0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0x7f, 3, 0];
-        hello.extend_from_slice(b"NULL");
-        hello.resize(64, 0);
-        let mut ready = vec![5];
-        ready.extend_from_slice(b"READY");
-        for (k, v) in [("Socket-Type", "DEALER"), ("Identity", id.as_str())] {
-            ready.push(k.len() as u8);
-            ready.extend_from_slice(k.as_bytes());
-            ready.extend_from_slice(&(v.len() as u32).to_be_bytes());
-            ready.extend_from_slice(v.as_bytes());
-        }
-        encode_frame(&mut hello, &ready, false, true);
-        stream.write_all(&hello)?;
-        Ok(Worker { stream, id })
-    }
-
-    /// Encodes and sends one message (the master's replies are left unread: a few bytes a
-    /// second fit the socket buffer for far longer than the test).
-    fn send(&mut self, kind: &str, data: Value, out: &mut Vec<u8>) {
-        let body = Message::new(kind, data, &self.id).encode();
-        out.clear();
-        encode_frame(out, &body, false, false);
-        self.stream.write_all(out).expect("send to the master");
-    }
-}
 
 fn entry(name: &str, t: f64, k: u64) -> Value {
     let buckets: Vec<(Value, Value)> = [1u64, 2, 3, 5, 8, 13, 21, 40, 70, 110, 250]
@@ -149,14 +82,6 @@ fn report(t: f64, k: u64) -> Value {
         ("errors", Value::Map(Vec::new())),
         ("user_classes_count", map(vec![("UserA", 1.into())])),
         ("user_count", 1.into()),
-    ])
-}
-
-fn heartbeat() -> Value {
-    map(vec![
-        ("state", "running".into()),
-        ("current_cpu_usage", 10.0.into()),
-        ("current_memory_usage", 50_000_000u64.into()),
     ])
 }
 

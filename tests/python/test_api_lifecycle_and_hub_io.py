@@ -274,7 +274,9 @@ def test_a_busy_hub_does_not_inflate_response_times(run_locustfile, target, io, 
     assert run.code == 0, run.stderr[-2000:]
     rows = {r["Name"]: r for r in run.csv_rows()}
     delayed = rows["delayed"]
-    assert int(delayed["Request Count"]) >= 10, delayed
+    # ~35 on an idle machine; a few are enough for the median, and a machine busy with other
+    # work (this test's CPU-bound user gets less of a core) has measured as few as 6.
+    assert int(delayed["Request Count"]) >= 5, delayed
     assert float(delayed["50%"]) < 50, delayed
 
 

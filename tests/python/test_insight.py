@@ -1,11 +1,15 @@
 """Insight features with Python locustfiles: thresholds and their exit code, JUnit XML, the
 HTML report with the diagnosis, and clear refusals for what Python runs do not have yet."""
 
+import csv
 import json
+import shutil
 import socket
 import subprocess
 import time
 import urllib.request
+
+import pytest
 
 from conftest import EXAMPLES, lf, locusta_cmd
 
@@ -112,6 +116,127 @@ def test_metrics_port_serves_prometheus_text_during_the_run(target, tmp_path):
     assert 'locusta_failures_total{method="GET",name="/_test/status/404"}' in body, body[:2000]
     assert "locusta_response_time_seconds_bucket" in body
     assert "locusta_users 2" in body, body[-1000:]
+
+
+def _metric_samples(text, openmetrics):
+    """Every sample of a scrape, read by the reference Python client's parsers (the OpenMetrics
+    one is strict: types, units, +Inf buckets, # EOF); {(name, labels): value}."""
+    if openmetrics:
+        from prometheus_client.openmetrics.parser import text_string_to_metric_families
+    else:
+        from prometheus_client.parser import text_string_to_metric_families
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def _scrape(url, openmetrics):
+    headers = {"Accept": "application/openmetrics-text; version=1.0.0"} if openmetrics else {}
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as r:
+        ctype = r.headers["Content-Type"]
+        text = r.read().decode()
+    assert ctype.startswith("application/openmetrics-text" if openmetrics else "text/plain; version=0.0.4"), ctype
+    return text
+
+
+def _check_scrape(url):
+    """Scrapes both formats, parses them, runs promtool on the classic one when it is installed,
+    and checks the families; returns the OpenMetrics samples."""
+    classic = _scrape(url, False)
+    if shutil.which("promtool"):
+        r = subprocess.run(["promtool", "check", "metrics"], input=classic, capture_output=True, text=True)
+        assert r.returncode == 0, r.stdout + r.stderr
+    classic_samples = _metric_samples(classic, False)
+    samples = _metric_samples(_scrape(url, True), True)
+    endpoint_families = ("locusta_requests_total", "locusta_failures_total", "locusta_response_bytes_total",
+                         "locusta_response_time_seconds_bucket", "locusta_response_time_seconds_count",
+                         "locusta_response_time_seconds_sum")
+    for (name, labels), _ in samples.items():
+        if name in endpoint_families:
+            d = dict(labels)
+            assert d["name"] != "Aggregated" and d["method"], (name, labels)
+    for family in ("requests", "failures", "response_bytes"):
+        total = samples[(f"locusta_aggregated_{family}_total", ())]
+        parts = sum(v for (n, _), v in samples.items() if n == f"locusta_{family}_total")
+        assert total == parts, (family, total, parts)
+    buckets = {}
+    for (name, labels), v in samples.items():
+        if name == "locusta_response_time_seconds_bucket":
+            d = dict(labels)
+            buckets.setdefault((d["method"], d["name"]), []).append((float(d["le"]), v))
+    per_le = {}
+    for key, rows in buckets.items():
+        rows.sort()
+        counts = [v for _, v in rows]
+        assert counts == sorted(counts), (key, rows)
+        labels = tuple(sorted({"method": key[0], "name": key[1]}.items()))
+        assert rows[-1] == (float("inf"), samples[("locusta_response_time_seconds_count", labels)])
+        for le, v in rows:
+            per_le[le] = per_le.get(le, 0) + v
+    for (name, labels), v in samples.items():
+        if name == "locusta_aggregated_response_time_seconds_bucket":
+            assert v == per_le.get(float(dict(labels)["le"]), 0), (labels, v, per_le)
+    # The classic text holds the same samples (its parser names them alike).
+    assert {k for k in classic_samples if k[0].startswith("locusta_")} >= {
+        k for k in samples if k[0].startswith("locusta_") and k[0] != "locusta_build_info"
+    }
+    return samples
+
+
+def test_prometheus_scrapes_of_a_python_run_parse_and_match_the_csv(target, tmp_path):
+    """A Python locustfile's /metrics (web UI, --autostart): both formats parse with
+    prometheus_client, the endpoint families hold endpoints only, the aggregated metrics are
+    their sums, and at the end the counts and sums equal the --csv _stats.csv."""
+    pytest.importorskip("prometheus_client", reason="pip install prometheus-client (scripts/test.sh does)")
+    port = _free_port()
+    prefix = tmp_path / "run"
+    proc = subprocess.Popen(
+        locusta_cmd()
+        + ["-f", lf("fast_codes.py"), "--autostart", "-u", "2", "-r", "10", "-t", "3s", "-H", target,
+           "--web-host", "127.0.0.1", "--web-port", str(port), "--csv", str(prefix), "-L", "WARNING"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=str(tmp_path),
+    )
+    url = f"http://127.0.0.1:{port}/metrics"
+    try:
+        def wait_for(what, pred):
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    samples = _check_scrape(url)
+                    if pred(samples):
+                        return samples
+                except OSError:
+                    pass
+                assert time.monotonic() < deadline and proc.poll() is None, f"waiting for {what}"
+                time.sleep(0.3)
+
+        running = wait_for("2 users and requests", lambda s: s[("locusta_users", ())] == 2
+                           and s[("locusta_aggregated_requests_total", ())] > 0)
+        assert running[("locusta_run_state", (("state", "running"),))] == 1
+        assert running[("locusta_users_by_class", (("user_class", "F"),))] == 2
+        wait_for("stopped", lambda s: s[("locusta_run_state", (("state", "stopped"),))] == 1)
+        time.sleep(1.5)
+        last = _check_scrape(url)
+    finally:
+        proc.send_signal(2)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode in (0, 1), err  # 1: the 404s and 500s failed
+    with open(f"{prefix}_stats.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) > 2
+    for row in rows:
+        if row["Name"] == "Aggregated":
+            prefix_, labels = "locusta_aggregated_", ()
+        else:
+            prefix_, labels = "locusta_", tuple(sorted({"method": row["Type"], "name": row["Name"]}.items()))
+        count = int(row["Request Count"])
+        assert last[(f"{prefix_}requests_total", labels)] == count, row
+        assert last[(f"{prefix_}failures_total", labels)] == int(row["Failure Count"]), row
+        assert last[(f"{prefix_}response_time_seconds_count", labels)] == count, row
+        avg_ms = last[(f"{prefix_}response_time_seconds_sum", labels)] / max(count, 1) * 1000
+        assert avg_ms == pytest.approx(float(row["Average Response Time"]), rel=1e-6, abs=1e-6), row
 
 
 def test_find_capacity_steps_users_until_the_objective_breaks(run_locustfile, target, tmp_path):

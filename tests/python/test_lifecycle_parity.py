@@ -6,7 +6,8 @@ The scenario (examples/parity.rs and locustfiles/parity.py) has a three-stage lo
 (1, 3, then 2 users, two seconds each) and test hooks that say where they ran. Each cell checks
 that the shape is followed (each stage's user count is in ``_stats_history.csv``), that the
 diagnosis is printed and in the HTML report, that a failed ``--threshold`` gives exit code 3,
-that ``--json-file`` creates its directory, that a refusal reads the same, that ``test_start``/``test_stop`` run where Locust
+that ``--baseline`` (here real Locust's ``--json-file`` of another test) is compared with, in the
+console and the report, that ``--json-file`` creates its directory, that a refusal reads the same, that ``test_start``/``test_stop`` run where Locust
 runs them (the master too), and that a CSV file that cannot be written is logged once."""
 
 import csv
@@ -25,6 +26,7 @@ from conftest import LOCUSTFILES, free_port, locusta_cmd
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PARITY_BIN = os.environ.get("LOCUSTA_PARITY_BIN", os.path.join(ROOT, "target", "debug", "examples", "parity"))
 PARITY_PY = os.path.join(LOCUSTFILES, "parity.py")
+LOCUST_JSON = os.path.join(ROOT, "crates", "locusta-insight", "testdata", "locust-2.47.json")
 
 FRONTS = ["rust", "python"]
 UIS = ["headless", "web"]
@@ -67,6 +69,7 @@ class Cell:
             "--json-file", str(self.json),
             "--html", str(self.html),
             "--threshold", "GET /nothing:p95<1s",
+            "--baseline", LOCUST_JSON,
         ]
         worker_cmds = []
         if topology == "master":
@@ -131,6 +134,10 @@ def test_every_kind_of_run_behaves_the_same(front, ui, topology, target, tmp_pat
 
     assert "Diagnosis" in err, err[-3000:]
     assert 'id="diagnosis"' in cell.html.read_text()
+    # The baseline has other endpoints: only the aggregate is compared, the rest listed.
+    assert "Compared with the baseline" in err and "(0 endpoints matched)" in err, err[-3000:]
+    assert "Only in the baseline: " in err and "GET /delay" in err, err[-3000:]
+    assert 'id="baseline"' in cell.html.read_text()
     stats = json.loads((tmp_path / "new" / "json" / "stats.json").read_text())
     assert isinstance(stats, list) and any(e["num_requests"] > 0 for e in stats), stats
 

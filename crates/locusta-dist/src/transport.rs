@@ -102,6 +102,35 @@ pub struct Router {
     pub port: u16,
 }
 
+/// Connections waiting to be accepted (the kernel caps it at `net.core.somaxconn`). Workers
+/// that join together (a deployment scaled up) queue here; past the queue the kernel drops
+/// their connection attempts and each retries a second later, so a small queue (std's 128,
+/// libzmq's 100) turns a wave of a thousand workers into seconds of retries.
+const ACCEPT_BACKLOG: u32 = 4096;
+
+/// A listening socket on the first address `addr` resolves to that can be bound.
+async fn listen(addr: &str) -> std::io::Result<tokio::net::TcpListener> {
+    let mut last = None;
+    for a in tokio::net::lookup_host(addr).await? {
+        let socket = if a.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        match socket.bind(a).and_then(|()| socket.listen(ACCEPT_BACKLOG)) {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{addr} resolves to no address"),
+        )
+    }))
+}
+
 impl Router {
     /// Binds `tcp://host:port` (`*` or empty: every interface, IPv6 when the machine has it).
     pub async fn bind(host: &str, port: u16) -> Result<Router, String> {
@@ -112,14 +141,12 @@ impl Router {
         } else {
             format!("{host}:{port}")
         };
-        let listener = match tokio::net::TcpListener::bind(&public).await {
+        let listener = match listen(&public).await {
             Ok(l) => l,
             // No IPv6 on this machine: all IPv4 interfaces.
-            Err(_) if host.is_empty() || host == "*" => {
-                tokio::net::TcpListener::bind(format!("0.0.0.0:{port}"))
-                    .await
-                    .map_err(|e| format!("cannot bind 0.0.0.0:{port}: {e}"))?
-            }
+            Err(_) if host.is_empty() || host == "*" => listen(&format!("0.0.0.0:{port}"))
+                .await
+                .map_err(|e| format!("cannot bind 0.0.0.0:{port}: {e}"))?,
             Err(e) => return Err(format!("cannot bind {public}: {e}")),
         };
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(port);

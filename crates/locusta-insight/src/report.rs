@@ -23,8 +23,10 @@ use quick_xml::escape::escape;
 use serde::Serialize;
 use serde_json::json;
 
+use crate::compare::{show, show_change, Comparison};
 use crate::diagnosis::{Diagnosis, Pattern, Slo};
 use crate::history::{Recorder, PERCENTILES};
+use crate::noise::Verdict;
 use crate::threshold::Outcome;
 
 const UPLOT_JS: &str = include_str!("../vendor/uPlot.iife.min.js");
@@ -109,6 +111,8 @@ pub struct ReportInput<'a> {
     pub diagnosis: Option<&'a Diagnosis>,
     /// Threshold results (may be empty).
     pub thresholds: &'a [Outcome],
+    /// The comparison with `--baseline`, if one was given.
+    pub baseline: Option<&'a Comparison>,
     /// Run metadata.
     pub info: &'a RunInfo,
 }
@@ -601,6 +605,56 @@ fn duration_text(secs: f64) -> String {
     parts.join(" and ")
 }
 
+/// The `--baseline` section: one row per endpoint and metric, regressions highlighted.
+fn baseline_html(out: &mut String, c: &Comparison) {
+    let regressed = c.regressions().len();
+    let _ = write!(
+        out,
+        "<section id=\"baseline\"><h2>Compared with the baseline: {} regressed</h2>\n<p>Baseline: <code>{}</code>. Verdicts allow for sampling noise (see docs/insight.md); <i>regressed</i> means worse beyond it.</p>\n",
+        if regressed == 1 {
+            "1 endpoint".to_string()
+        } else {
+            format!("{regressed} endpoints")
+        },
+        esc(&c.source)
+    );
+    if let Some(note) = &c.note {
+        let _ = write!(out, "<p class=\"muted\">Note: {}</p>\n", esc(note));
+    }
+    out.push_str("<table class=\"baseline\"><thead><tr><th>Endpoint</th><th>Metric</th><th>Baseline</th><th>This run</th><th>Change</th><th>Verdict</th></tr></thead><tbody>\n");
+    for e in &c.endpoints {
+        let label = e.label();
+        for (i, m) in e.metrics.iter().enumerate() {
+            let (row_class, cell_class) = match m.verdict {
+                Verdict::Regressed => (" class=\"regressed\"", "bad"),
+                Verdict::Improved => ("", "ok"),
+                Verdict::WithinNoise | Verdict::NotJudged => ("", "muted"),
+            };
+            let _ = write!(
+                out,
+                "<tr{row_class}><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"{cell_class}\" title=\"{}\">{}</td></tr>\n",
+                if i == 0 { esc(&label) } else { String::new() },
+                m.metric,
+                esc(&show(m.metric, m.baseline)),
+                esc(&show(m.metric, m.current)),
+                esc(&show_change(m)),
+                esc(&m.detail),
+                m.verdict.text()
+            );
+        }
+    }
+    out.push_str("</tbody></table>\n");
+    for (what, list) in [
+        ("Only in this run", &c.only_in_run),
+        ("Only in the baseline", &c.only_in_baseline),
+    ] {
+        if !list.is_empty() {
+            let _ = write!(out, "<p><b>{what}:</b> {}</p>\n", esc(&list.join(", ")));
+        }
+    }
+    out.push_str("</section>\n");
+}
+
 /// Renders the whole report.
 pub fn render(input: &ReportInput<'_>) -> String {
     let agg = input.agg;
@@ -627,7 +681,8 @@ pub fn render(input: &ReportInput<'_>) -> String {
          .ok{color:#2f7a4a}.bad{color:#b3261e;font-weight:600}.muted{color:#6b7785}\
          pre{white-space:pre-wrap;word-break:break-all;margin:0;font-size:.85em}\
          .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(540px,1fr));gap:1em}\
-         .chart{border:1px solid #d5dbe1;padding:.5em}code{background:#eef2f5;padding:0 .2em}\n</style>\n</head><body>\n",
+         .chart{border:1px solid #d5dbe1;padding:.5em}code{background:#eef2f5;padding:0 .2em}\
+         tr.regressed td{background:#fdecea}\n</style>\n</head><body>\n",
     );
     out.push_str("<h1>Locust Test Report</h1>\n<p class=\"muted\">made by locusta</p>\n");
     let _ = write!(
@@ -662,6 +717,10 @@ pub fn render(input: &ReportInput<'_>) -> String {
             );
         }
         out.push_str("</tbody></table></section>\n");
+    }
+
+    if let Some(c) = input.baseline {
+        baseline_html(&mut out, c);
     }
 
     if let Some(d) = input.diagnosis {
@@ -769,6 +828,14 @@ pub fn render(input: &ReportInput<'_>) -> String {
         // Machine-readable too, for tools and tests: `#locusta-diagnosis`.
         if let Ok(v) = serde_json::to_value(d) {
             out.push_str("<script type=\"application/json\" id=\"locusta-diagnosis\">");
+            out.push_str(&script_json(&v));
+            out.push_str("</script>\n");
+        }
+    }
+    if let Some(c) = input.baseline {
+        // Machine-readable too: `#locusta-baseline`.
+        if let Ok(v) = serde_json::to_value(c) {
+            out.push_str("<script type=\"application/json\" id=\"locusta-baseline\">");
             out.push_str(&script_json(&v));
             out.push_str("</script>\n");
         }
@@ -881,6 +948,7 @@ mod tests {
                 history: &rec,
                 diagnosis: Some(&d),
                 thresholds: &[],
+                baseline: None,
                 info,
             })
         })
@@ -959,6 +1027,7 @@ mod tests {
                 history: &Recorder::new(),
                 diagnosis: Some(&d),
                 thresholds: &[],
+                baseline: None,
                 info: &RunInfo::default(),
             })
         });
@@ -1108,6 +1177,7 @@ mod tests {
                 history: &rec,
                 diagnosis: None,
                 thresholds: &[],
+                baseline: None,
                 info: &RunInfo::default(),
             })
         });
@@ -1131,5 +1201,49 @@ mod tests {
             !html.contains("<script src") && !html.contains("<link "),
             "no external resources"
         );
+    }
+
+    #[test]
+    fn baseline_section_highlights_regressions_and_escapes_names() {
+        let run = |ms: u64| {
+            let hub = StatsHub::new_at(StatsLimits::default(), 1000.0);
+            for i in 0..2000u64 {
+                for (name, base) in [("/<b>steady</b>", 20), ("/slowed", ms)] {
+                    hub.record_at(
+                        &Sample {
+                            method: "GET",
+                            name,
+                            response_time_us: Some((base + i % 3) * 1000),
+                            content_length: 0,
+                            error: None,
+                        },
+                        1000.0 + i as f64 / 100.0,
+                    );
+                }
+            }
+            hub.merge();
+            hub
+        };
+        let base = crate::baseline::parse_json(&run(10).read(locusta_stats::json::stats_json))
+            .expect("baseline");
+        let hub = run(60);
+        let rec = Recorder::new();
+        let html = hub.read(|agg| {
+            let c = crate::compare::compare(&base, agg);
+            render(&ReportInput {
+                agg,
+                history: &rec,
+                diagnosis: None,
+                thresholds: &[],
+                baseline: Some(&c),
+                info: &RunInfo::default(),
+            })
+        });
+        assert!(html.contains("<section id=\"baseline\"><h2>Compared with the baseline: 2 endpoints regressed</h2>"), "slowed and the aggregate");
+        let slowed = html.find("<td>GET /slowed</td>").expect("slowed row");
+        assert!(html[slowed..].contains("<tr class=\"regressed\"><td></td><td>p50</td>"));
+        assert!(html.contains("GET /&lt;b&gt;steady&lt;/b&gt;"));
+        assert!(!html.contains("<b>steady</b>"));
+        assert!(html.contains("id=\"locusta-baseline\""));
     }
 }

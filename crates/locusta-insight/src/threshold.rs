@@ -12,10 +12,16 @@
 //!   `fail_ratio` (alias `fail`), a fraction or a percentage; `rps`; `requests`; `failures`.
 //! - OP: `<`, `<=`, `>`, `>=`.
 //! - UNIT: `ms` (default) or `s` for times, `%` for `fail_ratio`.
+//! - VALUE may also be relative to the `--baseline` run's same metric on the same target:
+//!   `baseline`, `baseline*1.1`, `baseline+10%` (relative; for `fail_ratio`, `+0.5%` is
+//!   percentage points), `baseline+20ms`, `baseline-5` (see [`Relative`]).
 
 use std::fmt;
 
 use locusta_stats::{Aggregate, Entry};
+
+use crate::baseline::{current_rows, Baseline, Row};
+use crate::noise::Verdict;
 
 /// Exit code of a run whose thresholds failed (Locust uses 0, 1 and 2; see the docs).
 pub const THRESHOLD_EXIT_CODE: i32 = 3;
@@ -117,9 +123,74 @@ pub struct Threshold {
     pub metric: Metric,
     /// How it is compared.
     pub op: Op,
-    /// The limit, in the metric's base unit (ms, fraction, per second, count).
+    /// The limit, in the metric's base unit (ms, fraction, per second, count); unused when
+    /// [`Threshold::relative`] is set.
     pub limit: f64,
+    /// A limit relative to the `--baseline` run's value (`baseline*1.1`).
+    pub relative: Option<Relative>,
     metric_text: String,
+}
+
+/// A limit computed from the baseline run's value of the same metric and target.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Relative {
+    /// `baseline*F` (`baseline` alone is `baseline*1`; `baseline+10%` on a time or a rate is
+    /// `baseline*1.1`).
+    Times(f64),
+    /// `baseline+V` or `baseline-V`, in the metric's unit (`baseline+0.5%` on `fail_ratio`:
+    /// half a percentage point).
+    Plus(f64),
+}
+
+impl Relative {
+    /// The limit for a baseline value.
+    pub fn limit(self, baseline: f64) -> f64 {
+        match self {
+            Relative::Times(f) => baseline * f,
+            Relative::Plus(v) => baseline + v,
+        }
+    }
+}
+
+/// Parses what follows `baseline` in a threshold's value: nothing, `*F`, `+V` or `-V`.
+fn parse_relative(metric: Metric, rest: &str) -> Result<Relative, String> {
+    let rest = rest.trim();
+    if rest.is_empty() {
+        return Ok(Relative::Times(1.0));
+    }
+    let bad = || {
+        format!(
+            "'baseline{rest}' is not a baseline limit (use baseline, baseline*1.1, baseline+10%, baseline+20ms or, for fail_ratio, baseline+0.5%)"
+        )
+    };
+    if let Some(f) = rest.strip_prefix('*') {
+        let f: f64 = f.trim().parse().map_err(|_| bad())?;
+        if !f.is_finite() || f < 0.0 {
+            return Err(bad());
+        }
+        return Ok(Relative::Times(f));
+    }
+    let (sign, v) = if let Some(v) = rest.strip_prefix('+') {
+        (1.0, v.trim())
+    } else if let Some(v) = rest.strip_prefix('-') {
+        (-1.0, v.trim())
+    } else {
+        return Err(bad());
+    };
+    if metric != Metric::FailRatio {
+        if let Some(pct) = v.strip_suffix('%') {
+            let p: f64 = pct.trim().parse().map_err(|_| bad())?;
+            if !p.is_finite() || p < 0.0 {
+                return Err(bad());
+            }
+            return Ok(Relative::Times(1.0 + sign * p / 100.0));
+        }
+    }
+    if v.starts_with(['+', '-']) {
+        return Err(bad());
+    }
+    let amount = parse_limit(metric, v)?;
+    Ok(Relative::Plus(sign * amount))
 }
 
 const SYNTAX: &str = "expected [METHOD NAME:]METRIC<VALUE, e.g. 'p95<500ms', 'fail_ratio<1%', \
@@ -262,15 +333,131 @@ impl Threshold {
         };
         let (metric_text, op, value) = split_comparison(expr).map_err(fail)?;
         let metric = parse_metric(metric_text).map_err(fail)?;
-        let limit = parse_limit(metric, value).map_err(fail)?;
+        let lower = value.to_ascii_lowercase();
+        let (limit, relative) = match lower.strip_prefix("baseline") {
+            Some(_) => (
+                0.0,
+                Some(parse_relative(metric, &value["baseline".len()..]).map_err(fail)?),
+            ),
+            None => (parse_limit(metric, value).map_err(fail)?, None),
+        };
         Ok(Threshold {
             text: text.to_string(),
             target,
             metric,
             op,
             limit,
+            relative,
             metric_text: metric_text.to_string(),
         })
+    }
+
+    /// Whether this threshold compares with the `--baseline` run.
+    pub fn uses_baseline(&self) -> bool {
+        self.relative.is_some()
+    }
+
+    /// The rows of `rows` this threshold's target names.
+    fn pick<'a>(&self, rows: &'a [Row], total: &'a Row) -> Vec<&'a Row> {
+        match &self.target {
+            Target::Aggregated => vec![total],
+            Target::Endpoint { method, name } => rows
+                .iter()
+                .filter(|r| &r.name == name && method.as_deref().is_none_or(|m| r.method == m))
+                .collect(),
+        }
+    }
+
+    /// The metric over `rows` (as [`Threshold::measure`], on rows of either run).
+    fn measure_rows(&self, rows: &[&Row], whose: &str) -> Result<f64, String> {
+        if rows.is_empty() {
+            return Err(format!("no requests named '{}' {whose}", self.target));
+        }
+        let requests: u64 = rows.iter().map(|r| r.requests).sum();
+        let failures: u64 = rows.iter().map(|r| r.failures).sum();
+        let timed: u64 = rows.iter().map(|r| r.timed()).sum();
+        if self.metric.is_time() && timed == 0 {
+            return Err(format!("no timed requests for '{}' {whose}", self.target));
+        }
+        Ok(match self.metric {
+            Metric::Requests => requests as f64,
+            Metric::Failures => failures as f64,
+            Metric::FailRatio if requests == 0 => 0.0,
+            Metric::FailRatio => failures as f64 / requests as f64,
+            Metric::Rps => rows.iter().map(|r| r.rps).sum(),
+            Metric::Avg => rows.iter().map(|r| r.total_response_time).sum::<f64>() / timed as f64,
+            Metric::Min => rows
+                .iter()
+                .filter_map(|r| r.min_response_time)
+                .fold(f64::INFINITY, f64::min),
+            Metric::Max => rows.iter().map(|r| r.max_response_time).fold(0.0, f64::max),
+            Metric::Percentile(p) => rows
+                .iter()
+                .filter_map(|r| r.percentile(p))
+                .fold(0.0, f64::max),
+        })
+    }
+
+    /// Checks a baseline term: both runs measured alike (Locust's buckets, see
+    /// [`crate::baseline`]), the limit from the baseline's value, and the noise verdict.
+    fn evaluate_relative(&self, rel: Relative, agg: &Aggregate, baseline: &Baseline) -> Outcome {
+        let failed = |why: String| Outcome {
+            threshold: self.clone(),
+            actual: None,
+            passed: false,
+            note: Some(why),
+            baseline: None,
+        };
+        let (rows, total) = current_rows(agg);
+        let cur = self.pick(&rows, &total);
+        let base = self.pick(&baseline.rows, &baseline.total);
+        let actual = match self.measure_rows(&cur, "were made") {
+            Ok(v) => v,
+            Err(why) => return failed(why),
+        };
+        let base_value = match self.measure_rows(&base, "are in the baseline") {
+            Ok(v) => v,
+            Err(why) => {
+                return failed(format!(
+                    "{why} ({}), so this term cannot be judged; compare with a baseline that has it or drop the term",
+                    baseline.path.display()
+                ))
+            }
+        };
+        let limit = rel.limit(base_value);
+        let verdict = crate::compare::judge(
+            self.metric,
+            &Row::sum("", "", base.iter().copied(), 0.0),
+            &Row::sum("", "", cur.iter().copied(), 0.0),
+        )
+        .verdict;
+        Outcome {
+            threshold: self.clone(),
+            actual: Some(actual),
+            passed: self.op.holds(actual, limit),
+            note: None,
+            baseline: Some(BaselineTerm {
+                value: base_value,
+                limit,
+                verdict,
+            }),
+        }
+    }
+
+    /// Checks the threshold against `agg`, and a baseline term against `baseline` too (without
+    /// one, a baseline term fails with a note).
+    pub fn evaluate_with(&self, agg: &Aggregate, baseline: Option<&Baseline>) -> Outcome {
+        match (self.relative, baseline) {
+            (None, _) => self.evaluate(agg),
+            (Some(rel), Some(b)) => self.evaluate_relative(rel, agg, b),
+            (Some(_), None) => Outcome {
+                threshold: self.clone(),
+                actual: None,
+                passed: false,
+                note: Some("compares with a baseline, but no --baseline was given".into()),
+                baseline: None,
+            },
+        }
     }
 
     /// The measured value of this threshold's metric in `agg`; `Err` says why there is none.
@@ -332,12 +519,14 @@ impl Threshold {
                 actual: Some(actual),
                 passed: self.op.holds(actual, self.limit),
                 note: None,
+                baseline: None,
             },
             Err(why) => Outcome {
                 threshold: self.clone(),
                 actual: None,
                 passed: false,
                 note: Some(why),
+                baseline: None,
             },
         }
     }
@@ -378,30 +567,70 @@ pub struct Outcome {
     pub passed: bool,
     /// Why nothing could be measured.
     pub note: Option<String>,
+    /// For a baseline term: the baseline's value, the limit and the noise verdict.
+    pub baseline: Option<BaselineTerm>,
+}
+
+/// What a baseline term compared with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BaselineTerm {
+    /// The baseline run's value.
+    pub value: f64,
+    /// The limit computed from it.
+    pub limit: f64,
+    /// Whether the difference between the runs is beyond noise (the term is judged on the
+    /// numbers either way).
+    pub verdict: Verdict,
 }
 
 impl Outcome {
-    /// `p95=123ms`, or the reason nothing was measured.
+    /// `p95=123ms`, or the reason nothing was measured; for a baseline term also the
+    /// baseline's value, the limit and whether the difference is beyond noise.
     pub fn actual_text(&self) -> String {
-        match (self.actual, &self.note) {
-            (Some(v), _) => format!("{}={}", self.threshold.metric_text, self.threshold.show(v)),
-            (None, Some(n)) => n.clone(),
-            (None, None) => "-".to_string(),
+        let t = &self.threshold;
+        match (self.actual, &self.note, &self.baseline) {
+            (Some(v), _, Some(b)) => format!(
+                "{}={} (baseline {}, limit {}; {})",
+                t.metric_text,
+                t.show(v),
+                t.show(b.value),
+                t.show(b.limit),
+                match b.verdict {
+                    Verdict::Regressed => "worse beyond noise",
+                    Verdict::Improved => "better beyond noise",
+                    Verdict::WithinNoise => "the difference is within noise",
+                    Verdict::NotJudged => "noise not judged",
+                }
+            ),
+            (Some(v), _, None) => format!("{}={}", t.metric_text, t.show(v)),
+            (None, Some(n), _) => n.clone(),
+            (None, None, _) => "-".to_string(),
         }
     }
 }
 
-/// Evaluates every threshold.
-pub fn evaluate_all(thresholds: &[Threshold], agg: &Aggregate) -> Vec<Outcome> {
-    thresholds.iter().map(|t| t.evaluate(agg)).collect()
+/// Evaluates every threshold (baseline terms against `baseline`).
+pub fn evaluate_all(
+    thresholds: &[Threshold],
+    agg: &Aggregate,
+    baseline: Option<&Baseline>,
+) -> Vec<Outcome> {
+    thresholds
+        .iter()
+        .map(|t| t.evaluate_with(agg, baseline))
+        .collect()
 }
 
 /// The first upper-bound threshold already broken (for `--threshold-abort-after`).
-pub fn first_broken_upper_bound(thresholds: &[Threshold], agg: &Aggregate) -> Option<Outcome> {
+pub fn first_broken_upper_bound(
+    thresholds: &[Threshold],
+    agg: &Aggregate,
+    baseline: Option<&Baseline>,
+) -> Option<Outcome> {
     thresholds
         .iter()
         .filter(|t| t.op.is_upper_bound())
-        .map(|t| t.evaluate(agg))
+        .map(|t| t.evaluate_with(agg, baseline))
         .find(|o| o.actual.is_some() && !o.passed)
 }
 
@@ -556,14 +785,122 @@ mod tests {
                 Threshold::parse("requests>1000").unwrap(),
                 Threshold::parse("max<100ms").unwrap(),
             ];
-            let broken = first_broken_upper_bound(&t, agg).unwrap();
+            let broken = first_broken_upper_bound(&t, agg, None).unwrap();
             assert_eq!(broken.threshold.text, "max<100ms");
-            let table = summary_table(&evaluate_all(&t, agg));
+            let table = summary_table(&evaluate_all(&t, agg, None));
             assert!(
                 table.starts_with("Thresholds: 0 passed, 2 failed"),
                 "{table}"
             );
             assert!(table.contains("FAIL   max<100ms"), "{table}");
+        });
+    }
+
+    #[test]
+    fn parses_baseline_terms() {
+        let rel = |text: &str| Threshold::parse(text).unwrap().relative.unwrap();
+        assert_eq!(rel("p95 < baseline*1.10"), Relative::Times(1.10));
+        assert_eq!(rel("p95<baseline"), Relative::Times(1.0));
+        assert_eq!(rel("p95<Baseline * 1.5"), Relative::Times(1.5));
+        assert!(matches!(rel("p95<baseline+10%"), Relative::Times(f) if (f - 1.1).abs() < 1e-12));
+        assert_eq!(rel("p95<baseline+20ms"), Relative::Plus(20.0));
+        assert_eq!(rel("avg<baseline+1s"), Relative::Plus(1000.0));
+        assert!(
+            matches!(rel("fail_ratio < baseline+0.5%"), Relative::Plus(v) if (v - 0.005).abs() < 1e-12)
+        );
+        assert_eq!(rel("rps > baseline*0.9"), Relative::Times(0.9));
+        assert!(matches!(rel("rps>baseline-10%"), Relative::Times(f) if (f - 0.9).abs() < 1e-12));
+        assert_eq!(rel("rps>baseline-5"), Relative::Plus(-5.0));
+        let t = Threshold::parse("GET /api/x:p95 < baseline*1.2").unwrap();
+        assert!(t.uses_baseline());
+        assert_eq!(
+            t.target,
+            Target::Endpoint {
+                method: Some("GET".into()),
+                name: "/api/x".into()
+            }
+        );
+        assert!(!Threshold::parse("p95<500").unwrap().uses_baseline());
+        for bad in [
+            "p95<baseline*",
+            "p95<baseline*x",
+            "p95<baseline/2",
+            "p95<baseline+",
+            "p95<baseline+5min",
+            "p95<baseline+-5",
+            "fail_ratio<baseline+5",
+        ] {
+            let e = Threshold::parse(bad).unwrap_err();
+            assert!(
+                e.starts_with(&format!("invalid threshold '{bad}'")),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn baseline_terms_evaluate_on_both_runs() {
+        let base = crate::baseline::parse_json(&hub().read(locusta_stats::json::stats_json))
+            .expect("baseline");
+        let hub = hub();
+        hub.read(|agg| {
+            let o = Threshold::parse("POST /slow:p95<baseline*1.1")
+                .unwrap()
+                .evaluate_with(agg, Some(&base));
+            assert!(o.passed, "{o:?}");
+            let b = o.baseline.expect("baseline term");
+            assert_eq!(b.verdict, Verdict::WithinNoise);
+            assert!((b.limit - b.value * 1.1).abs() < 1e-9);
+            let text = o.actual_text();
+            assert!(text.contains("the difference is within noise"), "{text}");
+            assert!(text.contains("baseline 490ms"), "{text}");
+            // The same numbers: a strict "better than the baseline" fails, within noise.
+            let o = Threshold::parse("p95<baseline")
+                .unwrap()
+                .evaluate_with(agg, Some(&base));
+            assert!(!o.passed, "{o:?}");
+            assert!(o.actual_text().contains("within noise"));
+            let o = Threshold::parse("fail_ratio<=baseline+0.5%")
+                .unwrap()
+                .evaluate_with(agg, Some(&base));
+            assert!(o.passed, "{o:?}");
+            let o = Threshold::parse("GET /nowhere:p95<baseline*2")
+                .unwrap()
+                .evaluate_with(agg, Some(&base));
+            assert!(!o.passed);
+            assert!(o
+                .note
+                .unwrap()
+                .contains("no requests named 'GET /nowhere' were made"));
+            let o = Threshold::parse("p95<baseline")
+                .unwrap()
+                .evaluate_with(agg, None);
+            assert!(o.note.unwrap().contains("no --baseline"));
+        });
+        // An endpoint only this run has: the term fails and says why.
+        let other = StatsHub::new_at(StatsLimits::default(), 1000.0);
+        other.record_at(
+            &Sample {
+                method: "GET",
+                name: "/new",
+                response_time_us: Some(1000),
+                content_length: 1,
+                error: None,
+            },
+            1001.0,
+        );
+        other.merge();
+        other.read(|agg| {
+            let o = Threshold::parse("GET /new:p95<baseline*2")
+                .unwrap()
+                .evaluate_with(agg, Some(&base));
+            assert!(!o.passed);
+            let note = o.note.unwrap();
+            assert!(
+                note.contains("no requests named 'GET /new' are in the baseline"),
+                "{note}"
+            );
+            assert!(note.contains("cannot be judged"), "{note}");
         });
     }
 }

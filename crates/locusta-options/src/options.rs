@@ -133,6 +133,9 @@ pub struct Options {
     pub threshold_abort_after: Option<u64>,
     /// `--junit` (locusta addition): JUnit XML file of the threshold results.
     pub junit_file: Option<String>,
+    /// `--baseline` (locusta addition): a previous run's `--json-file` or `--csv` output to
+    /// compare with (read by `locusta-insight`).
+    pub baseline: Option<String>,
     /// `--slo` (locusta addition): objective for the capacity diagnosis.
     pub slo: Option<String>,
     /// `--find-capacity` (locusta addition): step ramp until the objective breaks.
@@ -208,6 +211,7 @@ impl Default for Options {
             thresholds: Vec::new(),
             threshold_abort_after: None,
             junit_file: None,
+            baseline: None,
             slo: None,
             find_capacity: false,
             capacity_step: None,
@@ -468,6 +472,7 @@ pub(crate) fn apply(opts: &mut Options, dest: &str, raw: &Raw, cwd: &Path) -> Re
         "thresholds" => opts.thresholds = many(raw),
         "threshold_abort_after" => opts.threshold_abort_after = Some(parse_timespan(one(raw)?)?),
         "junit_file" => opts.junit_file = opt_text(raw)?,
+        "baseline" => opts.baseline = opt_text(raw)?,
         "slo" => opts.slo = opt_text(raw)?,
         "find_capacity" => opts.find_capacity = flag(raw),
         "capacity_step" => opts.capacity_step = Some(count(one(raw)?)? as u64),

@@ -237,6 +237,8 @@ pub(crate) const SPECS: &[Spec] = &[
         "[locusta] Also check the upper-bound thresholds while running, from this long after the start, and stop the test as soon as one fails"),
     opt("junit_file", "junit", None, Some("LOCUSTA_JUNIT"), Value, LOCUSTA, "<filename>",
         "[locusta] Write the threshold results as JUnit XML to this file"),
+    opt("baseline", "baseline", None, Some("LOCUSTA_BASELINE"), Value, LOCUSTA, "<path>",
+        "[locusta] Compare this run with a previous one: its --json-file output (Locust's or locusta's) or its --csv prefix / _stats.csv. Prints per-endpoint deltas with noise-aware verdicts (also in --html and --junit); --threshold terms can use it, e.g. 'p95<baseline*1.1'"),
     opt("slo", "slo", None, Some("LOCUSTA_SLO"), Value, LOCUSTA, "<objective>",
         "[locusta] Latency and error objective for the capacity diagnosis, e.g. 'p95<500ms,fail<1%' (the default)"),
     opt("find_capacity", "find-capacity", None, None, Flag, LOCUSTA, "",

@@ -637,3 +637,18 @@ fn config_users_from_file() {
     assert_eq!(users.len(), 1);
     assert_eq!(users[0]["weight"], 2);
 }
+
+#[test]
+fn baseline_from_every_layer() {
+    let p = parse(&["--baseline", "runs/main.json"], &[]).unwrap();
+    assert_eq!(p.options.baseline.as_deref(), Some("runs/main.json"));
+    let p = parse(&[], &[("LOCUSTA_BASELINE", "from-env")]).unwrap();
+    assert_eq!(p.options.baseline.as_deref(), Some("from-env"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("locust.conf"), "baseline = runs/good\n").unwrap();
+    let p = parse_in(dir.path(), None, &[], &[]).unwrap();
+    assert_eq!(p.options.baseline.as_deref(), Some("runs/good"));
+    let p = parse_in(dir.path(), None, &["--baseline", "cli"], &[]).unwrap();
+    assert_eq!(p.options.baseline.as_deref(), Some("cli"));
+    assert_eq!(parse(&[], &[]).unwrap().options.baseline, None);
+}

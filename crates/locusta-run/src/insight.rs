@@ -1,17 +1,19 @@
-//! A run's hooks into `locusta-insight`: history, thresholds, diagnosis, capacity search, HTML
-//! report, JUnit and Prometheus metrics.
+//! A run's hooks into `locusta-insight`: history, thresholds, the `--baseline` comparison,
+//! diagnosis, capacity search, HTML report, JUnit and Prometheus metrics.
 //!
 //! Kept out of the controller so it only calls a few methods: [`Insight::after_merge`] once a
 //! second, [`Insight::capacity_users`] when `--find-capacity` drives the load, and
 //! [`Insight::finish`] when the run is over.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use locusta_insight::baseline::Baseline;
+use locusta_insight::compare::{self, Comparison};
 use locusta_insight::diagnosis::{self, CapacitySearch, Diagnosis, Slo};
 use locusta_insight::history::Recorder;
 use locusta_insight::junit;
-use locusta_insight::metrics::MetricsServer;
+use locusta_insight::metrics::{MetricsServer, SharedRunGauges};
 use locusta_insight::report::{self, FinalRatio, RatioNode, RunInfo};
 use locusta_insight::threshold::{self, Outcome, Threshold, THRESHOLD_EXIT_CODE};
 use locusta_options::Options;
@@ -19,7 +21,7 @@ use locusta_stats::StatsHub;
 
 /// The insight features of one run, resolved from the options.
 pub struct Insight {
-    /// The per-second history (shared with the metrics server for the users gauge).
+    /// The per-second history.
     pub history: Recorder,
     thresholds: Vec<Threshold>,
     abort_after: Option<f64>,
@@ -28,12 +30,17 @@ pub struct Insight {
     slo: Slo,
     capacity: Option<CapacitySearch>,
     metrics: Option<(MetricsServer, tokio::runtime::Runtime)>,
-    users_gauge: Arc<Mutex<u64>>,
+    /// What `/metrics` reports about the run (users, state, workers), updated at every tick.
+    gauges: SharedRunGauges,
     /// Run metadata for the report.
     pub info: RunInfo,
     /// The classes that run, with their tasks (for the report's final ratio).
     classes: Vec<crate::plan::ClassFacts>,
     outcomes: Vec<threshold::Outcome>,
+    /// `--baseline`: the previous run to compare with.
+    baseline: Option<Baseline>,
+    /// The final comparison with it (after [`Insight::exit_code`]).
+    comparison: Option<Comparison>,
 }
 
 impl Insight {
@@ -67,7 +74,6 @@ impl Insight {
             }
             None
         };
-        let users_gauge = Arc::new(Mutex::new(0u64));
         let metrics = None;
         Ok(Insight {
             history: Recorder::new(),
@@ -78,7 +84,7 @@ impl Insight {
             slo,
             capacity,
             metrics,
-            users_gauge,
+            gauges: SharedRunGauges::default(),
             info: RunInfo {
                 locustfile: locustfile.to_string(),
                 host: host.to_string(),
@@ -92,7 +98,31 @@ impl Insight {
             },
             classes: Vec::new(),
             outcomes: Vec::new(),
+            baseline: None,
+            comparison: None,
         })
+    }
+
+    /// Reads `--baseline` (where the final statistics are: not on a worker). A missing or
+    /// unreadable file, or a baseline term in `--threshold` without `--baseline`, is the error
+    /// to report before the run starts.
+    pub fn load_baseline(&mut self, path: Option<&str>) -> Result<(), String> {
+        let Some(path) = path.filter(|p| !p.is_empty()) else {
+            if let Some(t) = self.thresholds.iter().find(|t| t.uses_baseline()) {
+                return Err(format!(
+                    "--threshold '{}' compares with a baseline: add --baseline PATH (a previous run's --json-file output or --csv prefix)",
+                    t.text
+                ));
+            }
+            return Ok(());
+        };
+        let baseline = Baseline::load(path)?;
+        log::info!(target: "locusta.main", "Comparing with the baseline {}", baseline.describe());
+        if baseline.kind == locusta_insight::baseline::Kind::Csv {
+            log::info!(target: "locusta.main", "Note: {}", compare::CSV_NOTE);
+        }
+        self.baseline = Some(baseline);
+        Ok(())
     }
 
     /// Starts the Prometheus endpoint if `--metrics-port` asked for one, on a thread of its own
@@ -119,12 +149,33 @@ impl Insight {
                 host,
                 port,
                 Arc::clone(stats),
-                Arc::clone(&self.users_gauge),
+                Arc::clone(&self.gauges),
             ))
             .map_err(|e| format!("cannot serve metrics on {host}:{port}: {e}"))?;
         log::info!(target: "locusta.main", "Prometheus metrics at http://{}/metrics", server.addr());
         self.metrics = Some((server, runtime));
         Ok(())
+    }
+
+    /// The run's gauges for `/metrics` (the web UI's route reads them too).
+    pub fn run_gauges(&self) -> SharedRunGauges {
+        Arc::clone(&self.gauges)
+    }
+
+    /// Updates what `/metrics` reports about the run (called at every tick; cheap when
+    /// nothing changed).
+    pub fn set_run_gauges(
+        &self,
+        state: &str,
+        users: u64,
+        target_users: u64,
+        class_users: &[(String, u64)],
+        workers: u64,
+    ) {
+        self.gauges
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .update(state, users, target_users, class_users, workers);
     }
 
     /// Remembers the classes and their tasks for the report's final ratio.
@@ -189,16 +240,16 @@ impl Insight {
         target_rate: Option<f64>,
         elapsed_s: f64,
     ) -> Option<String> {
-        *self.users_gauge.lock().unwrap_or_else(|p| p.into_inner()) = users;
         let now = locusta_util::unix_now();
         let abort_after = self.abort_after;
         let thresholds = &self.thresholds;
+        let baseline = self.baseline.as_ref();
         let history = &mut self.history;
         stats.read(|agg| {
             history.sample(agg, users, target_rate, now);
             match abort_after {
                 Some(after) if elapsed_s >= after => {
-                    threshold::first_broken_upper_bound(thresholds, agg).map(|o| {
+                    threshold::first_broken_upper_bound(thresholds, agg, baseline).map(|o| {
                         format!(
                             "threshold '{}' failed ({}), stopping the test",
                             o.threshold.text,
@@ -232,7 +283,15 @@ impl Insight {
     /// [`THRESHOLD_EXIT_CODE`] when a threshold failed (or aborted the run).
     pub fn exit_code(&mut self, stats: &StatsHub, code: i32, aborted: bool) -> i32 {
         self.info.end_unix = locusta_util::unix_now();
-        self.outcomes = stats.read(|agg| threshold::evaluate_all(&self.thresholds, agg));
+        let baseline = self.baseline.as_ref();
+        let (outcomes, comparison) = stats.read(|agg| {
+            (
+                threshold::evaluate_all(&self.thresholds, agg, baseline),
+                baseline.map(|b| compare::compare(b, agg)),
+            )
+        });
+        self.outcomes = outcomes;
+        self.comparison = comparison;
         if aborted || self.outcomes.iter().any(|o| !o.passed) {
             THRESHOLD_EXIT_CODE
         } else {
@@ -246,18 +305,32 @@ impl Insight {
     pub fn report_now(&mut self, stats: &StatsHub, class_counts: &[(String, u64)]) -> String {
         self.record_final_ratio(class_counts);
         let diagnosis = diagnosis::diagnose(&self.history, &self.slo);
-        let outcomes = stats.read(|agg| threshold::evaluate_all(&self.thresholds, agg));
-        self.render(stats, &diagnosis, &outcomes)
+        let baseline = self.baseline.as_ref();
+        let (outcomes, comparison) = stats.read(|agg| {
+            (
+                threshold::evaluate_all(&self.thresholds, agg, baseline),
+                baseline.map(|b| compare::compare(b, agg)),
+            )
+        });
+        self.render(stats, &diagnosis, &outcomes, comparison.as_ref())
     }
 
-    /// The HTML report of the history so far with this diagnosis and these threshold outcomes.
-    fn render(&self, stats: &StatsHub, diagnosis: &Diagnosis, outcomes: &[Outcome]) -> String {
+    /// The HTML report of the history so far with this diagnosis, these threshold outcomes and
+    /// this comparison with the baseline.
+    fn render(
+        &self,
+        stats: &StatsHub,
+        diagnosis: &Diagnosis,
+        outcomes: &[Outcome],
+        comparison: Option<&Comparison>,
+    ) -> String {
         stats.read(|agg| {
             report::render(&report::ReportInput {
                 agg,
                 history: &self.history,
                 diagnosis: Some(diagnosis),
                 thresholds: outcomes,
+                baseline: comparison,
                 info: &self.info,
             })
         })
@@ -276,6 +349,10 @@ impl Insight {
         }
         crate::outputs::print_block(&text);
         let outcomes = std::mem::take(&mut self.outcomes);
+        let comparison = self.comparison.take();
+        if let Some(c) = &comparison {
+            crate::outputs::print_block(&c.text());
+        }
         let mut code = code;
         if !outcomes.is_empty() {
             crate::outputs::print_block(&threshold::summary_table(&outcomes));
@@ -283,6 +360,7 @@ impl Insight {
         if let Some(path) = &self.junit {
             let xml = junit::junit_xml(
                 &outcomes,
+                comparison.as_ref(),
                 self.info.end_unix - self.info.start_unix,
                 &locusta_stats::format::format_utc_timestamp(self.info.start_unix),
             );
@@ -293,7 +371,7 @@ impl Insight {
         }
         if let Some(pattern) = &self.html {
             let path = PathBuf::from(report::file_name(pattern, &self.info));
-            let html = self.render(stats, &diagnosis, &outcomes);
+            let html = self.render(stats, &diagnosis, &outcomes, comparison.as_ref());
             if let Err(e) = write_file(&path, &html) {
                 log::error!("cannot write the HTML report {}: {e}", path.display());
                 code = if code == 0 { 1 } else { code };

@@ -289,6 +289,12 @@ impl RunPlan {
             Insight::from_options(&opts, &facts.script, host.as_deref().unwrap_or(""))
                 .map_err(|e| fail(e, 2))?;
         insight.set_classes(&classes);
+        // The comparison is made where the final statistics are: not on a worker.
+        if !matches!(role, Role::Worker | Role::WorkerProcesses(_)) {
+            insight
+                .load_baseline(opts.baseline.as_deref())
+                .map_err(|e| fail(e, 2))?;
+        }
         let arrival = arrival(
             &opts,
             &role,
@@ -640,6 +646,17 @@ mod tests {
             .0
             .contains("--master"));
         assert_eq!(refusal(&["--threshold", "p95<"], a()).1, 2);
+        let (m, code) = refusal(&["--threshold", "p95<baseline*1.1", "-H", "http://x"], a());
+        assert_eq!(code, 2);
+        assert!(m.contains("add --baseline PATH"), "{m}");
+        let (m, code) = refusal(&["--baseline", "/nonexistent/run", "-H", "http://x"], a());
+        assert_eq!(code, 2);
+        assert!(
+            m.contains("--baseline /nonexistent/run") && m.contains("does not exist"),
+            "{m}"
+        );
+        // A worker does not compare: the master does.
+        assert!(build(&["--worker", "--baseline", "/nonexistent/run"], a()).is_ok());
         assert!(refusal(&["--tls-cert", "c"], a()).0.contains("together"));
         let untagged = ClassFacts {
             tasks: Vec::new(),

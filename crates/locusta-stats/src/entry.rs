@@ -493,6 +493,31 @@ impl Entry {
             .map(|(s, _, f)| (s, f))
             .collect()
     }
+    /// Cumulative counts for Prometheus-style `le` buckets: for each bound (microseconds,
+    /// ascending), how many timed requests were recorded at or below it.
+    ///
+    /// A recorded value counts at the lowest value of its HDR bin (3 significant digits: the
+    /// bin is exact below 2048 µs and never wider than 1/1024 of its values above), the same
+    /// value the percentiles report. So a value `<=` a bound is always counted in it, and a
+    /// value above a bound only when it falls in the bound's own bin. The rule depends on the
+    /// value alone, so the buckets of the total are exactly the sums of the entries' buckets.
+    pub fn counts_at_or_below_us(&self, bounds_us: &[u64]) -> Vec<u64> {
+        let mut counts = vec![0u64; bounds_us.len()];
+        for v in self.hist.iter_recorded() {
+            let lowest = self.hist.lowest_equivalent(v.value_iterated_to());
+            let first = bounds_us.partition_point(|b| *b < lowest);
+            if let Some(c) = counts.get_mut(first) {
+                *c += v.count_at_value();
+            }
+        }
+        let mut running = 0u64;
+        for c in counts.iter_mut() {
+            running += *c;
+            *c = running;
+        }
+        counts
+    }
+
     /// Locust-style response time buckets: `(bucket ms, count)` ascending, derived from the HDR
     /// histogram (each recorded value converted to ms and passed through
     /// [`bucket_response_time`]).

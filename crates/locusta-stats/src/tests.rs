@@ -218,6 +218,33 @@ fn none_requests_are_excluded_from_times() {
 }
 
 #[test]
+fn counts_at_or_below_bounds_are_cumulative_and_the_total_sums_the_entries() {
+    let hub = StatsHub::new(StatsLimits::default());
+    // 5000 µs is the start of a 4 µs wide HDR bin: 5003 shares it, 5004 does not.
+    for (name, us) in [
+        ("a", 999),
+        ("a", 1000),
+        ("a", 1001),
+        ("b", 5003),
+        ("b", 5004),
+    ] {
+        hub.record(&s("X", name, Some(us), None));
+    }
+    hub.record(&s("X", "b", None, None));
+    let bounds = [1000, 5000, 10_000];
+    hub.read(|agg| {
+        let a = agg.entry("a", "X").unwrap().counts_at_or_below_us(&bounds);
+        let b = agg.entry("b", "X").unwrap().counts_at_or_below_us(&bounds);
+        assert_eq!(a, [2, 3, 3]);
+        assert_eq!(b, [0, 1, 2], "requests without a time are not counted");
+        let total = agg.total().counts_at_or_below_us(&bounds);
+        let sum: Vec<u64> = a.iter().zip(&b).map(|(x, y)| x + y).collect();
+        assert_eq!(total, sum);
+        assert_eq!(agg.total().counts_at_or_below_us(&[]), Vec::<u64>::new());
+    });
+}
+
+#[test]
 fn current_window_and_rates() {
     let t0 = 1_700_000_000.0;
     let hub = StatsHub::new_at(StatsLimits::default(), t0);

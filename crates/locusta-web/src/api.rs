@@ -421,18 +421,27 @@ async fn request_stats(
             "current_response_time_percentiles".into(),
             Value::Object(cur),
         );
-        let master = ctx.distributed.load(std::sync::atomic::Ordering::Relaxed);
-        if master || status.worker_count > 0 || !status.workers.is_empty() {
-            report.insert("workers".into(), json!(status.workers.as_slice()));
-            report.insert("worker_count".into(), json!(status.worker_count));
-        }
         report.insert("state".into(), json!(status.state));
         report.insert("user_count".into(), json!(status.user_count));
         Ok((Value::Object(report), total_entries, matching))
     });
     match result {
         Ok((body, total_entries, matching)) => {
-            let mut resp = Json(body).into_response();
+            let mut json = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+            let master = ctx.distributed.load(std::sync::atomic::Ordering::Relaxed);
+            if master || status.worker_count > 0 || !status.workers.is_empty() {
+                // The Workers rows go in as JSON serialized once per published set (outside
+                // the statistics' lock): `"worker_count"` and `"workers"` sort after every
+                // other key, so the object stays in key order.
+                let rows = ctx.workers_json(&status.workers);
+                json.pop();
+                json.extend_from_slice(
+                    format!(",\"worker_count\":{},\"workers\":", status.worker_count).as_bytes(),
+                );
+                json.extend_from_slice(&rows);
+                json.push(b'}');
+            }
+            let mut resp = ([(header::CONTENT_TYPE, "application/json")], json).into_response();
             let h = resp.headers_mut();
             h.insert("x-locusta-entries", HeaderValue::from(total_entries as u64));
             h.insert("x-locusta-matching", HeaderValue::from(matching as u64));
@@ -700,6 +709,54 @@ mod tests {
         o.is_secret = false;
         let v = super::extra_option_json(&o);
         assert_eq!(v["default_value"], "s3cr3t-value");
+    }
+
+    /// A master's `/stats/requests`: the Workers rows spliced in as JSON stay valid JSON in
+    /// key order, and are serialized again only when the control loop publishes new rows.
+    #[tokio::test]
+    async fn a_masters_workers_rows_are_spliced_into_stats_requests_in_key_order() {
+        use std::sync::Arc;
+
+        use crate::control::{RunInfo, Status, WebContext, WorkerInfo};
+
+        let stats = locusta_stats::StatsHub::new(locusta_stats::StatsLimits::default());
+        let (ctx, port) = WebContext::new(stats, RunInfo::default(), Arc::new(Vec::new));
+        port.set_distributed();
+        let rows = Arc::new(vec![WorkerInfo {
+            id: "w\"1".into(),
+            state: "running".into(),
+            user_count: 3,
+            cpu_usage: 1.5,
+            memory_usage: 7,
+        }]);
+        port.publish(Status {
+            worker_count: 1,
+            workers: Arc::clone(&rows),
+            ..Status::default()
+        });
+        let body = |resp: axum::response::Response| async move {
+            let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+                .await
+                .expect("body");
+            String::from_utf8(bytes.to_vec()).expect("utf-8")
+        };
+        let query = Ok(axum::extract::Query(super::StatsQuery::default()));
+        let text = body(super::request_stats(axum::extract::State(ctx.clone()), query).await).await;
+        let v: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+        assert_eq!(v["worker_count"], 1);
+        assert_eq!(v["workers"][0]["id"], "w\"1");
+        assert_eq!(v["workers"][0]["user_count"], 3);
+        let keys: Vec<&String> = v.as_object().expect("object").keys().collect();
+        let positions: Vec<usize> = keys
+            .iter()
+            .map(|k| text.find(&format!("\"{k}\":")).expect("key in text"))
+            .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
+        // Cached per published set of rows, rebuilt for a new one.
+        let first = ctx.workers_json(&rows);
+        assert_eq!(first.as_ptr(), ctx.workers_json(&rows).as_ptr());
+        let other = Arc::new(Vec::new());
+        assert_eq!(&ctx.workers_json(&other)[..], b"[]");
     }
 
     #[test]

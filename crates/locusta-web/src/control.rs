@@ -170,7 +170,13 @@ pub struct WebContext {
     pub(crate) worker_logs: WorkerLogs,
     /// True on a master: `/stats/requests` then always carries `workers` and `worker_count`.
     pub(crate) distributed: Arc<std::sync::atomic::AtomicBool>,
+    /// The Workers rows last published, as JSON: a master rebuilds its rows at most once a
+    /// second, so with 10,000 workers every poll in between reuses the megabyte of JSON.
+    workers_json: Arc<Mutex<Option<WorkersJson>>>,
 }
+
+/// A set of Workers rows and its JSON.
+type WorkersJson = (Arc<Vec<WorkerInfo>>, axum::body::Bytes);
 
 /// Worker id to its recent log lines.
 pub type WorkerLogs = Arc<Mutex<std::collections::BTreeMap<String, Vec<String>>>>;
@@ -243,6 +249,7 @@ impl WebContext {
                 logs,
                 worker_logs: Arc::clone(&worker_logs),
                 distributed: Arc::clone(&distributed),
+                workers_json: Arc::default(),
             },
             ControlPort {
                 commands: rx,
@@ -257,6 +264,21 @@ impl WebContext {
     /// The last published status.
     pub fn status(&self) -> Status {
         lock(&self.status).clone()
+    }
+
+    /// `rows` as a JSON array (serialized once per set of rows the control loop publishes).
+    pub(crate) fn workers_json(&self, rows: &Arc<Vec<WorkerInfo>>) -> axum::body::Bytes {
+        let mut cached = lock(&self.workers_json);
+        if let Some((published, json)) = cached.as_ref() {
+            if Arc::ptr_eq(published, rows) {
+                return json.clone();
+            }
+        }
+        let json = axum::body::Bytes::from(
+            serde_json::to_vec(rows.as_slice()).unwrap_or_else(|_| b"[]".to_vec()),
+        );
+        *cached = Some((Arc::clone(rows), json.clone()));
+        json
     }
 
     /// The statistics the UI shows.

@@ -6,11 +6,10 @@
 //! directly, like the rest of the API.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use axum::extract::Query;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use locusta_stats::StatsHub;
 use tokio::sync::{mpsc, oneshot};
@@ -53,20 +52,19 @@ fn shutting_down() -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, "the test is shutting down").into_response()
 }
 
-/// `GET /metrics`: Prometheus text of `stats`, with `users` read at each scrape.
-pub fn metrics_routes(stats: Arc<StatsHub>, users: Arc<AtomicU64>) -> axum::Router {
-    let metrics = move || {
+/// `GET /metrics`: Prometheus metrics of `stats` and `run` (read at each scrape), as OpenMetrics
+/// when the scraper's `Accept` asks for it (Prometheus does), else the classic text format.
+pub fn metrics_routes(
+    stats: Arc<StatsHub>,
+    run: locusta_insight::metrics::SharedRunGauges,
+) -> axum::Router {
+    let metrics = move |headers: HeaderMap| {
         let stats = Arc::clone(&stats);
-        let users = users.load(Ordering::Relaxed);
+        let run = Arc::clone(&run);
         async move {
-            let text = stats.read(|agg| locusta_insight::metrics::metrics_text(agg, users));
-            (
-                [(
-                    header::CONTENT_TYPE,
-                    "text/plain; version=0.0.4; charset=utf-8",
-                )],
-                text,
-            )
+            let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+            let (text, content_type) = locusta_insight::metrics::scrape(&stats, &run, accept);
+            ([(header::CONTENT_TYPE, content_type)], text)
         }
     };
     axum::Router::new().route("/metrics", axum::routing::get(metrics))

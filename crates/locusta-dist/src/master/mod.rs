@@ -191,7 +191,15 @@ pub struct Master {
     rows: Arc<Vec<WorkerInfo>>,
     /// When `rows` were built; `None` when a worker came, went or changed state since.
     rows_built: Option<Instant>,
+    /// When the users are to be dealt out again over the workers there are then (workers came
+    /// or went during a test); see [`Master::take_redistribution`].
+    redistribution_due: Option<Instant>,
 }
+
+/// How long after a worker comes or goes the users are dealt out again. Workers that join or
+/// vanish together (a deployment scaled up, a node lost) are dealt users in one go: a wave of a
+/// thousand costs a few redistributions, not one per worker, each a `spawn` to every worker.
+pub const REDISTRIBUTE_AFTER: Duration = Duration::from_millis(100);
 
 /// How old the Workers tab's CPU, memory and user counts may get (Locust's UI polls every
 /// 2 s); joins, departures and state changes show at once.
@@ -227,6 +235,7 @@ impl Master {
             worker_logs: WorkerLogs::default(),
             rows: Arc::default(),
             rows_built: None,
+            redistribution_due: None,
         }
     }
 
@@ -396,6 +405,8 @@ impl Master {
 
     /// `spawn` for every active worker with the distribution of the current user count.
     pub fn spawn_messages(&mut self) -> Vec<Message> {
+        // A full distribution: any redistribution that was due is in it.
+        self.redistribution_due = None;
         let workers = self.active_workers();
         let dist = distribute(self.dispatched_order(), &self.names, &workers);
         let mut ts = unix_now();
@@ -422,10 +433,32 @@ impl Master {
         out
     }
 
-    /// Redistributes the current users after workers came or went (during a test).
-    fn redistribute(&mut self) -> Vec<Message> {
-        match self.phase {
-            Phase::Running | Phase::Spawning => self.spawn_messages(),
+    /// Workers came or went during a test: the users are dealt out again
+    /// [`REDISTRIBUTE_AFTER`] from the first such change (see [`Master::take_redistribution`]).
+    fn redistribute(&mut self) {
+        if matches!(self.phase, Phase::Running | Phase::Spawning)
+            && self.redistribution_due.is_none()
+        {
+            self.redistribution_due = Some(Instant::now() + REDISTRIBUTE_AFTER);
+        }
+    }
+
+    /// When a redistribution is due, if one is (the caller wakes up then).
+    pub fn redistribution_due(&self) -> Option<Instant> {
+        self.redistribution_due
+    }
+
+    /// The `spawn` messages of a redistribution due by `now` (none otherwise, or when the test
+    /// stopped meanwhile).
+    pub fn take_redistribution(&mut self, now: Instant) -> Vec<Message> {
+        match self.redistribution_due {
+            Some(due) if due <= now => {
+                self.redistribution_due = None;
+                match self.phase {
+                    Phase::Running | Phase::Spawning => self.spawn_messages(),
+                    _ => Vec::new(),
+                }
+            }
             _ => Vec::new(),
         }
     }
@@ -448,7 +481,7 @@ impl Master {
             "heartbeat" => {
                 let hb = Heartbeat::read(f.data(), DATA_DEPTH)?;
                 f.close()?;
-                return Ok(self.on_heartbeat(id, hb, out));
+                return Ok(self.on_heartbeat(id, hb));
             }
             "stats" => match report_from_cursor(f.data(), DATA_DEPTH) {
                 Ok(report) => {
@@ -474,13 +507,13 @@ impl Master {
         match msg.kind.as_str() {
             "client_ready" => self.on_client_ready(id, &msg.data, &mut out),
             "heartbeat" => {
-                if self.on_heartbeat(id, Heartbeat::from_value(&msg.data), &mut out) {
+                if self.on_heartbeat(id, Heartbeat::from_value(&msg.data)) {
                     out.insert(0, Message::new("heartbeat", Value::Nil, id));
                 }
             }
             "stats" => self.on_stats(id, report_from_value(&msg.data), || msg.data.clone()),
             "spawning" | "spawning_complete" => self.on_spawning(id, &msg, &mut out),
-            "client_stopped" | "quit" => self.on_gone(id, &msg.kind, &mut out),
+            "client_stopped" | "quit" => self.on_gone(id, &msg.kind),
             "exception" => {
                 let text = |k: &str| {
                     get(&msg.data, k)
@@ -552,12 +585,12 @@ impl Master {
             self.worker_count()
         );
         if !known {
-            out.extend(self.redistribute());
+            self.redistribute();
         }
     }
 
     /// A heartbeat from `id`; true when it is to be answered (a known worker's).
-    fn on_heartbeat(&mut self, id: &str, hb: Heartbeat<'_>, out: &mut Vec<Message>) -> bool {
+    fn on_heartbeat(&mut self, id: &str, hb: Heartbeat<'_>) -> bool {
         let Some(node) = self.nodes.get_mut(id) else {
             log::debug!("heartbeat from unknown worker {id}");
             return false;
@@ -578,7 +611,7 @@ impl Master {
         }
         if was_missing {
             log::info!(target: "locusta.runners", "Worker {id} self-healed with heartbeat, setting state to {}.", self.nodes[id].state);
-            out.extend(self.redistribute());
+            self.redistribute();
         }
         true
     }
@@ -638,7 +671,7 @@ impl Master {
 
     /// `client_stopped` or `quit`: the worker leaves the table (a stopped one comes back with
     /// `client_ready`).
-    fn on_gone(&mut self, id: &str, kind: &str, out: &mut Vec<Message>) {
+    fn on_gone(&mut self, id: &str, kind: &str) {
         let Some(n) = self.nodes.remove(id) else {
             log::warn!("Received {kind} message from an unknown worker: {id}.");
             return;
@@ -650,7 +683,7 @@ impl Master {
         } else {
             log::info!(target: "locusta.runners", "{id} (index {}) reported that it has stopped", n.index);
         }
-        out.extend(self.redistribute());
+        self.redistribute();
     }
 
     fn on_logs(&mut self, id: &str, data: &Value) {
@@ -746,13 +779,14 @@ impl Master {
         out
     }
 
-    /// Locust's heartbeat check (every second): returns messages to send (a rebalance).
+    /// Locust's heartbeat check (every second). With `--enable-rebalancing`, workers newly
+    /// missing schedule a redistribution ([`Master::take_redistribution`]).
     ///
     /// As Locust's `heartbeat_worker`: a worker whose count is already below zero goes
     /// missing, any other has its count lowered; so a worker goes missing at the fifth check
     /// without a heartbeat (4-5 s), and a missing one is forgotten once its count reaches
     /// [`HEARTBEAT_DEAD`].
-    pub fn heartbeat_check(&mut self) -> Vec<Message> {
+    pub fn heartbeat_check(&mut self) {
         let mut newly_missing = false;
         let mut dead = Vec::new();
         for (id, n) in self.nodes.iter_mut() {
@@ -779,9 +813,7 @@ impl Master {
             locusta_util::lock(&self.worker_logs).remove(&id);
         }
         if newly_missing && self.plan.rebalancing {
-            self.redistribute()
-        } else {
-            Vec::new()
+            self.redistribute();
         }
     }
 
@@ -804,6 +836,7 @@ impl Master {
     /// gets `stop`, stops its users, answers `client_stopped` and later `client_ready` again.
     pub fn stop_messages(&mut self) -> Vec<Message> {
         self.phase = Phase::Stopped;
+        self.redistribution_due = None;
         self.current = 0;
         self.target = 0;
         while self.order.pop().is_some() {}
@@ -995,6 +1028,86 @@ mod tests {
             m.heartbeat_check();
         }
         assert_eq!(m.known_workers(), 0);
+    }
+
+    fn spawned(msgs: &[Message]) -> Vec<(String, u64)> {
+        let mut v: Vec<(String, u64)> = msgs
+            .iter()
+            .filter(|m| m.kind == "spawn")
+            .map(|m| {
+                let users = match get(&m.data, "user_classes_count") {
+                    Some(Value::Map(c)) => c.iter().filter_map(|(_, n)| as_u64(n)).sum(),
+                    _ => 0,
+                };
+                (m.node_id.clone(), users)
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn workers_joining_together_are_dealt_users_in_one_redistribution() {
+        let (mut m, _) = master();
+        ready(&mut m, "w0");
+        m.start(10, 10.0, None);
+        let (msgs, done) = m.ramp_iteration();
+        assert!(done);
+        assert_eq!(spawned(&msgs), vec![("w0".to_string(), 10)]);
+        // A wave joins: nothing is sent per joiner, one redistribution once it is due.
+        for id in ["w1", "w2", "w3", "w4"] {
+            let replies = m.handle(id, Message::new("client_ready", Value::from(-1), id));
+            assert!(replies.iter().all(|r| r.kind == "ack"));
+        }
+        let due = m.redistribution_due().expect("a redistribution is due");
+        assert!(m
+            .take_redistribution(due - Duration::from_millis(1))
+            .is_empty());
+        let msgs = m.take_redistribution(due);
+        let users: Vec<u64> = spawned(&msgs).into_iter().map(|(_, n)| n).collect();
+        assert_eq!(users, vec![2, 2, 2, 2, 2]);
+        assert!(m.redistribution_due().is_none());
+        assert!(m.take_redistribution(due + REDISTRIBUTE_AFTER).is_empty());
+        // A worker that stops is taken out at the next redistribution; after stop, nothing.
+        m.handle("w4", Message::new("client_stopped", Value::Nil, "w4"));
+        m.stop_messages();
+        assert!(m.redistribution_due().is_none());
+    }
+
+    #[test]
+    fn missing_workers_are_rebalanced_only_with_rebalancing_on() {
+        for rebalancing in [false, true] {
+            let (mut m, _) = master();
+            m.plan.rebalancing = rebalancing;
+            for id in ["w0", "w1", "w2"] {
+                ready(&mut m, id);
+            }
+            m.start(9, 9.0, None);
+            assert_eq!(m.ramp_iteration().0.len(), 3);
+            let beat = |m: &mut Master, id: &str| {
+                m.handle(
+                    id,
+                    Message::new("heartbeat", map(vec![("state", "running".into())]), id),
+                );
+            };
+            // w2 falls silent; the others beat before every check.
+            for _ in 0..5 {
+                beat(&mut m, "w0");
+                beat(&mut m, "w1");
+                m.heartbeat_check();
+            }
+            assert_eq!(m.worker_count(), 2);
+            let later = Instant::now() + REDISTRIBUTE_AFTER;
+            let msgs = m.take_redistribution(later);
+            if rebalancing {
+                assert_eq!(
+                    spawned(&msgs),
+                    vec![("w0".to_string(), 5), ("w1".to_string(), 4)]
+                );
+            } else {
+                assert!(msgs.is_empty(), "rebalanced without --enable-rebalancing");
+            }
+        }
     }
 
     #[test]

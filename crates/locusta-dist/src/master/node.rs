@@ -146,9 +146,10 @@ impl MasterNode {
             }
             if now >= self.next_heartbeat {
                 self.next_heartbeat = now + Duration::from_secs(1);
-                let msgs = self.master.heartbeat_check();
-                self.send_all(msgs).await;
+                self.master.heartbeat_check();
             }
+            let msgs = self.master.take_redistribution(now);
+            self.send_all(msgs).await;
             if now >= until {
                 // The driver takes a snapshot next.
                 self.master.refresh_rows(now);
@@ -157,6 +158,9 @@ impl MasterNode {
             let mut wake = until.min(self.next_heartbeat);
             if self.master.phase() == Phase::Spawning {
                 wake = wake.min(self.next_iteration);
+            }
+            if let Some(due) = self.master.redistribution_due() {
+                wake = wake.min(due);
             }
             tokio::select! {
                 frame = self.router.recv() => {

@@ -273,6 +273,7 @@ impl Controller {
                 &role,
                 inputs.worker_logs,
                 inputs.web_routes,
+                controller.insight.run_gauges(),
             )?;
             controller.web = Some(side);
         }
@@ -317,6 +318,13 @@ impl Controller {
             return out;
         }
         self.observe(snap);
+        self.insight.set_run_gauges(
+            snap.state.as_str(),
+            snap.users,
+            snap.target_users,
+            &snap.class_counts,
+            snap.workers.as_ref().map_or(0, |w| w.ready),
+        );
         if self.web.is_some() && snap.state != LoadState::Stopping {
             self.handle_web_commands(now, snap, &mut out);
         }
@@ -482,9 +490,6 @@ impl Controller {
                 self.threshold_failed = true;
                 self.end_test(now, StopReason::ThresholdFailed, out);
             }
-        }
-        if let Some(web) = &self.web {
-            web.set_users(snap.users);
         }
         self.search_capacity(now, elapsed, out);
         self.periodic.write_csv(&self.stats, snap.users);

@@ -2,9 +2,9 @@
 //! `/metrics`), the commands it queues (`/swarm`, `/stop`, `/stats/reset`), the status the
 //! controller publishes for it, and the HTML reports it asks for.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use locusta_insight::metrics::SharedRunGauges;
 use locusta_stats::StatsHub;
 use locusta_web::{
     Command, ControlPort, Forwarder, ReportRequest, RunInfo, Status, SwarmRequest, WebContext,
@@ -20,8 +20,6 @@ pub(super) struct WebSide {
     port: ControlPort,
     server: WebServer,
     reports: mpsc::Receiver<ReportRequest>,
-    /// Users running, for `/metrics`.
-    users: Arc<AtomicU64>,
     /// The host new users get, as the UI shows it.
     host: String,
     plan: WebPlan,
@@ -40,6 +38,7 @@ impl WebSide {
         role: &Role,
         worker_logs: Option<WorkerLogs>,
         forwarder: Option<Arc<dyn Forwarder>>,
+        gauges: SharedRunGauges,
     ) -> Result<WebSide, String> {
         let host = info.host.clone();
         let class_picker = info.class_picker;
@@ -62,14 +61,10 @@ impl WebSide {
         if matches!(role, Role::Master(_)) {
             port.set_distributed();
         }
-        let users = Arc::new(AtomicU64::new(0));
         let (report_tx, reports) = mpsc::channel(4);
         let mut routes = locusta_web::router(ctx.clone())
             .merge(locusta_web::report_routes(report_tx, report_name))
-            .merge(locusta_web::metrics_routes(
-                Arc::clone(stats),
-                Arc::clone(&users),
-            ));
+            .merge(locusta_web::metrics_routes(Arc::clone(stats), gauges));
         if let Some(forwarder) = forwarder {
             if plan.login {
                 routes = locusta_web::require_login(routes, Arc::clone(&forwarder));
@@ -82,7 +77,6 @@ impl WebSide {
             port,
             server,
             reports,
-            users,
             host,
             plan,
             stopping: false,
@@ -100,10 +94,6 @@ impl WebSide {
 
     pub(super) fn autoquit(&self) -> Option<u64> {
         self.plan.autoquit
-    }
-
-    pub(super) fn set_users(&self, users: u64) {
-        self.users.store(users, Ordering::Relaxed);
     }
 
     /// Stops serving (waits up to about a second for open requests).
