@@ -44,6 +44,19 @@ class _UiLogHandler(logging.Handler):
             pass
 
 
+class _OtelLogHandler(logging.Handler):
+    """``--otel`` with a logs exporter: hands each logging record to the Rust exporter, as
+    Locust adds OpenTelemetry's LoggingHandler to the root logger."""
+
+    def emit(self, record):
+        if record.name.startswith("locusta.otel"):
+            return
+        try:
+            _core.otel_log(record.levelno, record.name, record.getMessage())
+        except Exception:  # never let the export break logging
+            pass
+
+
 def _setup_logging(opts):
     if opts["skip_log_setup"]:
         return
@@ -335,6 +348,8 @@ def _run(argv):
             filter_tasks_by_tags(cls, tags, exclude)
     try:
         plan = _core.RunPlan(parsed, _facts(opts, user_classes, shape_classes, parser, custom, paths))
+        if _core.otel_logs_enabled():
+            logging.getLogger().addHandler(_OtelLogHandler())
     except _core.PlanExit as e:
         return e.args[0]
 

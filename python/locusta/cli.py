@@ -30,9 +30,13 @@ def main(argv=None):
 
         monkey.patch_all()
 
+    from . import _core
     from ._run import run
 
-    return run(argv)
+    try:
+        return run(argv)
+    finally:
+        _core.otel_shutdown()  # --otel: the last metrics and spans go out before the exit
 
 
 if __name__ == "__main__":

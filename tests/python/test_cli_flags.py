@@ -89,11 +89,3 @@ def test_rust_classes_take_config_users_and_equal_weights():
                                             '{"user_class_name": "ShopUser", "fixed_count": 2}'],
                            capture_output=True, text=True, timeout=60)
     assert ratio.returncode == 0, ratio.stderr
-
-
-@pytest.mark.parametrize("program", [["demo"], ["-f", LOCUSTFILE]])
-def test_otel_is_refused_until_it_works(program, target):
-    proc = subprocess.run(locusta_cmd() + program + ["--otel", "--headless", "-t", "1s", "-H", target],
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 1
-    assert "--otel (OpenTelemetry export) is not available in this version of locusta yet" in proc.stderr

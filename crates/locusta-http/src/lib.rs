@@ -30,6 +30,7 @@ mod pool;
 mod rx_time;
 mod session;
 mod stream;
+pub mod tracing_hook;
 mod types;
 
 pub use client::{ClientConfig, HttpClient, HttpDriver, DEFAULT_MAX_BODY_BYTES};

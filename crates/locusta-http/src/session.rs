@@ -24,6 +24,7 @@ use crate::lean::{BodyCursor, HeaderLines, LeanConn};
 use crate::options::SessionOptions;
 use crate::pool::{ConnectionPool, PooledConn};
 use crate::stream::{BodyStream, Return, Source};
+use crate::tracing_hook;
 use crate::types::{Body, Exchange, RequestSpec, Response};
 
 /// The base URL and the basic-auth credentials taken out of it.
@@ -122,7 +123,12 @@ pub(crate) enum HopHeaders {
     Map(HeaderMap, Spellings),
     /// Host plus the session's default headers.
     Plain(Arc<HeaderTemplate>),
+    /// A plain request traced with `--otel`: the template plus its `traceparent` value.
+    PlainTraced(Arc<HeaderTemplate>, HeaderValue),
 }
+
+/// The `traceparent` header name (sent in lower case, as the instrumentation of requests does).
+const TRACEPARENT: &str = "traceparent";
 
 impl HopHeaders {
     /// The headers as a map (cloned from the template for a plain request).
@@ -130,7 +136,47 @@ impl HopHeaders {
         match self {
             HopHeaders::Map(m, _) => m,
             HopHeaders::Plain(t) => t.headers.clone(),
+            HopHeaders::PlainTraced(t, v) => {
+                let mut m = t.headers.clone();
+                m.insert(header::HeaderName::from_static(TRACEPARENT), v);
+                m
+            }
         }
+    }
+
+    /// The lean driver's header lines: a plain request's pre-encoded template (with a traced
+    /// request's `traceparent` line after it).
+    fn into_lines(self) -> HeaderLines {
+        match self {
+            HopHeaders::Map(m, spellings) => HeaderLines::Map(m, spellings),
+            HopHeaders::Plain(t) => HeaderLines::Encoded(t.encoded.clone()),
+            HopHeaders::PlainTraced(t, v) => {
+                let mut lines = BytesMut::with_capacity(t.encoded.len() + v.len() + 15);
+                lines.extend_from_slice(&t.encoded);
+                lines.extend_from_slice(TRACEPARENT.as_bytes());
+                lines.extend_from_slice(b": ");
+                lines.extend_from_slice(v.as_bytes());
+                lines.extend_from_slice(b"\r\n");
+                HeaderLines::Encoded(lines.freeze())
+            }
+        }
+    }
+}
+
+/// Adds a traced request's `traceparent` to its headers, keeping a plain request on its
+/// template.
+fn with_traceparent(h: HopHeaders, traceparent: Option<&HeaderValue>) -> HopHeaders {
+    let Some(v) = traceparent else {
+        return h;
+    };
+    match h {
+        HopHeaders::Map(mut m, mut spellings) => {
+            m.insert(header::HeaderName::from_static(TRACEPARENT), v.clone());
+            spellings.remember(TRACEPARENT);
+            HopHeaders::Map(m, spellings)
+        }
+        HopHeaders::Plain(t) => HopHeaders::PlainTraced(t, v.clone()),
+        traced @ HopHeaders::PlainTraced(..) => traced,
     }
 }
 
@@ -596,6 +642,24 @@ impl Session {
         if !spec.query.is_empty() {
             append_query(&mut url, &spec.query);
         }
+        let span = tracing_hook::tracer().map(|t| {
+            let user_agent = || {
+                spec.headers
+                    .get(header::USER_AGENT)
+                    .cloned()
+                    .or_else(|| lock(&self.headers).map.get(header::USER_AGENT).cloned())
+            };
+            t.start(&tracing_hook::RequestStart {
+                method: &spec.method,
+                url: &url,
+                explicit_name: spec.span_name.as_deref(),
+                user_agent: &user_agent,
+                started,
+            })
+        });
+        let traceparent = span
+            .as_ref()
+            .and_then(|s| HeaderValue::from_str(s.traceparent()).ok());
         let stats_path = path_url(&url).to_string();
         let mut history = Vec::new();
         // the URL as requested, kept aside by the first redirect (no copy without one)
@@ -603,6 +667,7 @@ impl Session {
         let result = self
             .run_redirects(
                 spec,
+                traceparent.as_ref(),
                 &mut url,
                 &mut first_url,
                 url_creds,
@@ -615,10 +680,18 @@ impl Session {
             .as_ref()
             .ok()
             .map(|r| r.head_at.saturating_duration_since(t0));
+        let elapsed = response_time(started, t0, &result);
+        if let Some(span) = span {
+            span.end(tracing_hook::RequestOutcome {
+                ended: started + elapsed,
+                status: result.as_ref().ok().map(|r| r.status),
+                error: result.as_ref().err(),
+            });
+        }
         Exchange {
             time_to_head,
             started,
-            elapsed: response_time(started, t0, &result),
+            elapsed,
             request_url,
             stats_path,
             result,
@@ -628,9 +701,11 @@ impl Session {
 
     /// Sends `spec` to `url`, following redirects: `url` ends as the last URL requested, and
     /// `first_url` gets the first one when a redirect replaced it.
+    #[allow(clippy::too_many_arguments)]
     async fn run_redirects(
         &self,
         spec: &RequestSpec,
+        traceparent: Option<&HeaderValue>,
         url: &mut url::Url,
         first_url: &mut Option<url::Url>,
         url_creds: Option<(String, String)>,
@@ -664,7 +739,10 @@ impl Session {
         loop {
             let (cur_url, cur_body, cur_method, cur_auth) =
                 (&*url, body.as_ref(), &method, auth_header.as_ref());
-            let make_headers = || self.hop_headers(spec, cur_url, cur_body, cur_method, cur_auth);
+            let make_headers = || {
+                let h = self.hop_headers(spec, cur_url, cur_body, cur_method, cur_auth);
+                with_traceparent(h, traceparent)
+            };
             let resp = self
                 .hop(
                     &method,
@@ -1056,10 +1134,7 @@ impl Session {
         url: &url::Url,
         reused: bool,
     ) -> Result<(Response, Ending), HopError> {
-        let headers = match (req.make_headers)() {
-            HopHeaders::Map(m, spellings) => HeaderLines::Map(m, spellings),
-            HopHeaders::Plain(t) => HeaderLines::Encoded(t.encoded.clone()),
-        };
+        let headers = (req.make_headers)().into_lines();
         let read_size = self.shared.cfg.read_buffer_size;
         let target = if req.absolute_target {
             absolute_target(url)
@@ -1435,6 +1510,37 @@ fn quote_plus(text: &str, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_traced_plain_request_keeps_its_template_and_adds_the_traceparent() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("h:1"));
+        let t = Arc::new(HeaderTemplate {
+            host: "h:1".into(),
+            headers,
+            encoded: Bytes::from_static(b"Host: h:1\r\n"),
+        });
+        let v = HeaderValue::from_static("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+        match with_traceparent(HopHeaders::Plain(t.clone()), Some(&v)).into_lines() {
+            HeaderLines::Encoded(b) => assert_eq!(
+                &b[..],
+                &b"Host: h:1\r\ntraceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n"[..]
+            ),
+            HeaderLines::Map(..) => panic!("a plain request stays pre-encoded"),
+        }
+        let m = with_traceparent(HopHeaders::Plain(t.clone()), Some(&v)).into_map();
+        assert_eq!(m.get("traceparent"), Some(&v));
+        assert_eq!(m.get(header::HOST), Some(&HeaderValue::from_static("h:1")));
+        assert!(matches!(
+            with_traceparent(HopHeaders::Plain(t), None),
+            HopHeaders::Plain(_)
+        ));
+        let map = HopHeaders::Map(HeaderMap::new(), Spellings::default());
+        match with_traceparent(map, Some(&v)) {
+            HopHeaders::Map(m, _) => assert_eq!(m.get("traceparent"), Some(&v)),
+            _ => panic!("a full request keeps its map"),
+        }
+    }
     use super::*;
     use crate::{ClientConfig, HttpClient};
 

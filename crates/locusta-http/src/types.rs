@@ -83,6 +83,9 @@ pub struct RequestSpec {
     pub verify_tls: Option<bool>,
     /// Extra cookies sent with this request only (not stored in the session).
     pub cookies: Vec<(String, String)>,
+    /// The `name=` given for this request, used only to name its trace span when requests are
+    /// traced (`--otel`; Locust's `_explicit_name`). The statistics name is the caller's.
+    pub span_name: Option<String>,
 }
 
 impl RequestSpec {
@@ -101,6 +104,7 @@ impl RequestSpec {
             allow_redirects,
             verify_tls: None,
             cookies: Vec::new(),
+            span_name: None,
         }
     }
 

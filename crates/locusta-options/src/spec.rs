@@ -224,7 +224,7 @@ pub(crate) const SPECS: &[Spec] = &[
     opt("profile", "profile", None, None, Value, OTHER, "<str>",
         "Profile name used to group test runs together"),
     opt("otel", "otel", None, Some("LOCUST_ENABLE_OPENTELEMETRY"), Flag, OTHER, "",
-        "Instrument the test run with OpenTelemetry"),
+        "Instrument the test run with OpenTelemetry: the locust.client.duration histogram, the locust.users.count gauge, a span per HTTP request (with a traceparent header) and the log records, exported as the OTEL_* environment variables say (OTLP over gRPC to localhost:4317 by default)"),
     // locusta additions
     opt("threads", "threads", None, Some("LOCUSTA_THREADS"), Value, LOCUSTA, "<int>",
         "[locusta] Worker threads of the load engine. Default: number of CPUs"),

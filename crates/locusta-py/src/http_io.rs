@@ -543,7 +543,7 @@ impl HttpIo {
     /// starts at the next [`HttpIo::flush`]; the response arrives through [`HttpIo::drain`].
     #[pyo3(signature = (session, waiter, method, url, params=None, headers=None, body=None,
         content_type=None, auth=None, timeout=None, allow_redirects=None, verify=None, cookies=None,
-        stream=false))]
+        stream=false, name=None))]
     #[allow(clippy::too_many_arguments)]
     fn submit(
         &self,
@@ -561,6 +561,7 @@ impl HttpIo {
         verify: Option<bool>,
         cookies: Option<Vec<(String, String)>>,
         stream: bool,
+        name: Option<String>,
     ) -> PyResult<u64> {
         let method = if method == "GET" {
             Method::GET
@@ -604,6 +605,9 @@ impl HttpIo {
         if let Some(cs) = cookies {
             spec.cookies = cs;
         }
+        if locusta_http::tracing_hook::tracing_enabled() {
+            spec.span_name = name;
+        }
         Ok(self.queue_stream(session, waiter, spec, None, stream))
     }
 
@@ -622,11 +626,14 @@ impl HttpIo {
         name: Option<String>,
         params: Option<Vec<(String, String)>>,
     ) -> u64 {
+        let mut spec = RequestSpec::new(Method::GET, url).allow_redirects(true);
+        if locusta_http::tracing_hook::tracing_enabled() {
+            spec.span_name.clone_from(&name);
+        }
         let record = stats.map(|stats| Record {
             hub: stats.hub(),
             name,
         });
-        let mut spec = RequestSpec::new(Method::GET, url).allow_redirects(true);
         if let Some(p) = params {
             spec.query = p;
         }

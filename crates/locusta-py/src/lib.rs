@@ -179,6 +179,24 @@ fn init_logging(level: &str, logfile: Option<PathBuf>) -> PyResult<()> {
     locusta_run::logging::init(level, logfile.as_deref()).map_err(PyValueError::new_err)
 }
 
+/// `--otel`: exports the last metrics and spans (bounded wait) before the process exits.
+#[pyfunction]
+fn otel_shutdown() {
+    locusta_run::otel::shutdown();
+}
+
+/// Whether `--otel` exports log records (then Python's logging records are handed over).
+#[pyfunction]
+fn otel_logs_enabled() -> bool {
+    locusta_run::otel::logs_enabled()
+}
+
+/// `--otel`: exports one Python logging record (`levelno`, logger name, formatted message).
+#[pyfunction]
+fn otel_log(levelno: u32, logger: &str, message: &str) {
+    locusta_run::otel::emit_log(levelno, logger, message);
+}
+
 /// Keeps a Python log line for the web UI's Logs tab.
 #[pyfunction]
 fn remember_log_line(line: &str) {
@@ -234,6 +252,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_options, m)?)?;
     m.add_function(wrap_pyfunction!(locustfile_option, m)?)?;
     m.add_function(wrap_pyfunction!(init_logging, m)?)?;
+    m.add_function(wrap_pyfunction!(otel_shutdown, m)?)?;
+    m.add_function(wrap_pyfunction!(otel_logs_enabled, m)?)?;
+    m.add_function(wrap_pyfunction!(otel_log, m)?)?;
     m.add_function(wrap_pyfunction!(run_demo, m)?)?;
     m.add_function(wrap_pyfunction!(run_demo_target, m)?)?;
     m.add_class::<dist::WorkerLink>()?;

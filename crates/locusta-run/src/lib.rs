@@ -14,6 +14,7 @@ pub mod controller;
 pub mod insight;
 pub mod live;
 pub mod logging;
+pub mod otel;
 pub mod outputs;
 pub mod plan;
 pub mod shape;

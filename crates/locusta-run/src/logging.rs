@@ -42,6 +42,13 @@ impl Log for LocustLogger {
             record.args()
         );
         remember(line.trim_end_matches('\n'));
+        if locusta_otel::logs_enabled() {
+            locusta_otel::emit_log(
+                locusta_otel::levelno(record.level()),
+                &target,
+                &record.args().to_string(),
+            );
+        }
         match &self.file {
             Some(f) => {
                 if let Ok(mut f) = f.lock() {

@@ -198,13 +198,6 @@ pub fn refused_options(opts: &Options, facts: &LocustfileFacts) -> Option<String
                 .to_owned(),
         );
     }
-    if opts.otel {
-        return Some(
-            "--otel (OpenTelemetry export) is not available in this version of locusta yet; leave it \
-             out (use --metrics-port for Prometheus metrics)"
-                .to_owned(),
-        );
-    }
     None
 }
 
@@ -242,10 +235,20 @@ impl RunPlan {
             };
         }
         log::info!(target: "locusta.main", "Starting locusta {}", env!("CARGO_PKG_VERSION"));
+        // the OpenTelemetry resource's `filename`: the -f value as given (Locust's
+        // options.locustfile), else what the report calls the script
+        let otel_file = if given(&parsed.sources, "locustfile") {
+            parsed.options.locustfile.clone()
+        } else {
+            facts.script.clone()
+        };
         match Self::check(parsed, facts) {
             Ok(plan) => {
                 if matches!(plan.role, Role::Standalone | Role::Worker) {
                     raise_open_file_limit(plan.users);
+                }
+                if let Err(code) = crate::otel::start(&plan, otel_file) {
+                    return Setup::Exit(code);
                 }
                 Setup::Run(Box::new(plan))
             }

@@ -24,6 +24,7 @@ pub mod csv;
 mod entry;
 pub mod format;
 pub mod json;
+pub mod observer;
 pub mod remote;
 
 pub use entry::{Entry, EntryDelta, Window};
@@ -332,6 +333,9 @@ impl StatsHub {
 
     /// Records one finished request that completed at `unix_secs`.
     pub fn record_at(&self, sample: &Sample<'_>, unix_secs: f64) {
+        if let Some(observer) = observer::current() {
+            observer.observe(sample);
+        }
         let full = self.with_shard(|shard| {
             let mut d = lock(&shard.data);
             let epoch = self.epoch.load(Ordering::Acquire);

@@ -107,6 +107,8 @@ pub(crate) fn run_parsed(locustfile: Locustfile, parsed: Parsed) -> i32 {
         Role::Master(_) => run_master(plan, shape, hooks),
         Role::Standalone | Role::Worker => run_here(plan, classes, shape, hooks),
     };
+    // --otel: the last interval's metrics and spans go out before the process exits
+    locusta_run::otel::shutdown();
     log::logger().flush();
     code
 }

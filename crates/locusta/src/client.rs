@@ -186,7 +186,18 @@ impl<'c> RequestBuilder<'c> {
         self
     }
 
-    async fn exchange(self) -> Response {
+    /// With `--otel` tracing, the span is named after the request's name as Locust names it.
+    fn name_span(&mut self) {
+        if locusta_http::tracing_hook::tracing_enabled() {
+            self.spec.span_name = self
+                .name
+                .clone()
+                .or_else(|| self.client.request_name.clone());
+        }
+    }
+
+    async fn exchange(mut self) -> Response {
+        self.name_span();
         let client = self.client;
         let method = self.spec.method.clone();
         let exchange = client.session.send(self.spec).await;
@@ -220,7 +231,8 @@ impl<'c> RequestBuilder<'c> {
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn send_streaming(self) -> (Response, Option<BodyStream>) {
+    pub async fn send_streaming(mut self) -> (Response, Option<BodyStream>) {
+        self.name_span();
         let client = self.client;
         let method = self.spec.method.clone();
         let (exchange, body) = client.session.send_streaming(&self.spec).await;

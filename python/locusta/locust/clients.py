@@ -821,7 +821,7 @@ class HttpSession:
 
         raw = self._rt.send(
             self._core, method, url, q, h, body, ctype, auth, timeout, allow_redirects, verify, cookies,
-            bool(stream),
+            bool(stream), name,
         )
         if self.user is not None:
             self.user._yielded = True

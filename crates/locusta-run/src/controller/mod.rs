@@ -413,6 +413,7 @@ impl Controller {
 
     /// Notices a completed ramp: Locust's "All users spawned" and `--reset-stats`.
     fn observe(&mut self, snap: &Snapshot) {
+        crate::otel::set_user_counts(&snap.class_counts);
         if snap.users > 0 {
             self.last_counts.clone_from(&snap.class_counts);
         }
