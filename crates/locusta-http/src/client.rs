@@ -292,7 +292,7 @@ mod tests {
             client.shared.tls(true).alpn_protocols,
             vec![b"http/1.1".to_vec()]
         );
-        assert_eq!(c.http2, Http2Mode::Off);
+        assert_eq!(client.config().http2, Http2Mode::Off);
         assert_eq!(
             client.shared.tls_alpn(false, true).alpn_protocols,
             vec![b"h2".to_vec(), b"http/1.1".to_vec()]
