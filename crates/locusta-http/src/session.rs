@@ -140,7 +140,8 @@ impl HopHeaders {
 const MAX_SHARED_TEMPLATES: usize = 64;
 
 /// One simulated user's HTTP state. `Send + Sync`; methods take `&self` (concurrent requests on
-/// one session work and simply open extra connections).
+/// one session work and simply open extra HTTP/1.1 connections; with HTTP/2 on, see
+/// [`Http2Mode`], they run as streams of one connection per origin).
 ///
 /// Connections: a few idle keep-alive connections are kept per origin (scheme, host, port, TLS
 /// verification). A request takes one, or opens a new one; it goes back once the response body is

@@ -388,3 +388,23 @@ async fn a_closed_connection_is_replaced_by_the_next_request() {
     assert_eq!(ex.result.unwrap().text(), "again");
     assert_eq!(srv.counters.accepted.load(Ordering::SeqCst), 2);
 }
+
+#[tokio::test]
+async fn stream_true_reads_the_body_of_a_stream() {
+    let srv = server(Kind::H2c, false).await;
+    let c = client(Http2Mode::PriorKnowledge);
+    let s = c.session(Some(&base(&srv, false))).unwrap();
+    let (ex, body) = s.send_streaming(&RequestSpec::get("/gz")).await;
+    assert_eq!(ex.result.unwrap().http_version(), "HTTP/2");
+    let mut body = body.unwrap();
+    let mut text = Vec::new();
+    while let Some(piece) = body.next_chunk().await.unwrap() {
+        text.extend_from_slice(&piece);
+    }
+    assert_eq!(text, b"zipped HTTP/2.0");
+    assert!(body.is_finished());
+    // the connection stays the session's: the next request shares it
+    let r = s.send(RequestSpec::get("/hello")).await.result.unwrap();
+    assert_eq!(r.text(), "hello HTTP/2.0");
+    assert_eq!(srv.counters.accepted.load(Ordering::SeqCst), 1);
+}
