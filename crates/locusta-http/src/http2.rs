@@ -225,6 +225,13 @@ fn io_source(err: &hyper::Error) -> Option<&std::io::Error> {
     None
 }
 
+/// Whether an I/O error is h2's way of saying that the connection ended under a stream: h2
+/// fails the streams still open at EOF with a `BrokenPipe` error of its own (no OS errno),
+/// which is the server closing the connection, not a write to a closed socket.
+pub(crate) fn closed_by_peer(io: &std::io::Error) -> bool {
+    io.kind() == std::io::ErrorKind::BrokenPipe && io.raw_os_error().is_none()
+}
+
 /// Maps hyper's error for an HTTP/2 request (before or while its response head arrived).
 pub(crate) fn map_error(err: &hyper::Error) -> Failure {
     if let Some(h) = h2_source(err) {
@@ -233,7 +240,7 @@ pub(crate) fn map_error(err: &hyper::Error) -> Failure {
         }
     }
     if let Some(io) = io_source(err) {
-        let error = if io.kind() == std::io::ErrorKind::UnexpectedEof {
+        let error = if io.kind() == std::io::ErrorKind::UnexpectedEof || closed_by_peer(io) {
             HttpError::RemoteDisconnected
         } else {
             HttpError::from_io(io, false)

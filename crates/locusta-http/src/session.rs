@@ -1444,7 +1444,10 @@ pub(crate) fn body_error(e: &hyper::Error, read: u64, expected: Option<u64>) -> 
     if let Some(failure) = crate::http2::h2_source(e).and_then(crate::http2::describe) {
         return failure.error;
     }
-    let eof = find_io(e).is_some_and(|io| io.kind() == std::io::ErrorKind::UnexpectedEof);
+    let eof = find_io(e).is_some_and(|io| {
+        io.kind() == std::io::ErrorKind::UnexpectedEof
+            || crate::http2::h2_source(e).is_some() && crate::http2::closed_by_peer(io)
+    });
     if let Some(message) = find_io(e).and_then(chunk_framing_error) {
         HttpError::Protocol { message }
     } else if let Some(io) = find_io(e).filter(|_| !eof) {

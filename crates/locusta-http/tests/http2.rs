@@ -80,6 +80,7 @@ async fn handle(
             Bytes::from("logged in")
         }
         "/cookie" => Bytes::from(cookie),
+        "/die" => std::future::pending().await,
         "/redir" => {
             builder = builder.status(302).header("location", "/hello");
             Bytes::new()
@@ -106,11 +107,15 @@ where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let done = Arc::new(tokio::sync::Notify::new());
+    let die = Arc::new(tokio::sync::Notify::new());
     let svc = {
-        let (counters, done) = (counters.clone(), done.clone());
+        let (counters, done, die) = (counters.clone(), done.clone(), die.clone());
         hyper::service::service_fn(move |req| {
             if close_after_one {
                 done.notify_one();
+            }
+            if req.uri().path() == "/die" {
+                die.notify_one();
             }
             handle(req, counters.clone())
         })
@@ -122,6 +127,8 @@ where
         tokio::pin!(conn);
         tokio::select! {
             _ = conn.as_mut() => {}
+            // `/die`: drop the connection at once, without GOAWAY or an answer
+            _ = die.notified() => {}
             _ = done.notified() => {
                 conn.as_mut().graceful_shutdown();
                 let _ = conn.await;
@@ -407,4 +414,20 @@ async fn stream_true_reads_the_body_of_a_stream() {
     let r = s.send(RequestSpec::get("/hello")).await.result.unwrap();
     assert_eq!(r.text(), "hello HTTP/2.0");
     assert_eq!(srv.counters.accepted.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_connection_dropped_mid_request_fails_it_and_the_next_reconnects() {
+    let srv = server(Kind::H2c, false).await;
+    let c = client(Http2Mode::PriorKnowledge);
+    let s = c.session(Some(&base(&srv, false))).unwrap();
+    let err = s.send(RequestSpec::get("/die")).await.result.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "RemoteDisconnected('Remote end closed connection without response')"
+    );
+    let r = s.send(RequestSpec::get("/hello")).await.result.unwrap();
+    assert_eq!(r.text(), "hello HTTP/2.0");
+    assert_eq!(srv.counters.accepted.load(Ordering::SeqCst), 2);
+    assert_eq!(s.http2_connections(), 1);
 }
