@@ -232,6 +232,24 @@ pub(crate) fn closed_by_peer(io: &std::io::Error) -> bool {
     io.kind() == std::io::ErrorKind::BrokenPipe && io.raw_os_error().is_none()
 }
 
+/// h2 keeps only the kind of an I/O error, not its OS errno: gives the common kinds their errno
+/// back, so that the failure reads as on HTTP/1.1 (`ConnectionResetError(104, 'Connection reset
+/// by peer')`).
+pub(crate) fn with_errno(io: &std::io::Error) -> std::io::Error {
+    use std::io::ErrorKind as K;
+    let errno = match (io.raw_os_error(), io.kind()) {
+        (Some(_), _) => None,
+        (None, K::ConnectionReset) => Some(libc::ECONNRESET),
+        (None, K::ConnectionAborted) => Some(libc::ECONNABORTED),
+        (None, K::TimedOut) => Some(libc::ETIMEDOUT),
+        (None, _) => None,
+    };
+    match errno {
+        Some(n) => std::io::Error::from_raw_os_error(n),
+        None => std::io::Error::new(io.kind(), io.to_string()),
+    }
+}
+
 /// Maps hyper's error for an HTTP/2 request (before or while its response head arrived).
 pub(crate) fn map_error(err: &hyper::Error) -> Failure {
     if let Some(h) = h2_source(err) {
@@ -243,7 +261,7 @@ pub(crate) fn map_error(err: &hyper::Error) -> Failure {
         let error = if io.kind() == std::io::ErrorKind::UnexpectedEof || closed_by_peer(io) {
             HttpError::RemoteDisconnected
         } else {
-            HttpError::from_io(io, false)
+            HttpError::from_io(&with_errno(io), false)
         };
         return Failure {
             error,

@@ -1451,7 +1451,7 @@ pub(crate) fn body_error(e: &hyper::Error, read: u64, expected: Option<u64>) -> 
     if let Some(message) = find_io(e).and_then(chunk_framing_error) {
         HttpError::Protocol { message }
     } else if let Some(io) = find_io(e).filter(|_| !eof) {
-        HttpError::from_io(io, true)
+        HttpError::from_io(&crate::http2::with_errno(io), true)
     } else if eof || e.is_incomplete_message() || e.is_closed() {
         HttpError::BodyIncomplete {
             read,

@@ -422,9 +422,12 @@ async fn a_connection_dropped_mid_request_fails_it_and_the_next_reconnects() {
     let c = client(Http2Mode::PriorKnowledge);
     let s = c.session(Some(&base(&srv, false))).unwrap();
     let err = s.send(RequestSpec::get("/die")).await.result.unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "RemoteDisconnected('Remote end closed connection without response')"
+    // a FIN, or a RST when the server's kernel still held unread client frames: as on HTTP/1.1
+    let text = err.to_string();
+    assert!(
+        text == "RemoteDisconnected('Remote end closed connection without response')"
+            || text == "ConnectionResetError(104, 'Connection reset by peer')",
+        "{text}"
     );
     let r = s.send(RequestSpec::get("/hello")).await.result.unwrap();
     assert_eq!(r.text(), "hello HTTP/2.0");
