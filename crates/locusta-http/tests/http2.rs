@@ -434,3 +434,25 @@ async fn a_connection_dropped_mid_request_fails_it_and_the_next_reconnects() {
     assert_eq!(srv.counters.accepted.load(Ordering::SeqCst), 2);
     assert_eq!(s.http2_connections(), 1);
 }
+
+#[tokio::test]
+async fn certificate_errors_read_as_on_http1() {
+    let srv = server(Kind::TlsBoth, false).await;
+    let strict = HttpClient::new(ClientConfig {
+        http2: Http2Mode::Negotiate,
+        ..config()
+    })
+    .unwrap();
+    let s = strict
+        .session(Some(&format!("https://localhost:{}", srv.addr.port())))
+        .unwrap();
+    let err = s.send(RequestSpec::get("/hello")).await.result.unwrap_err();
+    assert!(err.is_tls());
+    assert_eq!(
+        err.to_string(),
+        "SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate'))"
+    );
+    // the per-request override reaches the HTTP/2 path too
+    let ex = s.send(RequestSpec::get("/hello").verify_tls(false)).await;
+    assert_eq!(ex.result.unwrap().http_version(), "HTTP/2");
+}
