@@ -1,7 +1,8 @@
 //! Client-wide configuration and the session factory.
 //!
 //! Everything that is the same for all simulated users lives here, built once: the timeouts, the
-//! redirect limit, the User-Agent, and the two rustls configurations (verifying and accept-any), so
+//! redirect limit, the User-Agent, and the rustls configurations (verifying and accept-any, each
+//! offering ALPN `http/1.1` alone or `h2` first), so
 //! that opening a TLS connection never rebuilds a root store.
 
 use std::sync::{Arc, Mutex};
@@ -13,7 +14,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use crate::error::HttpError;
-use crate::options::SessionOptions;
+use crate::options::{Http2Mode, SessionOptions};
 use crate::pool::ConnectionPool;
 use crate::session::{HeaderTemplate, Session};
 
@@ -48,6 +49,9 @@ pub struct ClientConfig {
     /// [`HttpError::BodyTooLarge`] and closes its connection, so a target that floods
     /// responses cannot exhaust memory.
     pub max_body_bytes: u64,
+    /// HTTP/2 for all sessions (default [`Http2Mode::Off`]); a session's
+    /// [`SessionOptions::http2`] wins.
+    pub http2: Http2Mode,
 }
 
 /// Default of [`ClientConfig::max_body_bytes`]: 64 MiB.
@@ -106,6 +110,7 @@ impl Default for ClientConfig {
             read_buffer_size: 4096,
             driver: HttpDriver::Lean,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            http2: Http2Mode::Off,
         }
     }
 }
@@ -116,6 +121,9 @@ pub(crate) struct ClientShared {
     pub(crate) cfg: ClientConfig,
     pub(crate) tls_verify: Arc<rustls::ClientConfig>,
     pub(crate) tls_any: Arc<rustls::ClientConfig>,
+    /// The same two, offering ALPN `h2` before `http/1.1` (sessions with HTTP/2 on).
+    pub(crate) tls_verify_h2: Arc<rustls::ClientConfig>,
+    pub(crate) tls_any_h2: Arc<rustls::ClientConfig>,
     /// Header templates of plain requests, shared by the sessions that never changed their
     /// default headers (one per host).
     pub(crate) templates: Mutex<Vec<Arc<HeaderTemplate>>>,
@@ -128,6 +136,15 @@ impl ClientShared {
             &self.tls_verify
         } else {
             &self.tls_any
+        }
+    }
+
+    /// The rustls config offering `h2` first (HTTP/2 on), or the plain one.
+    pub(crate) fn tls_alpn(&self, verify: bool, offer_h2: bool) -> &Arc<rustls::ClientConfig> {
+        match (offer_h2, verify) {
+            (false, _) => self.tls(verify),
+            (true, true) => &self.tls_verify_h2,
+            (true, false) => &self.tls_any_h2,
         }
     }
 }
@@ -161,9 +178,16 @@ impl HttpClient {
             .with_custom_certificate_verifier(Arc::new(AcceptAnyCert { provider }))
             .with_no_client_auth();
         any.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let offer_h2 = |c: &rustls::ClientConfig| {
+            let mut c = c.clone();
+            c.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+            Arc::new(c)
+        };
         Ok(HttpClient {
             shared: Arc::new(ClientShared {
                 cfg,
+                tls_verify_h2: offer_h2(&verify),
+                tls_any_h2: offer_h2(&any),
                 tls_verify: Arc::new(verify),
                 tls_any: Arc::new(any),
                 templates: Mutex::new(Vec::new()),
@@ -268,5 +292,13 @@ mod tests {
             client.shared.tls(true).alpn_protocols,
             vec![b"http/1.1".to_vec()]
         );
+        assert_eq!(client.config().http2, Http2Mode::Off);
+        assert_eq!(
+            client.shared.tls_alpn(false, true).alpn_protocols,
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        );
+        assert_eq!("h2c".parse::<Http2Mode>(), Ok(Http2Mode::PriorKnowledge));
+        assert_eq!(" Negotiate".parse::<Http2Mode>(), Ok(Http2Mode::Negotiate));
+        assert!("h3".parse::<Http2Mode>().is_err());
     }
 }

@@ -1,4 +1,5 @@
-//! One keep-alive HTTP/1.1 connection: opening it (DNS, TCP, TLS) and driving it.
+//! One keep-alive HTTP/1.1 connection: opening it (DNS, TCP, TLS, shared with HTTP/2) and
+//! driving it.
 //!
 //! hyper's low-level client splits a connection into a `SendRequest` handle and a `Connection`
 //! future that does the actual I/O and must be polled. By default (`spawn_connections`) it runs in
@@ -41,6 +42,16 @@ pub(crate) struct Origin<'a> {
 pub(crate) enum Stream {
     Plain(TcpStream),
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    /// Whether the TLS handshake agreed on HTTP/2 (ALPN `h2`).
+    pub(crate) fn is_h2(&self) -> bool {
+        match self {
+            Stream::Plain(_) => false,
+            Stream::Tls(s) => s.get_ref().1.alpn_protocol() == Some(b"h2"),
+        }
+    }
 }
 
 impl AsyncRead for Stream {
@@ -227,6 +238,15 @@ impl Conn {
 
     async fn open_inner(shared: &ClientShared, key: &Origin<'_>) -> Result<Conn, HttpError> {
         let stream = open_stream(shared, key).await?;
+        Conn::from_stream(shared, stream).await
+    }
+
+    /// Starts HTTP/1.1 on a stream opened elsewhere (a TLS connection whose server chose
+    /// HTTP/1.1 when HTTP/2 was offered).
+    pub(crate) async fn from_stream(
+        shared: &ClientShared,
+        stream: Stream,
+    ) -> Result<Conn, HttpError> {
         let first_line = Arc::new(Mutex::new(FirstLine::default()));
         let io = TokioIo::new(Io {
             stream,
@@ -319,6 +339,16 @@ pub(crate) async fn open_stream(
     shared: &ClientShared,
     key: &Origin<'_>,
 ) -> Result<Stream, HttpError> {
+    open_stream_alpn(shared, key, false).await
+}
+
+/// [`open_stream`], offering ALPN `h2` before `http/1.1` when `offer_h2` (see
+/// [`Stream::is_h2`] for what the server chose).
+pub(crate) async fn open_stream_alpn(
+    shared: &ClientShared,
+    key: &Origin<'_>,
+    offer_h2: bool,
+) -> Result<Stream, HttpError> {
     let tcp = match key.proxy {
         None => tcp_connect(key.host, key.port).await?,
         Some(proxy) => {
@@ -339,7 +369,8 @@ pub(crate) async fn open_stream(
                     cert_verification: false,
                 }
             })?;
-        let connector = tokio_rustls::TlsConnector::from(shared.tls(key.verified).clone());
+        let connector =
+            tokio_rustls::TlsConnector::from(shared.tls_alpn(key.verified, offer_h2).clone());
         let tls = connector
             .connect(server_name, tcp)
             .await

@@ -153,23 +153,26 @@ impl LeanConn {
         timeout: Duration,
     ) -> Result<LeanConn, HttpError> {
         match tokio::time::timeout(timeout, open_stream(shared, key)).await {
-            Ok(stream) => {
-                let stream = stream?;
-                if let Stream::Plain(tcp) = &stream {
-                    rx_time::enable(tcp);
-                }
-                Ok(LeanConn {
-                    stream,
-                    buf: BytesMut::new(),
-                    received_at: None,
-                })
-            }
+            Ok(stream) => Ok(LeanConn::from_stream(stream?)),
             Err(_) => Err(HttpError::ConnectTimeout {
                 host: key.host.to_string(),
                 port: key.port,
                 https: key.https,
                 timeout,
             }),
+        }
+    }
+
+    /// A connection on a stream opened elsewhere (a TLS connection whose server chose HTTP/1.1
+    /// when HTTP/2 was offered).
+    pub(crate) fn from_stream(stream: Stream) -> LeanConn {
+        if let Stream::Plain(tcp) = &stream {
+            rx_time::enable(tcp);
+        }
+        LeanConn {
+            stream,
+            buf: BytesMut::new(),
+            received_at: None,
         }
     }
 

@@ -5,8 +5,10 @@
 //! Locust; redirects, gzip, basic auth and timeouts behave like requests; failures are values whose
 //! text matches what Locust puts in its failures table. The default HTTP/1.1 driver runs each
 //! exchange in the calling task on the socket with `httparse` (no connection task, no buffer
-//! while idle); hyper's low-level client is the alternative ([`HttpDriver`]). TLS is rustls; meant to run on per-core current-thread tokio runtimes (with
-//! time enabled).
+//! while idle); hyper's low-level client is the alternative ([`HttpDriver`]). HTTP/2, off by
+//! default ([`Http2Mode`]), runs on hyper's HTTP/2 client with one connection per session and
+//! origin. TLS is rustls; meant to run on per-core current-thread tokio runtimes (with time
+//! enabled).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), locusta_http::HttpError> {
@@ -24,6 +26,7 @@ mod conn;
 mod error;
 mod header_case;
 mod headers;
+mod http2;
 mod lean;
 mod options;
 mod pool;
@@ -36,7 +39,7 @@ mod types;
 pub use client::{ClientConfig, HttpClient, HttpDriver, DEFAULT_MAX_BODY_BYTES};
 pub use error::{py_str, status_error_text, HttpError};
 pub use headers::ResponseHeaders;
-pub use options::{Proxy, SessionOptions};
+pub use options::{Http2Mode, Proxy, SessionOptions};
 pub use pool::ConnectionPool;
 pub use session::{DefaultHeaders, Session};
 pub use stream::BodyStream;

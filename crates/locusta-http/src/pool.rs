@@ -21,6 +21,9 @@ pub(crate) enum PooledConn {
     Hyper(Conn),
     /// Driven by the request itself (see [`LeanConn`]).
     Lean(LeanConn),
+    /// A stream's handle to the session's HTTP/2 connection; never kept in a pool (the session
+    /// holds the connection, see [`crate::http2`]).
+    H2(crate::http2::H2Conn),
 }
 
 /// Idle connections to one origin.

@@ -20,8 +20,9 @@ use crate::conn::{Conn, Origin};
 use crate::error::HttpError;
 use crate::header_case::Spellings;
 use crate::headers::ResponseHeaders;
+use crate::http2::{H2Conn, H2Slots, Pick};
 use crate::lean::{BodyCursor, HeaderLines, LeanConn};
-use crate::options::SessionOptions;
+use crate::options::{Http2Mode, SessionOptions};
 use crate::pool::{ConnectionPool, PooledConn};
 use crate::stream::{BodyStream, Return, Source};
 use crate::tracing_hook;
@@ -185,7 +186,8 @@ fn with_traceparent(h: HopHeaders, traceparent: Option<&HeaderValue>) -> HopHead
 const MAX_SHARED_TEMPLATES: usize = 64;
 
 /// One simulated user's HTTP state. `Send + Sync`; methods take `&self` (concurrent requests on
-/// one session work and simply open extra connections).
+/// one session work and simply open extra HTTP/1.1 connections; with HTTP/2 on, see
+/// [`Http2Mode`], they run as streams of one connection per origin).
 ///
 /// Connections: a few idle keep-alive connections are kept per origin (scheme, host, port, TLS
 /// verification). A request takes one, or opens a new one; it goes back once the response body is
@@ -205,6 +207,9 @@ pub struct Session {
     last_url: Mutex<Option<UrlCache>>,
     /// The template of plain requests and the default headers generation it was built for.
     template: Mutex<Option<(u64, Arc<HeaderTemplate>)>>,
+    /// HTTP/2 connections, made on the first request that may use HTTP/2 (a pointer until then:
+    /// most sessions never do).
+    h2: std::sync::OnceLock<Box<H2Slots>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -425,6 +430,7 @@ impl Session {
             options: options.map(Box::new),
             last_url: Mutex::new(None),
             template: Mutex::new(None),
+            h2: std::sync::OnceLock::new(),
         };
         s.set_base_url(base_url);
         Ok(s)
@@ -502,6 +508,28 @@ impl Session {
     /// Closes all idle connections of this session.
     pub fn close_connections(&self) {
         self.pool.close_idle();
+        if let Some(h2) = self.h2.get() {
+            h2.close();
+        }
+    }
+
+    /// Number of open HTTP/2 connections (one per origin at most).
+    pub fn http2_connections(&self) -> usize {
+        self.h2.get().map_or(0, |h2| h2.open_connections())
+    }
+
+    /// Whether requests to `https` / plain URLs may use HTTP/2 (no proxy, and the session's or
+    /// client's [`Http2Mode`] allows it for that scheme).
+    fn uses_h2(&self, https: bool) -> bool {
+        let opts = self.options.as_deref();
+        if opts.is_some_and(|o| o.proxy.is_some()) {
+            return false;
+        }
+        match opts.and_then(|o| o.http2).unwrap_or(self.shared.cfg.http2) {
+            Http2Mode::Off => false,
+            Http2Mode::Negotiate => https,
+            Http2Mode::PriorKnowledge => true,
+        }
     }
 
     /// Number of idle keep-alive connections held (all origins).
@@ -980,8 +1008,14 @@ impl Session {
         // FastHttpUser's max_retries: whole attempts again after a timeout or no answer
         let mut retries_left = opts.map_or(0, |o| o.max_retries);
         let mut closed_retries_left = opts.map_or(0, |o| o.closed_retries);
+        let h2 = self.uses_h2(https);
+        // the HTTP/2 connection an attempt found dead, not to be used again
+        let mut dead_h2 = None;
         loop {
-            let (mut conn, reused) = match self.pick_conn(&key, attempt_fresh, timeout).await {
+            let picked = self
+                .pick_conn(&key, h2, attempt_fresh, dead_h2, timeout)
+                .await;
+            let (mut conn, reused) = match picked {
                 Ok(c) => c,
                 Err(e) if retries_left > 0 && may_retry(&e, method) => {
                     retries_left -= 1;
@@ -994,6 +1028,7 @@ impl Session {
                 match &mut conn {
                     PooledConn::Hyper(c) => self.exchange_on(c, &req, url, reused).await,
                     PooledConn::Lean(c) => self.exchange_lean(c, &req, url, reused).await,
+                    PooledConn::H2(c) => self.exchange_h2(c, &req, url, reused).await,
                 }
             };
             let outcome = match timeout {
@@ -1008,11 +1043,18 @@ impl Session {
                 },
                 None => exchange.await,
             };
+            if let PooledConn::H2(c) = &conn {
+                if c.dead {
+                    dead_h2 = Some(c.generation);
+                }
+            }
             match outcome {
                 Ok((resp, Ending::Read { keep })) => {
                     let reusable = match &mut conn {
                         PooledConn::Hyper(c) => keep && c.reusable(),
                         PooledConn::Lean(c) => keep && c.release_buffer(),
+                        // the session's HTTP/2 connection stays where it is
+                        PooledConn::H2(_) => false,
                     };
                     if reusable {
                         self.pool
@@ -1027,6 +1069,9 @@ impl Session {
                         }
                         (PooledConn::Hyper(conn), Ending::Hyper { incoming, keep }) => {
                             (Source::Hyper { conn, incoming }, keep)
+                        }
+                        (PooledConn::H2(_), Ending::Hyper { incoming, .. }) => {
+                            (Source::H2 { incoming }, false)
                         }
                         _ => (Source::Finished, false), // a driver defers its own kind only
                     };
@@ -1071,26 +1116,17 @@ impl Session {
         }
     }
 
-    /// An idle connection that is still usable, or a new one. The bool says "reused".
+    /// An idle connection that is still usable, or a new one. The bool says "reused". With
+    /// `h2`, the session's HTTP/2 connection to `key` (opened if needed, replaced if it is the
+    /// one numbered `dead_h2`), unless the server chose HTTP/1.1.
     async fn pick_conn(
         &self,
         key: &Origin<'_>,
+        h2: bool,
         fresh: bool,
+        dead_h2: Option<u64>,
         timeout: Option<Duration>,
     ) -> Result<(PooledConn, bool), HttpError> {
-        if !fresh {
-            while let Some(mut c) = self.pool.take(key) {
-                let usable = match &mut c {
-                    PooledConn::Hyper(h) => h.ready().await,
-                    PooledConn::Lean(l) => l.is_usable(),
-                };
-                if usable {
-                    return Ok((c, true));
-                }
-            }
-        }
-        // boxed: connecting (DNS, TLS) is rare and its future is large; keeping it out of the
-        // request future makes every request cheaper to move around
         // like requests, a request timeout also bounds connecting
         let connect_timeout = self
             .options
@@ -1101,6 +1137,36 @@ impl Session {
             Some(t) => t.min(connect_timeout),
             None => connect_timeout,
         };
+        if h2 {
+            let slots = self.h2.get_or_init(Box::default);
+            match Box::pin(slots.pick(&self.shared, key, dead_h2, limit)).await? {
+                Pick::H2(c, reused) => return Ok((PooledConn::H2(c), reused)),
+                Pick::Http1(Some(stream)) => {
+                    let conn = match self.shared.cfg.driver {
+                        HttpDriver::Hyper => PooledConn::Hyper(
+                            Box::pin(Conn::from_stream(&self.shared, stream)).await?,
+                        ),
+                        HttpDriver::Lean => PooledConn::Lean(LeanConn::from_stream(stream)),
+                    };
+                    return Ok((conn, false));
+                }
+                Pick::Http1(None) => {}
+            }
+        }
+        if !fresh {
+            while let Some(mut c) = self.pool.take(key) {
+                let usable = match &mut c {
+                    PooledConn::Hyper(h) => h.ready().await,
+                    PooledConn::Lean(l) => l.is_usable(),
+                    PooledConn::H2(_) => false,
+                };
+                if usable {
+                    return Ok((c, true));
+                }
+            }
+        }
+        // boxed: connecting (DNS, TLS) is rare and its future is large; keeping it out of the
+        // request future makes every request cheaper to move around
         let conn = match self.shared.cfg.driver {
             HttpDriver::Hyper => {
                 PooledConn::Hyper(Box::pin(Conn::open(&self.shared, key, limit)).await?)
@@ -1210,6 +1276,70 @@ impl Session {
                 });
             }
         };
+        self.hyper_response(req, url, resp, |cx| conn.poll_driver(cx))
+            .await
+    }
+
+    /// [`Session::exchange_on`] for HTTP/2: the request goes out as a new stream of the session's
+    /// connection, whose own task reads the frames.
+    async fn exchange_h2(
+        &self,
+        conn: &mut H2Conn,
+        req: &HopRequest<'_>,
+        url: &url::Url,
+        reused: bool,
+    ) -> Result<(Response, Ending), HopError> {
+        let mut request = req.build(self)?;
+        // HTTP/2 names scheme and host in pseudo-headers taken from an absolute URI, and forbids
+        // HTTP/1.1's connection-specific headers (RFC 9113 §8.2.2, §8.3.1)
+        *request.uri_mut() = absolute_target(url)
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| HttpError::InvalidUrl {
+                url: url.to_string(),
+                reason: e.to_string(),
+            })?;
+        *request.version_mut() = http::Version::HTTP_2;
+        let headers = request.headers_mut();
+        for name in [
+            header::HOST,
+            header::CONNECTION,
+            header::TRANSFER_ENCODING,
+            header::UPGRADE,
+        ] {
+            headers.remove(name);
+        }
+        headers.remove("keep-alive");
+        headers.remove("proxy-connection");
+        let sent = match conn.sender.ready().await {
+            Ok(()) => conn.sender.send_request(request).await,
+            Err(e) => Err(e),
+        };
+        let resp = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                let failure = crate::http2::map_error(&e);
+                conn.dead |= failure.conn_dead || conn.sender.is_closed();
+                let retry = reused
+                    && (failure.unprocessed || (failure.conn_dead && idempotent(req.method)));
+                return Err(HopError {
+                    error: failure.error,
+                    retry,
+                });
+            }
+        };
+        self.hyper_response(req, url, resp, |_| {}).await
+    }
+
+    /// Turns hyper's response (either HTTP version) into ours: cookies stored, body read whole
+    /// (or deferred for `stream=True`) and decompressed, calling `drive` whenever the body is
+    /// polled (the inline HTTP/1.1 connection must run meanwhile).
+    async fn hyper_response(
+        &self,
+        req: &HopRequest<'_>,
+        url: &url::Url,
+        resp: http::Response<Incoming>,
+        drive: impl FnMut(&mut std::task::Context<'_>),
+    ) -> Result<(Response, Ending), HopError> {
         let (parts, incoming) = resp.into_parts();
         let head_at = Instant::now();
         let headers = ResponseHeaders::from_map(parts.headers);
@@ -1227,7 +1357,7 @@ impl Session {
             (Bytes::new(), Ending::Hyper { incoming, keep })
         } else {
             let limit = self.shared.cfg.max_body_bytes;
-            let raw = read_body(conn, incoming, expected_len, limit).await?;
+            let raw = read_body(drive, incoming, expected_len, limit).await?;
             (decode_body(&headers, raw, limit)?, Ending::Read { keep })
         };
         let reason = parts
@@ -1330,7 +1460,7 @@ fn map_hyper_error(err: &hyper::Error, conn: &Conn, in_body: bool) -> HttpError 
 /// Reads the whole body, driving the connection; fails (and the connection is dropped) once it
 /// would exceed `limit` bytes.
 async fn read_body(
-    conn: &mut Conn,
+    mut drive: impl FnMut(&mut std::task::Context<'_>),
     mut incoming: Incoming,
     expected: Option<u64>,
     limit: u64,
@@ -1342,7 +1472,7 @@ async fn read_body(
     let mut read: u64 = 0;
     loop {
         let frame = std::future::poll_fn(|cx| {
-            conn.poll_driver(cx);
+            drive(cx);
             std::pin::Pin::new(&mut incoming).poll_frame(cx)
         })
         .await;
@@ -1386,11 +1516,17 @@ async fn read_body(
 /// Maps hyper's error while the body of a response arrived (`read` bytes of the `expected`
 /// total so far) to Locust-like text.
 pub(crate) fn body_error(e: &hyper::Error, read: u64, expected: Option<u64>) -> HttpError {
-    let eof = find_io(e).is_some_and(|io| io.kind() == std::io::ErrorKind::UnexpectedEof);
+    if let Some(failure) = crate::http2::h2_source(e).and_then(crate::http2::describe) {
+        return failure.error;
+    }
+    let eof = find_io(e).is_some_and(|io| {
+        io.kind() == std::io::ErrorKind::UnexpectedEof
+            || crate::http2::h2_source(e).is_some() && crate::http2::closed_by_peer(io)
+    });
     if let Some(message) = find_io(e).and_then(chunk_framing_error) {
         HttpError::Protocol { message }
     } else if let Some(io) = find_io(e).filter(|_| !eof) {
-        HttpError::from_io(io, true)
+        HttpError::from_io(&crate::http2::with_errno(io), true)
     } else if eof || e.is_incomplete_message() || e.is_closed() {
         HttpError::BodyIncomplete {
             read,

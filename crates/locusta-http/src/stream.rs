@@ -28,6 +28,8 @@ pub(crate) enum Source {
     Lean { conn: LeanConn, cursor: BodyCursor },
     /// hyper's connection (driven while reading) and the body.
     Hyper { conn: Conn, incoming: Incoming },
+    /// A stream of the session's HTTP/2 connection (driven by its own task).
+    H2 { incoming: Incoming },
     /// Read to the end (or failed): nothing more to read.
     Finished,
 }
@@ -181,6 +183,22 @@ impl BodyStream {
                     Some(Err(e)) => return Err(crate::session::body_error(&e, self.read, None)),
                 }
             },
+            Source::H2 { incoming } => loop {
+                let frame =
+                    std::future::poll_fn(|cx| std::pin::Pin::new(&mut *incoming).poll_frame(cx))
+                        .await;
+                match frame {
+                    None => break None,
+                    Some(Ok(f)) => {
+                        if let Ok(data) = f.into_data() {
+                            if !data.is_empty() {
+                                break Some(data);
+                            }
+                        }
+                    }
+                    Some(Err(e)) => return Err(crate::session::body_error(&e, self.read, None)),
+                }
+            },
         };
         if piece.is_none() {
             self.give_back();
@@ -196,7 +214,7 @@ impl BodyStream {
                 conn.release_buffer().then_some(PooledConn::Lean(conn))
             }
             Source::Hyper { mut conn, .. } => conn.reusable().then_some(PooledConn::Hyper(conn)),
-            Source::Finished => None,
+            Source::H2 { .. } | Source::Finished => None,
         };
         let (Some(conn), true) = (conn, self.back.keep_alive) else {
             return;

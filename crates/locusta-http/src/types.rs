@@ -245,6 +245,17 @@ impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+
+    /// The HTTP version the response came over, as text: `"HTTP/1.1"`, `"HTTP/2"`, ...
+    pub fn http_version(&self) -> &'static str {
+        match self.version {
+            http::Version::HTTP_09 => "HTTP/0.9",
+            http::Version::HTTP_10 => "HTTP/1.0",
+            http::Version::HTTP_2 => "HTTP/2",
+            http::Version::HTTP_3 => "HTTP/3",
+            _ => "HTTP/1.1",
+        }
+    }
 }
 
 /// The outcome of [`crate::Session::send`]: timing, naming and the final response or error.

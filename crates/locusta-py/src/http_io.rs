@@ -528,6 +528,7 @@ impl HttpIo {
             verify_tls: verify,
             proxy: proxy.map(|(host, port)| Proxy { host, port }),
             max_concurrent,
+            http2: None,
         };
         let s = self
             .client
