@@ -34,6 +34,33 @@ pub(crate) enum Source {
     Finished,
 }
 
+/// The next non-empty data frame of a hyper body (`None` at its end). `drive` polls, alongside,
+/// whatever must run for the body to arrive: an HTTP/1.1 connection's driver (an HTTP/2 stream's
+/// connection runs on its own task).
+async fn next_data(
+    incoming: &mut Incoming,
+    mut drive: impl FnMut(&mut std::task::Context<'_>),
+) -> Result<Option<Bytes>, hyper::Error> {
+    loop {
+        let frame = std::future::poll_fn(|cx| {
+            drive(cx);
+            std::pin::Pin::new(&mut *incoming).poll_frame(cx)
+        })
+        .await;
+        match frame {
+            None => return Ok(None),
+            Some(Ok(f)) => {
+                if let Ok(data) = f.into_data() {
+                    if !data.is_empty() {
+                        return Ok(Some(data));
+                    }
+                }
+            }
+            Some(Err(e)) => return Err(e),
+        }
+    }
+}
+
 /// Where the connection goes back once the body has been read to its end.
 pub(crate) struct Return {
     pub pool: ConnectionPool,
@@ -165,40 +192,12 @@ impl BodyStream {
             Source::Lean { conn, cursor } => {
                 conn.next_body_piece(cursor, self.read_buffer_size).await?
             }
-            Source::Hyper { conn, incoming } => loop {
-                let frame = std::future::poll_fn(|cx| {
-                    conn.poll_driver(cx);
-                    std::pin::Pin::new(&mut *incoming).poll_frame(cx)
-                })
-                .await;
-                match frame {
-                    None => break None,
-                    Some(Ok(f)) => {
-                        if let Ok(data) = f.into_data() {
-                            if !data.is_empty() {
-                                break Some(data);
-                            }
-                        }
-                    }
-                    Some(Err(e)) => return Err(crate::session::body_error(&e, self.read, None)),
-                }
-            },
-            Source::H2 { incoming } => loop {
-                let frame =
-                    std::future::poll_fn(|cx| std::pin::Pin::new(&mut *incoming).poll_frame(cx))
-                        .await;
-                match frame {
-                    None => break None,
-                    Some(Ok(f)) => {
-                        if let Ok(data) = f.into_data() {
-                            if !data.is_empty() {
-                                break Some(data);
-                            }
-                        }
-                    }
-                    Some(Err(e)) => return Err(crate::session::body_error(&e, self.read, None)),
-                }
-            },
+            Source::Hyper { conn, incoming } => next_data(incoming, |cx| conn.poll_driver(cx))
+                .await
+                .map_err(|e| crate::session::body_error(&e, self.read, None))?,
+            Source::H2 { incoming } => next_data(incoming, |_| {})
+                .await
+                .map_err(|e| crate::session::body_error(&e, self.read, None))?,
         };
         if piece.is_none() {
             self.give_back();
