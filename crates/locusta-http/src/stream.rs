@@ -29,14 +29,13 @@ pub(crate) enum Source {
     /// hyper's connection (driven while reading) and the body.
     Hyper { conn: Conn, incoming: Incoming },
     /// A stream of the session's HTTP/2 connection (driven by its own task).
-    H2 { incoming: Incoming },
+    H2 { recv: h2::RecvStream },
     /// Read to the end (or failed): nothing more to read.
     Finished,
 }
 
 /// The next non-empty data frame of a hyper body (`None` at its end). `drive` polls, alongside,
-/// whatever must run for the body to arrive: an HTTP/1.1 connection's driver (an HTTP/2 stream's
-/// connection runs on its own task).
+/// whatever must run for the body to arrive: the HTTP/1.1 connection's driver.
 async fn next_data(
     incoming: &mut Incoming,
     mut drive: impl FnMut(&mut std::task::Context<'_>),
@@ -195,9 +194,9 @@ impl BodyStream {
             Source::Hyper { conn, incoming } => next_data(incoming, |cx| conn.poll_driver(cx))
                 .await
                 .map_err(|e| crate::session::body_error(&e, self.read, None))?,
-            Source::H2 { incoming } => next_data(incoming, |_| {})
+            Source::H2 { recv } => crate::http2::next_data(recv)
                 .await
-                .map_err(|e| crate::session::body_error(&e, self.read, None))?,
+                .map_err(|e| crate::http2::body_error(&e, self.read, None))?,
         };
         if piece.is_none() {
             self.give_back();
