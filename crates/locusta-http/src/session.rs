@@ -842,11 +842,16 @@ impl Session {
             return HopHeaders::Plain(self.plain_template(host));
         }
         let mut h = HeaderMap::with_capacity(8 + spec.headers.len());
-        if let Ok(v) = HeaderValue::from_str(host) {
-            h.insert(header::HOST, v);
-        }
         let spellings = {
             let defaults = lock(&self.headers);
+            // a Host header of the request's or the session's own replaces the URL's, as in
+            // requests (a virtual host on an address)
+            if !spec.headers.contains_key(header::HOST) && !defaults.map.contains_key(header::HOST)
+            {
+                if let Ok(v) = HeaderValue::from_str(host) {
+                    h.insert(header::HOST, v);
+                }
+            }
             for (name, value) in defaults.map.iter() {
                 if !spec.headers.contains_key(name) {
                     h.append(name.clone(), value.clone());
@@ -929,8 +934,10 @@ impl Session {
         }
         let build = || {
             let mut h = HeaderMap::with_capacity(1 + defaults.map.len());
-            if let Ok(v) = HeaderValue::from_str(host) {
-                h.insert(header::HOST, v);
+            if !defaults.map.contains_key(header::HOST) {
+                if let Ok(v) = HeaderValue::from_str(host) {
+                    h.insert(header::HOST, v);
+                }
             }
             for (name, value) in defaults.map.iter() {
                 h.append(name.clone(), value.clone());
@@ -1294,17 +1301,36 @@ impl Session {
     ) -> Result<(Response, Ending), HopError> {
         let mut request = req.build(self)?.map(|_| ());
         // HTTP/2 names scheme and host in pseudo-headers taken from an absolute URI, and forbids
-        // HTTP/1.1's connection-specific headers (RFC 9113 §8.2.2, §8.3.1)
-        *request.uri_mut() = absolute_target(url)
-            .parse()
-            .map_err(|e: http::uri::InvalidUri| HttpError::InvalidUrl {
-                url: url.to_string(),
-                reason: e.to_string(),
-            })?;
+        // HTTP/1.1's connection-specific headers (RFC 9113 §8.2.2, §8.3.1). A Host header the
+        // user set (a virtual host on an address) becomes the :authority.
+        // the URL's Host comes first, the user's own (if any) after it
+        let host = request
+            .headers()
+            .get_all(header::HOST)
+            .iter()
+            .last()
+            .cloned();
+        request.headers_mut().remove(header::HOST);
+        let own_host = host
+            .as_ref()
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| *h != &url[url::Position::BeforeHost..url::Position::AfterPort]);
+        let uri = match own_host {
+            Some(h) => format!(
+                "{}://{h}{}",
+                url.scheme(),
+                &url[url::Position::BeforePath..url::Position::AfterQuery]
+            )
+            .parse(),
+            None => absolute_target(url).parse(),
+        };
+        *request.uri_mut() = uri.map_err(|e: http::uri::InvalidUri| HttpError::InvalidUrl {
+            url: url.to_string(),
+            reason: e.to_string(),
+        })?;
         *request.version_mut() = http::Version::HTTP_2;
         let headers = request.headers_mut();
         for name in [
-            header::HOST,
             header::CONNECTION,
             header::TRANSFER_ENCODING,
             header::UPGRADE,
