@@ -200,3 +200,15 @@ def test_import_hook_in_process():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+
+
+@pytest.mark.parametrize("user_class", ["HostHttpUser", "HostFastHttpUser"])
+def test_a_host_header_of_the_users_replaces_the_urls_as_in_locust(run_locustfile, target, real_locust, user_class):
+    names = {("GET", n): (1, 0) for n in ("request host", "plain", "session host")}
+    if user_class == "HostFastHttpUser":
+        del names[("GET", "session host")]
+    ours = run_locustfile(lf("host_header.py"), target, user_class, users=1, time_s="2s")
+    assert ours.code == 0, ours.stderr
+    assert ours.counts() == names, ours.stderr
+    theirs = run_locustfile(lf("host_header.py"), target, user_class, users=1, time_s="2s", cmd=real_locust)
+    assert theirs.counts() == names, theirs.stderr
