@@ -23,6 +23,7 @@ mod patterns;
 mod routes;
 mod server;
 mod state;
+mod websocket;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

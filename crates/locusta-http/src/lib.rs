@@ -35,6 +35,7 @@ mod session;
 mod stream;
 pub mod tracing_hook;
 mod types;
+mod websocket;
 
 pub use client::{ClientConfig, HttpClient, HttpDriver, DEFAULT_MAX_BODY_BYTES};
 pub use error::{py_str, status_error_text, HttpError};
@@ -44,6 +45,7 @@ pub use pool::ConnectionPool;
 pub use session::{DefaultHeaders, Session};
 pub use stream::BodyStream;
 pub use types::{Body, Exchange, RequestSpec, Response};
+pub use websocket::{WebSocket, WsConnectOptions, WsError, WsMessage};
 
 /// Entry points for the fuzz targets in `fuzz/` (not a stable API).
 #[doc(hidden)]

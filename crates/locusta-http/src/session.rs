@@ -466,6 +466,27 @@ impl Session {
         }
     }
 
+    /// What a WebSocket handshake of this session needs: the shared TLS settings, the connect
+    /// limit, whether certificates are verified, and the proxy (see `websocket.rs`).
+    pub(crate) fn websocket_context(&self) -> crate::websocket::WsContext<'_> {
+        let opts = self.options.as_deref();
+        crate::websocket::WsContext {
+            shared: &self.shared,
+            connect_timeout: opts
+                .and_then(|o| o.connect_timeout)
+                .unwrap_or(self.shared.cfg.connect_timeout),
+            verify_tls: opts
+                .and_then(|o| o.verify_tls)
+                .unwrap_or(self.shared.cfg.verify_tls),
+            proxy: opts.and_then(|o| o.proxy.as_ref()),
+            user_agent: self
+                .default_headers()
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        }
+    }
+
     /// The base URL (without credentials).
     pub fn base_url(&self) -> Option<String> {
         lock(&self.base).url.clone()
