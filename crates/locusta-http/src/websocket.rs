@@ -14,6 +14,7 @@ use std::fmt;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -203,21 +204,28 @@ impl WsError {
     }
 }
 
-/// An open WebSocket connection of one user. Not shared: every operation takes `&mut self`.
+/// An open WebSocket connection of one user. Its operations take `&self`: a send does not
+/// wait for a receive that is waiting for a message (the read and write halves have their own
+/// locks), as a Python user receiving in a background greenlet while its tasks send expects.
 pub struct WebSocket {
-    stream: WebSocketStream<Stream>,
+    writer: tokio::sync::Mutex<SplitSink<WebSocketStream<Stream>, Message>>,
+    reader: tokio::sync::Mutex<Reader>,
     protocol: Option<String>,
-    /// Messages read while waiting for a pong, handed out first by `recv`.
-    held: VecDeque<WsMessage>,
     /// Set once the connection is closed (by either side, or broken).
-    closed: Option<WsError>,
+    closed: std::sync::Mutex<Option<WsError>>,
+}
+
+/// The read half and the messages read while waiting for a pong (handed out first by `recv`).
+struct Reader {
+    stream: SplitStream<WebSocketStream<Stream>>,
+    held: VecDeque<WsMessage>,
 }
 
 impl fmt::Debug for WebSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebSocket")
             .field("protocol", &self.protocol)
-            .field("closed", &self.closed)
+            .field("closed", &self.is_closed())
             .finish_non_exhaustive()
     }
 }
@@ -365,11 +373,15 @@ async fn open(
         .get(http::header::SEC_WEBSOCKET_PROTOCOL)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let (writer, reader) = stream.split();
     Ok(WebSocket {
-        stream,
+        writer: tokio::sync::Mutex::new(writer),
+        reader: tokio::sync::Mutex::new(Reader {
+            stream: reader,
+            held: VecDeque::new(),
+        }),
         protocol,
-        held: VecDeque::new(),
-        closed: None,
+        closed: std::sync::Mutex::new(None),
     })
 }
 
@@ -379,41 +391,7 @@ enum Incoming {
     Pong(Bytes),
 }
 
-impl WebSocket {
-    /// The subprotocol the server chose, if any.
-    pub fn protocol(&self) -> Option<&str> {
-        self.protocol.as_deref()
-    }
-
-    /// Whether the connection is closed (no operation can succeed any more).
-    pub fn is_closed(&self) -> bool {
-        self.closed.is_some()
-    }
-
-    fn check_open(&self) -> Result<(), WsError> {
-        match &self.closed {
-            Some(e) => Err(e.clone()),
-            None => Ok(()),
-        }
-    }
-
-    /// Marks the connection closed for errors that end it (all but a timeout).
-    fn fail(&mut self, e: WsError) -> WsError {
-        if !e.is_timeout() && self.closed.is_none() {
-            self.closed = Some(e.clone());
-        }
-        e
-    }
-
-    /// Sends a message and waits until it is written to the socket.
-    pub async fn send(&mut self, message: WsMessage) -> Result<(), WsError> {
-        self.check_open()?;
-        match self.stream.send(message.into_frame()).await {
-            Ok(()) => Ok(()),
-            Err(e) => Err(self.fail(WsError::from_tungstenite(e))),
-        }
-    }
-
+impl Reader {
     /// Reads the next frame, answering pings on the way (tungstenite queues the pong and writes
     /// it with the next read or write).
     async fn next_frame(&mut self) -> Result<Incoming, WsError> {
@@ -449,94 +427,152 @@ impl WebSocket {
         }
     }
 
+    fn hold(&mut self, message: WsMessage) {
+        if self.held.len() >= MAX_HELD_MESSAGES {
+            log::warn!(
+                "WebSocket: more than {MAX_HELD_MESSAGES} messages arrived while waiting for a \
+                 pong; dropping the oldest"
+            );
+            self.held.pop_front();
+        }
+        self.held.push_back(message);
+    }
+}
+
+/// Runs `fut` within `timeout` if one is given.
+async fn within<T>(
+    timeout: Option<Duration>,
+    fut: impl std::future::Future<Output = Result<T, WsError>>,
+) -> Result<T, WsError> {
+    match timeout {
+        None => fut.await,
+        Some(limit) => tokio::time::timeout(limit, fut)
+            .await
+            .unwrap_or(Err(WsError::Timeout(limit))),
+    }
+}
+
+impl WebSocket {
+    /// The subprotocol the server chose, if any.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// Whether the connection is closed (no operation can succeed any more).
+    pub fn is_closed(&self) -> bool {
+        self.closed_state().is_some()
+    }
+
+    fn closed_state(&self) -> std::sync::MutexGuard<'_, Option<WsError>> {
+        self.closed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn check_open(&self) -> Result<(), WsError> {
+        match &*self.closed_state() {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// Marks the connection closed for errors that end it (all but a timeout).
+    fn fail(&self, e: WsError) -> WsError {
+        let mut closed = self.closed_state();
+        if !e.is_timeout() && closed.is_none() {
+            *closed = Some(e.clone());
+        }
+        e
+    }
+
+    /// Sends a message and waits until it is written to the socket.
+    pub async fn send(&self, message: WsMessage) -> Result<(), WsError> {
+        self.check_open()?;
+        let result = self.writer.lock().await.send(message.into_frame()).await;
+        result.map_err(|e| self.fail(WsError::from_tungstenite(e)))
+    }
+
     /// Waits for the next data message (text or binary), at most `timeout` when given. A timeout
     /// leaves the connection usable; a close from the server ends it with [`WsError::Closed`].
-    pub async fn recv(&mut self, timeout: Option<Duration>) -> Result<WsMessage, WsError> {
-        if let Some(m) = self.held.pop_front() {
-            return Ok(m);
-        }
-        self.check_open()?;
-        loop {
-            let frame = match timeout {
-                None => self.next_frame().await,
-                Some(limit) => match tokio::time::timeout(limit, self.next_frame()).await {
-                    Ok(frame) => frame,
-                    Err(_) => Err(WsError::Timeout(limit)),
-                },
-            };
-            match frame {
-                Ok(Incoming::Data(m)) => return Ok(m),
-                Ok(Incoming::Pong(_)) => continue,
-                Err(e) => return Err(self.fail(e)),
+    /// Concurrent receives take turns.
+    pub async fn recv(&self, timeout: Option<Duration>) -> Result<WsMessage, WsError> {
+        let result = within(timeout, async {
+            let mut reader = self.reader.lock().await;
+            if let Some(m) = reader.held.pop_front() {
+                return Ok(m);
             }
-        }
+            self.check_open()?;
+            loop {
+                match reader.next_frame().await? {
+                    Incoming::Data(m) => return Ok(m),
+                    Incoming::Pong(_) => continue,
+                }
+            }
+        })
+        .await;
+        result.map_err(|e| self.fail(e))
     }
 
     /// Sends a ping and waits (at most `timeout`) for its pong; returns the round trip time.
     /// Data messages arriving meanwhile are kept for the following [`recv`](Self::recv) calls.
     pub async fn ping(
-        &mut self,
+        &self,
         payload: Bytes,
         timeout: Option<Duration>,
     ) -> Result<Duration, WsError> {
         self.check_open()?;
         let started = std::time::Instant::now();
-        if let Err(e) = self.stream.send(Message::Ping(payload.clone())).await {
-            return Err(self.fail(WsError::from_tungstenite(e)));
-        }
-        let wait = async {
+        let result = within(timeout, async {
+            let mut reader = self.reader.lock().await;
+            self.writer
+                .lock()
+                .await
+                .send(Message::Ping(payload.clone()))
+                .await
+                .map_err(WsError::from_tungstenite)?;
             loop {
-                match self.next_frame().await? {
-                    Incoming::Pong(p) if p == payload => return Ok(()),
+                match reader.next_frame().await? {
+                    Incoming::Pong(p) if p == payload => return Ok(started.elapsed()),
                     Incoming::Pong(_) => continue,
-                    Incoming::Data(m) => {
-                        if self.held.len() >= MAX_HELD_MESSAGES {
-                            log::warn!(
-                                "WebSocket: more than {MAX_HELD_MESSAGES} messages arrived while \
-                                 waiting for a pong; dropping the oldest"
-                            );
-                            self.held.pop_front();
-                        }
-                        self.held.push_back(m);
-                    }
+                    Incoming::Data(m) => reader.hold(m),
                 }
             }
-        };
-        let result = match timeout {
-            None => wait.await,
-            Some(limit) => tokio::time::timeout(limit, wait)
-                .await
-                .unwrap_or(Err(WsError::Timeout(limit))),
-        };
-        match result {
-            Ok(()) => Ok(started.elapsed()),
-            Err(e) => Err(self.fail(e)),
-        }
+        })
+        .await;
+        result.map_err(|e| self.fail(e))
     }
 
-    /// Closes the connection: sends a normal close (1000) and waits, at most `timeout`, for the
-    /// server's close. Closing a closed connection does nothing.
-    pub async fn close(&mut self, timeout: Option<Duration>) -> Result<(), WsError> {
-        if self.closed.is_some() {
-            return Ok(());
+    /// Closes the connection: sends a normal close (1000) and waits, at most `timeout` (default
+    /// 5 s), for the server's close, unless another receive is waiting (it will see the close).
+    /// Closing a closed connection does nothing.
+    pub async fn close(&self, timeout: Option<Duration>) -> Result<(), WsError> {
+        {
+            let mut closed = self.closed_state();
+            if closed.is_some() {
+                return Ok(());
+            }
+            *closed = Some(WsError::Closed {
+                code: None,
+                reason: "the connection was closed by the user".into(),
+            });
         }
-        self.closed = Some(WsError::Closed {
-            code: None,
-            reason: "the connection was closed by the user".into(),
-        });
         let frame = CloseFrame {
             code: CloseCode::Normal,
             reason: "".into(),
         };
+        let limit = timeout.unwrap_or(Duration::from_secs(5));
         let handshake = async {
-            self.stream.close(Some(frame)).await?;
+            self.writer
+                .lock()
+                .await
+                .send(Message::Close(Some(frame)))
+                .await?;
             // read until the server's close (tungstenite then ends the stream)
-            while let Some(next) = self.stream.next().await {
-                next?;
+            if let Ok(mut reader) = self.reader.try_lock() {
+                while let Some(next) = reader.stream.next().await {
+                    next?;
+                }
             }
             Ok::<(), tungstenite::Error>(())
         };
-        let limit = timeout.unwrap_or(Duration::from_secs(5));
         match tokio::time::timeout(limit, handshake).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed)) => {
