@@ -3,6 +3,10 @@ against ``locusta demo-target``'s /ws/echo and /ws/chat, checking what the users
 statistics and failures, and that ``events.request`` listeners get every WebSocket row."""
 
 import re
+import subprocess
+import sys
+
+import pytest
 
 from conftest import lf
 
@@ -45,3 +49,31 @@ def test_websocket_users_against_the_demo_target(target, run_locustfile):
         ("WSS", "quiet")
     ][0] + counts.get(("WSS", "/ws/chat"), (0, 0))[0], (listened, counts)
     assert int(listened["WSP"]) == counts[("WSP", "echo")][0]
+
+
+@pytest.fixture
+def socketio_server():
+    proc = subprocess.Popen([sys.executable, lf("socketio_server.py")], stdout=subprocess.PIPE, text=True)
+    url = proc.stdout.readline().strip()
+    assert url.startswith("http://127.0.0.1:"), url
+    yield url
+    proc.kill()
+    proc.wait()
+
+
+def test_socketio_user_like_locust(socketio_server, run_locustfile, real_locust):
+    """Locust's SocketIOUser example pattern, side by side with the real Locust 2.47: the same
+    rows (request types and names), no failures, and what the users saw."""
+    runs = {}
+    for tool, cmd in (("locusta", None), ("locust", real_locust)):
+        run = run_locustfile(lf("socketio_users.py"), "http://127.0.0.1:1", users=2, rate=10, time_s="3s", cmd=cmd,
+                             env={"SIO_URL": socketio_server})
+        out = run.stdout + run.stderr
+        assert "EXAMPLE join reply: Joined room room1" in out, (tool, out[-3000:])
+        assert "EXAMPLE broadcast seen: True" in out, (tool, out[-3000:])
+        assert "EXAMPLE broadcast seen: False" not in out, (tool, out[-3000:])
+        counts = run.counts()
+        assert all(failed == 0 for _, failed in counts.values()), (tool, counts)
+        runs[tool] = set(counts)
+    assert runs["locusta"] == runs["locust"]
+    assert {("WS", "connect"), ("WSC", "join_room"), ("WSE", "send_message"), ("WSR", "chat_message")} <= runs["locusta"]
