@@ -1,4 +1,4 @@
-//! The WebSocket benchmark's Rust-native users (`bench/websocket.py`), chosen by `WS_BENCH`:
+//! The WebSocket benchmark's Rust-native users (`bench/websocket_bench.py`), chosen by `WS_BENCH`:
 //!
 //! * `echo` (default): one connection per user to `/ws/echo`, then request/response pairs
 //!   back to back (`WS echo pair` rows): requests per CPU-second.

@@ -1,4 +1,4 @@
-"""bench/websocket.py: locusta's WebSocketUser. WS_BENCH=echo (default): request/response pairs
+"""bench/websocket_bench.py: locusta's WebSocketUser. WS_BENCH=echo (default): request/response pairs
 back to back on /ws/echo; WS_BENCH=idle: connect, then a ping a minute."""
 
 import os

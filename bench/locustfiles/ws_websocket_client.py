@@ -1,4 +1,4 @@
-"""bench/websocket.py: the same user as ws_locusta.py the way Locust users write it today: a
+"""bench/websocket_bench.py: the same user as ws_locusta.py the way Locust users write it today: a
 plain Locust User with python `websocket-client` (its socket made cooperative by gevent's
 monkey patching) and `events.request` fired by hand."""
 

@@ -234,10 +234,12 @@ class WebSocketUser(User):
         rt = _runtime.current()
         if rt._hub is None:
             rt._ensure_watcher()
-        session = getattr(self, "_ws_session", None)
+        # The session only gives the host and the client's settings (no cookies or headers of
+        # the user go into a handshake), so users of one host share one.
+        sessions = rt.__dict__.setdefault("_ws_sessions", {})
+        session = sessions.get(self.host)
         if session is None:
-            session = rt.http_io.session(self.host)
-            self._ws_session = session
+            session = sessions[self.host] = rt.http_io.session(self.host)
         url = str(url)
         if name is None:
             name = _path_of(url)

@@ -17,7 +17,7 @@ once every user is connected.
 k6 (the usual WebSocket load tool) is not installable here (no Debian, PyPI, npm or crates.io
 package), so it is not in the table.
 
-Usage: bench/websocket.py [--python PYTHON] [--locust LOCUST] [--duration 10]
+Usage: bench/websocket_bench.py [--python PYTHON] [--locust LOCUST] [--duration 10]
        [--echo-users 10] [--idle-users 1000,5000]
 PYTHON must have locusta installed (`maturin develop --release` or `pip install .`); LOCUST is a
 real Locust 2.47 with websocket-client.
@@ -46,17 +46,19 @@ def rust_binary():
     return target / "release" / "examples" / "websocket_users"
 
 
-def start_target(python, port):
+def start_target(python):
+    """`locusta demo-target` on a free port, pinned to core 0; (process, base URL)."""
     proc = subprocess.Popen(
-        ["taskset", "-c", "0", python, "-m", "locusta", "demo-target", "--port", str(port)],
+        ["taskset", "-c", "0", python, "-m", "locusta", "demo-target", "--port", "0"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
     line = proc.stderr.readline()
-    if not re.search(r"http://[0-9.]+:\d+", line):
+    m = re.search(r"http://[0-9.]+:\d+", line)
+    if not m:
         raise SystemExit(f"demo-target did not start: {line!r}")
-    return proc
+    return proc, m.group(0)
 
 
 def rss_kb(pid):
@@ -71,12 +73,13 @@ def rss_kb(pid):
 
 
 def run(cmd, env, users, rate, duration, settle):
-    """Runs one headless test pinned to core 1; returns (echo pairs, failures, CPU seconds,
+    """Runs one headless test pinned to core 1 (every user must have connected); returns (echo pairs, failures, CPU seconds,
     steady RSS in KB: the largest sample from `settle` seconds on)."""
     with tempfile.TemporaryDirectory() as tmp:
         full = ["taskset", "-c", "1", *cmd, "--headless", "-u", str(users), "-r", str(rate), "-t", f"{duration}s",
                 "--only-summary", "--csv", f"{tmp}/run", "--exit-code-on-error", "0", "-L", "WARNING"]
-        proc = subprocess.Popen(full, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        # cwd: a directory without this script, whose name would shadow `import websocket`
+        proc = subprocess.Popen(full, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp)
         samples, stop = [], threading.Event()
 
         def sample():
@@ -96,15 +99,19 @@ def run(cmd, env, users, rate, duration, settle):
         if code != 0:
             print(stderr[-3000:], file=sys.stderr)
             raise SystemExit(f"{full} exited with {code}")
-        pairs = failures = 0
+        pairs = failures = connects = 0
         with open(f"{tmp}/run_stats.csv") as f:
             header = f.readline().strip().split(",")
             for line in f:
                 row = dict(zip(header, line.strip().split(",")))
                 if row["Name"] == "echo pair":
                     pairs = int(row["Request Count"])
+                if (row["Type"], row["Name"]) == ("WS", "echo"):
+                    connects = int(row["Request Count"]) - int(row["Failure Count"])
                 if row["Name"] != "Aggregated":
                     failures += int(row["Failure Count"])
+        if connects < users:
+            raise SystemExit(f"{full}: only {connects} of {users} users connected")
         cpu = usage.ru_utime + usage.ru_stime
         return pairs, failures, cpu, max(samples, default=0)
 
@@ -116,7 +123,6 @@ def main():
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--echo-users", type=int, default=10)
     ap.add_argument("--idle-users", default="1000,5000")
-    ap.add_argument("--port", type=int, default=18189)
     ap.add_argument("--only", default="rust,python,locust")
     args = ap.parse_args()
 
@@ -128,14 +134,15 @@ def main():
         "python": [args.python, "-m", "locusta", "-f", str(LOCUSTFILES / "ws_locusta.py")],
         "locust": [args.locust, "-f", str(LOCUSTFILES / "ws_websocket_client.py")],
     }
-    host = f"http://127.0.0.1:{args.port}"
-    target = start_target(args.python, args.port)
+    target, host = start_target(args.python)
     rows = []
     try:
         for name in [t.strip() for t in args.only.split(",") if t.strip()]:
             cmd = tools[name] + ["-H", host]
             env = dict(os.environ, WS_BENCH="echo")
             pairs, failures, cpu, _ = run(cmd, env, args.echo_users, 100, args.duration, settle=0)
+            if pairs == 0:
+                raise SystemExit(f"{name}: no echo pair recorded (is the target {host} up?)")
             env = dict(os.environ, WS_BENCH="idle")
             rss = {}
             for n in (low, high):
@@ -143,6 +150,8 @@ def main():
                 ramp = n / rate
                 _, idle_failures, _, rss[n] = run(cmd, env, n, rate, int(ramp + 8), settle=ramp + 3)
                 failures += idle_failures
+                if target.poll() is not None:
+                    raise SystemExit(f"the demo target exited with {target.returncode} during {name} idle {n}")
             per_user = (rss[high] - rss[low]) * 1024 / (high - low)
             rows.append((name, pairs, cpu, pairs / cpu if cpu else 0.0, rss[low], rss[high], per_user, failures))
             print(f"{name}: {pairs} echo pairs in {cpu:.2f} CPU-s, RSS {rss[low]} KB at {low} idle users, "
