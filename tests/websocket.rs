@@ -301,3 +301,42 @@ fn websocket_users_talk_to_the_demo_target_and_are_recorded() {
         "WebSocketTimeout: no message within 0.200 s"
     );
 }
+
+#[test]
+fn the_demo_chat_user_chats_in_the_demo_targets_room() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let prefix = dir.path().join("chat");
+    let args: Vec<OsString> = [
+        "locusta",
+        "ChatUser",
+        "-u",
+        "5",
+        "-r",
+        "50",
+        "-t",
+        "3s",
+        "--only-summary",
+        "--csv",
+        prefix.to_str().expect("utf8"),
+        "-L",
+        "ERROR",
+    ]
+    .iter()
+    .map(OsString::from)
+    .collect();
+    assert_eq!(locusta::demo::run_demo(args), 0);
+    let stats = read_rows(&dir.path().join("chat_stats.csv"));
+    let counts = |kind: &str, name: &str| -> (u64, u64) {
+        let r = stats
+            .iter()
+            .find(|r| r[0] == kind && r[1] == name)
+            .unwrap_or_else(|| panic!("no row {kind} {name} in {stats:?}"));
+        (r[2].parse().expect("count"), r[3].parse().expect("count"))
+    };
+    assert_eq!(counts("WS", "/ws/chat"), (5, 0));
+    let (said, failed) = counts("WS", "chat message");
+    assert!(said >= 5 && failed == 0, "{said} {failed}");
+    // five users in one room: each hears the others
+    let (heard, failed) = counts("WSR", "/ws/chat");
+    assert!(heard >= said && failed == 0, "{heard} {failed}");
+}
