@@ -80,7 +80,7 @@ class Run:
 def run_locustfile(tmp_path):
     """Runs ``locustfile`` headless with locusta (or ``cmd``) and returns a :class:`Run`."""
 
-    def run(locustfile, host, *extra, users=5, rate=50, time_s="3s", cmd=None, timeout=60, cwd=None):
+    def run(locustfile, host, *extra, users=5, rate=50, time_s="3s", cmd=None, timeout=60, cwd=None, env=None):
         prefix = str(tmp_path / f"out{time.monotonic_ns()}")
         args = (cmd or locusta_cmd()) + [
             "-f",
@@ -99,7 +99,10 @@ def run_locustfile(tmp_path):
         if host:
             args += ["-H", host]
         args += list(extra)
-        proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=cwd or str(tmp_path))
+        proc = subprocess.run(
+            args, capture_output=True, text=True, timeout=timeout, cwd=cwd or str(tmp_path),
+            env=None if env is None else {**os.environ, **env},
+        )
         return Run(proc, prefix)
 
     return run

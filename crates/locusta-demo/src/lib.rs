@@ -12,6 +12,8 @@
 //! redirects, sized bodies, an echo, socket-level failures (reset, close, garbage) and counters.
 //! Under `/_fault/` it misbehaves on purpose in every way a failing server does (see
 //! [`faults`]), for the reliability tests.
+//! Under `/ws/` it speaks WebSocket: `/ws/echo` sends every message back (`?close_after=N`
+//! closes after N echoes) and `/ws/chat` broadcasts every message to every connected client.
 //!
 //! Two ways to run it:
 //! - [`DemoServer::start`] binds now and serves on its own OS thread(s) with its own tokio
@@ -25,6 +27,7 @@ mod patterns;
 mod routes;
 mod server;
 mod state;
+mod websocket;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

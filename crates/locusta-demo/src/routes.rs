@@ -188,6 +188,9 @@ pub(crate) fn dispatch(
     {
         return RespFuture::Boxed(fut);
     }
+    if let Some(fut) = crate::websocket::route(control, &req) {
+        return fut;
+    }
     let route = Route::from_path(req.uri().path());
     let allowed = route.allowed();
     if !allowed.permits(req.method()) {

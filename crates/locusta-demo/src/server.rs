@@ -43,6 +43,8 @@ pub(crate) enum RawAction {
     Garbage,
     /// One of the `/_fault/` misbehaviours.
     Fault(crate::faults::Fault),
+    /// Switch to WebSocket (`/ws/...`): answer 101 and run the endpoint on the socket.
+    WebSocket(crate::websocket::WsUpgrade),
 }
 
 /// Per-connection channel from a request handler to the connection driver.
@@ -208,7 +210,7 @@ async fn serve_connection(
     }
     let control = Arc::new(ConnControl::default());
     let service = ConnService {
-        shared,
+        shared: Arc::clone(&shared),
         control: Arc::clone(&control),
     };
     let mut conn = builder.serve_connection(TokioIo::new(stream), service);
@@ -222,8 +224,12 @@ async fn serve_connection(
         }
         () = control.notify.notified() => control.take(),
     };
-    let mut stream = conn.into_parts().io.into_inner();
+    let parts = conn.into_parts();
+    let mut stream = parts.io.into_inner();
     match action {
+        Some(RawAction::WebSocket(upgrade)) => {
+            crate::websocket::serve(stream, parts.read_buf, upgrade, shared).await
+        }
         Some(action) => perform(&mut stream, action).await,
         None => {
             // Normal end: orderly close of our side.
@@ -249,5 +255,7 @@ async fn perform(stream: &mut TcpStream, action: RawAction) {
             let _ = stream.shutdown().await;
         }
         RawAction::Fault(fault) => crate::faults::perform(stream, fault).await,
+        // handled by the driver, which needs the bytes hyper read ahead
+        RawAction::WebSocket(_) => {}
     }
 }

@@ -269,6 +269,8 @@ pub(crate) struct Shared {
     pub export_json: Bytes,
     /// In-flight counters and clock of the `/_insight/` degradation patterns.
     pub patterns: crate::patterns::Patterns,
+    /// The `/ws/chat` room.
+    pub chat: crate::websocket::ChatRoom,
 }
 
 impl Shared {
@@ -314,6 +316,7 @@ impl Shared {
             products_json,
             export_json,
             patterns: crate::patterns::Patterns::new(),
+            chat: crate::websocket::ChatRoom::new(),
         }
     }
 }

@@ -36,6 +36,7 @@ mod spawn;
 mod stream;
 pub mod tracing_hook;
 mod types;
+mod websocket;
 
 pub use client::{ClientConfig, HttpClient, HttpDriver, DEFAULT_MAX_BODY_BYTES};
 pub use error::{py_str, status_error_text, HttpError};
@@ -46,6 +47,7 @@ pub use session::{DefaultHeaders, Session};
 pub use spawn::{BackgroundTask, Spawner};
 pub use stream::BodyStream;
 pub use types::{Body, Exchange, RequestSpec, Response};
+pub use websocket::{WebSocket, WsConnectOptions, WsError, WsMessage};
 
 /// Entry points for the fuzz targets in `fuzz/` (not a stable API).
 #[doc(hidden)]

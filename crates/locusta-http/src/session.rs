@@ -468,6 +468,27 @@ impl Session {
         }
     }
 
+    /// What a WebSocket handshake of this session needs: the shared TLS settings, the connect
+    /// limit, whether certificates are verified, and the proxy (see `websocket.rs`).
+    pub(crate) fn websocket_context(&self) -> crate::websocket::WsContext<'_> {
+        let opts = self.options.as_deref();
+        crate::websocket::WsContext {
+            shared: &self.shared,
+            connect_timeout: opts
+                .and_then(|o| o.connect_timeout)
+                .unwrap_or(self.shared.cfg.connect_timeout),
+            verify_tls: opts
+                .and_then(|o| o.verify_tls)
+                .unwrap_or(self.shared.cfg.verify_tls),
+            proxy: opts.and_then(|o| o.proxy.as_ref()),
+            user_agent: self
+                .default_headers()
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        }
+    }
+
     /// The base URL (without credentials).
     pub fn base_url(&self) -> Option<String> {
         lock(&self.base).url.clone()
@@ -1303,14 +1324,7 @@ impl Session {
         // HTTP/2 names scheme and host in pseudo-headers taken from an absolute URI, and forbids
         // HTTP/1.1's connection-specific headers (RFC 9113 §8.2.2, §8.3.1). A Host header the
         // user set (a virtual host on an address) becomes the :authority.
-        // the URL's Host comes first, the user's own (if any) after it
-        let host = request
-            .headers()
-            .get_all(header::HOST)
-            .iter()
-            .last()
-            .cloned();
-        request.headers_mut().remove(header::HOST);
+        let host = request.headers_mut().remove(header::HOST);
         let own_host = host
             .as_ref()
             .and_then(|h| h.to_str().ok())

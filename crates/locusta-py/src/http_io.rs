@@ -47,7 +47,16 @@ enum Outcome {
     Exchange(Exchange, Option<Box<BodyStream>>),
     /// The next piece of a streamed body (`None` at its end).
     Piece(Result<Option<Bytes>, HttpError>),
+    /// A job of another protocol ([`HttpIo::queue_future`]), turned into Python on the hub.
+    Other(OtherOutput),
 }
+
+/// What a job of another protocol (WebSocket, `ws_io.rs`) hands back: it builds the Python
+/// result on the hub thread, the only one that touches Python.
+pub(crate) type OtherOutput = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
+
+/// The future of such a job.
+type OtherWork = std::pin::Pin<Box<dyn std::future::Future<Output = OtherOutput> + Send>>;
 
 /// A streamed body, shared by its response and the job reading its next piece.
 type SharedBody = Arc<Mutex<Option<Box<BodyStream>>>>;
@@ -112,6 +121,8 @@ enum Work {
     },
     /// Reads the next piece of a streamed body (none left: `None`).
     Read(Option<SharedBody>),
+    /// A job of another protocol.
+    Other(OtherWork),
 }
 
 impl Job {
@@ -141,6 +152,7 @@ impl Job {
                 Outcome::Exchange(ex, body)
             }
             Work::Read(body) => Outcome::Piece(read_piece(body).await),
+            Work::Other(fut) => Outcome::Other(fut.await),
         };
         done.push(Completed {
             token: self.token,
@@ -232,6 +244,13 @@ pub struct SessionCore {
     inner: Arc<Session>,
     /// `--arrival-rate`: the start delay of the user's current iteration, in µs.
     schedule_lag_us: AtomicU64,
+}
+
+impl SessionCore {
+    /// The session, for the other protocols' jobs (`ws_io.rs`).
+    pub(crate) fn session(&self) -> &Arc<Session> {
+        &self.inner
+    }
 }
 
 fn header_pair(name: &str, value: &str) -> PyResult<(HeaderName, HeaderValue)> {
@@ -403,6 +422,16 @@ impl HttpIo {
             stream,
         };
         self.queue_work(waiter, work)
+    }
+
+    /// Queues a job of another protocol for `waiter` (completed like an exchange: `drain`
+    /// hands `waiter` what the future's output builds); returns its token.
+    pub(crate) fn queue_future(
+        &self,
+        waiter: Py<PyAny>,
+        fut: impl std::future::Future<Output = OtherOutput> + Send + 'static,
+    ) -> u64 {
+        self.queue_work(waiter, Work::Other(Box::pin(fut)))
     }
 
     fn queue_work(&self, waiter: Py<PyAny>, work: Work) -> u64 {
@@ -740,6 +769,7 @@ impl HttpIo {
                     .into_pyobject(py)?
                     .into_any()
                     .unbind(),
+                Outcome::Other(build) => build(py)?,
             };
             out.push((waiter, result));
         }

@@ -3,6 +3,7 @@
 //!
 //! * [`http_io`]: the HTTP I/O runtime (`HttpIo`), per-user HTTP sessions and the completion
 //!   queue that hands finished exchanges to gevent's hub.
+//! * [`ws_io`]: WebSocket connections of Python users, as jobs of the same runtime.
 //! * [`plan`] and [`controller`]: the options, the run plan and the run controller of
 //!   `locusta-run`, the same as for Rust user classes, driven from the gevent loop.
 //! * [`dist`]: the master and worker links.
@@ -37,6 +38,7 @@ pub mod open_model;
 pub mod plan;
 pub mod stats;
 pub mod web_routes;
+pub mod ws_io;
 
 create_exception!(
     _core,
@@ -237,6 +239,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<http_io::SessionCore>()?;
     m.add_class::<http_io::PyConnectionPool>()?;
     m.add_class::<http_io::RawResponse>()?;
+    m.add_class::<ws_io::WsConn>()?;
+    m.add_function(wrap_pyfunction!(ws_io::ws_connect, m)?)?;
     m.add_class::<stats::Stats>()?;
     m.add("PlanExit", m.py().get_type::<PlanExit>())?;
     m.add_class::<plan::ParsedOptions>()?;

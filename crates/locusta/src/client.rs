@@ -38,6 +38,16 @@ impl Client {
         self.schedule_lag = lag;
     }
 
+    /// How late the current iteration started (open model), for the WebSocket connect.
+    pub(crate) fn schedule_lag(&self) -> std::time::Duration {
+        self.schedule_lag
+    }
+
+    /// Where the user's samples go (shared with its WebSocket connections).
+    pub(crate) fn stats(&self) -> &Arc<StatsHub> {
+        &self.stats
+    }
+
     /// The transport session: default headers, cookies, base URL.
     pub fn session(&self) -> &Session {
         &self.session

@@ -76,8 +76,10 @@ pub fn run_demo(args: Vec<OsString>) -> i32 {
     };
     let mut classes = demo_user_classes();
     if !parsed.options.user_classes.is_empty() {
-        // Named classes may be the degradation-pattern users (`locusta demo PoolUser`).
+        // Named classes may be the degradation-pattern users (`locusta demo PoolUser`) or the
+        // WebSocket chat user (`locusta demo ChatUser`).
         classes.extend(crate::demo_patterns::pattern_user_classes());
+        classes.extend(crate::demo_users::websocket_user_classes());
     }
     let code = run_parsed(
         Locustfile {

@@ -119,6 +119,41 @@ pub fn demo_user_classes() -> Vec<UserClass> {
     ]
 }
 
+/// Joins the demo target's chat room (`/ws/chat`) on start and keeps the connection.
+async fn join_chat(user: &mut User) -> TaskResult {
+    let ws = user
+        .client
+        .websocket("/ws/chat")
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .connect()
+        .await?;
+    user.set_state(ws);
+    Ok(())
+}
+
+/// Says something in the room and waits for the room to send it back (one `WS chat message`
+/// row with the round trip); what the others said meanwhile are `WSR /ws/chat` rows.
+async fn chat(user: &mut User) -> TaskResult {
+    let line = format!("hello from user {}", user.id());
+    let Some(ws) = user.state::<crate::WebSocketConnection>() else {
+        return Err(crate::TaskError::Failed("not connected to the chat".into()));
+    };
+    ws.request("chat message", crate::WsMessage::Text(line.clone()), |m| {
+        m.as_text() == Some(line.as_str())
+    })
+    .await?;
+    Ok(())
+}
+
+/// The WebSocket demo user, run by name (`locusta demo ChatUser`): `ChatUser` chats in
+/// `/ws/chat`.
+pub fn websocket_user_classes() -> Vec<UserClass> {
+    vec![UserClass::new("ChatUser")
+        .wait_time(between(0.5, 2.0))
+        .on_start(task!(join_chat))
+        .task(task!(chat))]
+}
+
 /// A user that requests `/` as fast as it can: the throughput benchmark's user.
 pub fn hammer_user_class() -> UserClass {
     UserClass::new("HammerUser").task(task!(index))

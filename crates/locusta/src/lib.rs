@@ -33,6 +33,7 @@ pub mod runner;
 pub mod spawn;
 pub mod user;
 pub mod wait_time;
+pub mod websocket;
 
 mod cli;
 mod distributed;
@@ -47,8 +48,10 @@ pub use locusta_run::shape;
 pub use cli::{run_cli, run_locustfile};
 pub use client::{CaughtResponse, Client, RequestBuilder, Response};
 pub use locusta_http::{BodyStream, ConnectionPool, Http2Mode, Proxy, SessionOptions};
+pub use locusta_http::{WsConnectOptions, WsError, WsMessage};
 pub use locustfile::{Locustfile, Node, TestEvent, TestHooks};
 pub use runner::{Runner, RunnerConfig, RunnerState};
 pub use shape::{LoadShape, ShapeTick, Stages};
 pub use user::{Task, TaskError, TaskResult, User, UserClass};
 pub use wait_time::WaitTime;
+pub use websocket::{WebSocketBuilder, WebSocketConnection};
