@@ -18,6 +18,7 @@
 //! - [`serve`] serves on a listener inside the caller's runtime.
 
 pub mod faults;
+pub mod grpc;
 mod pages;
 mod patterns;
 mod routes;
