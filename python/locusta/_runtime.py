@@ -166,6 +166,19 @@ class Runtime:
             self._ensure_watcher()
         return self._park(self.http_io.submit_read(raw, getcurrent()))
 
+    def grpc_channel(self, target, verify=True):
+        """A new gRPC channel (one user's HTTP/2 session) to ``target`` (``host:port`` or a URL)."""
+        return _core.GrpcChannelCore(self.http_io, target, verify)
+
+    def grpc_call(self, channel, method, request, timeout, metadata, streaming):
+        """One gRPC call on ``channel``, parking the calling greenlet until it ends: returns
+        ``(messages, code, details, response_time_ms, response_length)``."""
+        if self._hub is None:
+            self._ensure_watcher()
+        return self._park(
+            _core.grpc_submit(self.http_io, channel, getcurrent(), method, request, timeout, metadata, streaming)
+        )
+
     def close(self):
         if self._watcher is not None:
             self._watcher.stop()

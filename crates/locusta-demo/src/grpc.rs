@@ -345,6 +345,33 @@ async fn answer(path: &str, data: Bytes) -> Result<Response<GrpcBody>, Response<
     }
 }
 
+/// Serves only the gRPC services over h2c (HTTP/2 with prior knowledge) on `listener` until
+/// the returned future is dropped: for tests and benchmarks that need a gRPC target by itself.
+pub async fn serve_h2c(listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    loop {
+        let (tcp, _) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                log::debug!("gRPC accept: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(|req| async move {
+                Ok::<_, Infallible>(handle(req).await)
+            });
+            let served = hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
+                .await;
+            if let Err(e) = served {
+                log::debug!("gRPC connection: {e}");
+            }
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@ use locusta_http::{Http2Mode, HttpClient, HttpError, Session, SessionOptions};
 use locusta_stats::StatsHub;
 
 use crate::call::{CallOptions, ResponseStream};
+use crate::calls::{self, Recorder};
 use crate::schema::Schema;
 use crate::status::{Code, Status};
 
@@ -82,18 +83,16 @@ impl GrpcClient {
         ResponseStream::start(&self.session, method, request, &self.options).await
     }
 
-    fn record(&self, call: &ResponseStream) {
-        if let Some(stats) = &self.stats {
-            call.record(stats, Duration::ZERO);
-        }
+    fn recorder(&self) -> Option<Recorder<'_>> {
+        self.stats.as_deref().map(|stats| Recorder {
+            stats,
+            extra: Duration::ZERO,
+        })
     }
 
     /// A unary call with an encoded request; its encoded response. Recorded.
     pub async fn unary(&self, method: &str, request: &[u8]) -> Result<Bytes, Status> {
-        let mut call = self.open(method, request).await;
-        let reply = call.single().await;
-        self.record(&call);
-        reply
+        calls::unary(&self.session, method, request, &self.options, self.recorder()).await
     }
 
     /// A server-streaming call read to its end; every message. Recorded once, at its end.
@@ -102,10 +101,8 @@ impl GrpcClient {
         method: &str,
         request: &[u8],
     ) -> Result<Vec<Bytes>, Status> {
-        let mut call = self.open(method, request).await;
-        let all = call.collect().await;
-        self.record(&call);
-        all
+        calls::server_streaming(&self.session, method, request, &self.options, self.recorder())
+            .await
     }
 
     /// A call with a JSON request, by the schema: a unary method's response as JSON, a
@@ -122,29 +119,15 @@ impl GrpcClient {
                  descriptor set)",
             ));
         };
-        let m = schema.method(method)?;
-        if m.is_client_streaming() {
-            return Err(Status::new(
-                Code::Unimplemented,
-                format!(
-                    "{} streams requests from the client, which locusta does not support (unary \
-                     and server-streaming calls only)",
-                    m.path()
-                ),
-            ));
-        }
-        let body = m.encode_request(request)?;
-        if m.is_server_streaming() {
-            let all = self.server_streaming(&m.path(), &body).await?;
-            let items = all
-                .iter()
-                .map(|b| m.decode_response(b))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(serde_json::Value::Array(items))
-        } else {
-            let reply = self.unary(&m.path(), &body).await?;
-            m.decode_response(&reply)
-        }
+        calls::call_json(
+            &self.session,
+            schema,
+            method,
+            request,
+            &self.options,
+            self.recorder(),
+        )
+        .await
     }
 }
 

@@ -19,13 +19,14 @@
 //! ```
 
 mod call;
+pub mod calls;
 mod client;
 mod frame;
 mod schema;
 mod status;
 
 pub use call::{method_path, CallOptions, ResponseStream, REQUEST_TYPE};
-pub use client::GrpcClient;
+pub use client::{target_url, GrpcClient};
 pub use frame::{encode as encode_frame, MessageReader, DEFAULT_MAX_MESSAGE_BYTES};
 pub use schema::{Method, Schema, SchemaError};
 pub use status::{percent_decode, percent_encode, Code, Status};

@@ -5,8 +5,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hyper::server::conn::http2;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use locusta_grpc::{Code, GrpcClient, Schema};
 use locusta_http::{ClientConfig, HttpClient};
 use locusta_stats::{StatsHub, StatsLimits};
@@ -17,25 +15,14 @@ const SHOP_PROTO: &str = concat!(
     "/../locusta-demo/proto/shop.proto"
 );
 
-/// Serves the demo target's gRPC services over h2c (HTTP/2 with prior knowledge) on a free
-/// loopback port, for as long as the test's runtime runs.
+/// The demo target's gRPC services over h2c on a free loopback port, for as long as the test's
+/// runtime runs.
 async fn grpc_server() -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind loopback");
     let addr = listener.local_addr().expect("local addr");
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(|req| async move {
-                    Ok::<_, std::convert::Infallible>(locusta_demo::grpc::handle(req).await)
-                });
-                let _ = http2::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(tcp), service)
-                    .await;
-            });
-        }
-    });
+    tokio::spawn(locusta_demo::grpc::serve_h2c(listener));
     addr
 }
 

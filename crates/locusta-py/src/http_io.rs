@@ -47,6 +47,18 @@ enum Outcome {
     Exchange(Exchange, Option<Box<BodyStream>>),
     /// The next piece of a streamed body (`None` at its end).
     Piece(Result<Option<Bytes>, HttpError>),
+    /// The result of another protocol's job ([`Work::Other`]), made a Python object on the hub.
+    Other(Box<dyn ToPython>),
+}
+
+/// A job of another protocol (gRPC, ...) run like a request: its future, and what it ends with.
+pub(crate) type OtherJob =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Box<dyn ToPython>> + Send>>;
+
+/// What another protocol's job ends with: plain Rust data until the hub turns it into Python.
+pub(crate) trait ToPython: Send {
+    /// The Python object handed to the waiting greenlet (built on the hub's thread).
+    fn to_python(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>>;
 }
 
 /// A streamed body, shared by its response and the job reading its next piece.
@@ -112,6 +124,8 @@ enum Work {
     },
     /// Reads the next piece of a streamed body (none left: `None`).
     Read(Option<SharedBody>),
+    /// Runs another protocol's job.
+    Other(OtherJob),
 }
 
 impl Job {
@@ -141,6 +155,7 @@ impl Job {
                 Outcome::Exchange(ex, body)
             }
             Work::Read(body) => Outcome::Piece(read_piece(body).await),
+            Work::Other(job) => Outcome::Other(job.await),
         };
         done.push(Completed {
             token: self.token,
@@ -398,6 +413,16 @@ impl HttpIo {
             stream,
         };
         self.queue_work(waiter, work)
+    }
+
+    /// Queues another protocol's job for `waiter`, run and handed back like a request's.
+    pub(crate) fn queue_other(&self, waiter: Py<PyAny>, job: OtherJob) -> u64 {
+        self.queue_work(waiter, Work::Other(job))
+    }
+
+    /// The HTTP client the sessions are made from.
+    pub(crate) fn client(&self) -> &HttpClient {
+        &self.client
     }
 
     fn queue_work(&self, waiter: Py<PyAny>, work: Work) -> u64 {
@@ -718,6 +743,7 @@ impl HttpIo {
                     .into_pyobject(py)?
                     .into_any()
                     .unbind(),
+                Outcome::Other(result) => result.to_python(py)?,
             };
             out.push((waiter, result));
         }

@@ -3,6 +3,7 @@
 //!
 //! * [`http_io`]: the HTTP I/O runtime (`HttpIo`), per-user HTTP sessions and the completion
 //!   queue that hands finished exchanges to gevent's hub.
+//! * [`grpc_io`]: gRPC channels and calls for `locust.contrib.grpc`, run as `HttpIo` jobs.
 //! * [`plan`] and [`controller`]: the options, the run plan and the run controller of
 //!   `locusta-run`, the same as for Rust user classes, driven from the gevent loop.
 //! * [`dist`]: the master and worker links.
@@ -29,6 +30,7 @@ use pyo3::prelude::*;
 
 pub mod controller;
 pub mod dist;
+pub mod grpc_io;
 pub mod http_io;
 pub mod inline_io;
 pub mod json_decode;
@@ -237,6 +239,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<http_io::SessionCore>()?;
     m.add_class::<http_io::PyConnectionPool>()?;
     m.add_class::<http_io::RawResponse>()?;
+    m.add_class::<grpc_io::GrpcChannelCore>()?;
+    m.add_function(wrap_pyfunction!(grpc_io::grpc_submit, m)?)?;
     m.add_class::<stats::Stats>()?;
     m.add("PlanExit", m.py().get_type::<PlanExit>())?;
     m.add_class::<plan::ParsedOptions>()?;

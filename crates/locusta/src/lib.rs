@@ -28,6 +28,7 @@ pub mod client;
 pub mod demo;
 pub mod demo_patterns;
 pub mod demo_users;
+pub mod grpc;
 pub mod locustfile;
 pub mod runner;
 pub mod spawn;
@@ -46,7 +47,7 @@ pub use locusta_run::shape;
 
 pub use cli::{run_cli, run_locustfile};
 pub use client::{CaughtResponse, Client, RequestBuilder, Response};
-pub use locusta_http::{BodyStream, ConnectionPool, Proxy, SessionOptions};
+pub use locusta_http::{BodyStream, ConnectionPool, Http2Mode, Proxy, SessionOptions};
 pub use locustfile::{Locustfile, Node, TestEvent, TestHooks};
 pub use runner::{Runner, RunnerConfig, RunnerState};
 pub use shape::{LoadShape, ShapeTick, Stages};
