@@ -359,12 +359,14 @@ pub async fn serve_h2c(listener: tokio::net::TcpListener) -> std::io::Result<()>
         };
         let _ = tcp.set_nodelay(true);
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(|req| async move {
-                Ok::<_, Infallible>(handle(req).await)
-            });
-            let served = hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
-                .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
-                .await;
+            let service =
+                hyper::service::service_fn(
+                    |req| async move { Ok::<_, Infallible>(handle(req).await) },
+                );
+            let served =
+                hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
+                    .await;
             if let Err(e) = served {
                 log::debug!("gRPC connection: {e}");
             }

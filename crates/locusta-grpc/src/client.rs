@@ -92,7 +92,14 @@ impl GrpcClient {
 
     /// A unary call with an encoded request; its encoded response. Recorded.
     pub async fn unary(&self, method: &str, request: &[u8]) -> Result<Bytes, Status> {
-        calls::unary(&self.session, method, request, &self.options, self.recorder()).await
+        calls::unary(
+            &self.session,
+            method,
+            request,
+            &self.options,
+            self.recorder(),
+        )
+        .await
     }
 
     /// A server-streaming call read to its end; every message. Recorded once, at its end.
@@ -101,8 +108,14 @@ impl GrpcClient {
         method: &str,
         request: &[u8],
     ) -> Result<Vec<Bytes>, Status> {
-        calls::server_streaming(&self.session, method, request, &self.options, self.recorder())
-            .await
+        calls::server_streaming(
+            &self.session,
+            method,
+            request,
+            &self.options,
+            self.recorder(),
+        )
+        .await
     }
 
     /// A call with a JSON request, by the schema: a unary method's response as JSON, a

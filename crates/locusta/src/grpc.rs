@@ -30,10 +30,10 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use locusta_grpc::calls::{self, Recorder};
 pub use locusta_grpc::{
     CallOptions, Code, GrpcClient, Method, ResponseStream, Schema, SchemaError, Status,
 };
-use locusta_grpc::calls::{self, Recorder};
 
 use crate::client::Client;
 
@@ -83,11 +83,22 @@ impl<'c> GrpcCalls<'c> {
 
     /// A unary call with an encoded request; its encoded response.
     pub async fn unary(&self, method: &str, request: &[u8]) -> Result<Bytes, Status> {
-        calls::unary(&self.client.session, method, request, &self.options, self.recorder()).await
+        calls::unary(
+            &self.client.session,
+            method,
+            request,
+            &self.options,
+            self.recorder(),
+        )
+        .await
     }
 
     /// A server-streaming call read to its end; its messages (recorded once, at the end).
-    pub async fn server_streaming(&self, method: &str, request: &[u8]) -> Result<Vec<Bytes>, Status> {
+    pub async fn server_streaming(
+        &self,
+        method: &str,
+        request: &[u8],
+    ) -> Result<Vec<Bytes>, Status> {
         let session = &self.client.session;
         calls::server_streaming(session, method, request, &self.options, self.recorder()).await
     }
@@ -107,6 +118,90 @@ impl<'c> GrpcCalls<'c> {
             ));
         };
         let session = &self.client.session;
-        calls::call_json(session, schema, method, request, &self.options, self.recorder()).await
+        calls::call_json(
+            session,
+            schema,
+            method,
+            request,
+            &self.options,
+            self.recorder(),
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use locusta_http::{ClientConfig, Http2Mode, HttpClient, SessionOptions};
+    use locusta_stats::{StatsHub, StatsLimits};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_users_grpc_calls_are_recorded_on_its_session() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(locusta_demo::grpc::serve_h2c(listener));
+        let http = HttpClient::new(ClientConfig::default()).expect("http client");
+        let options = SessionOptions {
+            http2: Some(Http2Mode::PriorKnowledge),
+            ..SessionOptions::default()
+        };
+        let session = http
+            .session_with(Some(&format!("http://{addr}")), options, None)
+            .expect("session");
+        let stats = StatsHub::new(StatsLimits::default());
+        let mut client = Client::new(session, Arc::clone(&stats));
+        client.set_schedule_lag(Duration::from_millis(50));
+        let schema = Schema::from_proto_source("shop.proto", locusta_demo::grpc::SHOP_PROTO)
+            .expect("shop.proto compiles");
+
+        let product = client
+            .grpc()
+            .schema(&schema)
+            .call_json(
+                "locusta.demo.Shop/GetProduct",
+                &serde_json::json!({"id": 3}),
+            )
+            .await
+            .expect("GetProduct");
+        assert_eq!(product["id"], serde_json::json!(3));
+        let err = client
+            .grpc()
+            .timeout(Duration::from_millis(100))
+            .schema(&schema)
+            .call_json(
+                "locusta.demo.Shop/GetProduct",
+                &serde_json::json!({"id": 3, "delayMs": 1000}),
+            )
+            .await
+            .expect_err("deadline");
+        assert_eq!(err.code, Code::DeadlineExceeded);
+        let stream = client
+            .grpc()
+            .server_streaming("locusta.demo.Shop/ListProducts", &[8, 4])
+            .await
+            .expect("ListProducts");
+        assert_eq!(stream.len(), 4);
+
+        stats.merge();
+        let (get, list) = stats.read(|agg| {
+            let get = agg
+                .entry("/locusta.demo.Shop/GetProduct", "grpc")
+                .map(|e| (e.num_requests(), e.num_failures(), e.min_response_time()));
+            let list = agg
+                .entry("/locusta.demo.Shop/ListProducts", "grpc")
+                .map(|e| e.num_requests());
+            (get, list)
+        });
+        let (requests, failures, fastest) = get.expect("GetProduct recorded");
+        assert_eq!((requests, failures), (2, 1));
+        // the open model's lag counts in the response time
+        assert!(fastest.unwrap_or_default() >= 50.0, "{fastest:?}");
+        assert_eq!(list, Some(1));
     }
 }
