@@ -22,23 +22,28 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     fi
 fi
 
-# Debian's prometheus package (22 MB): promtool checks the /metrics scrapes in tests/metrics.rs
-# and tests/python/test_insight.py, and a real Prometheus answers the Grafana dashboard's queries
-# in tests/metrics.rs; without it those checks are skipped with a message.
-if ! command -v promtool >/dev/null 2>&1; then
+# Daemons some tests talk to, installed without starting them: Debian's prometheus package
+# (22 MB; promtool checks the /metrics scrapes in tests/metrics.rs and
+# tests/python/test_insight.py, and a real Prometheus answers the Grafana dashboard's queries in
+# tests/metrics.rs) and nginx (HTTP/2 interop in crates/locusta-http/tests/http2_nginx.rs).
+# Without them those checks are skipped with a message.
+need_daemons=()
+command -v promtool >/dev/null 2>&1 || need_daemons+=(prometheus)
+[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || need_daemons+=(nginx)
+if [ ${#need_daemons[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "== apt-get install prometheus (for promtool)"
+        echo "== apt-get install ${need_daemons[*]}"
         apt-get update -qq
-        # Only the binaries are wanted: keep the package from starting its daemon.
+        # Only the binaries are wanted: keep the packages from starting their daemons.
         own_policy=
         if [ ! -e /usr/sbin/policy-rc.d ]; then
             printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
         fi
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null \
-            || echo "could not install promtool; its checks will be skipped" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_daemons[@]}" >/dev/null \
+            || echo "could not install ${need_daemons[*]}; their checks will be skipped" >&2
         if [ -n "$own_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
     else
-        echo "promtool not found (apt-get install prometheus): its checks will be skipped" >&2
+        echo "not found: ${need_daemons[*]} (apt-get install ${need_daemons[*]}): their checks will be skipped" >&2
     fi
 fi
 

@@ -364,7 +364,7 @@ def _run(argv):
         for cls in selected:
             cls.host = host
 
-    runtime = _runtime.install(_runtime.Runtime(threads=_io_threads(sources, opts), max_entries=opts["max_stats_entries"]))
+    runtime = _runtime.install(_runtime.Runtime(threads=_io_threads(sources, opts), max_entries=opts["max_stats_entries"], http2=opts["http2"]))
     shape = shape_classes[0]() if shape_classes else None
     env = Environment(
         user_classes=selected,

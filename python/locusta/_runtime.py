@@ -42,8 +42,8 @@ class Runtime:
     scheduled in that turn had their chance to submit too.
     """
 
-    def __init__(self, threads=1, max_entries=1000):
-        self.http_io = _core.HttpIo(threads)
+    def __init__(self, threads=1, max_entries=1000, http2=None):
+        self.http_io = _core.HttpIo(threads, http2=http2)
         self._inline = self.http_io.inline
         self.stats = _core.Stats(max_entries)
         self.max_entries = max_entries

@@ -1,4 +1,5 @@
-//! The built-in demo target of locusta: a small, fast HTTP/1.1 shop API on loopback.
+//! The built-in demo target of locusta: a small, fast HTTP/1.1 shop API on loopback, which
+//! also speaks HTTP/2 (h2c with prior knowledge) on the same port.
 //!
 //! It exists so that `locusta demo` runs a real load test on a fresh machine with nothing else
 //! installed, and so that end-to-end tests and benchmarks have a local, deterministic target.
@@ -19,6 +20,7 @@
 
 pub mod faults;
 pub mod grpc;
+mod h2;
 mod pages;
 mod patterns;
 mod routes;

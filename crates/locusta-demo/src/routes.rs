@@ -865,6 +865,7 @@ async fn echo(req: Request<Incoming>) -> Handled {
         StatusCode::OK,
         &serde_json::json!({
             "method": parts.method.as_str(),
+            "http_version": format!("{:?}", parts.version),
             "path": parts.uri.path(),
             "query": query,
             "args": args,

@@ -53,6 +53,11 @@ pub(crate) struct ConnControl {
 }
 
 impl ConnControl {
+    /// Resolves when a handler asked for a raw action.
+    pub(crate) async fn notified(&self) {
+        self.notify.notified().await;
+    }
+
     /// Asks the driver to take the socket back and perform `action`.
     pub fn request(&self, action: RawAction) {
         *self.action.lock().unwrap_or_else(|e| e.into_inner()) = Some(action);
@@ -97,6 +102,12 @@ impl Future for RespFuture {
 pub(crate) struct ConnService {
     shared: Arc<Shared>,
     control: Arc<ConnControl>,
+}
+
+impl ConnService {
+    pub(crate) fn new(shared: Arc<Shared>, control: Arc<ConnControl>) -> Self {
+        ConnService { shared, control }
+    }
 }
 
 impl hyper::service::Service<Request<Incoming>> for ConnService {
@@ -186,6 +197,14 @@ async fn serve_connection(
     // Small request/response exchanges: do not let Nagle delay them.
     if let Err(err) = stream.set_nodelay(true) {
         log::debug!("demo target: cannot set TCP_NODELAY: {err}");
+    }
+    match crate::h2::opens_with_preface(&stream).await {
+        Ok(true) => return crate::h2::serve_connection(stream, shared).await,
+        Ok(false) => {}
+        Err(err) => {
+            log::debug!("demo target: connection failed before its first request: {err}");
+            return;
+        }
     }
     let control = Arc::new(ConnControl::default());
     let service = ConnService {

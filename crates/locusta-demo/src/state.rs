@@ -34,6 +34,8 @@ pub(crate) struct Counters {
     pub requests: AtomicU64,
     pub connections_accepted: AtomicU64,
     pub connections_open: AtomicU64,
+    /// Connections that spoke HTTP/2 (h2c with prior knowledge).
+    pub http2_connections: AtomicU64,
     pub logins: AtomicU64,
     pub cart_adds: AtomicU64,
     pub orders_created: AtomicU64,
@@ -56,6 +58,7 @@ impl Counters {
             "requests": get(&self.requests),
             "connections_accepted": get(&self.connections_accepted),
             "connections_open": get(&self.connections_open),
+            "http2_connections": get(&self.http2_connections),
             "logins": get(&self.logins),
             "cart_adds": get(&self.cart_adds),
             "orders_created": get(&self.orders_created),

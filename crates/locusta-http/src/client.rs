@@ -17,6 +17,7 @@ use crate::error::HttpError;
 use crate::options::{Http2Mode, SessionOptions};
 use crate::pool::ConnectionPool;
 use crate::session::{HeaderTemplate, Session};
+use crate::spawn::Spawner;
 
 /// Settings shared by all sessions of an [`HttpClient`].
 #[derive(Debug, Clone)]
@@ -52,6 +53,9 @@ pub struct ClientConfig {
     /// HTTP/2 for all sessions (default [`Http2Mode::Off`]); a session's
     /// [`SessionOptions::http2`] wins.
     pub http2: Http2Mode,
+    /// Runs the client's background tasks (HTTP/2 connections, hyper's HTTP/1.1 connection
+    /// tasks); default `tokio::spawn`.
+    pub spawner: Spawner,
 }
 
 /// Default of [`ClientConfig::max_body_bytes`]: 64 MiB.
@@ -111,6 +115,7 @@ impl Default for ClientConfig {
             driver: HttpDriver::Lean,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             http2: Http2Mode::Off,
+            spawner: Spawner::default(),
         }
     }
 }

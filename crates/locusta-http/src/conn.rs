@@ -262,9 +262,9 @@ impl Conn {
                 message: e.to_string(),
             })?;
         let driver = if shared.cfg.spawn_connections {
-            tokio::spawn(async move {
+            shared.cfg.spawner.spawn(Box::pin(async move {
                 let _ = conn.await;
-            });
+            }));
             None
         } else {
             Some(Box::pin(conn))

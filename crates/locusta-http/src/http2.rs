@@ -20,7 +20,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::client::conn::http2;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 
 use crate::client::ClientShared;
 use crate::conn::{open_stream_alpn, Origin, Stream};
@@ -180,15 +180,16 @@ async fn open(shared: &ClientShared, key: &Origin<'_>) -> Result<Opened, HttpErr
     if key.https && !stream.is_h2() {
         return Ok(Opened::Http1(stream));
     }
-    let (sender, connection) = http2::Builder::new(TokioExecutor::new())
+    let spawner = shared.cfg.spawner.clone();
+    let (sender, connection) = http2::Builder::new(spawner.clone())
         .handshake::<_, Full<Bytes>>(TokioIo::new(stream))
         .await
         .map_err(|e| map_error(&e).error)?;
-    tokio::spawn(async move {
+    spawner.spawn(Box::pin(async move {
         if let Err(e) = connection.await {
             log::debug!("HTTP/2 connection ended: {e}");
         }
-    });
+    }));
     Ok(Opened::H2(sender))
 }
 

@@ -32,6 +32,7 @@ mod options;
 mod pool;
 mod rx_time;
 mod session;
+mod spawn;
 mod stream;
 pub mod tracing_hook;
 mod types;
@@ -42,6 +43,7 @@ pub use headers::ResponseHeaders;
 pub use options::{Http2Mode, Proxy, SessionOptions};
 pub use pool::ConnectionPool;
 pub use session::{DefaultHeaders, Session};
+pub use spawn::{BackgroundTask, Spawner};
 pub use stream::BodyStream;
 pub use types::{Body, Exchange, RequestSpec, Response};
 

@@ -123,6 +123,9 @@ pub struct Options {
     pub user_classes: Vec<String>,
     /// `--threads` (locusta addition): engine worker threads. Default = number of CPUs.
     pub threads: usize,
+    /// `--http2` (locusta addition): the users' HTTP/2 mode, "off" (default), "negotiate" or
+    /// "prior-knowledge" (parsed by `locusta_http::Http2Mode`).
+    pub http2: String,
     /// `--max-stats-entries` (locusta addition): most distinct stats entries. Default 1000.
     pub max_stats_entries: usize,
     /// `--threshold` (locusta addition, repeatable): pass/fail expressions, checked by
@@ -219,6 +222,7 @@ impl Default for Options {
             metrics_port: None,
             arrival_rate: None,
             max_stats_entries: 1000,
+            http2: "off".to_string(),
         }
     }
 }
@@ -469,6 +473,7 @@ pub(crate) fn apply(opts: &mut Options, dest: &str, raw: &Raw, cwd: &Path) -> Re
         "user_classes" => opts.user_classes = many(raw),
         "threads" => opts.threads = count(one(raw)?)?,
         "max_stats_entries" => opts.max_stats_entries = count(one(raw)?)?,
+        "http2" => opts.http2 = http2_mode(one(raw)?)?,
         "thresholds" => opts.thresholds = many(raw),
         "threshold_abort_after" => opts.threshold_abort_after = Some(parse_timespan(one(raw)?)?),
         "junit_file" => opts.junit_file = opt_text(raw)?,
@@ -495,6 +500,18 @@ pub(crate) fn apply(opts: &mut Options, dest: &str, raw: &Raw, cwd: &Path) -> Re
     Ok(())
 }
 
+/// `--http2`'s value in its canonical spelling.
+fn http2_mode(s: &str) -> Result<String, String> {
+    let mode = s.trim().to_ascii_lowercase();
+    if ["off", "negotiate", "prior-knowledge"].contains(&mode.as_str()) {
+        Ok(mode)
+    } else {
+        Err(format!(
+            "invalid choice: '{s}' (choose from off, negotiate, prior-knowledge)"
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -503,6 +520,19 @@ mod tests {
         let mut o = Options::default();
         apply(&mut o, dest, &Raw::One(v.to_string()), Path::new("."))?;
         Ok(o)
+    }
+
+    #[test]
+    fn http2_modes() {
+        assert_eq!(Options::default().http2, "off");
+        assert_eq!(set("http2", "Negotiate").unwrap().http2, "negotiate");
+        assert_eq!(
+            set("http2", "prior-knowledge").unwrap().http2,
+            "prior-knowledge"
+        );
+        assert!(set("http2", "h3")
+            .unwrap_err()
+            .contains("choose from off, negotiate, prior-knowledge"));
     }
 
     #[test]

@@ -228,6 +228,8 @@ pub(crate) const SPECS: &[Spec] = &[
     // locusta additions
     opt("threads", "threads", None, Some("LOCUSTA_THREADS"), Value, LOCUSTA, "<int>",
         "[locusta] Worker threads of the load engine. Default: number of CPUs"),
+    opt("http2", "http2", None, Some("LOCUSTA_HTTP2"), Value, LOCUSTA, "<mode>",
+        "[locusta] HTTP/2 for the users' requests: 'negotiate' offers h2 in TLS (ALPN) and keeps HTTP/1.1 where the server declines it; 'prior-knowledge' also speaks HTTP/2 (h2c) to http:// hosts. One connection per user and host, concurrent requests as streams. A user class's http2 attribute (Python) or SessionOptions::http2 (Rust) wins. Default: off"),
     opt("max_stats_entries", "max-stats-entries", None, Some("LOCUSTA_MAX_STATS_ENTRIES"), Value, LOCUSTA, "<int>",
         "[locusta] Most distinct request names tracked in statistics. Default: 1000"),
     // locusta additions: insight (thresholds, diagnosis, metrics)

@@ -19,8 +19,8 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::Method;
 use locusta_http::{
-    BodyStream, ClientConfig, ConnectionPool, Exchange, HttpClient, HttpDriver, HttpError, Proxy,
-    RequestSpec, Session, SessionOptions,
+    BodyStream, ClientConfig, ConnectionPool, Exchange, Http2Mode, HttpClient, HttpDriver,
+    HttpError, Proxy, RequestSpec, Session, SessionOptions,
 };
 use locusta_stats::{Sample, StatsHub};
 use locusta_util::lock;
@@ -381,6 +381,11 @@ impl PyConnectionPool {
     }
 }
 
+/// An HTTP/2 mode named by a user class attribute or `--http2`.
+fn http2_mode(mode: &str) -> PyResult<Http2Mode> {
+    mode.parse().map_err(PyValueError::new_err)
+}
+
 fn parse_method(m: &str) -> PyResult<Method> {
     Method::from_bytes(m.to_ascii_uppercase().as_bytes())
         .map_err(|_| PyValueError::new_err(format!("invalid HTTP method {m:?}")))
@@ -444,8 +449,15 @@ impl HttpIo {
     /// `LOCUSTA_PY_IO` is not `thread`. Falls back to an I/O thread where inline I/O is not
     /// available.
     #[new]
-    #[pyo3(signature = (threads=1, user_agent=None, inline=None))]
-    fn new(threads: usize, user_agent: Option<String>, inline: Option<bool>) -> PyResult<Self> {
+    /// `http2`: every session's HTTP/2 mode unless its own says otherwise (`--http2`): "off",
+    /// "negotiate" or "prior-knowledge".
+    #[pyo3(signature = (threads=1, user_agent=None, inline=None, http2=None))]
+    fn new(
+        threads: usize,
+        user_agent: Option<String>,
+        inline: Option<bool>,
+        http2: Option<&str>,
+    ) -> PyResult<Self> {
         // SAFETY: plain syscall; the result is checked.
         let efd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
         if efd < 0 {
@@ -495,6 +507,13 @@ impl HttpIo {
         if let Some(ua) = user_agent {
             cfg.user_agent = ua;
         }
+        if let Some(mode) = http2 {
+            cfg.http2 = http2_mode(mode)?;
+        }
+        if let Some(rt) = &inline_rt {
+            // HTTP/2 connection tasks become jobs of the inline runtime
+            cfg.spawner = rt.spawner();
+        }
         let client = HttpClient::new(cfg)
             .map_err(|e| PyRuntimeError::new_err(format!("cannot set up the HTTP client: {e}")))?;
         Ok(HttpIo {
@@ -527,9 +546,11 @@ impl HttpIo {
 
     /// A new session (one user's client) with this base URL; the keyword arguments are
     /// FastHttpUser's settings (seconds for the timeouts, `proxy` a (host, port) pair) and
-    /// `pool` a [`PyConnectionPool`] shared with other sessions.
+    /// `pool` a [`PyConnectionPool`] shared with other sessions; `http2` the session's HTTP/2
+    /// mode ("off", "negotiate", "prior-knowledge"; None: the runtime's).
     #[pyo3(signature = (base_url=None, *, connect_timeout=None, timeout=None, max_redirects=None,
-        max_retries=0, closed_retries=0, verify=None, proxy=None, max_concurrent=None, pool=None))]
+        max_retries=0, closed_retries=0, verify=None, proxy=None, max_concurrent=None, pool=None,
+        http2=None))]
     #[allow(clippy::too_many_arguments)]
     fn session(
         &self,
@@ -543,6 +564,7 @@ impl HttpIo {
         proxy: Option<(String, u16)>,
         max_concurrent: Option<usize>,
         pool: Option<&PyConnectionPool>,
+        http2: Option<&str>,
     ) -> PyResult<SessionCore> {
         let options = SessionOptions {
             connect_timeout: seconds("connection_timeout", connect_timeout)?,
@@ -553,7 +575,7 @@ impl HttpIo {
             verify_tls: verify,
             proxy: proxy.map(|(host, port)| Proxy { host, port }),
             max_concurrent,
-            http2: None,
+            http2: http2.map(http2_mode).transpose()?,
         };
         let s = self
             .client

@@ -19,6 +19,10 @@
 //! know when a turn is over; here the queue of woken slots says it directly. A turn must leave
 //! no job woken and unpolled (nothing would wake the hub for it), so it repeats until a pass
 //! woke nothing.
+//!
+//! The HTTP client's background tasks (HTTP/2 connections) join the same table through
+//! [`InlineRuntime::spawner`]: a `tokio::spawn`ed task would only run when something else
+//! happened to turn the runtime.
 
 use std::fs;
 use std::future::Future;
@@ -44,6 +48,8 @@ pub struct InlineRuntime {
     runtime: Runtime,
     epoll_fd: RawFd,
     jobs: Jobs,
+    /// Background tasks handed to the [`InlineRuntime::spawner`], waiting to join `jobs`.
+    spawned: Arc<Mutex<Vec<Job>>>,
 }
 
 impl InlineRuntime {
@@ -59,6 +65,16 @@ impl InlineRuntime {
             runtime,
             epoll_fd,
             jobs: Jobs::default(),
+            spawned: Arc::default(),
+        })
+    }
+
+    /// What the HTTP client runs its background tasks with: they become jobs of this runtime,
+    /// polled from the turn they were spawned in on.
+    pub fn spawner(&self) -> locusta_http::Spawner {
+        let spawned = Arc::clone(&self.spawned);
+        locusta_http::Spawner::new(move |task| {
+            spawned.lock().unwrap_or_else(|p| p.into_inner()).push(task);
         })
     }
 
@@ -78,6 +94,7 @@ impl InlineRuntime {
         F: Future<Output = ()> + Send + 'static,
     {
         let jobs = &mut self.jobs;
+        let spawned = &self.spawned;
         for job in new_jobs {
             // unconstrained: the jobs polled in one pass share the pass's task, whose
             // cooperative budget would otherwise run out after a few dozen socket operations
@@ -86,6 +103,11 @@ impl InlineRuntime {
         self.runtime.block_on(async {
             for _ in 0..MAX_PASSES {
                 jobs.poll_woken();
+                // tasks the jobs just spawned are queued for the next pass
+                for task in std::mem::take(&mut *spawned.lock().unwrap_or_else(|p| p.into_inner()))
+                {
+                    jobs.add(Box::pin(tokio::task::unconstrained(task)));
+                }
                 // The scheduler polls the driver with a zero timeout before it resumes this
                 // future: ready sockets and expired timers wake their jobs.
                 tokio::task::yield_now().await;
@@ -107,6 +129,10 @@ impl InlineRuntime {
         {
             let _enter = self.runtime.enter();
             self.jobs = Jobs::default();
+            self.spawned
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clear();
         }
         self.runtime
             .shutdown_timeout(std::time::Duration::from_millis(500));
@@ -308,6 +334,29 @@ mod tests {
         rt.turn(vec![async move { again.store(8, Ordering::SeqCst) }]);
         assert_eq!(done.load(Ordering::SeqCst), 8);
         assert_eq!(rt.jobs.slots.len(), 2);
+    }
+
+    #[test]
+    fn tasks_spawned_by_jobs_run_in_the_same_turn() {
+        let mut rt = InlineRuntime::new().expect("inline runtime");
+        let spawner = rt.spawner();
+        let got = Arc::new(AtomicU64::new(0));
+        let g = Arc::clone(&got);
+        // A job that waits for what a background task it spawns sends, as a request waits for
+        // its HTTP/2 connection task.
+        let job = async move {
+            let (tx, rx) = tokio::sync::oneshot::channel::<u64>();
+            spawner.spawn(Box::pin(async move {
+                tokio::task::yield_now().await;
+                let _ = tx.send(9);
+            }));
+            if let Ok(v) = rx.await {
+                g.store(v, Ordering::SeqCst);
+            }
+        };
+        rt.turn(vec![job]);
+        assert_eq!(got.load(Ordering::SeqCst), 9);
+        assert_eq!(rt.live_jobs(), 0);
     }
 
     #[test]

@@ -171,6 +171,8 @@ fn run_here(
     // LOCUSTA_HTTP_DRIVER=hyper selects hyper's HTTP/1.1 client instead of the lean driver.
     let http = match HttpClient::new(ClientConfig {
         driver: HttpDriver::from_env(),
+        // the option parser only lets through the modes Http2Mode names
+        http2: plan.options.http2.parse().unwrap_or_default(),
         ..ClientConfig::default()
     }) {
         Ok(h) => h,

@@ -367,6 +367,12 @@ class Response:
         return "location" in self.headers and self.status_code in (301, 302, 303, 307, 308)
 
     @property
+    def http_version(self):
+        """The protocol the response came with, as httpx spells it: ``"HTTP/1.1"``,
+        ``"HTTP/2"`` (a locusta addition; requests has ``raw.version``, 11 or 20)."""
+        return _HTTP_VERSIONS.get(self._raw.http_version, "HTTP/1.1")
+
+    @property
     def raw(self):
         """The body as a readable file (requests' ``raw``): with ``stream=True`` each read
         waits only for the bytes it needs."""
@@ -698,6 +704,21 @@ def _warn_unsupported(kwargs):
         logging.getLogger(__name__).warning("HttpSession.request ignores %s=...: %s", key, hint)
 
 
+#: ``RawResponse.http_version`` (requests' ``raw.version`` numbers) as httpx names them.
+_HTTP_VERSIONS = {10: "HTTP/1.0", 11: "HTTP/1.1", 20: "HTTP/2"}
+
+
+def http2_mode(value):
+    """A user class's ``http2`` attribute as the Rust client's mode name: None (the run's
+    ``--http2``, off by default), True/False, or "off", "negotiate" (ALPN over TLS) or
+    "prior-knowledge" (also h2c over plain http://)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "negotiate" if value else "off"
+    raise TypeError(f"http2 must be True, False or one of 'off', 'negotiate', 'prior-knowledge', not {value!r}")
+
+
 class HttpSession:
     """A user's HTTP client. Each instance has its own connections and cookie jar (in Rust)."""
 
@@ -706,9 +727,10 @@ class HttpSession:
     #: Encodes ``json=`` bodies (what the Rust encoder leaves to Python).
     _json_encoder = _JSON_BODY
 
-    def __init__(self, base_url, request_event=None, user=None, *args, pool_manager=None, **kwargs):
+    def __init__(self, base_url, request_event=None, user=None, *args, pool_manager=None, http2=None, **kwargs):
         self._rt = _runtime.current()
         self._pool_manager = pool_manager
+        self._http2 = http2_mode(http2)
         self._core = self._open_core(base_url)
         self.base_url = base_url
         self.request_event = request_event
@@ -725,9 +747,11 @@ class HttpSession:
         """The Rust session behind this client; with a ``pool_manager`` (HttpUser's class
         attribute) its connections are shared with the other users given the same one."""
         if self._pool_manager is None:
-            return self._rt.http_io.session(base_url)
+            if self._http2 is None:
+                return self._rt.http_io.session(base_url)
+            return self._rt.http_io.session(base_url, http2=self._http2)
         pool = rust_pool_for(self._pool_manager, _pool_manager_limit(self._pool_manager))
-        return self._rt.http_io.session(base_url, pool=pool)
+        return self._rt.http_io.session(base_url, pool=pool, http2=self._http2)
 
     @contextmanager
     def rename_request(self, name):

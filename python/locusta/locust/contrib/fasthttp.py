@@ -8,7 +8,7 @@ import json as _json
 import logging
 
 from ..clients import ConnectionError, HttpSession, ResponseContextManager, os_error_from_text  # noqa: A004
-from ..clients import _URL_ERRORS, _PieceReader, _new_response, _pairs, _plain_get, _rechunk, parse_error, rust_pool_for
+from ..clients import _URL_ERRORS, _PieceReader, http2_mode, _new_response, _pairs, _plain_get, _rechunk, parse_error, rust_pool_for
 from ..clients import RestResponseContextManager as _RestResponse
 from ..exception import LocustError, StopTest
 from ..user.users import RestMixin, User
@@ -44,6 +44,7 @@ _SESSION_DEFAULTS = {
     "headers": None,
     "proxy_host": None,
     "proxy_port": None,
+    "http2": None,
 }
 
 
@@ -208,6 +209,7 @@ class FastHttpSession(HttpSession):
             proxy=proxy,
             max_concurrent=max(1, int(s["concurrency"])),
             pool=pool,
+            http2=http2_mode(s["http2"]),
         )
 
     def _stats_name(self, raw, url, name):
@@ -342,6 +344,9 @@ class FastHttpUser(User, RestMixin):
     proxy_port = None
     client_pool = None
     ssl_context_factory = None
+    #: HTTP/2 (a locusta addition): None follows ``--http2`` (off by default); True or
+    #: "negotiate" offers h2 over TLS (ALPN); "prior-knowledge" also speaks h2c to http://.
+    http2 = None
 
     def __init__(self, environment):
         super().__init__(environment)
@@ -365,4 +370,5 @@ class FastHttpUser(User, RestMixin):
             headers=self.default_headers,
             proxy_host=self.proxy_host,
             proxy_port=self.proxy_port,
+            http2=self.http2,
         )

@@ -212,6 +212,9 @@ class HttpUser(User, RestMixin):
 
     abstract = True
     pool_manager = None
+    #: HTTP/2 (a locusta addition): None follows ``--http2`` (off by default); True or
+    #: "negotiate" offers h2 over TLS (ALPN); "prior-knowledge" also speaks h2c to http://.
+    http2 = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -225,6 +228,7 @@ class HttpUser(User, RestMixin):
             request_event=self.environment.events.request,
             user=self,
             pool_manager=self.pool_manager,
+            http2=self.http2,
         )
         self.client.trust_env = False
 
