@@ -1,6 +1,7 @@
 """gRPC users end to end: Locust's gRPC example (ported by changing the GrpcUser import) and the
 shop service's unary, streaming and failing calls, through locusta's Rust HTTP/2 client, against
-a gRPC server written with grpcio (tests/python/data/grpc/grpc_server.py), in both I/O modes."""
+the demo target (its gRPC services on its own port, h2c) and against the same services written
+with grpcio (tests/python/data/grpc/grpc_server.py), in both I/O modes."""
 
 import os
 import re
@@ -33,6 +34,12 @@ def grpc_target():
         proc.kill()
 
 
+@pytest.fixture(params=["demo-target", "grpcio"])
+def server(request):
+    """The URL of a server of hello.proto and shop.proto: locusta's demo target, or grpcio's."""
+    return request.getfixturevalue("target" if request.param == "demo-target" else "grpc_target")
+
+
 @pytest.fixture(params=["inline", "thread"])
 def io_mode(request, monkeypatch):
     if request.param == "thread":
@@ -42,8 +49,8 @@ def io_mode(request, monkeypatch):
     return request.param
 
 
-def test_locusts_grpc_example_runs_with_only_the_import_changed(run_locustfile, grpc_target, io_mode):
-    run = run_locustfile(os.path.join(DATA, "locustfile.py"), grpc_target, users=4, rate=4, time_s="2s", cwd=DATA)
+def test_locusts_grpc_example_runs_with_only_the_import_changed(run_locustfile, server, io_mode):
+    run = run_locustfile(os.path.join(DATA, "locustfile.py"), server, users=4, rate=4, time_s="2s", cwd=DATA)
     assert run.code == 0, run.stderr
     counts = run.counts()
     requests, failures = counts.get(("grpc", "/locust.hello.HelloService/SayHello"), (0, 0))
@@ -53,8 +60,8 @@ def test_locusts_grpc_example_runs_with_only_the_import_changed(run_locustfile, 
     assert float(row["Average Content Size"]) == 27.0, row
 
 
-def test_unary_streaming_errors_deadlines_and_listeners(run_locustfile, grpc_target, io_mode):
-    run = run_locustfile(os.path.join(DATA, "shop_checks.py"), grpc_target, users=1, rate=1, time_s="20s", cwd=DATA)
+def test_unary_streaming_errors_deadlines_and_listeners(run_locustfile, server, io_mode):
+    run = run_locustfile(os.path.join(DATA, "shop_checks.py"), server, users=1, rate=1, time_s="20s", cwd=DATA)
     checks = dict(re.findall(r"^CHECK (\S+) (.*)$", run.stdout, re.M))
     expected = ["unary", "listener", "not_found", "stream", "stream_length", "deadline", "with_call",
                 "unimplemented", "unavailable"]

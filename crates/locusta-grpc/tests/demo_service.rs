@@ -270,3 +270,30 @@ async fn a_descriptor_set_file_works_like_the_proto() {
         .expect("GetProduct");
     assert_eq!(product["price_cents"], json!("150"));
 }
+
+#[tokio::test]
+async fn the_demo_targets_own_port_answers_grpc_next_to_http() {
+    // `locusta demo-target`: HTTP/1.1 and h2c on one port; gRPC calls reach the gRPC services
+    let server =
+        locusta_demo::DemoServer::start("127.0.0.1:0".parse().expect("addr"), Default::default())
+            .expect("demo target");
+    let (client, stats) = client(server.addr());
+    let product = client
+        .call_json("locusta.demo.Shop/GetProduct", &json!({"id": 42}))
+        .await
+        .expect("GetProduct on the demo target");
+    assert_eq!(product["name"], json!("Product 42"));
+    let listed = client
+        .call_json("locusta.demo.Shop/ListProducts", &json!({"limit": 3}))
+        .await
+        .expect("ListProducts on the demo target");
+    assert_eq!(listed.as_array().map(Vec::len), Some(3));
+    assert_eq!(counts(&stats, "/locusta.demo.Shop/GetProduct").0, 1);
+    // plain HTTP on the same HTTP/2 connection still gets the shop's routes
+    let page = client
+        .session()
+        .send(locusta_http::RequestSpec::get("/api/products/7"))
+        .await;
+    assert_eq!(page.status(), 200);
+    assert_eq!(client.session().http2_connections(), 1);
+}
