@@ -191,10 +191,23 @@ fn head(body: GrpcBody) -> Response<GrpcBody> {
     resp
 }
 
+/// How a call failed: its status code and message.
+struct Failure {
+    code: u32,
+    message: String,
+}
+
+fn failure(code: u32, message: &str) -> Failure {
+    Failure {
+        code,
+        message: message.to_string(),
+    }
+}
+
 /// A failed call, answered trailers-only: the status in the response head, no body.
-fn failure(code: u32, message: &str) -> Response<GrpcBody> {
+fn trailers_only(f: &Failure) -> Response<GrpcBody> {
     let mut resp = head(GrpcBody::empty());
-    resp.headers_mut().extend(status_fields(code, message));
+    resp.headers_mut().extend(status_fields(f.code, &f.message));
     resp
 }
 
@@ -223,7 +236,7 @@ const UNIMPLEMENTED: u32 = 12;
 const INTERNAL: u32 = 13;
 
 /// Reads the one request message of a unary or server-streaming call.
-async fn request_message<B>(body: B) -> Result<Bytes, Response<GrpcBody>>
+async fn request_message<B>(body: B) -> Result<Bytes, Failure>
 where
     B: Body,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -259,7 +272,7 @@ where
     Ok(data)
 }
 
-fn decode<M: Message + Default>(data: Bytes) -> Result<M, Response<GrpcBody>> {
+fn decode<M: Message + Default>(data: Bytes) -> Result<M, Failure> {
     M::decode(data).map_err(|e| failure(INTERNAL, &format!("request not decoded: {e}")))
 }
 
@@ -270,16 +283,14 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let path = req.uri().path().to_string();
-    let data = match request_message(req.into_body()).await {
-        Ok(d) => d,
-        Err(resp) => return resp,
+    let answered = match request_message(req.into_body()).await {
+        Ok(data) => answer(&path, data).await,
+        Err(f) => Err(f),
     };
-    match answer(&path, data).await {
-        Ok(resp) | Err(resp) => resp,
-    }
+    answered.unwrap_or_else(|f| trailers_only(&f))
 }
 
-async fn answer(path: &str, data: Bytes) -> Result<Response<GrpcBody>, Response<GrpcBody>> {
+async fn answer(path: &str, data: Bytes) -> Result<Response<GrpcBody>, Failure> {
     let unary = |msg: &dyn Fn() -> Bytes| Ok(head(GrpcBody::new(vec![msg()], Duration::ZERO)));
     match path {
         "/locusta.demo.Shop/GetProduct" => {
