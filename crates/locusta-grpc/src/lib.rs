@@ -12,7 +12,7 @@
 //! use locusta_grpc::{GrpcClient, Schema};
 //! let http = locusta_http::HttpClient::new(locusta_http::ClientConfig::default())?;
 //! let schema = Schema::from_proto_files(&["shop.proto"], &["proto/"])?;
-//! let client = GrpcClient::connect(&http, "http://127.0.0.1:8080", schema.into())?;
+//! let client = GrpcClient::connect(&http, "http://127.0.0.1:8080", Some(std::sync::Arc::new(schema)))?;
 //! let product = client.call_json("locusta.demo.Shop/GetProduct", &serde_json::json!({"id": 7})).await?;
 //! println!("{product}");
 //! # Ok(()) }
