@@ -17,7 +17,8 @@ DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "grpc")
 
 @pytest.fixture(scope="module")
 def grpc_target():
-    """grpcio serving hello.proto and shop.proto on a free loopback port; yields its URL (-H needs a scheme; a class's host may be host:port)."""
+    """grpcio serving hello.proto and shop.proto on a free loopback port; yields its URL (-H needs
+    a scheme; a class's host may be host:port)."""
     proc = subprocess.Popen(
         [sys.executable, os.path.join(DATA, "grpc_server.py"), "0"],
         stdout=subprocess.PIPE,
@@ -63,13 +64,13 @@ def test_locusts_grpc_example_runs_with_only_the_import_changed(run_locustfile, 
 def test_unary_streaming_errors_deadlines_and_listeners(run_locustfile, server, io_mode):
     run = run_locustfile(os.path.join(DATA, "shop_checks.py"), server, users=1, rate=1, time_s="20s", cwd=DATA)
     checks = dict(re.findall(r"^CHECK (\S+) (.*)$", run.stdout, re.M))
-    expected = ["unary", "listener", "not_found", "stream", "stream_length", "deadline", "with_call",
-                "unimplemented", "unavailable"]
+    expected = ["unary", "listener", "not_found", "stream", "stream_length", "stream_incremental",
+                "stream_cancel", "deadline", "with_call", "unimplemented", "unavailable"]
     assert {k: checks.get(k) for k in expected} == {k: "ok" for k in expected}, (run.stdout, run.stderr[-3000:])
     counts = run.counts()
     # id 7 ok, 999 NOT_FOUND, the deadline: 3 calls, 2 failures (+ the refused one on port 1)
     assert counts[("grpc", "/locusta.demo.Shop/GetProduct")] == (4, 3), counts
-    assert counts[("grpc", "/locusta.demo.Shop/ListProducts")] == (1, 0), counts
+    assert counts[("grpc", "/locusta.demo.Shop/ListProducts")] == (3, 0), counts
     assert counts[("grpc", "/locusta.demo.Shop/Nope")] == (1, 1), counts
     errors = {r["Error"] for r in run.csv_rows("failures")}
     assert any("StatusCode.NOT_FOUND" in e and "no product with id 999" in e for e in errors), errors

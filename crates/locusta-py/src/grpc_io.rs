@@ -5,11 +5,12 @@
 //! runtime, handed back by `drain`), so gRPC users share the HTTP users' I/O runtime and wake-ups.
 //! Messages cross as bytes: the Python side serializes with the stubs' own serializers.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use locusta_grpc::{CallOptions, ResponseStream};
+use locusta_grpc::{CallOptions, ResponseStream, Status};
 use locusta_http::{Http2Mode, Session, SessionOptions};
+use locusta_util::lock;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
@@ -97,20 +98,7 @@ pub fn grpc_submit(
     metadata: Option<Vec<(String, String)>>,
     streaming: bool,
 ) -> PyResult<u64> {
-    let timeout = match timeout {
-        None => None,
-        Some(t) if t.is_finite() && t > 0.0 => Some(Duration::from_secs_f64(t)),
-        Some(t) => {
-            return Err(PyValueError::new_err(format!(
-                "timeout must be a positive number of seconds, not {t}"
-            )))
-        }
-    };
-    let options = CallOptions {
-        timeout,
-        metadata: metadata.unwrap_or_default(),
-        ..CallOptions::default()
-    };
+    let options = call_options(timeout, metadata)?;
     let session = Arc::clone(&channel.session);
     let job = Box::pin(async move {
         let mut call = ResponseStream::start(&session, &method, &request, &options).await;
@@ -132,4 +120,123 @@ pub fn grpc_submit(
         }) as Box<dyn ToPython>
     });
     Ok(io.queue_other(waiter, job))
+}
+
+/// A server-streaming call whose messages Python reads one by one as they arrive
+/// ([`grpc_open`], then [`grpc_next`] for each message).
+#[pyclass(module = "locusta._core", frozen)]
+pub struct GrpcCallCore {
+    /// The call; taken out while a job reads from it, put back after.
+    call: Arc<Mutex<Option<ResponseStream>>>,
+}
+
+#[pymethods]
+impl GrpcCallCore {
+    /// `(code or None while it goes on, details, response_time_ms, response_length)`.
+    fn summary(&self) -> (Option<i32>, String, f64, u64) {
+        match lock(&self.call).as_ref() {
+            Some(call) => {
+                let (code, details) = match call.end() {
+                    None => (None, String::new()),
+                    Some(Ok(())) => (Some(0), String::new()),
+                    Some(Err(s)) => (Some(s.code.as_i32()), s.message.clone()),
+                };
+                let ms = call.elapsed().as_secs_f64() * 1000.0;
+                (code, details, ms, call.response_length())
+            }
+            None => (None, String::new(), 0.0, 0),
+        }
+    }
+
+    /// Stops reading: the stream is reset (RST_STREAM) and its connection stays for other calls.
+    fn cancel(&self) {
+        lock(&self.call).take();
+    }
+}
+
+struct Opened(Arc<Mutex<Option<ResponseStream>>>);
+
+impl ToPython for Opened {
+    fn to_python(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(Py::new(py, GrpcCallCore { call: self.0 })?.into_any())
+    }
+}
+
+/// The next message of a streaming call: bytes, `None` at its OK end, `(code, details)` when it
+/// ended otherwise.
+struct Next(Result<Option<bytes::Bytes>, Status>);
+
+impl ToPython for Next {
+    fn to_python(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(match self.0 {
+            Ok(Some(m)) => PyBytes::new(py, &m).into_any().unbind(),
+            Ok(None) => py.None(),
+            Err(s) => (s.code.as_i32(), s.message)
+                .into_pyobject(py)?
+                .into_any()
+                .unbind(),
+        })
+    }
+}
+
+/// Queues the start of a server-streaming call for `waiter` (it completes with a
+/// `GrpcCallCore` once the response head is in, or the call failed to start); returns its token.
+#[pyfunction]
+#[pyo3(signature = (io, channel, waiter, method, request, timeout=None, metadata=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn grpc_open(
+    io: &HttpIo,
+    channel: &GrpcChannelCore,
+    waiter: Py<PyAny>,
+    method: String,
+    request: Vec<u8>,
+    timeout: Option<f64>,
+    metadata: Option<Vec<(String, String)>>,
+) -> PyResult<u64> {
+    let options = call_options(timeout, metadata)?;
+    let session = Arc::clone(&channel.session);
+    let job = Box::pin(async move {
+        let call = ResponseStream::start(&session, &method, &request, &options).await;
+        Box::new(Opened(Arc::new(Mutex::new(Some(call))))) as Box<dyn ToPython>
+    });
+    Ok(io.queue_other(waiter, job))
+}
+
+/// Queues reading the next message of `call` for `waiter`; returns its token.
+#[pyfunction]
+pub fn grpc_next(io: &HttpIo, call: &GrpcCallCore, waiter: Py<PyAny>) -> u64 {
+    let slot = Arc::clone(&call.call);
+    let job = Box::pin(async move {
+        let taken = lock(&slot).take();
+        let next = match taken {
+            Some(mut stream) => {
+                let next = stream.message().await;
+                *lock(&slot) = Some(stream);
+                next
+            }
+            None => Ok(None),
+        };
+        Box::new(Next(next)) as Box<dyn ToPython>
+    });
+    io.queue_other(waiter, job)
+}
+
+fn call_options(
+    timeout: Option<f64>,
+    metadata: Option<Vec<(String, String)>>,
+) -> PyResult<CallOptions> {
+    let timeout = match timeout {
+        None => None,
+        Some(t) if t.is_finite() && t > 0.0 => Some(Duration::from_secs_f64(t)),
+        Some(t) => {
+            return Err(PyValueError::new_err(format!(
+                "timeout must be a positive number of seconds, not {t}"
+            )))
+        }
+    };
+    Ok(CallOptions {
+        timeout,
+        metadata: metadata.unwrap_or_default(),
+        ..CallOptions::default()
+    })
 }

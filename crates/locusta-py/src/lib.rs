@@ -241,6 +241,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<http_io::RawResponse>()?;
     m.add_class::<grpc_io::GrpcChannelCore>()?;
     m.add_function(wrap_pyfunction!(grpc_io::grpc_submit, m)?)?;
+    m.add_class::<grpc_io::GrpcCallCore>()?;
+    m.add_function(wrap_pyfunction!(grpc_io::grpc_open, m)?)?;
+    m.add_function(wrap_pyfunction!(grpc_io::grpc_next, m)?)?;
     m.add_class::<stats::Stats>()?;
     m.add("PlanExit", m.py().get_type::<PlanExit>())?;
     m.add_class::<plan::ParsedOptions>()?;

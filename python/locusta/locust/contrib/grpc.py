@@ -22,9 +22,11 @@ and response length (bytes of the response messages); a status other than OK rai
 ``RpcError`` (a ``grpc.RpcError`` when grpcio is installed) with ``code()`` and ``details()`` and
 is recorded as a failure. ``events.request`` listeners fire as for HTTP requests.
 
-Unary-unary and unary-stream (server streaming) methods are supported; a server stream is read
-to its end before the call returns its iterator. Client-streaming and bidirectional methods
-raise ``NotImplementedError``.
+Unary-unary and unary-stream (server streaming) methods are supported. A server-streaming call
+starts when the stub method is called and returns an iterator that hands over each message as
+it arrives; the call is recorded once, when the stream ends (or is cancelled or dropped: then
+as a success with what arrived so far). Client-streaming and bidirectional methods raise
+``NotImplementedError``.
 """
 
 import enum
@@ -162,15 +164,16 @@ class _Method:
     def _invoke(self, request, timeout, metadata):
         payload = request if self._serialize is None else self._serialize(request)
         channel = self._channel
+        if self._streaming:
+            core = channel._rt.grpc_open(channel._core, self._method, bytes(payload), timeout, _metadata_pairs(metadata))
+            return _ServerStream(channel, self._method, core, self._deserialize), None, 0, ""
         messages, number, details, response_time, length = channel._rt.grpc_call(
             channel._core, self._method, bytes(payload), timeout, _metadata_pairs(metadata), self._streaming
         )
         exception = None if number == 0 else RpcError(_code(number), details, self._method)
         deserialize = self._deserialize
         decoded = [m if deserialize is None else deserialize(m) for m in messages]
-        response = None
-        if exception is None:
-            response = iter(decoded) if self._streaming else decoded[0]
+        response = None if exception is not None else decoded[0]
         channel._record(self._method, response_time, length, response, exception)
         return response, exception, number, details
 
@@ -193,6 +196,75 @@ class _Method:
             "locusta's gRPC channel makes blocking calls only (each user is a greenlet): call the "
             "method directly instead of .future()"
         )
+
+
+class _ServerStream:
+    """The iterator a server-streaming call returns: each ``next()`` parks until the next
+    message arrives; the end raises ``StopIteration`` (OK) or the ``RpcError``."""
+
+    def __init__(self, channel, method, core, deserialize):
+        self._channel = channel
+        self._method = method
+        self._core = core
+        self._deserialize = deserialize
+        self._done = False
+        self._code = None
+        self._details = ""
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._done:
+            raise StopIteration
+        item = self._channel._rt.grpc_next(self._core)
+        if isinstance(item, bytes):
+            return item if self._deserialize is None else self._deserialize(item)
+        self._done = True
+        number, details, response_time, length = self._core.summary()
+        number = 0 if item is None else item[0]
+        details = "" if item is None else item[1]
+        self._code, self._details = _code(number), details
+        exception = None if number == 0 else RpcError(self._code, details, self._method)
+        self._channel._record(self._method, response_time, length, self if exception is None else None, exception)
+        if exception is not None:
+            raise exception
+        raise StopIteration
+
+    def _stop(self):
+        """Ends a stream the caller stopped reading: recorded as a success with what arrived."""
+        if self._done:
+            return
+        self._done = True
+        self._code, self._details = StatusCode.CANCELLED, "Locally cancelled"
+        _, _, response_time, length = self._core.summary()
+        self._core.cancel()
+        self._channel._record(self._method, response_time, length, self, None)
+
+    def cancel(self):
+        self._stop()
+        return True
+
+    def code(self):
+        return self._code
+
+    def details(self):
+        return self._details
+
+    def is_active(self):
+        return not self._done
+
+    def trailing_metadata(self):
+        return ()
+
+    def initial_metadata(self):
+        return ()
+
+    def __del__(self):
+        try:
+            self._stop()
+        except Exception:  # noqa: BLE001 - interpreter shutdown or a closed runtime
+            pass
 
 
 class GrpcChannel:

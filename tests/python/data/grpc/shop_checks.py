@@ -51,6 +51,31 @@ class ShopUser(GrpcUser):
         check("stream", [i.id for i in items] == [1, 2, 3, 4, 5], items)
         check("stream_length", seen[-1][3] == sum(i.ByteSize() for i in items), seen[-1])
 
+        # messages are handed over as they arrive: 3 messages 300 ms apart
+        started = time.monotonic()
+        stream = self.stub.ListProducts(shop_pb2.ListRequest(limit=3, interval_ms=300))
+        first = next(stream)
+        first_after = time.monotonic() - started
+        rest = list(stream)
+        whole = time.monotonic() - started
+        check(
+            "stream_incremental",
+            first.id == 1 and len(rest) == 2 and first_after < 0.25 and whole >= 0.55 and seen[-1][2] >= 550,
+            (first_after, whole, seen[-1]),
+        )
+
+        # a stream the caller stops reading is recorded then, with what arrived
+        before = len(seen)
+        stream = self.stub.ListProducts(shop_pb2.ListRequest(limit=100, interval_ms=50))
+        one = next(stream)
+        stream.cancel()
+        check(
+            "stream_cancel",
+            one.id == 1 and len(seen) == before + 1 and seen[-1][4] is None and seen[-1][3] == one.ByteSize()
+            and stream.code() == grpc.StatusCode.CANCELLED and list(stream) == [],
+            (seen[before:], stream.code()),
+        )
+
         started = time.monotonic()
         try:
             self.stub.GetProduct(shop_pb2.ProductRequest(id=1, delay_ms=3000), timeout=0.2)
