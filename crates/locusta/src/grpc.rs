@@ -103,6 +103,18 @@ impl<'c> GrpcCalls<'c> {
         calls::server_streaming(session, method, request, &self.options, self.recorder()).await
     }
 
+    /// Starts a call whose messages the caller reads one by one as they arrive
+    /// ([`ResponseStream::message`]); record it with [`GrpcCalls::record`] when done.
+    pub async fn open(&self, method: &str, request: &[u8]) -> ResponseStream {
+        ResponseStream::start(&self.client.session, method, request, &self.options).await
+    }
+
+    /// Records a call opened with [`GrpcCalls::open`] (as it stands: a success unless it ended
+    /// with a status other than OK).
+    pub fn record(&self, call: &ResponseStream) {
+        call.record(&self.client.stats, self.client.schedule_lag);
+    }
+
     /// A call with a JSON request, by the schema: a unary method's response as JSON, a
     /// server-streaming method's messages as a JSON array.
     pub async fn call_json(
@@ -187,6 +199,14 @@ mod tests {
             .await
             .expect("ListProducts");
         assert_eq!(stream.len(), 4);
+        let grpc = client.grpc();
+        let mut call = grpc.open("locusta.demo.Shop/ListProducts", &[8, 2]).await;
+        let mut read = 0;
+        while let Ok(Some(_)) = call.message().await {
+            read += 1;
+        }
+        assert_eq!(read, 2);
+        grpc.record(&call);
 
         stats.merge();
         let (get, list) = stats.read(|agg| {
@@ -202,6 +222,6 @@ mod tests {
         assert_eq!((requests, failures), (2, 1));
         // the open model's lag counts in the response time
         assert!(fastest.unwrap_or_default() >= 50.0, "{fastest:?}");
-        assert_eq!(list, Some(1));
+        assert_eq!(list, Some(2));
     }
 }
