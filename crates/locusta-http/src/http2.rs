@@ -3,8 +3,14 @@
 //! With HTTP/1.1 every request in flight needs a connection of its own, so a user whose requests
 //! overlap opens several. HTTP/2 runs each request as a stream of one connection, as browsers do;
 //! a session therefore keeps one HTTP/2 connection per origin and gives every request a clone of
-//! its hyper `SendRequest` handle. The connection future runs in a task of its own: it reads the
-//! frames of all streams at once, which no single request could do from its own task.
+//! its `h2` `SendRequest` handle. The connection future runs in a task of its own (started by the
+//! client's [`Spawner`](crate::Spawner)): it reads the frames of all streams at once, which no
+//! single request could do from its own task.
+//!
+//! The `h2` crate is used directly, not through hyper's HTTP/2 client: a request then opens its
+//! stream and awaits its response in its own task, where hyper adds a channel to a dispatch
+//! task, a spawned task per request and a oneshot back. Measured with `bench/http2.py`, that was
+//! about two thirds of the client's own CPU time per request (docs/benchmarks.md).
 //!
 //! Opening is serialised per session (an async lock held while connecting): requests that arrive
 //! while the connection is being opened wait for it instead of opening their own. When the TLS
@@ -14,20 +20,28 @@
 //! The second half maps the h2 layer's failures (stream refused or reset, GOAWAY, protocol
 //! errors) to [`HttpError`]s with text that says what happened and what to do.
 
-use std::error::Error as StdError;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::client::conn::http2;
-use hyper_util::rt::TokioIo;
+use bytes::{Buf, Bytes, BytesMut};
+use h2::RecvStream;
 
 use crate::client::ClientShared;
 use crate::conn::{open_stream_alpn, Origin, Stream};
 use crate::error::HttpError;
 
 /// What requests send their streams with.
-pub(crate) type Sender = http2::SendRequest<Full<Bytes>>;
+pub(crate) type Sender = h2::client::SendRequest<Bytes>;
+
+/// Stream flow-control window the client grants the server per response (hyper's default):
+/// large enough that a response of a few MB arrives without waiting for window updates.
+const STREAM_WINDOW: u32 = 2 * 1024 * 1024;
+/// The connection's window, shared by its streams (hyper's default).
+const CONNECTION_WINDOW: u32 = 5 * 1024 * 1024;
+/// Largest response head accepted (HPACK-decoded), as hyper's HTTP/1.1 limit of ~400 KB is
+/// generous for heads.
+const MAX_HEADER_LIST: u32 = 512 * 1024;
 
 /// A request's handle to its session's HTTP/2 connection.
 pub(crate) struct H2Conn {
@@ -52,8 +66,8 @@ struct Slot {
 enum SlotState {
     /// No connection (yet, or any more).
     Empty,
-    /// An open HTTP/2 connection.
-    Open(Sender),
+    /// An open HTTP/2 connection, and whether its connection task has ended.
+    Open(Sender, Arc<AtomicBool>),
     /// The server chose HTTP/1.1 in ALPN: requests use the session's HTTP/1.1 pool.
     Http1Only,
 }
@@ -110,7 +124,9 @@ impl H2Slots {
         let slot = &mut slots[index];
         match &slot.state {
             SlotState::Http1Only => return Ok(Pick::Http1(None)),
-            SlotState::Open(sender) if stale != Some(slot.generation) && !sender.is_closed() => {
+            SlotState::Open(sender, ended)
+                if stale != Some(slot.generation) && !ended.load(Ordering::Acquire) =>
+            {
                 let conn = H2Conn {
                     sender: sender.clone(),
                     generation: slot.generation,
@@ -137,9 +153,9 @@ impl H2Slots {
                 slot.state = SlotState::Http1Only;
                 Ok(Pick::Http1(Some(stream)))
             }
-            Opened::H2(sender) => {
+            Opened::H2(sender, ended) => {
                 slot.generation += 1;
-                slot.state = SlotState::Open(sender.clone());
+                slot.state = SlotState::Open(sender.clone(), ended);
                 let conn = H2Conn {
                     sender,
                     generation: slot.generation,
@@ -162,14 +178,15 @@ impl H2Slots {
         self.slots.try_lock().map_or(0, |slots| {
             slots
                 .iter()
-                .filter(|s| matches!(&s.state, SlotState::Open(tx) if !tx.is_closed()))
+                .filter(|s| matches!(&s.state, SlotState::Open(_, ended) if !ended.load(Ordering::Acquire)))
                 .count()
         })
     }
 }
 
 enum Opened {
-    H2(Sender),
+    /// The connection's handle, and the flag its task sets when it ends.
+    H2(Sender, Arc<AtomicBool>),
     Http1(Stream),
 }
 
@@ -180,17 +197,116 @@ async fn open(shared: &ClientShared, key: &Origin<'_>) -> Result<Opened, HttpErr
     if key.https && !stream.is_h2() {
         return Ok(Opened::Http1(stream));
     }
-    let spawner = shared.cfg.spawner.clone();
-    let (sender, connection) = http2::Builder::new(spawner.clone())
-        .handshake::<_, Full<Bytes>>(TokioIo::new(stream))
+    let (sender, connection) = h2::client::Builder::new()
+        .enable_push(false)
+        .initial_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .max_header_list_size(MAX_HEADER_LIST)
+        .handshake::<_, Bytes>(stream)
         .await
         .map_err(|e| map_error(&e).error)?;
-    spawner.spawn(Box::pin(async move {
+    let ended = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&ended);
+    shared.cfg.spawner.spawn(Box::pin(async move {
         if let Err(e) = connection.await {
             log::debug!("HTTP/2 connection ended: {e}");
         }
+        flag.store(true, Ordering::Release);
     }));
-    Ok(Opened::H2(sender))
+    Ok(Opened::H2(sender, ended))
+}
+
+/// Sends `request` as a new stream of `conn` (with `body`, if any, as its data) and waits for
+/// the response head. A failure before the stream was opened means the request was never sent.
+pub(crate) async fn send(
+    conn: &mut H2Conn,
+    request: http::Request<()>,
+    body: Option<Bytes>,
+) -> Result<http::Response<RecvStream>, Failure> {
+    let unsent = |e: h2::Error| Failure {
+        unprocessed: true,
+        conn_dead: true,
+        ..map_error(&e)
+    };
+    let mut sender = conn.sender.clone().ready().await.map_err(unsent)?;
+    let body = body.filter(|b| !b.is_empty());
+    let (response, mut stream) = sender
+        .send_request(request, body.is_none())
+        .map_err(unsent)?;
+    if let Some(body) = body {
+        // h2 queues the data and sends it as the server's window allows
+        stream.send_data(body, true).map_err(|e| map_error(&e))?;
+    }
+    response.await.map_err(|e| map_error(&e))
+}
+
+/// The next non-empty piece of a response body (`None` at its end), handing the window back to
+/// the server for each piece read.
+pub(crate) async fn next_data(recv: &mut RecvStream) -> Result<Option<Bytes>, h2::Error> {
+    loop {
+        match std::future::poll_fn(|cx| recv.poll_data(cx)).await {
+            None => return Ok(None),
+            Some(Ok(data)) => {
+                let _ = recv.flow_control().release_capacity(data.len());
+                if !data.is_empty() {
+                    return Ok(Some(data));
+                }
+            }
+            Some(Err(e)) => return Err(e),
+        }
+    }
+}
+
+/// Reads a whole response body; fails once it would exceed `limit` bytes (the stream is then
+/// reset as the receiver drops).
+pub(crate) async fn read_body(
+    recv: &mut RecvStream,
+    expected: Option<u64>,
+    limit: u64,
+) -> Result<Bytes, HttpError> {
+    let mut first: Option<Bytes> = None;
+    let mut rest: Option<BytesMut> = None;
+    let mut read: u64 = 0;
+    while let Some(data) = next_data(recv)
+        .await
+        .map_err(|e| body_error(&e, read, expected))?
+    {
+        read += data.len() as u64;
+        if read > limit {
+            return Err(HttpError::BodyTooLarge { limit });
+        }
+        match (&mut first, &mut rest) {
+            (None, _) => first = Some(data),
+            (Some(f0), None) => {
+                let mut m = BytesMut::with_capacity(f0.len() + data.len());
+                m.extend_from_slice(f0);
+                m.extend_from_slice(&data);
+                rest = Some(m);
+            }
+            (Some(_), Some(m)) => m.extend_from_slice(data.chunk()),
+        }
+    }
+    Ok(match (first, rest) {
+        (_, Some(m)) => m.freeze(),
+        (Some(f), None) => f,
+        (None, None) => Bytes::new(),
+    })
+}
+
+/// What an error while a body arrived (`read` bytes of the `expected` total so far) means.
+pub(crate) fn body_error(e: &h2::Error, read: u64, expected: Option<u64>) -> HttpError {
+    if let Some(failure) = describe(e) {
+        return failure.error;
+    }
+    match e.get_io() {
+        Some(io) if io.kind() != std::io::ErrorKind::UnexpectedEof && !closed_by_peer(io) => {
+            HttpError::from_io(&with_errno(io), true)
+        }
+        _ => HttpError::BodyIncomplete {
+            read,
+            expected: expected.map(|n| n.saturating_sub(read)),
+        },
+    }
 }
 
 /// A failure of an HTTP/2 request, and what it says about the request and the connection.
@@ -201,29 +317,6 @@ pub(crate) struct Failure {
     pub(crate) unprocessed: bool,
     /// The whole connection is unusable; the next request must open a new one.
     pub(crate) conn_dead: bool,
-}
-
-/// The h2 error in `err`'s chain of sources, if any.
-pub(crate) fn h2_source(err: &hyper::Error) -> Option<&h2::Error> {
-    let mut src: Option<&(dyn StdError + 'static)> = StdError::source(err);
-    while let Some(s) = src {
-        if let Some(h) = s.downcast_ref::<h2::Error>() {
-            return Some(h);
-        }
-        src = s.source();
-    }
-    None
-}
-
-fn io_source(err: &hyper::Error) -> Option<&std::io::Error> {
-    let mut src: Option<&(dyn StdError + 'static)> = StdError::source(err);
-    while let Some(s) = src {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            return Some(io);
-        }
-        src = s.source();
-    }
-    None
 }
 
 /// Whether an I/O error is h2's way of saying that the connection ended under a stream: h2
@@ -251,39 +344,22 @@ pub(crate) fn with_errno(io: &std::io::Error) -> std::io::Error {
     }
 }
 
-/// Maps hyper's error for an HTTP/2 request (before or while its response head arrived).
-pub(crate) fn map_error(err: &hyper::Error) -> Failure {
-    if let Some(h) = h2_source(err) {
-        if let Some(f) = describe(h) {
-            return f;
-        }
+/// Maps h2's error for a request (before or while its response head arrived).
+pub(crate) fn map_error(err: &h2::Error) -> Failure {
+    if let Some(f) = describe(err) {
+        return f;
     }
-    if let Some(io) = io_source(err) {
-        let error = if io.kind() == std::io::ErrorKind::UnexpectedEof || closed_by_peer(io) {
+    let error = match err.get_io() {
+        Some(io) if io.kind() == std::io::ErrorKind::UnexpectedEof || closed_by_peer(io) => {
             HttpError::RemoteDisconnected
-        } else {
-            HttpError::from_io(&with_errno(io), false)
-        };
-        return Failure {
-            error,
-            unprocessed: false,
-            conn_dead: true,
-        };
-    }
-    if err.is_canceled() || err.is_closed() {
-        // canceled: hyper never sent the request, its connection had closed
-        return Failure {
-            error: HttpError::RemoteDisconnected,
-            unprocessed: err.is_canceled(),
-            conn_dead: true,
-        };
-    }
+        }
+        Some(io) => HttpError::from_io(&with_errno(io), false),
+        None => HttpError::RemoteDisconnected,
+    };
     Failure {
-        error: HttpError::Protocol {
-            message: format!("HTTP/2: {err}"),
-        },
+        error,
         unprocessed: false,
-        conn_dead: false,
+        conn_dead: true,
     }
 }
 

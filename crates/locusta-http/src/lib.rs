@@ -6,7 +6,7 @@
 //! text matches what Locust puts in its failures table. The default HTTP/1.1 driver runs each
 //! exchange in the calling task on the socket with `httparse` (no connection task, no buffer
 //! while idle); hyper's low-level client is the alternative ([`HttpDriver`]). HTTP/2, off by
-//! default ([`Http2Mode`]), runs on hyper's HTTP/2 client with one connection per session and
+//! default ([`Http2Mode`]), runs on the `h2` crate with one connection per session and
 //! origin. TLS is rustls; meant to run on per-core current-thread tokio runtimes (with time
 //! enabled).
 //!

@@ -17,8 +17,8 @@ pub struct Proxy {
 
 /// Whether a session speaks HTTP/2, and how it finds out that the server does.
 ///
-/// The default is [`Http2Mode::Off`] (HTTP/1.1 only, as Locust). HTTP/2 goes through hyper's
-/// HTTP/2 client with one connection per session and origin, on which concurrent requests of the
+/// The default is [`Http2Mode::Off`] (HTTP/1.1 only, as Locust). HTTP/2 goes through the `h2`
+/// crate with one connection per session and origin, on which concurrent requests of the
 /// session run as concurrent streams. Requests through a [`Proxy`] always use HTTP/1.1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Http2Mode {

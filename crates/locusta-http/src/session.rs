@@ -359,6 +359,8 @@ enum Ending {
     Lean { cursor: BodyCursor, keep: bool },
     /// Left in hyper's body.
     Hyper { incoming: Incoming, keep: bool },
+    /// Left in an HTTP/2 stream.
+    H2 { recv: h2::RecvStream },
 }
 
 impl HopRequest<'_> {
@@ -840,11 +842,16 @@ impl Session {
             return HopHeaders::Plain(self.plain_template(host));
         }
         let mut h = HeaderMap::with_capacity(8 + spec.headers.len());
-        if let Ok(v) = HeaderValue::from_str(host) {
-            h.insert(header::HOST, v);
-        }
         let spellings = {
             let defaults = lock(&self.headers);
+            // a Host header of the request's or the session's own replaces the URL's, as in
+            // requests (a virtual host on an address)
+            if !spec.headers.contains_key(header::HOST) && !defaults.map.contains_key(header::HOST)
+            {
+                if let Ok(v) = HeaderValue::from_str(host) {
+                    h.insert(header::HOST, v);
+                }
+            }
             for (name, value) in defaults.map.iter() {
                 if !spec.headers.contains_key(name) {
                     h.append(name.clone(), value.clone());
@@ -927,8 +934,10 @@ impl Session {
         }
         let build = || {
             let mut h = HeaderMap::with_capacity(1 + defaults.map.len());
-            if let Ok(v) = HeaderValue::from_str(host) {
-                h.insert(header::HOST, v);
+            if !defaults.map.contains_key(header::HOST) {
+                if let Ok(v) = HeaderValue::from_str(host) {
+                    h.insert(header::HOST, v);
+                }
             }
             for (name, value) in defaults.map.iter() {
                 h.append(name.clone(), value.clone());
@@ -1024,11 +1033,14 @@ impl Session {
                 }
                 Err(e) => return Err(e),
             };
+            // hyper's exchanges (HTTP/1.1 and HTTP/2) are boxed: their futures are larger than
+            // the lean driver's, and every request future would otherwise be as large (and
+            // copied whole wherever it moves: into a task's box, a Python job)
             let exchange = async {
                 match &mut conn {
-                    PooledConn::Hyper(c) => self.exchange_on(c, &req, url, reused).await,
+                    PooledConn::Hyper(c) => Box::pin(self.exchange_on(c, &req, url, reused)).await,
                     PooledConn::Lean(c) => self.exchange_lean(c, &req, url, reused).await,
-                    PooledConn::H2(c) => self.exchange_h2(c, &req, url, reused).await,
+                    PooledConn::H2(c) => Box::pin(self.exchange_h2(c, &req, url, reused)).await,
                 }
             };
             let outcome = match timeout {
@@ -1070,9 +1082,7 @@ impl Session {
                         (PooledConn::Hyper(conn), Ending::Hyper { incoming, keep }) => {
                             (Source::Hyper { conn, incoming }, keep)
                         }
-                        (PooledConn::H2(_), Ending::Hyper { incoming, .. }) => {
-                            (Source::H2 { incoming }, false)
-                        }
+                        (PooledConn::H2(_), Ending::H2 { recv }) => (Source::H2 { recv }, false),
                         _ => (Source::Finished, false), // a driver defers its own kind only
                     };
                     let back = Return {
@@ -1289,19 +1299,38 @@ impl Session {
         url: &url::Url,
         reused: bool,
     ) -> Result<(Response, Ending), HopError> {
-        let mut request = req.build(self)?;
+        let mut request = req.build(self)?.map(|_| ());
         // HTTP/2 names scheme and host in pseudo-headers taken from an absolute URI, and forbids
-        // HTTP/1.1's connection-specific headers (RFC 9113 §8.2.2, §8.3.1)
-        *request.uri_mut() = absolute_target(url)
-            .parse()
-            .map_err(|e: http::uri::InvalidUri| HttpError::InvalidUrl {
-                url: url.to_string(),
-                reason: e.to_string(),
-            })?;
+        // HTTP/1.1's connection-specific headers (RFC 9113 §8.2.2, §8.3.1). A Host header the
+        // user set (a virtual host on an address) becomes the :authority.
+        // the URL's Host comes first, the user's own (if any) after it
+        let host = request
+            .headers()
+            .get_all(header::HOST)
+            .iter()
+            .last()
+            .cloned();
+        request.headers_mut().remove(header::HOST);
+        let own_host = host
+            .as_ref()
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| *h != &url[url::Position::BeforeHost..url::Position::AfterPort]);
+        let uri = match own_host {
+            Some(h) => format!(
+                "{}://{h}{}",
+                url.scheme(),
+                &url[url::Position::BeforePath..url::Position::AfterQuery]
+            )
+            .parse(),
+            None => absolute_target(url).parse(),
+        };
+        *request.uri_mut() = uri.map_err(|e: http::uri::InvalidUri| HttpError::InvalidUrl {
+            url: url.to_string(),
+            reason: e.to_string(),
+        })?;
         *request.version_mut() = http::Version::HTTP_2;
         let headers = request.headers_mut();
         for name in [
-            header::HOST,
             header::CONNECTION,
             header::TRANSFER_ENCODING,
             header::UPGRADE,
@@ -1310,15 +1339,27 @@ impl Session {
         }
         headers.remove("keep-alive");
         headers.remove("proxy-connection");
-        let sent = match conn.sender.ready().await {
-            Ok(()) => conn.sender.send_request(request).await,
-            Err(e) => Err(e),
-        };
-        let resp = match sent {
+        let body = req.body.cloned();
+        let length = body.as_ref().map_or(0, Bytes::len);
+        // as HTTP/1.1 clients do: a body's length, and 0 for methods that define one
+        if (length > 0
+            || !matches!(
+                *req.method,
+                Method::GET
+                    | Method::HEAD
+                    | Method::DELETE
+                    | Method::OPTIONS
+                    | Method::CONNECT
+                    | Method::TRACE
+            ))
+            && !headers.contains_key(header::CONTENT_LENGTH)
+        {
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+        }
+        let resp = match crate::http2::send(conn, request, body).await {
             Ok(r) => r,
-            Err(e) => {
-                let failure = crate::http2::map_error(&e);
-                conn.dead |= failure.conn_dead || conn.sender.is_closed();
+            Err(failure) => {
+                conn.dead |= failure.conn_dead;
                 let retry = reused
                     && (failure.unprocessed || (failure.conn_dead && idempotent(req.method)));
                 return Err(HopError {
@@ -1327,7 +1368,33 @@ impl Session {
                 });
             }
         };
-        self.hyper_response(req, url, resp, |_| {}).await
+        let (parts, mut recv) = resp.into_parts();
+        let head_at = Instant::now();
+        let headers = ResponseHeaders::from_map(parts.headers);
+        self.store_cookies(&headers, url);
+        let (body, ending) = if req.defers(parts.status.as_u16(), &headers) {
+            (Bytes::new(), Ending::H2 { recv })
+        } else {
+            let limit = self.shared.cfg.max_body_bytes;
+            let raw = crate::http2::read_body(&mut recv, content_length(&headers), limit).await?;
+            (
+                decode_body(&headers, raw, limit)?,
+                Ending::Read { keep: true },
+            )
+        };
+        Ok((
+            Response {
+                status: parts.status.as_u16(),
+                reason: parts.status.canonical_reason().unwrap_or("").to_string(),
+                headers,
+                body,
+                url: url.clone(),
+                version: http::Version::HTTP_2,
+                received_at: None,
+                head_at,
+            },
+            ending,
+        ))
     }
 
     /// Turns hyper's response (either HTTP version) into ours: cookies stored, body read whole
@@ -1345,10 +1412,7 @@ impl Session {
         let headers = ResponseHeaders::from_map(parts.headers);
         // store cookies as soon as the headers are in (requests does so even for redirects)
         self.store_cookies(&headers, url);
-        let expected_len = headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|s| s.trim().parse::<u64>().ok());
+        let expected_len = content_length(&headers);
         let keep = !headers
             .get(header::CONNECTION)
             .and_then(|v| v.to_str().ok())
@@ -1511,22 +1575,24 @@ async fn read_body(
     })
 }
 
-/// hyper reports broken chunked framing as an `io::Error` without an OS errno; this names it
-/// the way the lean driver does, so both drivers record the same failure for the same body.
+/// The Content-Length a response announces, if it is a number.
+fn content_length(headers: &ResponseHeaders) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| s.trim().parse::<u64>().ok())
+}
+
 /// Maps hyper's error while the body of a response arrived (`read` bytes of the `expected`
-/// total so far) to Locust-like text.
+/// total so far) to Locust-like text. hyper reports broken chunked framing as an `io::Error`
+/// without an OS errno; this names it the way the lean driver does, so both drivers record the
+/// same failure for the same body.
 pub(crate) fn body_error(e: &hyper::Error, read: u64, expected: Option<u64>) -> HttpError {
-    if let Some(failure) = crate::http2::h2_source(e).and_then(crate::http2::describe) {
-        return failure.error;
-    }
-    let eof = find_io(e).is_some_and(|io| {
-        io.kind() == std::io::ErrorKind::UnexpectedEof
-            || crate::http2::h2_source(e).is_some() && crate::http2::closed_by_peer(io)
-    });
+    let eof = find_io(e).is_some_and(|io| io.kind() == std::io::ErrorKind::UnexpectedEof);
     if let Some(message) = find_io(e).and_then(chunk_framing_error) {
         HttpError::Protocol { message }
     } else if let Some(io) = find_io(e).filter(|_| !eof) {
-        HttpError::from_io(&crate::http2::with_errno(io), true)
+        HttpError::from_io(io, true)
     } else if eof || e.is_incomplete_message() || e.is_closed() {
         HttpError::BodyIncomplete {
             read,

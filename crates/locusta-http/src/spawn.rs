@@ -1,5 +1,6 @@
 //! Where the client runs its background tasks: the HTTP/2 connection futures (which read the
-//! frames of every stream of a connection) and hyper's HTTP/1.1 connection tasks.
+//! frames of every stream of a connection) and hyper's HTTP/1.1 connection tasks
+//! (`LOCUSTA_HTTP_DRIVER=hyper`).
 //!
 //! By default they are `tokio::spawn`ed on the caller's runtime. A runtime that only polls the
 //! futures it was handed (the Python front end's inline runtime, turned by gevent's hub) would
@@ -51,19 +52,6 @@ impl fmt::Debug for Spawner {
     }
 }
 
-/// hyper's HTTP/2 connection spawns its own helper futures through this.
-impl<F> hyper::rt::Executor<F> for Spawner
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    fn execute(&self, fut: F) {
-        self.spawn(Box::pin(async move {
-            fut.await;
-        }));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,9 +65,9 @@ mod tests {
         let spawner = Spawner::new(move |task| h.lock().unwrap().push(task));
         let ran = Arc::new(AtomicUsize::new(0));
         let r = Arc::clone(&ran);
-        hyper::rt::Executor::execute(&spawner, async move {
+        spawner.spawn(Box::pin(async move {
             r.fetch_add(1, Ordering::SeqCst);
-        });
+        }));
         let tasks = std::mem::take(&mut *handed.lock().unwrap());
         assert_eq!(tasks.len(), 1);
         assert_eq!(ran.load(Ordering::SeqCst), 0, "not run until polled");

@@ -29,14 +29,14 @@ pub(crate) enum Source {
     /// hyper's connection (driven while reading) and the body.
     Hyper { conn: Conn, incoming: Incoming },
     /// A stream of the session's HTTP/2 connection (driven by its own task).
-    H2 { incoming: Incoming },
+    H2 { recv: h2::RecvStream },
     /// Read to the end (or failed): nothing more to read.
     Finished,
 }
 
 /// The next non-empty data frame of a hyper body (`None` at its end); a trailers frame on the
 /// way is kept in `trailers`. `drive` polls, alongside, whatever must run for the body to
-/// arrive: an HTTP/1.1 connection's driver (an HTTP/2 stream's connection runs on its own task).
+/// arrive: the HTTP/1.1 connection's driver.
 async fn next_data(
     incoming: &mut Incoming,
     trailers: &mut Option<http::HeaderMap>,
@@ -210,9 +210,23 @@ impl BodyStream {
                     .await
                     .map_err(|e| crate::session::body_error(&e, self.read, None))?
             }
-            Source::H2 { incoming } => next_data(incoming, &mut self.trailers, |_| {})
-                .await
-                .map_err(|e| crate::session::body_error(&e, self.read, None))?,
+            Source::H2 { recv } => {
+                let piece = crate::http2::next_data(recv)
+                    .await
+                    .map_err(|e| crate::http2::body_error(&e, self.read, None))?;
+                if piece.is_none() {
+                    // the trailer fields (gRPC's status) follow the last data frame
+                    let fields = std::future::poll_fn(|cx| recv.poll_trailers(cx))
+                        .await
+                        .map_err(|e| crate::http2::body_error(&e, self.read, None))?;
+                    if let Some(fields) = fields {
+                        self.trailers
+                            .get_or_insert_with(Default::default)
+                            .extend(fields);
+                    }
+                }
+                piece
+            }
         };
         if piece.is_none() {
             self.give_back();

@@ -246,6 +246,30 @@ async fn default_and_per_request_headers() {
 }
 
 #[tokio::test]
+async fn a_host_header_of_the_users_replaces_the_urls() {
+    let srv = hyper_server().await;
+    let s = client().session(Some(&srv.base())).unwrap();
+    let spec = RequestSpec::get("/h")
+        .try_header("Host", "shop.example")
+        .unwrap();
+    let e = echo_json(&s.send(spec).await);
+    assert_eq!(e["headers"]["host"], "shop.example");
+    assert_eq!(e["host_headers"], 1);
+    s.default_headers().insert(
+        http::header::HOST,
+        HeaderValue::from_static("default.example"),
+    );
+    for spec in [
+        RequestSpec::get("/h"),
+        RequestSpec::get("/h").try_header("X-Other", "1").unwrap(),
+    ] {
+        let e = echo_json(&s.send(spec).await);
+        assert_eq!(e["headers"]["host"], "default.example");
+        assert_eq!(e["host_headers"], 1);
+    }
+}
+
+#[tokio::test]
 async fn basic_auth_from_base_url_and_per_request() {
     let srv = hyper_server().await;
     let base = format!("http://al%40ice:s3cr%3At@{}", srv.addr);

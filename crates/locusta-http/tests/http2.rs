@@ -80,6 +80,11 @@ async fn handle(
             Bytes::from("logged in")
         }
         "/cookie" => Bytes::from(cookie),
+        "/authority" => Bytes::from(
+            req.uri()
+                .authority()
+                .map_or_else(String::new, |a| a.to_string()),
+        ),
         "/die" => std::future::pending().await,
         "/redir" => {
             builder = builder.status(302).header("location", "/hello");
@@ -232,6 +237,24 @@ async fn h2c_prior_knowledge_get_and_post() {
         s.idle_connections(),
         0,
         "HTTP/2 is not kept in the HTTP/1.1 pool"
+    );
+}
+
+#[tokio::test]
+async fn a_host_header_of_the_users_becomes_the_authority() {
+    let srv = server(Kind::H2c, false).await;
+    let c = client(Http2Mode::PriorKnowledge);
+    let s = c.session(Some(&base(&srv, false))).unwrap();
+    let r = s.send(RequestSpec::get("/authority")).await.result.unwrap();
+    assert_eq!(r.text(), format!("127.0.0.1:{}", srv.addr.port()));
+    let mut spec = RequestSpec::get("/authority");
+    spec.insert_header("Host", "shop.example:8443").unwrap();
+    let r = s.send(spec).await.result.unwrap();
+    assert_eq!(r.text(), "shop.example:8443");
+    assert_eq!(
+        s.http2_connections(),
+        1,
+        "still the connection to the URL's address"
     );
 }
 

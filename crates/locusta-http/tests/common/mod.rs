@@ -51,9 +51,10 @@ async fn route(req: Request<Incoming>) -> Response<Full<Bytes>> {
             serde_json::Value::String(v.to_str().unwrap_or("").to_string()),
         );
     }
+    let host_headers = req.headers().get_all("host").iter().count();
     let body = req.into_body().collect().await.unwrap().to_bytes();
     let echo = serde_json::json!({
-        "method": method, "uri": uri, "headers": headers,
+        "method": method, "uri": uri, "headers": headers, "host_headers": host_headers,
         "body": String::from_utf8_lossy(&body),
     })
     .to_string();
