@@ -1308,7 +1308,7 @@ impl Session {
             .headers()
             .get_all(header::HOST)
             .iter()
-            .last()
+            .next_back()
             .cloned();
         request.headers_mut().remove(header::HOST);
         let own_host = host
