@@ -166,6 +166,33 @@ class Runtime:
             self._ensure_watcher()
         return self._park(self.http_io.submit_read(raw, getcurrent()))
 
+    def grpc_channel(self, target, verify=True):
+        """A new gRPC channel (one user's HTTP/2 session) to ``target`` (``host:port`` or a URL)."""
+        return _core.GrpcChannelCore(self.http_io, target, verify)
+
+    def grpc_call(self, channel, method, request, timeout, metadata, streaming):
+        """One gRPC call on ``channel``, parking the calling greenlet until it ends: returns
+        ``(messages, code, details, response_time_ms, response_length)``."""
+        if self._hub is None:
+            self._ensure_watcher()
+        return self._park(
+            _core.grpc_submit(self.http_io, channel, getcurrent(), method, request, timeout, metadata, streaming)
+        )
+
+    def grpc_open(self, channel, method, request, timeout, metadata):
+        """Starts a server-streaming call on ``channel``, parking until its response head is in
+        (or it failed to start); returns its ``GrpcCallCore``."""
+        if self._hub is None:
+            self._ensure_watcher()
+        return self._park(_core.grpc_open(self.http_io, channel, getcurrent(), method, request, timeout, metadata))
+
+    def grpc_next(self, call):
+        """The next message of a streaming call, parking until it arrives: bytes, None at the
+        call's OK end, or ``(code, details)`` when it ended otherwise."""
+        if self._hub is None:
+            self._ensure_watcher()
+        return self._park(_core.grpc_next(self.http_io, call, getcurrent()))
+
     def close(self):
         if self._watcher is not None:
             self._watcher.stop()

@@ -7,11 +7,19 @@
 //! The socket-level misbehaviours (`/_test/reset`, `/_test/close`, `/_test/garbage`,
 //! `/_fault/...`) act on a whole connection, which on HTTP/2 carries other streams too: there
 //! they close the connection (without the garbage or the reset).
+//!
+//! gRPC calls (`content-type: application/grpc`) are answered by the gRPC services
+//! ([`crate::grpc`]) instead of the HTTP routes.
 
+use std::convert::Infallible;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http_body_util::Either;
+use hyper::body::Incoming;
+use hyper::service::Service as _;
+use hyper::Request;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpStream;
 
@@ -46,7 +54,18 @@ pub(crate) async fn opens_with_preface(stream: &TcpStream) -> io::Result<bool> {
 pub(crate) async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
     Counters::bump(&shared.counters.http2_connections);
     let control = Arc::new(ConnControl::default());
-    let service = ConnService::new(shared, Arc::clone(&control));
+    let routes = Arc::new(ConnService::new(shared, Arc::clone(&control)));
+    // gRPC calls go to the gRPC services, whose bodies stream and end with trailers
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let routes = Arc::clone(&routes);
+        async move {
+            if crate::grpc::is_grpc(&req) {
+                Ok::<_, Infallible>(crate::grpc::handle(req).await.map(Either::Right))
+            } else {
+                routes.call(req).await.map(|resp| resp.map(Either::Left))
+            }
+        }
+    });
     let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
         .serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);

@@ -21,6 +21,7 @@
 //! - [`serve`] serves on a listener inside the caller's runtime.
 
 pub mod faults;
+pub mod grpc;
 mod h2;
 mod pages;
 mod patterns;

@@ -34,10 +34,12 @@ pub(crate) enum Source {
     Finished,
 }
 
-/// The next non-empty data frame of a hyper body (`None` at its end). `drive` polls, alongside,
-/// whatever must run for the body to arrive: the HTTP/1.1 connection's driver.
+/// The next non-empty data frame of a hyper body (`None` at its end); a trailers frame on the
+/// way is kept in `trailers`. `drive` polls, alongside, whatever must run for the body to
+/// arrive: the HTTP/1.1 connection's driver.
 async fn next_data(
     incoming: &mut Incoming,
+    trailers: &mut Option<http::HeaderMap>,
     mut drive: impl FnMut(&mut std::task::Context<'_>),
 ) -> Result<Option<Bytes>, hyper::Error> {
     loop {
@@ -48,13 +50,15 @@ async fn next_data(
         .await;
         match frame {
             None => return Ok(None),
-            Some(Ok(f)) => {
-                if let Ok(data) = f.into_data() {
-                    if !data.is_empty() {
-                        return Ok(Some(data));
+            Some(Ok(f)) => match f.into_data() {
+                Ok(data) if !data.is_empty() => return Ok(Some(data)),
+                Ok(_) => {}
+                Err(f) => {
+                    if let Ok(t) = f.into_trailers() {
+                        trailers.get_or_insert_with(Default::default).extend(t);
                     }
                 }
-            }
+            },
             Some(Err(e)) => return Err(e),
         }
     }
@@ -84,6 +88,8 @@ pub struct BodyStream {
     limit: u64,
     read: u64,
     read_buffer_size: usize,
+    /// The trailer fields received after the body (HTTP/2, chunked HTTP/1.1 via hyper).
+    trailers: Option<http::HeaderMap>,
 }
 
 impl std::fmt::Debug for BodyStream {
@@ -112,12 +118,20 @@ impl BodyStream {
             limit,
             read: 0,
             read_buffer_size,
+            trailers: None,
         }
     }
 
     /// Whether the body has been read to its end (or reading it failed).
     pub fn is_finished(&self) -> bool {
         matches!(self.source, Source::Finished)
+    }
+
+    /// The trailer fields that followed the body, once it has been read to its end (`None`
+    /// when there were none, or the lean driver read the body: it skips trailers). gRPC sends
+    /// its status there.
+    pub fn trailers(&self) -> Option<&http::HeaderMap> {
+        self.trailers.as_ref()
     }
 
     /// Decoded body bytes handed out so far.
@@ -191,12 +205,28 @@ impl BodyStream {
             Source::Lean { conn, cursor } => {
                 conn.next_body_piece(cursor, self.read_buffer_size).await?
             }
-            Source::Hyper { conn, incoming } => next_data(incoming, |cx| conn.poll_driver(cx))
-                .await
-                .map_err(|e| crate::session::body_error(&e, self.read, None))?,
-            Source::H2 { recv } => crate::http2::next_data(recv)
-                .await
-                .map_err(|e| crate::http2::body_error(&e, self.read, None))?,
+            Source::Hyper { conn, incoming } => {
+                next_data(incoming, &mut self.trailers, |cx| conn.poll_driver(cx))
+                    .await
+                    .map_err(|e| crate::session::body_error(&e, self.read, None))?
+            }
+            Source::H2 { recv } => {
+                let piece = crate::http2::next_data(recv)
+                    .await
+                    .map_err(|e| crate::http2::body_error(&e, self.read, None))?;
+                if piece.is_none() {
+                    // the trailer fields (gRPC's status) follow the last data frame
+                    let fields = std::future::poll_fn(|cx| recv.poll_trailers(cx))
+                        .await
+                        .map_err(|e| crate::http2::body_error(&e, self.read, None))?;
+                    if let Some(fields) = fields {
+                        self.trailers
+                            .get_or_insert_with(Default::default)
+                            .extend(fields);
+                    }
+                }
+                piece
+            }
         };
         if piece.is_none() {
             self.give_back();

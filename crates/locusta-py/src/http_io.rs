@@ -51,7 +51,7 @@ enum Outcome {
     Other(OtherOutput),
 }
 
-/// What a job of another protocol (WebSocket, `ws_io.rs`) hands back: it builds the Python
+/// What a job of another protocol (WebSocket `ws_io.rs`, gRPC `grpc_io.rs`) hands back: it builds the Python
 /// result on the hub thread, the only one that touches Python.
 pub(crate) type OtherOutput = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
 
@@ -432,6 +432,11 @@ impl HttpIo {
         fut: impl std::future::Future<Output = OtherOutput> + Send + 'static,
     ) -> u64 {
         self.queue_work(waiter, Work::Other(Box::pin(fut)))
+    }
+
+    /// The HTTP client the sessions are made from.
+    pub(crate) fn client(&self) -> &HttpClient {
+        &self.client
     }
 
     fn queue_work(&self, waiter: Py<PyAny>, work: Work) -> u64 {

@@ -4,6 +4,7 @@
 //! * [`http_io`]: the HTTP I/O runtime (`HttpIo`), per-user HTTP sessions and the completion
 //!   queue that hands finished exchanges to gevent's hub.
 //! * [`ws_io`]: WebSocket connections of Python users, as jobs of the same runtime.
+//! * [`grpc_io`]: gRPC channels and calls for `locust.contrib.grpc`, run as `HttpIo` jobs.
 //! * [`plan`] and [`controller`]: the options, the run plan and the run controller of
 //!   `locusta-run`, the same as for Rust user classes, driven from the gevent loop.
 //! * [`dist`]: the master and worker links.
@@ -30,6 +31,7 @@ use pyo3::prelude::*;
 
 pub mod controller;
 pub mod dist;
+pub mod grpc_io;
 pub mod http_io;
 pub mod inline_io;
 pub mod json_decode;
@@ -241,6 +243,11 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<http_io::RawResponse>()?;
     m.add_class::<ws_io::WsConn>()?;
     m.add_function(wrap_pyfunction!(ws_io::ws_connect, m)?)?;
+    m.add_class::<grpc_io::GrpcChannelCore>()?;
+    m.add_function(wrap_pyfunction!(grpc_io::grpc_submit, m)?)?;
+    m.add_class::<grpc_io::GrpcCallCore>()?;
+    m.add_function(wrap_pyfunction!(grpc_io::grpc_open, m)?)?;
+    m.add_function(wrap_pyfunction!(grpc_io::grpc_next, m)?)?;
     m.add_class::<stats::Stats>()?;
     m.add("PlanExit", m.py().get_type::<PlanExit>())?;
     m.add_class::<plan::ParsedOptions>()?;

@@ -16,12 +16,12 @@ use locusta_stats::{Sample, StatsHub};
 
 /// A user's HTTP client. Every request it sends is timed in Rust and recorded.
 pub struct Client {
-    session: Session,
-    stats: Arc<StatsHub>,
+    pub(crate) session: Session,
+    pub(crate) stats: Arc<StatsHub>,
     request_name: Option<String>,
     /// Open model: how late the current iteration started; added to every response time so
     /// latency counts from the intended start (see `arrival`).
-    schedule_lag: std::time::Duration,
+    pub(crate) schedule_lag: std::time::Duration,
 }
 
 impl Client {

@@ -28,6 +28,7 @@ pub mod client;
 pub mod demo;
 pub mod demo_patterns;
 pub mod demo_users;
+pub mod grpc;
 pub mod locustfile;
 pub mod runner;
 pub mod spawn;

@@ -1,0 +1,354 @@
+"""``GrpcUser``: gRPC users shaped like Locust's documented gRPC example (``examples/grpc`` in
+Locust's repository), with the calls made by locusta's Rust HTTP/2 client.
+
+A locustfile written for that example ports by changing one import::
+
+    from locust.contrib.grpc import GrpcUser      # instead of: from grpc_user import GrpcUser
+
+    class HelloGrpcUser(GrpcUser):
+        host = "localhost:50051"
+        stub_class = hello_pb2_grpc.HelloServiceStub
+
+        @task
+        def say_hello(self):
+            self.stub.SayHello(hello_pb2.HelloRequest(name="Test"))
+
+``self.stub`` is the grpcio-generated stub built on a locusta channel: the stub's methods call
+the channel's ``unary_unary`` / ``unary_stream`` with the generated (de)serializers, so messages
+are the generated classes, while the bytes travel through Rust (no grpcio channel, no
+``grpc.experimental.gevent``). Each call is recorded as the example records it: request_type
+``grpc``, named by the method path (``/locust.hello.HelloService/SayHello``), its response time
+and response length (bytes of the response messages); a status other than OK raises an
+``RpcError`` (a ``grpc.RpcError`` when grpcio is installed) with ``code()`` and ``details()`` and
+is recorded as a failure. ``events.request`` listeners fire as for HTTP requests.
+
+Unary-unary and unary-stream (server streaming) methods are supported. A server-streaming call
+starts when the stub method is called and returns an iterator that hands over each message as
+it arrives; the call is recorded once, when the stream ends (or is cancelled or dropped: then
+as a success with what arrived so far). Client-streaming and bidirectional methods raise
+``NotImplementedError``.
+"""
+
+import enum
+
+from ... import _runtime
+from ..clients import parse_error
+from ..exception import LocustError
+from ..user.users import User
+
+try:  # grpcio is optional: with it, errors and codes are grpcio's own types
+    import grpc as _grpc
+except ImportError:  # pragma: no cover - depends on the environment
+    _grpc = None
+
+__all__ = ["GrpcUser", "GrpcChannel", "RpcError", "StatusCode", "insecure_channel"]
+
+_CODE_NAMES = (
+    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",
+    "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+)
+
+if _grpc is not None:
+    StatusCode = _grpc.StatusCode
+    _RpcErrorBase = _grpc.RpcError
+else:
+
+    class StatusCode(enum.Enum):
+        """gRPC status codes, as ``grpc.StatusCode`` (value: (number, lower-case name))."""
+
+        OK = (0, "ok")
+        CANCELLED = (1, "cancelled")
+        UNKNOWN = (2, "unknown")
+        INVALID_ARGUMENT = (3, "invalid argument")
+        DEADLINE_EXCEEDED = (4, "deadline exceeded")
+        NOT_FOUND = (5, "not found")
+        ALREADY_EXISTS = (6, "already exists")
+        PERMISSION_DENIED = (7, "permission denied")
+        RESOURCE_EXHAUSTED = (8, "resource exhausted")
+        FAILED_PRECONDITION = (9, "failed precondition")
+        ABORTED = (10, "aborted")
+        OUT_OF_RANGE = (11, "out of range")
+        UNIMPLEMENTED = (12, "unimplemented")
+        INTERNAL = (13, "internal")
+        UNAVAILABLE = (14, "unavailable")
+        DATA_LOSS = (15, "data loss")
+        UNAUTHENTICATED = (16, "unauthenticated")
+
+    class _RpcErrorBase(Exception):
+        """grpcio's ``grpc.RpcError`` where grpcio is not installed."""
+
+
+def _code(number):
+    name = _CODE_NAMES[number] if 0 <= number < len(_CODE_NAMES) else "UNKNOWN"
+    return getattr(StatusCode, name)
+
+
+class RpcError(_RpcErrorBase):
+    """A call that ended with a status other than OK, as grpcio raises it: ``code()`` is a
+    ``StatusCode``, ``details()`` the server's ``grpc-message`` (or what the client saw)."""
+
+    def __init__(self, code, details, method=None):
+        super().__init__(code, details)
+        self._code = code
+        self._details = details
+        self._method = method
+
+    def code(self):
+        return self._code
+
+    def details(self):
+        return self._details
+
+    def trailing_metadata(self):
+        return ()
+
+    def initial_metadata(self):
+        return ()
+
+    def __str__(self):
+        return repr(self)
+
+    def __repr__(self):
+        return f'<RpcError of RPC that terminated with: status = {self._code} details = "{self._details}">'
+
+
+class _Call:
+    """The call object of ``with_call``: its status after the call."""
+
+    def __init__(self, code, details):
+        self._code = code
+        self._details = details
+
+    def code(self):
+        return self._code
+
+    def details(self):
+        return self._details
+
+    def trailing_metadata(self):
+        return ()
+
+    def initial_metadata(self):
+        return ()
+
+    def is_active(self):
+        return False
+
+
+def _metadata_pairs(metadata):
+    if not metadata:
+        return None
+    pairs = []
+    for key, value in metadata:
+        if isinstance(value, bytes):
+            if not key.endswith("-bin"):
+                raise ValueError(f"metadata {key!r} has a bytes value: binary metadata keys end in '-bin'")
+            import base64
+
+            value = base64.b64encode(value).decode("ascii")
+        pairs.append((str(key).lower(), str(value)))
+    return pairs
+
+
+class _Method:
+    """A callable for one method of a channel, as grpcio's multi-callables."""
+
+    def __init__(self, channel, method, request_serializer, response_deserializer, streaming):
+        self._channel = channel
+        self._method = method if isinstance(method, str) else method.decode("utf-8")
+        self._serialize = request_serializer
+        self._deserialize = response_deserializer
+        self._streaming = streaming
+
+    def _invoke(self, request, timeout, metadata):
+        payload = request if self._serialize is None else self._serialize(request)
+        channel = self._channel
+        if self._streaming:
+            core = channel._rt.grpc_open(channel._core, self._method, bytes(payload), timeout, _metadata_pairs(metadata))
+            return _ServerStream(channel, self._method, core, self._deserialize), None, 0, ""
+        messages, number, details, response_time, length = channel._rt.grpc_call(
+            channel._core, self._method, bytes(payload), timeout, _metadata_pairs(metadata), self._streaming
+        )
+        exception = None if number == 0 else RpcError(_code(number), details, self._method)
+        deserialize = self._deserialize
+        decoded = [m if deserialize is None else deserialize(m) for m in messages]
+        response = None if exception is not None else decoded[0]
+        channel._record(self._method, response_time, length, response, exception)
+        return response, exception, number, details
+
+    def __call__(self, request, timeout=None, metadata=None, credentials=None, wait_for_ready=None, compression=None):
+        response, exception, _, _ = self._invoke(request, timeout, metadata)
+        if exception is not None:
+            raise exception
+        return response
+
+    def with_call(self, request, timeout=None, metadata=None, credentials=None, wait_for_ready=None, compression=None):
+        if self._streaming:
+            raise AttributeError("with_call is for unary-unary methods")
+        response, exception, number, details = self._invoke(request, timeout, metadata)
+        if exception is not None:
+            raise exception
+        return response, _Call(_code(number), details)
+
+    def future(self, *args, **kwargs):
+        raise NotImplementedError(
+            "locusta's gRPC channel makes blocking calls only (each user is a greenlet): call the "
+            "method directly instead of .future()"
+        )
+
+
+class _ServerStream:
+    """The iterator a server-streaming call returns: each ``next()`` parks until the next
+    message arrives; the end raises ``StopIteration`` (OK) or the ``RpcError``."""
+
+    def __init__(self, channel, method, core, deserialize):
+        self._channel = channel
+        self._method = method
+        self._core = core
+        self._deserialize = deserialize
+        self._done = False
+        self._code = None
+        self._details = ""
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._done:
+            raise StopIteration
+        item = self._channel._rt.grpc_next(self._core)
+        if isinstance(item, bytes):
+            return item if self._deserialize is None else self._deserialize(item)
+        self._done = True
+        number, details, response_time, length = self._core.summary()
+        number = 0 if item is None else item[0]
+        details = "" if item is None else item[1]
+        self._code, self._details = _code(number), details
+        exception = None if number == 0 else RpcError(self._code, details, self._method)
+        self._channel._record(self._method, response_time, length, self if exception is None else None, exception)
+        if exception is not None:
+            raise exception
+        raise StopIteration
+
+    def _stop(self):
+        """Ends a stream the caller stopped reading: recorded as a success with what arrived."""
+        if self._done:
+            return
+        self._done = True
+        self._code, self._details = StatusCode.CANCELLED, "Locally cancelled"
+        _, _, response_time, length = self._core.summary()
+        self._core.cancel()
+        self._channel._record(self._method, response_time, length, self, None)
+
+    def cancel(self):
+        self._stop()
+        return True
+
+    def code(self):
+        return self._code
+
+    def details(self):
+        return self._details
+
+    def is_active(self):
+        return not self._done
+
+    def trailing_metadata(self):
+        return ()
+
+    def initial_metadata(self):
+        return ()
+
+    def __del__(self):
+        try:
+            self._stop()
+        except Exception:  # noqa: BLE001 - interpreter shutdown or a closed runtime
+            pass
+
+
+class GrpcChannel:
+    """A gRPC channel for generated stubs (``stub_class(channel)``), one HTTP/2 connection to
+    ``target`` (``host:port``; ``http://host:port``; ``https://host:port`` for TLS), its calls
+    recorded into the run's statistics and fired to ``events.request`` listeners."""
+
+    def __init__(self, target, request_event=None, user=None, verify=True):
+        self._rt = _runtime.current()
+        self._core = self._rt.grpc_channel(target, verify)
+        self.target = target
+        self.request_event = request_event
+        self.user = user
+
+    def unary_unary(self, method, request_serializer=None, response_deserializer=None, *args, **kwargs):
+        return _Method(self, method, request_serializer, response_deserializer, streaming=False)
+
+    def unary_stream(self, method, request_serializer=None, response_deserializer=None, *args, **kwargs):
+        return _Method(self, method, request_serializer, response_deserializer, streaming=True)
+
+    def stream_unary(self, method, *args, **kwargs):
+        return self._unsupported(method)
+
+    def stream_stream(self, method, *args, **kwargs):
+        return self._unsupported(method)
+
+    def _unsupported(self, method):
+        def call(*args, **kwargs):
+            raise NotImplementedError(
+                f"{method}: locusta's gRPC channel supports unary and server-streaming methods, "
+                "not client-streaming or bidirectional ones"
+            )
+
+        return call
+
+    def _record(self, method, response_time, length, response, exception):
+        meta = {
+            "request_type": "grpc",
+            "name": method,
+            "response_time": response_time,
+            "response_length": length,
+            "response": response,
+            "context": {},
+            "exception": exception,
+        }
+        self._rt.stats.record("grpc", method, response_time, length, None if exception is None else parse_error(exception))
+        ev = self.request_event
+        if ev is not None and ev.user_listeners():
+            ev.fire_user(**meta)
+
+    def subscribe(self, callback, try_to_connect=False):
+        pass
+
+    def unsubscribe(self, callback):
+        pass
+
+    def close(self):
+        self._core.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def insecure_channel(target, options=None, compression=None):
+    """``grpc.insecure_channel`` for locustfiles that build their own channel: a
+    :class:`GrpcChannel` without a request event (calls are recorded, listeners not fired)."""
+    return GrpcChannel(target)
+
+
+class GrpcUser(User):
+    """A user whose ``self.stub`` is ``stub_class`` on a gRPC channel to ``host``
+    (``host:port``), as in Locust's gRPC example."""
+
+    abstract = True
+    stub_class = None
+
+    def __init__(self, environment):
+        super().__init__(environment)
+        for attr_value, attr_name in ((self.host, "host"), (self.stub_class, "stub_class")):
+            if attr_value is None:
+                raise LocustError(f"You must specify the {attr_name}.")
+        self._channel = GrpcChannel(self.host, request_event=environment.events.request, user=self)
+        self.stub = self.stub_class(self._channel)

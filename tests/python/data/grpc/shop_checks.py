@@ -1,0 +1,108 @@
+"""One GrpcUser that checks the gRPC API once against the shop service and stops the run:
+prints ``CHECK <name> ok`` for each check that held, ``CHECK <name> FAILED <why>`` otherwise."""
+
+import time
+
+import grpc
+import shop_pb2
+import shop_pb2_grpc
+from locust import events, task
+from locust.contrib.grpc import GrpcChannel, GrpcUser, RpcError
+
+seen = []
+
+
+@events.request.add_listener
+def on_request(request_type, name, response_time, response_length, exception, **kwargs):
+    seen.append((request_type, name, response_time, response_length, exception))
+
+
+def check(name, cond, why=""):
+    print(f"CHECK {name} {'ok' if cond else 'FAILED ' + str(why)}", flush=True)
+
+
+class ShopUser(GrpcUser):
+    stub_class = shop_pb2_grpc.ShopStub
+
+    @task
+    def checks(self):
+        p = self.stub.GetProduct(shop_pb2.ProductRequest(id=7))
+        check("unary", p.name == "Product 7" and p.id == 7, p)
+        last = seen[-1]
+        check(
+            "listener",
+            last[0] == "grpc" and last[1] == "/locusta.demo.Shop/GetProduct" and last[3] == p.ByteSize()
+            and last[4] is None and last[2] > 0,
+            last,
+        )
+
+        try:
+            self.stub.GetProduct(shop_pb2.ProductRequest(id=999))
+            check("not_found", False, "no error raised")
+        except grpc.RpcError as e:
+            check(
+                "not_found",
+                isinstance(e, RpcError) and e.code() == grpc.StatusCode.NOT_FOUND
+                and "no product with id 999" in e.details() and seen[-1][4] is e,
+                (e.code(), e.details()),
+            )
+
+        items = list(self.stub.ListProducts(shop_pb2.ListRequest(limit=5, interval_ms=10)))
+        check("stream", [i.id for i in items] == [1, 2, 3, 4, 5], items)
+        check("stream_length", seen[-1][3] == sum(i.ByteSize() for i in items), seen[-1])
+
+        # messages are handed over as they arrive: 3 messages 300 ms apart
+        started = time.monotonic()
+        stream = self.stub.ListProducts(shop_pb2.ListRequest(limit=3, interval_ms=300))
+        first = next(stream)
+        first_after = time.monotonic() - started
+        rest = list(stream)
+        whole = time.monotonic() - started
+        check(
+            "stream_incremental",
+            first.id == 1 and len(rest) == 2 and first_after < 0.25 and whole >= 0.55 and seen[-1][2] >= 550,
+            (first_after, whole, seen[-1]),
+        )
+
+        # a stream the caller stops reading is recorded then, with what arrived
+        before = len(seen)
+        stream = self.stub.ListProducts(shop_pb2.ListRequest(limit=100, interval_ms=50))
+        one = next(stream)
+        stream.cancel()
+        check(
+            "stream_cancel",
+            one.id == 1 and len(seen) == before + 1 and seen[-1][4] is None and seen[-1][3] == one.ByteSize()
+            and stream.code() == grpc.StatusCode.CANCELLED and list(stream) == [],
+            (seen[before:], stream.code()),
+        )
+
+        started = time.monotonic()
+        try:
+            self.stub.GetProduct(shop_pb2.ProductRequest(id=1, delay_ms=3000), timeout=0.2)
+            check("deadline", False, "no error raised")
+        except grpc.RpcError as e:
+            took = time.monotonic() - started
+            check("deadline", e.code() == grpc.StatusCode.DEADLINE_EXCEEDED and took < 2, (e.code(), took))
+
+        response, call = self.stub.Checkout.with_call(shop_pb2.CheckoutRequest(product_id=2, quantity=2))
+        check("with_call", response.order_id == "order-2-2" and call.code() == grpc.StatusCode.OK, response)
+
+        nope = self._channel.unary_unary(
+            "/locusta.demo.Shop/Nope",
+            request_serializer=shop_pb2.ProductRequest.SerializeToString,
+            response_deserializer=shop_pb2.Product.FromString,
+        )
+        try:
+            nope(shop_pb2.ProductRequest(id=1))
+            check("unimplemented", False, "no error raised")
+        except grpc.RpcError as e:
+            check("unimplemented", e.code() == grpc.StatusCode.UNIMPLEMENTED, (e.code(), e.details()))
+
+        dead = shop_pb2_grpc.ShopStub(GrpcChannel("127.0.0.1:1", request_event=self.environment.events.request))
+        try:
+            dead.GetProduct(shop_pb2.ProductRequest(id=1))
+            check("unavailable", False, "no error raised")
+        except grpc.RpcError as e:
+            check("unavailable", e.code() == grpc.StatusCode.UNAVAILABLE and "refused" in e.details(), e.details())
+
+        self.environment.runner.quit()
