@@ -84,7 +84,7 @@ VENV=.venv-test
 if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
-"$VENV/bin/pip" install --quiet --disable-pip-version-check pytest pyyaml prometheus-client "locust==2.47.0" opentelemetry-proto grpcio
+"$VENV/bin/pip" install --quiet --disable-pip-version-check pytest pyyaml prometheus-client "locust==2.47.0" opentelemetry-proto grpcio protobuf
 # gevent comes with locust above; rebuild locusta from this checkout every time.
 "$VENV/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps .
 REAL_LOCUST="$PWD/$VENV/bin/locust" LOCUSTA_PARITY_BIN="$PWD/target/debug/examples/parity" \

@@ -11,6 +11,7 @@ import sys
 import pytest
 
 pytest.importorskip("grpc", reason="the generated stubs need grpcio")
+pytest.importorskip("google.protobuf", reason="the generated messages need protobuf")
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "grpc")
 
