@@ -24,9 +24,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::Bytes;
 use h2::RecvStream;
 
+use crate::body_buf::BodyBuffer;
 use crate::client::ClientShared;
 use crate::conn::{open_stream_alpn, Origin, Stream};
 use crate::error::HttpError;
@@ -264,33 +265,14 @@ pub(crate) async fn read_body(
     expected: Option<u64>,
     limit: u64,
 ) -> Result<Bytes, HttpError> {
-    let mut first: Option<Bytes> = None;
-    let mut rest: Option<BytesMut> = None;
-    let mut read: u64 = 0;
+    let mut body = BodyBuffer::new(limit);
     while let Some(data) = next_data(recv)
         .await
-        .map_err(|e| body_error(&e, read, expected))?
+        .map_err(|e| body_error(&e, body.read(), expected))?
     {
-        read += data.len() as u64;
-        if read > limit {
-            return Err(HttpError::BodyTooLarge { limit });
-        }
-        match (&mut first, &mut rest) {
-            (None, _) => first = Some(data),
-            (Some(f0), None) => {
-                let mut m = BytesMut::with_capacity(f0.len() + data.len());
-                m.extend_from_slice(f0);
-                m.extend_from_slice(&data);
-                rest = Some(m);
-            }
-            (Some(_), Some(m)) => m.extend_from_slice(data.chunk()),
-        }
+        body.push(data)?;
     }
-    Ok(match (first, rest) {
-        (_, Some(m)) => m.freeze(),
-        (Some(f), None) => f,
-        (None, None) => Bytes::new(),
-    })
+    Ok(body.finish())
 }
 
 /// What an error while a body arrived (`read` bytes of the `expected` total so far) means.

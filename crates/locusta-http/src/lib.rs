@@ -21,6 +21,7 @@
 //! # Ok(()) }
 //! ```
 
+mod body_buf;
 mod client;
 mod conn;
 mod error;

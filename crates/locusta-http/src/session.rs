@@ -8,13 +8,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine as _;
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::Method;
 use http_body_util::Full;
 use hyper::body::{Body as _, Incoming};
 use locusta_util::lock;
 
+use crate::body_buf::BodyBuffer;
 use crate::client::{ClientShared, HttpDriver};
 use crate::conn::{Conn, Origin};
 use crate::error::HttpError;
@@ -1544,10 +1545,7 @@ async fn read_body(
     limit: u64,
 ) -> Result<Bytes, HopError> {
     // no early check of `expected`: a HEAD (or 304) response announces a length it never sends
-    let too_large = || HopError::from(HttpError::BodyTooLarge { limit });
-    let mut first: Option<Bytes> = None;
-    let mut rest: Option<BytesMut> = None;
-    let mut read: u64 = 0;
+    let mut body = BodyBuffer::new(limit);
     loop {
         let frame = std::future::poll_fn(|cx| {
             drive(cx);
@@ -1555,38 +1553,20 @@ async fn read_body(
         })
         .await;
         match frame {
-            None => break,
+            None => return Ok(body.finish()),
             Some(Ok(f)) => {
                 if let Ok(data) = f.into_data() {
-                    read += data.len() as u64;
-                    if read > limit {
-                        return Err(too_large());
-                    }
-                    match (&mut first, &mut rest) {
-                        (None, _) => first = Some(data),
-                        (Some(f0), None) => {
-                            let mut m = BytesMut::with_capacity(f0.len() + data.len());
-                            m.extend_from_slice(f0);
-                            m.extend_from_slice(&data);
-                            rest = Some(m);
-                        }
-                        (Some(_), Some(m)) => m.extend_from_slice(data.chunk()),
-                    }
+                    body.push(data)?;
                 }
             }
             Some(Err(e)) => {
                 return Err(HopError {
-                    error: body_error(&e, read, expected),
+                    error: body_error(&e, body.read(), expected),
                     retry: false,
                 });
             }
         }
     }
-    Ok(match (first, rest) {
-        (_, Some(m)) => m.freeze(),
-        (Some(f), None) => f,
-        (None, None) => Bytes::new(),
-    })
 }
 
 /// The Content-Length a response announces, if it is a number.

@@ -84,7 +84,23 @@ def _code(number):
     return getattr(StatusCode, name)
 
 
-class RpcError(_RpcErrorBase):
+class _CallStatus:
+    """grpcio's accessors of a finished call: its status and (always empty here) metadata."""
+
+    def code(self):
+        return self._code
+
+    def details(self):
+        return self._details
+
+    def trailing_metadata(self):
+        return ()
+
+    def initial_metadata(self):
+        return ()
+
+
+class RpcError(_CallStatus, _RpcErrorBase):
     """A call that ended with a status other than OK, as grpcio raises it: ``code()`` is a
     ``StatusCode``, ``details()`` the server's ``grpc-message`` (or what the client saw)."""
 
@@ -94,18 +110,6 @@ class RpcError(_RpcErrorBase):
         self._details = details
         self._method = method
 
-    def code(self):
-        return self._code
-
-    def details(self):
-        return self._details
-
-    def trailing_metadata(self):
-        return ()
-
-    def initial_metadata(self):
-        return ()
-
     def __str__(self):
         return repr(self)
 
@@ -113,24 +117,12 @@ class RpcError(_RpcErrorBase):
         return f'<RpcError of RPC that terminated with: status = {self._code} details = "{self._details}">'
 
 
-class _Call:
+class _Call(_CallStatus):
     """The call object of ``with_call``: its status after the call."""
 
     def __init__(self, code, details):
         self._code = code
         self._details = details
-
-    def code(self):
-        return self._code
-
-    def details(self):
-        return self._details
-
-    def trailing_metadata(self):
-        return ()
-
-    def initial_metadata(self):
-        return ()
 
     def is_active(self):
         return False
