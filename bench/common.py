@@ -15,18 +15,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def build_example(name: str) -> Path:
+def target_dir() -> Path:
+    """Where cargo puts its builds: CARGO_TARGET_DIR, else target/."""
+    return Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
+
+
+def build_example(name: str, package: str = "locusta") -> Path:
     subprocess.run(
-        ["cargo", "build", "--release", "--locked", "--example", name],
+        ["cargo", "build", "--release", "--locked", "-p", package, "--example", name],
         cwd=ROOT,
         check=True,
     )
-    return ROOT / "target" / "release" / "examples" / name
+    return target_dir() / "release" / "examples" / name
 
 
 def build_binary() -> Path:
     subprocess.run(["cargo", "build", "--release", "--locked", "-p", "locusta"], cwd=ROOT, check=True)
-    return ROOT / "target" / "release" / "locusta"
+    return target_dir() / "release" / "locusta"
 
 
 def require(tool: str, hint: str) -> str:
@@ -121,17 +126,23 @@ def read_stats_csv(prefix: str):
     return {row["Name"]: row for row in rows}
 
 
+def rss_kb(pid) -> int:
+    """VmRSS of `pid` in KB (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def sample_rss(pid, out, stop):
     """Samples VmRSS of `pid` every 0.2 s until `stop` is set; appends the peak (KB) to `out`."""
     peak = 0
     while not stop.is_set():
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        peak = max(peak, int(line.split()[1]))
-        except OSError:
-            pass
+        peak = max(peak, rss_kb(pid))
         time.sleep(0.2)
     out.append(peak)
 

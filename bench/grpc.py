@@ -19,27 +19,20 @@ Usage: bench/grpc.py [--duration 10] [--users 20] [--rounds 3] [--locusta-python
 """
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
 
-from common import ROOT, read_stats_csv, run_measured
+from common import ROOT, build_example, read_stats_csv, run_measured
 
 NAME = "/locust.hello.HelloService/SayHello"
 LOCUSTFILES = ROOT / "bench" / "locustfiles"
 
 
-def target_dir():
-    return os.environ.get("CARGO_TARGET_DIR") or str(ROOT / "target")
-
-
 def build():
-    for args in (["-p", "locusta-grpc", "--example", "grpc_target"], ["-p", "locusta", "--example", "grpc_hello"]):
-        subprocess.run(["cargo", "build", "--release", "--locked"] + args, cwd=ROOT, check=True)
-    base = os.path.join(target_dir(), "release", "examples")
-    return os.path.join(base, "grpc_target"), os.path.join(base, "grpc_hello")
+    """The gRPC target and the Rust-native user, release builds."""
+    return str(build_example("grpc_target", "locusta-grpc")), str(build_example("grpc_hello"))
 
 
 def start_target(binary, core):

@@ -19,7 +19,6 @@ import argparse
 import statistics
 import sys
 import tempfile
-from pathlib import Path
 
 from common import ROOT, build_example, nginx, read_stats_csv, require, run_measured
 

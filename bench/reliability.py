@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dist_faults  # noqa: E402
+from common import rss_kb  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,17 +57,6 @@ def soak_stats(binary, hours):
     proc = sh([str(binary), "stats", str(hours), "2000", "5000", "50"], stdout=subprocess.PIPE,
               text=True, check=True)
     return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-
-
-def rss_kib(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 SAMPLE_EVERY = 2.0
@@ -119,7 +109,7 @@ def soak_traffic(locusta, soak, seconds, users):
 
             def sample():
                 while not stop.is_set():
-                    samples.append((round(time.monotonic() - began, 1), rss_kib(proc.pid)))
+                    samples.append((round(time.monotonic() - began, 1), rss_kb(proc.pid)))
                     stop.wait(SAMPLE_EVERY)
 
             t = threading.Thread(target=sample)

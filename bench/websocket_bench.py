@@ -34,16 +34,10 @@ import threading
 import time
 from pathlib import Path
 
+from common import build_example, rss_kb
+
 ROOT = Path(__file__).resolve().parent.parent
 LOCUSTFILES = ROOT / "bench" / "locustfiles"
-
-
-def rust_binary():
-    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    subprocess.run(
-        ["cargo", "build", "--release", "-p", "locusta", "--example", "websocket_users"], cwd=ROOT, check=True
-    )
-    return target / "release" / "examples" / "websocket_users"
 
 
 def start_target(python):
@@ -59,17 +53,6 @@ def start_target(python):
     if not m:
         raise SystemExit(f"demo-target did not start: {line!r}")
     return proc, m.group(0)
-
-
-def rss_kb(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def run(cmd, env, users, rate, duration, settle):
@@ -130,7 +113,7 @@ def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     low, high = (int(x) for x in args.idle_users.split(","))
     tools = {
-        "rust": [str(rust_binary())],
+        "rust": [str(build_example("websocket_users"))],
         "python": [args.python, "-m", "locusta", "-f", str(LOCUSTFILES / "ws_locusta.py")],
         "locust": [args.locust, "-f", str(LOCUSTFILES / "ws_websocket_client.py")],
     }

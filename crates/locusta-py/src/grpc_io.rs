@@ -243,15 +243,7 @@ fn call_options(
     timeout: Option<f64>,
     metadata: Option<Vec<(String, String)>>,
 ) -> PyResult<CallOptions> {
-    let timeout = match timeout {
-        None => None,
-        Some(t) if t.is_finite() && t > 0.0 => Some(Duration::from_secs_f64(t)),
-        Some(t) => {
-            return Err(PyValueError::new_err(format!(
-                "timeout must be a positive number of seconds, not {t}"
-            )))
-        }
-    };
+    let timeout = crate::http_io::seconds("timeout", timeout)?;
     Ok(CallOptions {
         timeout,
         metadata: metadata.unwrap_or_default(),

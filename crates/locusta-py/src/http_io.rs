@@ -51,8 +51,8 @@ enum Outcome {
     Other(OtherOutput),
 }
 
-/// What a job of another protocol (WebSocket `ws_io.rs`, gRPC `grpc_io.rs`) hands back: it builds the Python
-/// result on the hub thread, the only one that touches Python.
+/// What a job of another protocol (WebSocket `ws_io.rs`, gRPC `grpc_io.rs`) hands back: it
+/// builds the Python result on the hub thread, the only one that touches Python.
 pub(crate) type OtherOutput = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
 
 /// The future of such a job.
@@ -340,7 +340,7 @@ impl SessionCore {
 }
 
 /// A setting in seconds as a duration: None stays None; it must be a positive number.
-fn seconds(setting: &str, value: Option<f64>) -> PyResult<Option<Duration>> {
+pub(crate) fn seconds(setting: &str, value: Option<f64>) -> PyResult<Option<Duration>> {
     match value {
         None => Ok(None),
         Some(v) if v.is_finite() && v > 0.0 => Ok(Some(Duration::from_secs_f64(v))),
@@ -456,10 +456,9 @@ impl HttpIo {
     /// `inline`: run the I/O on the calling (hub) thread instead of `threads` I/O threads; by
     /// default inline when one thread is asked for, the lean HTTP driver is used and
     /// `LOCUSTA_PY_IO` is not `thread`. Falls back to an I/O thread where inline I/O is not
-    /// available.
+    /// available. `http2`: every session's HTTP/2 mode unless its own says otherwise
+    /// (`--http2`): "off", "negotiate" or "prior-knowledge".
     #[new]
-    /// `http2`: every session's HTTP/2 mode unless its own says otherwise (`--http2`): "off",
-    /// "negotiate" or "prior-knowledge".
     #[pyo3(signature = (threads=1, user_agent=None, inline=None, http2=None))]
     fn new(
         threads: usize,
