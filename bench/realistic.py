@@ -24,10 +24,17 @@ Rust (the extension module), the kernel, libc, greenlet/gevent, ...; then a py-s
 py-spy is installed next to --locusta-python) attributes the interpreter's time to Python-level
 costs (json encode/decode, the response object, catch_response, events, ...).
 
+When wrk is installed (apt-get install wrk; skip with --no-wrk), every round also runs wrk
+(`-t1 -c USERS`, GET /api/products/7, the 335-byte product) against the same nginx from the same
+core: the cost of a bare keep-alive exchange with no interpreter, no statistics and no
+locustfile. Its requests per CPU-second divided by Locust FastHttpUser's (HttpUser's) on each
+locustfile is the ratio a generator with *zero* cost of its own above the exchange would reach
+there: a ceiling for any tool that runs the locustfile, which the goals can be checked against.
+
 Loopback only; every run is bounded by -t (and a timeout).
 
 Usage: bench/realistic.py [--rounds 3] [--duration 15] [--users 50] [--only shop,one_get]
-           [--locusta-python PY] [--locust /opt/locust-venv/bin/locust] [--no-locusta-fast]
+           [--locusta-python PY] [--locust /opt/locust-venv/bin/locust] [--no-locusta-fast] [--no-wrk]
        bench/realistic.py --profile shop [--duration 15] [--users 50]
 """
 
@@ -44,7 +51,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, nginx, read_stats_csv, run_measured
+from common import ROOT, nginx, parse_wrk, read_stats_csv, run_measured
 
 LOCUSTFILES = Path(__file__).resolve().parent / "locustfiles"
 # Benchmark order (the reference last, as in the issue's list).
@@ -135,6 +142,17 @@ def run_one(cmd, locustfile, pin, url, users, duration):
                 "wall": wall, "names": len(stats) - 1}
 
 
+def run_wrk(wrk, pin, url, users, duration):
+    """wrk's requests and CPU seconds for one bare GET per request (the ceiling's reference)."""
+    proc, cpu, _rss, wall = run_measured(pin + [wrk, "-t1", f"-c{users}", f"-d{duration}s", url + "/api/products/7"],
+                                         timeout=duration + 60)
+    if proc.returncode != 0:
+        print(proc.stderr[-3000:], file=sys.stderr)
+        raise SystemExit(f"wrk exited with {proc.returncode}")
+    requests, _ = parse_wrk(proc.stdout)
+    return {"requests": requests, "failures": 0, "cpu": cpu, "wall": wall, "names": 1}
+
+
 def fmt_k(x: float) -> str:
     return f"{x / 1000:.1f}k" if x >= 1000 else f"{x:.0f}"
 
@@ -147,9 +165,17 @@ def bench(args) -> int:
     pin = ["taskset", "-c", str(args.gen_core)]
     ts = tools(args)
     results = {n: {label: [] for label, _, _ in ts} for n in names}
+    wrk = None if args.no_wrk else shutil.which("wrk")
+    wrk_runs = []
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     with nginx(args.port, args.server_core, locations=shop_locations()) as url:
         for rnd in range(args.rounds):
+            if wrk:
+                r = run_wrk(wrk, pin, url, args.users, args.duration)
+                wrk_runs.append(r)
+                print(f"round {rnd} {'(ceiling)':<15} {'wrk GET':<21} {r['requests']:>8} req {0:>5} fail "
+                      f"{1:>3} names {r['cpu']:>6.2f} cpu-s {100 * r['cpu'] / r['wall']:>4.0f}% "
+                      f"{r['requests'] / r['cpu']:>8.0f} req/cpu-s", flush=True)
             for n in names:
                 for label, cmd, suffix in ts:
                     r = run_one(cmd, LOCUSTFILES / f"{n}{suffix}.py", pin, url, args.users, args.duration)
@@ -177,11 +203,26 @@ def bench(args) -> int:
             ratios = [a / b for a, b in zip(eff["locusta HttpUser"], eff[other])]
             cells.append(f"{statistics.median(ratios):.1f}x ({min(ratios):.1f}-{max(ratios):.1f})")
         print(f"{n:<15}" + "".join(f"{c:>22}" for c in cells))
+    if wrk_runs:
+        w = [r["requests"] / r["cpu"] for r in wrk_runs]
+        print(f"\nceiling: wrk (no interpreter, one bare GET per request) {fmt_k(statistics.median(w))} "
+              f"({fmt_k(min(w))}-{fmt_k(max(w))}) req/cpu-s; divided by Locust's on each locustfile, per round, "
+              "is the ratio a generator with no cost above the HTTP exchange would reach:")
+        print(f"{'locustfile':<15}{'wrk/Locust Fast':>22}{'wrk/Locust Http':>22}{'locusta/wrk':>22}")
+        for n in names:
+            cells = []
+            for other in ("Locust FastHttpUser", "Locust HttpUser"):
+                ratios = [a / (r["requests"] / r["cpu"]) for a, r in zip(w, results[n][other])]
+                cells.append(f"{statistics.median(ratios):.1f}x ({min(ratios):.1f}-{max(ratios):.1f})")
+            own = [(r["requests"] / r["cpu"]) / a for a, r in zip(w, results[n]["locusta HttpUser"])]
+            cells.append(f"{statistics.median(own):.2f} ({min(own):.2f}-{max(own):.2f})")
+            print(f"{n:<15}" + "".join(f"{c:>22}" for c in cells))
     fails = [(n, l, r["failures"]) for n in names for l in labels for r in results[n][l] if r["failures"]]
     if fails:
         print("failures seen: " + ", ".join(f"{n}/{l}: {f}" for n, l, f in fails))
     if args.json:
-        Path(args.json).write_text(json.dumps({"started": started, "args": vars(args), "results": results}, indent=1))
+        Path(args.json).write_text(json.dumps({"started": started, "args": vars(args), "results": results,
+                                               "wrk": wrk_runs}, indent=1))
     return 0
 
 
@@ -351,6 +392,7 @@ def main() -> int:
     ap.add_argument("--locust", default=os.environ.get("REAL_LOCUST", "/opt/locust-venv/bin/locust"),
                     help="the real Locust command")
     ap.add_argument("--no-locusta-fast", action="store_true", help="skip locusta on the FastHttpUser twins")
+    ap.add_argument("--no-wrk", action="store_true", help="skip the wrk ceiling runs")
     ap.add_argument("--json", help="also write all runs to this JSON file")
     ap.add_argument("--profile", metavar="NAME", help="profile locusta on NAME.py instead of benchmarking")
     ap.add_argument("--pyspy-only", action="store_true", help="with --profile: skip perf")
