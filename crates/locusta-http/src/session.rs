@@ -542,11 +542,13 @@ impl Session {
         self.h2.get().map_or(0, |h2| h2.open_connections())
     }
 
-    /// Whether requests to `https` / plain URLs may use HTTP/2 (no proxy, and the session's or
-    /// client's [`Http2Mode`] allows it for that scheme).
+    /// Whether requests to `https` / plain URLs may use HTTP/2: the session's or client's
+    /// [`Http2Mode`] allows it for that scheme, and a proxy, if any, tunnels (`https` goes
+    /// through `CONNECT`, and ALPN is negotiated with the target inside the tunnel; plain `http`
+    /// is sent to the proxy itself, in HTTP/1.1's absolute form).
     fn uses_h2(&self, https: bool) -> bool {
         let opts = self.options.as_deref();
-        if opts.is_some_and(|o| o.proxy.is_some()) {
+        if !https && opts.is_some_and(|o| o.proxy.is_some()) {
             return false;
         }
         match opts.and_then(|o| o.http2).unwrap_or(self.shared.cfg.http2) {

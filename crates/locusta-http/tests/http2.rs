@@ -11,11 +11,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::config;
+use common::{config, test_proxy};
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use locusta_http::{ClientConfig, Http2Mode, HttpClient, RequestSpec, SessionOptions};
+use locusta_http::{ClientConfig, Http2Mode, HttpClient, Proxy, RequestSpec, SessionOptions};
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::net::TcpListener;
 
@@ -275,6 +275,42 @@ async fn tls_alpn_picks_h2() {
         .unwrap();
     assert_eq!(r.text(), "over tls");
     assert_eq!(srv.counters.accepted.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn https_through_a_proxy_tunnel_negotiates_h2_and_plain_http_stays_http1() {
+    let srv = server(Kind::TlsBoth, false).await;
+    let (proxy_port, lines) = test_proxy(200).await;
+    let c = client(Http2Mode::PriorKnowledge);
+    let options = || SessionOptions {
+        proxy: Some(Proxy {
+            host: "127.0.0.1".into(),
+            port: proxy_port,
+        }),
+        ..Default::default()
+    };
+    let s = c
+        .session_with(Some(&base(&srv, true)), options(), None)
+        .unwrap();
+    for _ in 0..3 {
+        let r = s.send(RequestSpec::get("/hello")).await.result.unwrap();
+        assert_eq!(r.text(), "hello HTTP/2.0");
+        assert_eq!(r.http_version(), "HTTP/2");
+    }
+    // one tunnel, one connection, three streams
+    assert_eq!(
+        lines.lock().unwrap().as_slice(),
+        [format!("CONNECT 127.0.0.1:{} HTTP/1.1", srv.addr.port())]
+    );
+    assert_eq!(srv.counters.accepted.load(Ordering::SeqCst), 1);
+
+    // plain http through a proxy is an absolute-form HTTP/1.1 request to the proxy, h2c or not
+    let s = c
+        .session_with(Some("http://target.invalid:8080"), options(), None)
+        .unwrap();
+    let r = s.send(RequestSpec::get("/plain")).await.result.unwrap();
+    assert_eq!(r.http_version(), "HTTP/1.1");
+    assert_eq!(r.text(), "GET http://target.invalid:8080/plain HTTP/1.1");
 }
 
 #[tokio::test]

@@ -1,11 +1,11 @@
 //! Test servers on 127.0.0.1:0: a hyper echo/router server that counts connections, and raw TCP
-//! servers that misbehave on purpose.
+//! servers that misbehave on purpose, and a forward proxy.
 #![allow(dead_code)]
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -175,4 +175,45 @@ pub fn config() -> locusta_http::ClientConfig {
         driver: locusta_http::HttpDriver::from_env(),
         ..locusta_http::ClientConfig::default()
     }
+}
+
+/// A forward proxy for tests: plain requests (absolute-form target) are answered by the proxy
+/// itself, echoing the request line; `CONNECT` is answered with `connect_status` and, on 200,
+/// tunnelled to the target.
+pub async fn test_proxy(connect_status: u16) -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let seen = lines.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                while let Some(head) = read_head(&mut s).await {
+                    let line = head.lines().next().unwrap_or_default().to_string();
+                    seen.lock().unwrap().push(line.clone());
+                    if let Some(authority) = line
+                        .strip_prefix("CONNECT ")
+                        .and_then(|r| r.split(' ').next())
+                    {
+                        let reply = format!("HTTP/1.1 {connect_status} Whatever\r\n\r\n");
+                        let _ = s.write_all(reply.as_bytes()).await;
+                        if connect_status == 200 {
+                            if let Ok(mut up) = TcpStream::connect(authority).await {
+                                let _ = tokio::io::copy_bidirectional(&mut s, &mut up).await;
+                            }
+                        }
+                        return;
+                    }
+                    let body = line.clone();
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = s.write_all(reply.as_bytes()).await;
+                }
+            });
+        }
+    });
+    (port, lines)
 }
