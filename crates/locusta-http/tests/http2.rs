@@ -44,6 +44,8 @@ enum Kind {
     TlsBoth,
     /// TLS offering ALPN http/1.1 only.
     TlsHttp1,
+    /// h2c whose SETTINGS allow at most this many concurrent streams.
+    H2cMaxStreams(u32),
 }
 
 /// Answers by path: `/hello`, `/echo` (the request body back), `/slow` (after 100 ms),
@@ -107,8 +109,13 @@ async fn handle(
 
 /// Serves one connection with HTTP/2 or HTTP/1.1; with `close_after_one`, the first request
 /// makes the server close the connection gracefully (HTTP/2 GOAWAY) once it is answered.
-async fn serve<IO>(io: IO, h2: bool, counters: Arc<Counters>, close_after_one: bool)
-where
+async fn serve<IO>(
+    io: IO,
+    h2: bool,
+    counters: Arc<Counters>,
+    close_after_one: bool,
+    max_streams: Option<u32>,
+) where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let done = Arc::new(tokio::sync::Notify::new());
@@ -128,6 +135,7 @@ where
     let io = TokioIo::new(io);
     if h2 {
         let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+            .max_concurrent_streams(max_streams)
             .serve_connection(io, svc);
         tokio::pin!(conn);
         tokio::select! {
@@ -151,8 +159,12 @@ async fn server(kind: Kind, close_after_one: bool) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let counters = Arc::new(Counters::default());
+    let max_streams = match kind {
+        Kind::H2cMaxStreams(n) => Some(n),
+        _ => None,
+    };
     let acceptor = match kind {
-        Kind::H2c => None,
+        Kind::H2c | Kind::H2cMaxStreams(_) => None,
         Kind::TlsBoth => Some(tls_acceptor(&[b"h2", b"http/1.1"])),
         Kind::TlsHttp1 => Some(tls_acceptor(&[b"http/1.1"])),
     };
@@ -166,13 +178,13 @@ async fn server(kind: Kind, close_after_one: bool) -> Server {
             let (c, acceptor) = (c.clone(), acceptor.clone());
             tokio::spawn(async move {
                 match acceptor {
-                    None => serve(tcp, true, c, close_after_one).await,
+                    None => serve(tcp, true, c, close_after_one, max_streams).await,
                     Some(acceptor) => {
                         let Ok(tls) = acceptor.accept(tcp).await else {
                             return;
                         };
                         let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-                        serve(tls, h2, c, close_after_one).await;
+                        serve(tls, h2, c, close_after_one, None).await;
                     }
                 }
             });
@@ -340,6 +352,27 @@ async fn twenty_concurrent_requests_share_one_connection() {
         "requests must overlap on the connection"
     );
     assert_eq!(s.http2_connections(), 1);
+}
+
+#[tokio::test]
+async fn requests_beyond_the_servers_stream_limit_wait_for_a_free_stream() {
+    // the server allows 3 concurrent streams; 12 requests at once all succeed on the one
+    // connection, never more than 3 in flight (h2 queues the others until a stream closes)
+    let srv = server(Kind::H2cMaxStreams(3), false).await;
+    let c = client(Http2Mode::PriorKnowledge);
+    let s = Arc::new(c.session(Some(&base(&srv, false))).unwrap());
+    // the first request reads the server's SETTINGS before the burst
+    s.send(RequestSpec::get("/hello")).await.result.unwrap();
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..12 {
+        let s = s.clone();
+        set.spawn(async move { s.send(RequestSpec::get("/slow")).await });
+    }
+    while let Some(ex) = set.join_next().await {
+        assert_eq!(ex.unwrap().result.unwrap().text(), "slow HTTP/2.0");
+    }
+    assert_eq!(srv.counters.accepted.load(Ordering::SeqCst), 1);
+    assert_eq!(srv.counters.max_in_flight.load(Ordering::SeqCst), 3);
 }
 
 #[tokio::test]
