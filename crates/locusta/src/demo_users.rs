@@ -252,9 +252,12 @@ pub fn grpc_user_classes() -> Vec<UserClass> {
         ))]
 }
 
-/// A user that requests `/` as fast as it can: the throughput benchmark's user.
+/// A user that requests `/` as fast as it can: the throughput benchmark's user (which also
+/// runs against self-signed `https://` targets: certificates are not verified).
 pub fn hammer_user_class() -> UserClass {
-    UserClass::new("HammerUser").task(task!(index))
+    UserClass::new("HammerUser")
+        .client_options(demo_client_options())
+        .task(task!(index))
 }
 
 #[cfg(test)]
