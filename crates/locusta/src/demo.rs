@@ -73,7 +73,7 @@ pub fn run_demo(mut args: Vec<OsString>) -> i32 {
         let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
         let config = DemoConfig {
             checkout_hold: DEMO_CHECKOUT_HOLD,
-            tls: tls.then(|| TlsConfig {
+            tls: tls.then_some(TlsConfig {
                 addr,
                 cert: TlsCert::SelfSigned,
             }),
