@@ -133,7 +133,8 @@ def main() -> int:
     print("\nmedian requests per CPU-second: " + ", ".join(f"{t} {v:.0f}" for t, v in eff.items()))
     for t in tools:
         if t != "h2load":
-            print(f"{t} / h2load: {eff[t] / eff['h2load']:.2f}x (goal >= 0.8x for the Rust-native user)")
+            goal = " (goal >= 0.8x)" if t == "locusta" else ""
+            print(f"{t} / h2load: {eff[t] / eff['h2load']:.2f}x{goal}")
     return 0
 
 
