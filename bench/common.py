@@ -43,9 +43,11 @@ def require(tool: str, hint: str) -> str:
 
 @contextmanager
 def nginx(port: int, core: int, worker_connections: int = 4096, extra_listen=(), keepalive: bool = True,
-          locations: str = ""):
+          locations: str = "", tls=None):
     """nginx with one worker pinned to `core`, answering 200 "ok" on 127.0.0.1:port; `locations`
-    (nginx `location` blocks) answers other paths (bench/realistic.py's shop API)."""
+    (nginx `location` blocks) answers other paths (bench/realistic.py's shop API); `tls`, a
+    (certificate, key) pair of PEM paths, is the certificate of the `ssl` listeners among
+    `extra_listen`."""
     binary = require("nginx", "apt-get install nginx-light")
     work = Path(tempfile.mkdtemp(prefix="locusta-bench-nginx-"))
     listens = "\n".join(f"listen {addr};" for addr in [f"127.0.0.1:{port}", *extra_listen])
@@ -69,6 +71,7 @@ http {{
     scgi_temp_path {work};
     server {{
         {listens}
+        {f"ssl_certificate {tls[0]}; ssl_certificate_key {tls[1]};" if tls else ""}
         {locations}
         location / {{ return 200 "ok\\n"; }}
     }}
@@ -93,6 +96,20 @@ http {{
         proc.terminate()
         proc.wait(timeout=10)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def self_signed_cert(directory) -> tuple:
+    """A self-signed certificate for 127.0.0.1 and localhost made with `openssl req` in
+    `directory`: (certificate, key) PEM paths."""
+    openssl = require("openssl", "apt-get install openssl")
+    cert, key = Path(directory) / "cert.pem", Path(directory) / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    return cert, key
 
 
 def run_measured(cmd, **kwargs):

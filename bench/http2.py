@@ -1,26 +1,33 @@
 #!/usr/bin/env python3
 """HTTP/2 throughput: locusta (Rust-native user, GET / with no wait, `--http2 prior-knowledge`)
 versus h2load (nghttp2's HTTP/2 benchmark client) against the same nginx speaking h2c, one
-nginx worker pinned to one core and the load generator to the other.
+nginx worker pinned to one core and the load generator to the other. With --tls, the same over
+TLS: nginx `listen ... ssl http2` with a self-signed certificate made at run time by
+`openssl req`, HTTP/2 chosen by ALPN (locusta `--http2 negotiate`; h2load and oha do not verify
+the certificate, locusta's benchmark user does not either, as FastHttpUser's `insecure`).
 
 Each tool runs --connections clients (locusta: users, each with its one HTTP/2 connection and
 one request in flight, as a Locust user; h2load: `-c N -m 1`, one stream in flight per
 connection), alternating, for --rounds rounds of --duration seconds. The score is requests per
 CPU-second of the load generator (user + system time of the child, from getrusage), median over
 rounds. Goal (issue 17): locusta >= 0.8x h2load. With --python, a Python FastHttpUser with
-`http2 = "prior-knowledge"` runs too (bench/locustfiles/http2_get.py).
+`http2 = "prior-knowledge"` runs too (bench/locustfiles/http2_get.py; over https that mode
+negotiates by ALPN). With --oha PATH, oha (`oha --http2 -c N -z Ds --no-tui`, its CPU counted
+the same way) runs too.
 
-Usage: bench/http2.py [--duration 10] [--connections 50] [--rounds 3] [--python PYTHON]
-Needs: nginx with the http_v2 module (`apt-get install nginx-light`), h2load
-(`apt-get install nghttp2-client`).
+Usage: bench/http2.py [--duration 10] [--connections 50] [--rounds 3] [--tls] [--python PYTHON]
+                      [--oha PATH]
+Needs: nginx with the http_v2 and ssl modules (`apt-get install nginx-light`), h2load
+(`apt-get install nghttp2-client`), openssl for --tls.
 """
 
 import argparse
+import re
 import statistics
 import sys
 import tempfile
 
-from common import ROOT, build_example, nginx, read_stats_csv, require, run_measured
+from common import ROOT, build_example, nginx, read_stats_csv, require, run_measured, self_signed_cert
 
 
 def run_h2load(h2load, pin, url, connections, duration):
@@ -38,13 +45,28 @@ def run_h2load(h2load, pin, url, connections, duration):
     return succeeded, cpu, wall
 
 
-def run_locusta(cmd, pin, url, users, duration):
+def run_oha(oha, pin, url, connections, duration):
+    proc, cpu, _, wall = run_measured(
+        pin + [oha, "--http2", "-c", str(connections), "-z", f"{duration}s", "--no-tui", "--insecure", url + "/"]
+    )
+    if proc.returncode != 0:
+        print(proc.stdout, proc.stderr, file=sys.stderr)
+        raise SystemExit(f"oha exited with {proc.returncode}")
+    # Status code distribution:
+    #   [200] 123456 responses
+    ok = re.search(r"\[200\]\s+(\d+)\s+responses", proc.stdout)
+    if ok is None:
+        raise SystemExit(f"no '[200] N responses' line in oha's output:\n{proc.stdout}")
+    return int(ok.group(1)), cpu, wall
+
+
+def run_locusta(cmd, pin, url, users, duration, http2):
     with tempfile.TemporaryDirectory() as tmp:
         prefix = f"{tmp}/run"
         proc, cpu, _, wall = run_measured(
             pin + cmd + ["--headless", "-u", str(users), "-r", "100000", "-t", f"{duration}s",
                          "--only-summary", "--csv", prefix, "-H", url, "-L", "WARNING",
-                         "--http2", "prior-knowledge"]
+                         "--http2", http2]
         )
         if proc.returncode != 0:
             print(proc.stderr, file=sys.stderr)
@@ -61,7 +83,9 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=50, help="connections / users (default 50)")
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
     ap.add_argument("--port", type=int, default=18090)
+    ap.add_argument("--tls", action="store_true", help="HTTP/2 over TLS (ALPN h2) instead of h2c")
     ap.add_argument("--python", help="also run the Python FastHttpUser with this interpreter (locusta installed)")
+    ap.add_argument("--oha", help="also run oha (this binary)")
     ap.add_argument("--gen-core", type=int, default=1)
     ap.add_argument("--server-core", type=int, default=0)
     args = ap.parse_args()
@@ -73,22 +97,33 @@ def main() -> int:
         "h2load": None,
         "locusta": [str(hammer), "--threads", "1"],
     }
+    if args.oha:
+        tools["oha"] = None
     if args.python:
         lf = ROOT / "bench" / "locustfiles" / "http2_get.py"
         tools["locusta-py"] = [args.python, "-m", "locusta", "-f", str(lf)]
     results = {t: [] for t in tools}
-    h2c = args.port + 1
-    # nginx 1.22 (Debian 12): `listen ... http2` on a plain listener is h2c with prior knowledge
-    with nginx(args.port, args.server_core, extra_listen=[f"127.0.0.1:{h2c} http2"]):
-        url = f"http://127.0.0.1:{h2c}"
-        for _ in range(args.rounds):
-            for tool, cmd in tools.items():
-                if cmd is None:
-                    results[tool].append(run_h2load(h2load, pin, url, args.connections, args.duration))
-                else:
-                    results[tool].append(run_locusta(cmd, pin, url, args.connections, args.duration))
+    h2_port = args.port + 1
+    with tempfile.TemporaryDirectory() as certs:
+        if args.tls:
+            tls = self_signed_cert(certs)
+            listen, scheme, mode, http2 = f"127.0.0.1:{h2_port} ssl http2", "https", "TLS, ALPN h2", "negotiate"
+        else:
+            # nginx 1.22 (Debian 12): `listen ... http2` on a plain listener is h2c with prior knowledge
+            tls = None
+            listen, scheme, mode, http2 = f"127.0.0.1:{h2_port} http2", "http", "h2c", "prior-knowledge"
+        with nginx(args.port, args.server_core, extra_listen=[listen], tls=tls):
+            url = f"{scheme}://127.0.0.1:{h2_port}"
+            for _ in range(args.rounds):
+                for tool, cmd in tools.items():
+                    if tool == "h2load":
+                        results[tool].append(run_h2load(h2load, pin, url, args.connections, args.duration))
+                    elif tool == "oha":
+                        results[tool].append(run_oha(args.oha, pin, url, args.connections, args.duration))
+                    else:
+                        results[tool].append(run_locusta(cmd, pin, url, args.connections, args.duration, http2))
 
-    print(f"\nall runs ({args.duration} s each, {args.connections} connections, h2c; generator pinned "
+    print(f"\nall runs ({args.duration} s each, {args.connections} connections, {mode}; generator pinned "
           f"to core {args.gen_core}, nginx to core {args.server_core})")
     print(f"{'tool':<11} {'round':>5} {'requests':>10} {'cpu s':>7} {'cpu %':>6} {'req/cpu-s':>10} {'req/s':>9}")
     for tool, rows in results.items():
@@ -98,7 +133,8 @@ def main() -> int:
     print("\nmedian requests per CPU-second: " + ", ".join(f"{t} {v:.0f}" for t, v in eff.items()))
     for t in tools:
         if t != "h2load":
-            print(f"{t} / h2load: {eff[t] / eff['h2load']:.2f}x (goal >= 0.8x for the Rust-native user)")
+            goal = " (goal >= 0.8x)" if t == "locusta" else ""
+            print(f"{t} / h2load: {eff[t] / eff['h2load']:.2f}x{goal}")
     return 0
 
 

@@ -379,3 +379,62 @@ fn version_flag() {
         text(&out.stdout)
     );
 }
+
+#[test]
+fn demo_target_serves_tls_on_its_own_port_and_checks_its_flags() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(BIN)
+        .args(["demo-target", "--port", "0", "--tls-port", "0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start demo-target");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let plain = lines.next().expect("first line").expect("utf-8");
+    let tls = lines.next().expect("second line").expect("utf-8");
+    child.kill().expect("stop demo-target");
+    let _ = child.wait();
+    assert!(plain.contains("on http://127.0.0.1:"), "{plain}");
+    assert!(
+        tls.contains("over TLS on https://127.0.0.1:") && tls.contains("ALPN h2"),
+        "{tls}"
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (args, needle) in [
+        (
+            &["demo-target", "--tls-port", "0", "--tls-cert", "c.pem"][..],
+            "--tls-cert and --tls-key go together",
+        ),
+        (
+            &["demo-target", "--tls-cert", "c.pem", "--tls-key", "k.pem"],
+            "need --tls-port",
+        ),
+        (&["demo-target", "--tls-port", "x"], "invalid TLS port 'x'"),
+    ] {
+        let out = run(args, dir.path());
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(text(&out.stderr).contains(needle), "{}", text(&out.stderr));
+    }
+    let out = run(
+        &[
+            "demo-target",
+            "--port",
+            "0",
+            "--tls-port",
+            "0",
+            "--tls-cert",
+            "missing.pem",
+            "--tls-key",
+            "k.pem",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("cannot read the TLS certificate missing.pem"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -45,9 +45,9 @@ use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
+use crate::server::Socket;
 use crate::state::Shared;
 
 /// Largest body `/_fault/big` sends, in MiB.
@@ -277,12 +277,12 @@ fn pattern(n: u64) -> Vec<u8> {
 }
 
 /// Writes the fault onto the raw socket; the caller closes it afterwards.
-pub(crate) async fn perform(stream: &mut TcpStream, fault: Fault) {
+pub(crate) async fn perform<S: Socket>(stream: &mut S, fault: Fault) {
     // Write errors mean the client went away: that ends the fault, nothing to report.
     let _ = perform_inner(stream, fault).await;
 }
 
-async fn perform_inner(stream: &mut TcpStream, fault: Fault) -> std::io::Result<()> {
+async fn perform_inner<S: Socket>(stream: &mut S, fault: Fault) -> std::io::Result<()> {
     match fault {
         Fault::ResetMid { size, sent } => {
             let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n");
@@ -291,7 +291,7 @@ async fn perform_inner(stream: &mut TcpStream, fault: Fault) -> std::io::Result<
             stream.flush().await?;
             // Let the bytes leave before the RST discards what is still queued.
             tokio::time::sleep(Duration::from_millis(20)).await;
-            stream.set_zero_linger()?;
+            stream.tcp().set_zero_linger()?;
         }
         Fault::Truncated { size, sent } => {
             let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n");
@@ -372,7 +372,7 @@ async fn perform_inner(stream: &mut TcpStream, fault: Fault) -> std::io::Result<
     Ok(())
 }
 
-async fn write_pattern(stream: &mut TcpStream, n: u64) -> std::io::Result<()> {
+async fn write_pattern<S: Socket>(stream: &mut S, n: u64) -> std::io::Result<()> {
     let block = pattern(64 * 1024);
     let mut left = n;
     while left > 0 {
@@ -384,7 +384,7 @@ async fn write_pattern(stream: &mut TcpStream, n: u64) -> std::io::Result<()> {
 }
 
 /// Reads and drops whatever the peer sends until it closes, an error, or `limit` passes.
-async fn discard_until_closed(stream: &mut TcpStream, limit: Duration) {
+async fn discard_until_closed<S: Socket>(stream: &mut S, limit: Duration) {
     let mut buf = [0u8; 4096];
     let _ = tokio::time::timeout(limit, async {
         loop {

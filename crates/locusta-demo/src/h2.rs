@@ -2,7 +2,8 @@
 //! (h2c "with prior knowledge", what `--http2 prior-knowledge`, `h2load` and gRPC clients send
 //! to an `http://` address) is served by hyper's HTTP/2 server with the same routes; every other
 //! connection stays HTTP/1.1. One port for both keeps `-H http://127.0.0.1:8080` valid whatever
-//! protocol a test picks.
+//! protocol a test picks. On the TLS listener ([`crate::tls`]) ALPN decides instead: `h2` is
+//! served here.
 //!
 //! The socket-level misbehaviours (`/_test/reset`, `/_test/close`, `/_test/garbage`,
 //! `/_fault/...`) act on a whole connection, which on HTTP/2 carries other streams too: there
@@ -23,7 +24,7 @@ use hyper::Request;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpStream;
 
-use crate::server::{ConnControl, ConnService};
+use crate::server::{ConnControl, ConnService, Socket};
 use crate::state::{Counters, Shared};
 
 /// The first bytes of every HTTP/2 connection (RFC 9113 §3.4).
@@ -50,8 +51,9 @@ pub(crate) async fn opens_with_preface(stream: &TcpStream) -> io::Result<bool> {
     Ok(false)
 }
 
-/// Serves one HTTP/2 connection until the peer closes it or a route asks for a raw action.
-pub(crate) async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
+/// Serves one HTTP/2 connection (h2c, or TLS after ALPN chose `h2`) until the peer closes it
+/// or a route asks for a raw action.
+pub(crate) async fn serve_connection<S: Socket>(stream: S, shared: Arc<Shared>) {
     Counters::bump(&shared.counters.http2_connections);
     let control = Arc::new(ConnControl::default());
     let routes = Arc::new(ConnService::new(shared, Arc::clone(&control)));

@@ -15,10 +15,13 @@
 //! Under `/ws/` it speaks WebSocket: `/ws/echo` sends every message back (`?close_after=N`
 //! closes after N echoes) and `/ws/chat` broadcasts every message to every connected client.
 //!
+//! With [`DemoConfig::tls`] it also listens on a second port for TLS (self-signed certificate
+//! or the user's PEM files), offering ALPN `h2` and `http/1.1` (see [`tls`]).
+//!
 //! Two ways to run it:
 //! - [`DemoServer::start`] binds now and serves on its own OS thread(s) with its own tokio
 //!   runtime; dropping or [`DemoServer::shutdown`] stops it and frees the port.
-//! - [`serve`] serves on a listener inside the caller's runtime.
+//! - [`serve`] serves on a listener inside the caller's runtime (plain text only).
 
 pub mod faults;
 pub mod grpc;
@@ -28,6 +31,7 @@ mod patterns;
 mod routes;
 mod server;
 mod state;
+pub mod tls;
 mod websocket;
 
 use std::net::SocketAddr;
@@ -36,6 +40,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
+
+pub use tls::{TlsCert, TlsConfig};
 
 /// Settings of the demo target.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,6 +53,9 @@ pub struct DemoConfig {
     /// dedicated thread, 0 means one per available core. Ignored by [`serve`], which uses the
     /// caller's runtime. Default: 1.
     pub threads: usize,
+    /// A second listener speaking TLS (ALPN `h2` and `http/1.1`), started by
+    /// [`DemoServer::start`] next to the plain one; ignored by [`serve`]. Default: none.
+    pub tls: Option<TlsConfig>,
 }
 
 impl Default for DemoConfig {
@@ -54,6 +63,7 @@ impl Default for DemoConfig {
         DemoConfig {
             checkout_hold: Duration::from_millis(2),
             threads: 1,
+            tls: None,
         }
     }
 }
@@ -67,7 +77,7 @@ impl Default for DemoConfig {
 pub async fn serve(listener: tokio::net::TcpListener, cfg: DemoConfig) -> std::io::Result<()> {
     listener.local_addr()?;
     let shared = Arc::new(state::Shared::new(cfg.checkout_hold));
-    server::accept_loop(listener, shared, std::future::pending()).await
+    server::accept_loop(listener, None, shared, std::future::pending()).await
 }
 
 /// A running demo target with its own runtime on its own OS thread(s).
@@ -75,26 +85,55 @@ pub async fn serve(listener: tokio::net::TcpListener, cfg: DemoConfig) -> std::i
 /// Stops (and frees its port) on [`DemoServer::shutdown`] or when dropped.
 pub struct DemoServer {
     addr: SocketAddr,
+    tls: Option<TlsListening>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
+/// Where the TLS listener of a [`DemoServer`] listens and the certificate it presents.
+struct TlsListening {
+    addr: SocketAddr,
+    cert_pem: String,
+}
+
+/// Binds `addr` for the runtime to adopt, with an error that says what to do.
+fn bind(addr: SocketAddr, what: &str) -> std::io::Result<std::net::TcpListener> {
+    let listener = std::net::TcpListener::bind(addr).map_err(|err| {
+        std::io::Error::new(
+            err.kind(),
+            format!(
+                "demo target: cannot listen{what} on {addr}: {err} (pick another port, or port 0 for any free one)"
+            ),
+        )
+    })?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
 impl DemoServer {
-    /// Binds `addr` now (use port 0 for a free port) and starts serving in the background.
+    /// Binds `addr` now (use port 0 for a free port), and `cfg.tls`'s address when given, and
+    /// starts serving in the background.
     ///
-    /// Errors if the address cannot be bound (port in use, no permission) or the runtime or
-    /// thread cannot be created.
+    /// Errors if an address cannot be bound (port in use, no permission), the TLS certificate
+    /// cannot be made or read, or the runtime or thread cannot be created.
     pub fn start(addr: SocketAddr, cfg: DemoConfig) -> std::io::Result<DemoServer> {
-        let listener = std::net::TcpListener::bind(addr).map_err(|err| {
-            std::io::Error::new(
-                err.kind(),
-                format!(
-                    "demo target: cannot listen on {addr}: {err} (pick another port, or port 0 for any free one)"
-                ),
-            )
-        })?;
-        listener.set_nonblocking(true)?;
+        let listener = bind(addr, "")?;
         let local = listener.local_addr()?;
+        let tls = match &cfg.tls {
+            Some(tls) => {
+                let setup = tls::setup(&tls.cert)?;
+                let listener = bind(tls.addr, " for TLS")?;
+                Some((listener, setup))
+            }
+            None => None,
+        };
+        let tls_listening = match &tls {
+            Some((listener, setup)) => Some(TlsListening {
+                addr: listener.local_addr()?,
+                cert_pem: setup.cert_pem.clone(),
+            }),
+            None => None,
+        };
 
         let runtime = if cfg.threads == 1 {
             tokio::runtime::Builder::new_current_thread()
@@ -120,11 +159,17 @@ impl DemoServer {
             .spawn(move || {
                 let result = runtime.block_on(async move {
                     let listener = tokio::net::TcpListener::from_std(listener)?;
+                    let tls = match tls {
+                        Some((listener, setup)) => {
+                            Some((tokio::net::TcpListener::from_std(listener)?, setup.acceptor))
+                        }
+                        None => None,
+                    };
                     let stop = async move {
                         // Either an explicit stop or the DemoServer vanished: both mean stop.
                         let _ = stop_rx.await;
                     };
-                    server::accept_loop(listener, shared, stop).await
+                    server::accept_loop(listener, tls, shared, stop).await
                 });
                 if let Err(err) = result {
                     log::error!("demo target on {local} stopped: {err}");
@@ -135,6 +180,7 @@ impl DemoServer {
 
         Ok(DemoServer {
             addr: local,
+            tls: tls_listening,
             stop: Some(stop_tx),
             thread: Some(thread),
         })
@@ -148,6 +194,22 @@ impl DemoServer {
     /// The base URL to point a load test at, e.g. `http://127.0.0.1:8089`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The address of the TLS listener, when [`DemoConfig::tls`] asked for one.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls.as_ref().map(|tls| tls.addr)
+    }
+
+    /// The `https://` base URL of the TLS listener, e.g. `https://127.0.0.1:8443`.
+    pub fn tls_url(&self) -> Option<String> {
+        self.tls_addr().map(|addr| format!("https://{addr}"))
+    }
+
+    /// The certificate chain the TLS listener presents, as PEM: what a client that verifies
+    /// certificates must trust to accept the self-signed one.
+    pub fn tls_cert_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(|tls| tls.cert_pem.as_str())
     }
 
     /// Stops accepting, closes all connections, and waits for the server thread to finish.
@@ -178,6 +240,7 @@ impl std::fmt::Debug for DemoServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DemoServer")
             .field("addr", &self.addr)
+            .field("tls_addr", &self.tls_addr())
             .finish_non_exhaustive()
     }
 }
@@ -191,6 +254,7 @@ mod tests {
         let cfg = DemoConfig::default();
         assert_eq!(cfg.checkout_hold, Duration::from_millis(2));
         assert_eq!(cfg.threads, 1);
+        assert_eq!(cfg.tls, None);
     }
 
     #[test]

@@ -7,6 +7,10 @@
 //! [`ConnControl`] and never answers, the driver notices, takes the socket back out of hyper
 //! (`into_parts`) and performs the action itself. This works on reused connections too, which
 //! a "peek at the first request line" design would not.
+//!
+//! Connections of the optional TLS listener ([`crate::tls`]) are served the same way after the
+//! handshake: ALPN `h2` goes to the HTTP/2 server, anything else to HTTP/1.1. The raw actions
+//! and WebSocket work on either kind of connection through [`Socket`].
 
 use std::future::Future;
 use std::io;
@@ -21,9 +25,10 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
+use tokio_rustls::TlsAcceptor;
 
 use crate::routes;
 use crate::state::{Counters, Shared};
@@ -31,6 +36,27 @@ use crate::state::{Counters, Shared};
 /// Bytes written by `/_test/garbage`: no HTTP status line, some binary, then the connection
 /// closes.
 pub(crate) const GARBAGE: &[u8] = b"THIS IS NOT HTTP\x00\x01\x02\xff\xfe garbage \r\n\r\n";
+
+/// Longest a TLS client may take to complete its handshake before the connection is dropped.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A connection the driver can serve: plain TCP or TLS over TCP.
+pub(crate) trait Socket: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// The TCP connection underneath (for `SO_LINGER` on a reset).
+    fn tcp(&self) -> &TcpStream;
+}
+
+impl Socket for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+impl Socket for tokio_rustls::server::TlsStream<TcpStream> {
+    fn tcp(&self) -> &TcpStream {
+        self.get_ref().0
+    }
+}
 
 /// What the driver does with the raw socket instead of answering.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,9 +149,11 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
     }
 }
 
-/// Accepts connections until `shutdown` resolves (or forever), serving each on its own task.
+/// Accepts connections on `listener` (and on the TLS listener, when given) until `shutdown`
+/// resolves (or forever), serving each on its own task.
 pub(crate) async fn accept_loop(
     listener: TcpListener,
+    tls: Option<(TcpListener, TlsAcceptor)>,
     shared: Arc<Shared>,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
@@ -137,12 +165,18 @@ pub(crate) async fn accept_loop(
     let mut connections = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
     loop {
-        let accepted = tokio::select! {
+        let (accepted, acceptor) = tokio::select! {
             biased;
             () = &mut shutdown => return Ok(()),
             // Reap finished connection tasks so the set does not grow without bound.
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
-            accepted = listener.accept() => accepted,
+            accepted = listener.accept() => (accepted, None),
+            Some((accepted, acceptor)) = async {
+                match &tls {
+                    Some((listener, acceptor)) => Some((listener.accept().await, acceptor.clone())),
+                    None => None,
+                }
+            }, if tls.is_some() => (accepted, Some(acceptor)),
         };
         match accepted {
             Ok((stream, _peer)) => {
@@ -153,7 +187,10 @@ pub(crate) async fn accept_loop(
                 // returns; the guard moves into the task and uncounts it however it ends.
                 let open = OpenConnection::enter(Arc::clone(&shared));
                 connections.spawn(async move {
-                    serve_connection(stream, &builder, shared).await;
+                    match acceptor {
+                        None => serve_connection(stream, &builder, shared).await,
+                        Some(acceptor) => serve_tls(stream, acceptor, &builder, shared).await,
+                    }
                     drop(open);
                 });
             }
@@ -189,8 +226,8 @@ impl Drop for OpenConnection {
     }
 }
 
-/// Serves one connection until the peer closes it, an error occurs, or a raw action is
-/// requested.
+/// Serves one plain-text connection: HTTP/2 when it opens with the HTTP/2 preface (h2c with
+/// prior knowledge), HTTP/1.1 otherwise.
 async fn serve_connection(
     stream: TcpStream,
     builder: &hyper::server::conn::http1::Builder,
@@ -208,6 +245,46 @@ async fn serve_connection(
             return;
         }
     }
+    serve_http1(stream, builder, shared).await
+}
+
+/// Serves one connection of the TLS listener: the handshake (bounded by
+/// [`TLS_HANDSHAKE_TIMEOUT`]), then HTTP/2 if the client chose ALPN `h2`, HTTP/1.1 otherwise.
+async fn serve_tls(
+    stream: TcpStream,
+    acceptor: TlsAcceptor,
+    builder: &hyper::server::conn::http1::Builder,
+    shared: Arc<Shared>,
+) {
+    if let Err(err) = stream.set_nodelay(true) {
+        log::debug!("demo target: cannot set TCP_NODELAY: {err}");
+    }
+    let stream = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(err)) => {
+            log::debug!("demo target: TLS handshake failed: {err}");
+            return;
+        }
+        Err(_) => {
+            log::debug!("demo target: TLS handshake took longer than {TLS_HANDSHAKE_TIMEOUT:?}");
+            return;
+        }
+    };
+    Counters::bump(&shared.counters.tls_connections);
+    if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+        crate::h2::serve_connection(stream, shared).await
+    } else {
+        serve_http1(stream, builder, shared).await
+    }
+}
+
+/// Serves one HTTP/1.1 connection until the peer closes it, an error occurs, or a raw action is
+/// requested.
+async fn serve_http1<S: Socket>(
+    stream: S,
+    builder: &hyper::server::conn::http1::Builder,
+    shared: Arc<Shared>,
+) {
     let control = Arc::new(ConnControl::default());
     let service = ConnService {
         shared: Arc::clone(&shared),
@@ -239,11 +316,14 @@ async fn serve_connection(
 }
 
 /// Carries out a raw action on the socket hyper handed back; the socket closes when dropped.
-async fn perform(stream: &mut TcpStream, action: RawAction) {
+///
+/// Over TLS the garbage and the faults' bytes travel inside TLS records (the client's HTTP
+/// parser sees them as on plain text); a reset resets the TCP connection underneath.
+async fn perform<S: Socket>(stream: &mut S, action: RawAction) {
     match action {
         RawAction::Reset => {
             // Zero linger turns the close into an RST and never blocks.
-            if let Err(err) = stream.set_zero_linger() {
+            if let Err(err) = stream.tcp().set_zero_linger() {
                 log::debug!("demo target: cannot set SO_LINGER 0: {err}");
             }
         }

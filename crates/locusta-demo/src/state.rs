@@ -34,8 +34,10 @@ pub(crate) struct Counters {
     pub requests: AtomicU64,
     pub connections_accepted: AtomicU64,
     pub connections_open: AtomicU64,
-    /// Connections that spoke HTTP/2 (h2c with prior knowledge).
+    /// Connections that spoke HTTP/2 (h2c with prior knowledge, or ALPN `h2` over TLS).
     pub http2_connections: AtomicU64,
+    /// Connections of the TLS listener whose handshake completed.
+    pub tls_connections: AtomicU64,
     pub logins: AtomicU64,
     pub cart_adds: AtomicU64,
     pub orders_created: AtomicU64,
@@ -59,6 +61,7 @@ impl Counters {
             "connections_accepted": get(&self.connections_accepted),
             "connections_open": get(&self.connections_open),
             "http2_connections": get(&self.http2_connections),
+            "tls_connections": get(&self.tls_connections),
             "logins": get(&self.logins),
             "cart_adds": get(&self.cart_adds),
             "orders_created": get(&self.orders_created),

@@ -24,14 +24,13 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::Request;
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-use crate::server::{ConnControl, RawAction, Resp, RespFuture};
+use crate::server::{ConnControl, RawAction, Resp, RespFuture, Socket};
 use crate::state::Shared;
 
 /// Messages of the chat room in flight at once; slower readers skip older ones.
@@ -175,8 +174,8 @@ fn refuse(status: StatusCode, message: &str) -> Resp {
 
 /// Runs an upgraded connection: writes the 101 response, then serves the endpoint until the
 /// client leaves. `read_ahead` is what hyper had read past the handshake request.
-pub(crate) async fn serve(
-    mut stream: TcpStream,
+pub(crate) async fn serve<S: Socket>(
+    mut stream: S,
     read_ahead: Bytes,
     upgrade: WsUpgrade,
     shared: Arc<Shared>,
@@ -211,7 +210,7 @@ pub(crate) async fn serve(
     }
 }
 
-async fn echo(mut ws: WebSocketStream<TcpStream>, close_after: Option<u64>) {
+async fn echo<S: Socket>(mut ws: WebSocketStream<S>, close_after: Option<u64>) {
     let mut echoed = 0u64;
     if close_after == Some(0) {
         let _ = ws.close(Some(close_frame())).await;
@@ -237,7 +236,7 @@ fn close_frame() -> CloseFrame {
     }
 }
 
-async fn chat(ws: WebSocketStream<TcpStream>, room: &ChatRoom) {
+async fn chat<S: Socket>(ws: WebSocketStream<S>, room: &ChatRoom) {
     let mut inbox = room.sender.subscribe();
     let (mut to_client, mut from_client) = ws.split();
     loop {

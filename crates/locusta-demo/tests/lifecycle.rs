@@ -47,6 +47,7 @@ async fn checkout_serialises_on_the_inventory_lock_but_pages_do_not() {
     let server = start_with(DemoConfig {
         checkout_hold: hold,
         threads: 1,
+        ..DemoConfig::default()
     });
     let n = 20;
     let (total, latencies) = concurrent_checkouts(server.addr(), n).await;
@@ -90,6 +91,7 @@ async fn checkout_hold_is_configurable() {
     let server = start_with(DemoConfig {
         checkout_hold: Duration::from_millis(300),
         threads: 1,
+        ..DemoConfig::default()
     });
     let (total, _) = concurrent_checkouts(server.addr(), 1).await;
     assert!(total >= Duration::from_millis(300), "{total:?}");
@@ -97,6 +99,7 @@ async fn checkout_hold_is_configurable() {
     let fast = start_with(DemoConfig {
         checkout_hold: Duration::ZERO,
         threads: 1,
+        ..DemoConfig::default()
     });
     let (total, _) = concurrent_checkouts(fast.addr(), 5).await;
     assert!(total < Duration::from_millis(300), "{total:?}");
@@ -154,6 +157,7 @@ fn multi_threaded_runtime_serves() {
         let server = start_with(DemoConfig {
             checkout_hold: Duration::from_millis(1),
             threads,
+            ..DemoConfig::default()
         });
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -297,3 +297,45 @@ async fn the_demo_targets_own_port_answers_grpc_next_to_http() {
     assert_eq!(page.status(), 200);
     assert_eq!(client.session().http2_connections(), 1);
 }
+
+#[tokio::test]
+async fn calls_run_over_tls_on_alpn_h2() {
+    let server = locusta_demo::DemoServer::start(
+        ([127, 0, 0, 1], 0).into(),
+        locusta_demo::DemoConfig {
+            tls: Some(locusta_demo::TlsConfig {
+                addr: ([127, 0, 0, 1], 0).into(),
+                cert: locusta_demo::TlsCert::SelfSigned,
+            }),
+            ..locusta_demo::DemoConfig::default()
+        },
+    )
+    .expect("demo target with TLS");
+    let https = server.tls_url().expect("TLS listener");
+    // the certificate is self-signed: a verifying client refuses it...
+    let verifying = HttpClient::new(ClientConfig::default()).expect("http client");
+    let refused = GrpcClient::connect(&verifying, &https, Some(shop_schema()))
+        .expect("channel")
+        .call_json("locusta.demo.Shop/GetProduct", &json!({"id": 7}))
+        .await
+        .expect_err("an unknown issuer");
+    assert_eq!(refused.code, Code::Unavailable, "{refused:?}");
+    // ...one that skips verification (FastHttpUser's insecure) talks HTTP/2 over TLS
+    let insecure = HttpClient::new(ClientConfig {
+        verify_tls: false,
+        ..ClientConfig::default()
+    })
+    .expect("http client");
+    let client = GrpcClient::connect(&insecure, &https, Some(shop_schema())).expect("channel");
+    let product = client
+        .call_json("locusta.demo.Shop/GetProduct", &json!({"id": 7}))
+        .await
+        .expect("GetProduct over TLS");
+    assert_eq!(product["name"], json!("Product 7"));
+    let listed = client
+        .call_json("locusta.demo.Shop/ListProducts", &json!({"limit": 3}))
+        .await
+        .expect("ListProducts over TLS");
+    assert_eq!(listed.as_array().map(Vec::len), Some(3), "{listed}");
+    assert_eq!(client.session().http2_connections(), 1);
+}

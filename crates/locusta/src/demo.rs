@@ -6,12 +6,16 @@
 //! [`DEMO_SECONDS`] seconds, and its target's checkout holds the inventory lock for
 //! [`DEMO_CHECKOUT_HOLD`]: far enough for the checkouts to queue, so the diagnosis printed at
 //! the end names the lock's endpoint, its knee and the capacity. With `-H` it runs the same
-//! users against another host. `demo-target` serves the target alone, for trying locustfiles.
+//! users against another host. With `--tls` (a flag of `demo` alone, taken out before Locust's
+//! options are read) the demo's own target also listens for TLS with a self-signed certificate
+//! and the users run against its `https://` URL (`--http2 negotiate` then speaks HTTP/2 by
+//! ALPN). `demo-target` serves the target alone, for trying locustfiles; `--tls-port` adds the
+//! TLS listener, `--tls-cert`/`--tls-key` give it the user's certificate instead.
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
 
-use locusta_demo::{DemoConfig, DemoServer};
+use locusta_demo::{DemoConfig, DemoServer, TlsCert, TlsConfig};
 use locusta_options::Source;
 
 use crate::cli::{parse, run_parsed};
@@ -33,8 +37,12 @@ fn is_default(parsed: &locusta_options::Parsed, key: &str) -> bool {
     matches!(parsed.sources.get(key), None | Some(Source::Default))
 }
 
-/// `locusta demo [flags]`: `args` excludes the word `demo`.
-pub fn run_demo(args: Vec<OsString>) -> i32 {
+/// `locusta demo [--tls] [flags]`: `args` excludes the word `demo`.
+pub fn run_demo(mut args: Vec<OsString>) -> i32 {
+    // `--tls` is the demo's own flag: Locust's parser must not see it
+    let tls = args.len();
+    args.retain(|a| a != "--tls");
+    let tls = args.len() != tls;
     let mut parsed = match parse(args) {
         Ok(p) => p,
         Err(code) => return code,
@@ -54,16 +62,29 @@ pub fn run_demo(args: Vec<OsString>) -> i32 {
     }
     let mut server = None;
     let default_host = if parsed.options.host.is_some() {
+        if tls {
+            eprintln!(
+                "locusta demo: --tls serves the demo's own target over TLS; with -H, give an https:// URL instead"
+            );
+            return 2;
+        }
         None
     } else {
         let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
         let config = DemoConfig {
             checkout_hold: DEMO_CHECKOUT_HOLD,
+            tls: tls.then_some(TlsConfig {
+                addr,
+                cert: TlsCert::SelfSigned,
+            }),
             ..DemoConfig::default()
         };
         match DemoServer::start(addr, config) {
             Ok(s) => {
-                let url = s.base_url();
+                let url = match s.tls_url() {
+                    Some(https) => https,
+                    None => s.base_url(),
+                };
                 eprintln!("locusta demo: shop target listening on {url}");
                 server = Some(s);
                 Some(url)
@@ -76,10 +97,11 @@ pub fn run_demo(args: Vec<OsString>) -> i32 {
     };
     let mut classes = demo_user_classes();
     if !parsed.options.user_classes.is_empty() {
-        // Named classes may be the degradation-pattern users (`locusta demo PoolUser`) or the
-        // WebSocket chat user (`locusta demo ChatUser`).
+        // Named classes may be the degradation-pattern users (`locusta demo PoolUser`), the
+        // WebSocket chat user (`locusta demo ChatUser`) or the gRPC user (`GrpcShopUser`).
         classes.extend(crate::demo_patterns::pattern_user_classes());
         classes.extend(crate::demo_users::websocket_user_classes());
+        classes.extend(crate::demo_users::grpc_user_classes());
     }
     let code = run_parsed(
         Locustfile {
@@ -97,11 +119,15 @@ pub fn run_demo(args: Vec<OsString>) -> i32 {
     code
 }
 
-/// `locusta demo-target [--port N] [--bind ADDR] [--checkout-hold-ms N]`: serves until Ctrl-C.
+/// `locusta demo-target [--port N] [--bind ADDR] [--checkout-hold-ms N] [--tls-port N
+/// [--tls-cert PEM --tls-key PEM]]`: serves until Ctrl-C.
 pub fn run_demo_target(args: Vec<OsString>) -> i32 {
     let mut port: u16 = 8080;
     let mut bind = String::from("127.0.0.1");
     let mut cfg = DemoConfig::default();
+    let mut tls_port: Option<u16> = None;
+    let mut tls_cert: Option<std::path::PathBuf> = None;
+    let mut tls_key: Option<std::path::PathBuf> = None;
     let mut it = args
         .into_iter()
         .skip(1)
@@ -118,6 +144,13 @@ pub fn run_demo_target(args: Vec<OsString>) -> i32 {
                     .map_err(|_| format!("locusta demo-target: invalid port '{v}'"))
             }),
             "--bind" => value("--bind").map(|v| bind = v),
+            "--tls-port" => value("--tls-port").and_then(|v| {
+                v.parse()
+                    .map(|p| tls_port = Some(p))
+                    .map_err(|_| format!("locusta demo-target: invalid TLS port '{v}'"))
+            }),
+            "--tls-cert" => value("--tls-cert").map(|v| tls_cert = Some(v.into())),
+            "--tls-key" => value("--tls-key").map(|v| tls_key = Some(v.into())),
             "--threads" => value("--threads").and_then(|v| {
                 v.parse()
                     .map(|t| cfg.threads = t)
@@ -130,8 +163,12 @@ pub fn run_demo_target(args: Vec<OsString>) -> i32 {
             }),
             "-h" | "--help" => {
                 println!(
-                    "Usage: locusta demo-target [--port 8080] [--bind 127.0.0.1] [--threads 1] [--checkout-hold-ms 2]\n\n\
-                     Serves the built-in shop API (the target of `locusta demo`) until Ctrl-C."
+                    "Usage: locusta demo-target [--port 8080] [--bind 127.0.0.1] [--threads 1] [--checkout-hold-ms 2]\n\
+                     \x20                          [--tls-port 8443 [--tls-cert cert.pem --tls-key key.pem]]\n\n\
+                     Serves the built-in shop API (the target of `locusta demo`) until Ctrl-C: HTTP/1.1,\n\
+                     h2c (HTTP/2 with prior knowledge), WebSocket and gRPC on --port; with --tls-port,\n\
+                     the same over TLS on a second port (ALPN h2 and http/1.1), with a self-signed\n\
+                     certificate for localhost, 127.0.0.1 and ::1 unless --tls-cert/--tls-key give one."
                 );
                 return 0;
             }
@@ -151,10 +188,36 @@ pub fn run_demo_target(args: Vec<OsString>) -> i32 {
             return 2;
         }
     };
+    let cert = match (tls_cert, tls_key) {
+        (None, None) => TlsCert::SelfSigned,
+        (Some(cert), Some(key)) => TlsCert::Files { cert, key },
+        (Some(_), None) | (None, Some(_)) => {
+            eprintln!("locusta demo-target: --tls-cert and --tls-key go together (a PEM certificate chain and its private key)");
+            return 2;
+        }
+    };
+    match tls_port {
+        Some(tls_port) => {
+            cfg.tls = Some(TlsConfig {
+                addr: SocketAddr::new(addr.ip(), tls_port),
+                cert,
+            })
+        }
+        None if cert != TlsCert::SelfSigned => {
+            eprintln!("locusta demo-target: --tls-cert and --tls-key need --tls-port (the port of the TLS listener)");
+            return 2;
+        }
+        None => {}
+    }
     let server = match DemoServer::start(addr, cfg) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("locusta demo-target: cannot listen on {addr}: {e}");
+            // the error names the address or file and what to do
+            let e = e.to_string();
+            eprintln!(
+                "locusta demo-target: {}",
+                e.trim_start_matches("demo target: ")
+            );
             return 1;
         }
     };
@@ -162,6 +225,9 @@ pub fn run_demo_target(args: Vec<OsString>) -> i32 {
         "locusta demo-target: serving the shop API on {} (Ctrl-C to stop)",
         server.base_url()
     );
+    if let Some(url) = server.tls_url() {
+        eprintln!("locusta demo-target: serving it over TLS on {url} (ALPN h2 and http/1.1)");
+    }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -4,12 +4,30 @@
 //! load test with nothing else to set up. They follow the seed documents' e-commerce example:
 //! log in on start, browse a lot, view products, add to the cart now and then, and check out
 //! (the endpoint that slows down under concurrency).
+//!
+//! Named on the command line only: `ChatUser` (WebSocket chat, [`websocket_user_classes`]) and
+//! `GrpcShopUser` (the demo target's `locusta.demo.Shop` gRPC service, [`grpc_user_classes`]).
+//!
+//! Every demo user skips certificate verification, as Locust's FastHttpUser does by default
+//! (`insecure = True`): the demo target's TLS listener (`locusta demo --tls`,
+//! `locusta demo-target --tls-port`) presents a self-signed certificate.
+
+use std::sync::Arc;
 
 use rand::Rng;
 use serde_json::json;
 
+use crate::grpc::Schema;
 use crate::wait_time::between;
-use crate::{task, TaskResult, User, UserClass};
+use crate::{task, Http2Mode, SessionOptions, Task, TaskResult, User, UserClass};
+
+/// The demo users' client settings: certificates are not verified (FastHttpUser's default).
+fn demo_client_options() -> SessionOptions {
+    SessionOptions {
+        verify_tls: Some(false),
+        ..SessionOptions::default()
+    }
+}
 
 struct Token(String);
 
@@ -104,6 +122,7 @@ async fn products_page(user: &mut User) -> TaskResult {
 pub fn demo_user_classes() -> Vec<UserClass> {
     vec![
         UserClass::new("ShopUser")
+            .client_options(demo_client_options())
             .weight(3.0)
             .wait_time(between(0.5, 2.0))
             .on_start(task!(login))
@@ -112,6 +131,7 @@ pub fn demo_user_classes() -> Vec<UserClass> {
             .task(task!(add_to_cart).tag("purchase"))
             .task(task!(checkout).tag("purchase")),
         UserClass::new("WebsiteUser")
+            .client_options(demo_client_options())
             .wait_time(between(1.0, 5.0))
             .task(task!(index))
             .task(task!(about).weight(3))
@@ -149,12 +169,124 @@ async fn chat(user: &mut User) -> TaskResult {
 /// `/ws/chat`.
 pub fn websocket_user_classes() -> Vec<UserClass> {
     vec![UserClass::new("ChatUser")
+        .client_options(demo_client_options())
         .wait_time(between(0.5, 2.0))
         .on_start(task!(join_chat))
         .task(task!(chat))]
 }
 
-/// A user that requests `/` as fast as it can: the throughput benchmark's user.
+/// The demo target's gRPC shop, `locusta.demo.Shop` (`crates/locusta-demo/proto/shop.proto`),
+/// compiled once per call of [`grpc_user_classes`].
+fn shop_schema() -> Arc<Schema> {
+    // the .proto is part of this program, and a test compiles it: it cannot fail at run time
+    Arc::new(
+        Schema::from_proto_source("shop.proto", locusta_demo::grpc::SHOP_PROTO)
+            .expect("the demo target's shop.proto compiles"),
+    )
+}
+
+/// A gRPC task calling `method` of the shop with the JSON request `request` makes; the call is
+/// recorded (`grpc /locusta.demo.Shop/<Method>`), a status other than OK as a failure.
+fn shop_call(
+    name: &str,
+    schema: &Arc<Schema>,
+    method: &'static str,
+    request: fn() -> serde_json::Value,
+) -> Task {
+    let schema = Arc::clone(schema);
+    Task::new(name, move |user| {
+        let schema = Arc::clone(&schema);
+        Box::pin(async move {
+            // recorded either way: the statistics show a failed call, the user goes on
+            let _ = user
+                .client
+                .grpc()
+                .schema(&schema)
+                .call_json(method, &request())
+                .await;
+            Ok(())
+        })
+    })
+}
+
+/// The gRPC demo user, run by name (`locusta demo GrpcShopUser`): `GrpcShopUser` looks up
+/// products (unary `GetProduct`, ids 1..=100), lists the first five (server-streaming
+/// `ListProducts`) and buys one to three of a product (`Checkout`), on one HTTP/2 connection per
+/// user: h2c with prior knowledge on `http://`, ALPN `h2` on `https://` (`locusta demo --tls`).
+pub fn grpc_user_classes() -> Vec<UserClass> {
+    let schema = shop_schema();
+    vec![UserClass::new("GrpcShopUser")
+        .client_options(SessionOptions {
+            http2: Some(Http2Mode::PriorKnowledge),
+            ..demo_client_options()
+        })
+        .wait_time(between(0.5, 2.0))
+        .task(
+            shop_call(
+                "get_product",
+                &schema,
+                "locusta.demo.Shop/GetProduct",
+                || json!({"id": rand::rng().random_range(1..=100)}),
+            )
+            .weight(5),
+        )
+        .task(
+            shop_call(
+                "list_products",
+                &schema,
+                "locusta.demo.Shop/ListProducts",
+                || json!({"limit": 5}),
+            )
+            .weight(2),
+        )
+        .task(shop_call(
+            "checkout",
+            &schema,
+            "locusta.demo.Shop/Checkout",
+            || {
+                json!({
+                    "product_id": rand::rng().random_range(1..=100),
+                    "quantity": rand::rng().random_range(1..=3),
+                })
+            },
+        ))]
+}
+
+/// A user that requests `/` as fast as it can: the throughput benchmark's user (which also
+/// runs against self-signed `https://` targets: certificates are not verified).
 pub fn hammer_user_class() -> UserClass {
-    UserClass::new("HammerUser").task(task!(index))
+    UserClass::new("HammerUser")
+        .client_options(demo_client_options())
+        .task(task!(index))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_grpc_demo_user_knows_the_shop_methods() {
+        let schema = shop_schema();
+        for method in [
+            "locusta.demo.Shop/GetProduct",
+            "locusta.demo.Shop/ListProducts",
+            "locusta.demo.Shop/Checkout",
+        ] {
+            assert!(schema.method(method).is_ok(), "{method}");
+        }
+        let classes = grpc_user_classes();
+        assert_eq!(classes.len(), 1);
+        assert_eq!(
+            classes[0].client_options.http2,
+            Some(Http2Mode::PriorKnowledge)
+        );
+        assert_eq!(classes[0].client_options.verify_tls, Some(false));
+    }
+
+    #[test]
+    fn demo_users_accept_the_self_signed_certificate() {
+        for class in demo_user_classes().iter().chain(&websocket_user_classes()) {
+            assert_eq!(class.client_options.verify_tls, Some(false));
+        }
+    }
 }

@@ -1,5 +1,9 @@
 """HTTP/2 users against the demo target: each checks the protocol its response came with, then
-sends ten requests at once from gevent greenlets (streams of its one connection), then stops."""
+sends ten requests at once from gevent greenlets (streams of its one connection), then stops.
+
+The Tls* users run against the demo target's TLS port (``demo-target --tls-port``), whose
+certificate is self-signed: HttpUser verifies certificates as requests does, so it turns
+``verify`` off; FastHttpUser does not verify by default (``insecure = True``)."""
 
 import os
 
@@ -47,3 +51,53 @@ class PlainHttpUser(HttpUser):
     @task
     def check(self):
         check_and_fan_out(self)
+
+
+class TlsHttpUser(HttpUser):
+    """ALPN over TLS; verification off as with requests' ``session.verify = False``."""
+
+    http2 = True
+    wait_time = constant(0)
+
+    def on_start(self):
+        self.client.verify = False
+
+    @task
+    def check(self):
+        check_and_fan_out(self)
+
+
+class TlsFastHttpUser(FastHttpUser):
+    """ALPN over TLS; FastHttpUser's default ``insecure = True`` accepts the certificate."""
+
+    http2 = True
+    wait_time = constant(0)
+
+    @task
+    def check(self):
+        check_and_fan_out(self)
+
+
+class TlsPlainHttpUser(HttpUser):
+    """No attribute: follows --http2 over TLS; verification off."""
+
+    wait_time = constant(0)
+
+    def on_start(self):
+        self.client.verify = False
+
+    @task
+    def check(self):
+        check_and_fan_out(self)
+
+
+class VerifyingHttpUser(HttpUser):
+    """HttpUser's default: the self-signed certificate is refused."""
+
+    http2 = True
+    wait_time = constant(0)
+
+    @task
+    def check(self):
+        self.client.get("/_test/echo", name="echo")
+        raise StopUser()
