@@ -15,8 +15,13 @@ rounds. Goal (issue 17): locusta >= 0.8x h2load. With --python, a Python FastHtt
 negotiates by ALPN). With --oha PATH, oha (`oha --http2 -c N -z Ds --no-tui`, its CPU counted
 the same way) runs too.
 
+With --streams M (default 1), every client keeps M requests in flight on its one connection:
+h2load `-m M`, oha `-p M`, locusta's Rust user sends M requests at once per task and waits
+for all (`HAMMER_STREAMS=M`, examples/hammer.rs), the Python user spawns M greenlets per task
+(bench/locustfiles/http2_streams.py).
+
 Usage: bench/http2.py [--duration 10] [--connections 50] [--rounds 3] [--tls] [--python PYTHON]
-                      [--oha PATH]
+                      [--oha PATH] [--streams 1]
 Needs: nginx with the http_v2 and ssl modules (`apt-get install nginx-light`), h2load
 (`apt-get install nghttp2-client`), openssl for --tls.
 """
@@ -30,9 +35,9 @@ import tempfile
 from common import ROOT, build_example, nginx, read_stats_csv, require, run_measured, self_signed_cert
 
 
-def run_h2load(h2load, pin, url, connections, duration):
+def run_h2load(h2load, pin, url, connections, duration, streams):
     proc, cpu, _, wall = run_measured(
-        pin + [h2load, "-c", str(connections), "-m", "1", "-t", "1", "-D", str(duration), url + "/"]
+        pin + [h2load, "-c", str(connections), "-m", str(streams), "-t", "1", "-D", str(duration), url + "/"]
     )
     if proc.returncode != 0:
         print(proc.stdout, proc.stderr, file=sys.stderr)
@@ -45,9 +50,10 @@ def run_h2load(h2load, pin, url, connections, duration):
     return succeeded, cpu, wall
 
 
-def run_oha(oha, pin, url, connections, duration):
+def run_oha(oha, pin, url, connections, duration, streams):
     proc, cpu, _, wall = run_measured(
-        pin + [oha, "--http2", "-c", str(connections), "-z", f"{duration}s", "--no-tui", "--insecure", url + "/"]
+        pin + [oha, "--http2", "-c", str(connections), "-p", str(streams), "-z", f"{duration}s", "--no-tui",
+               "--insecure", url + "/"]
     )
     if proc.returncode != 0:
         print(proc.stdout, proc.stderr, file=sys.stderr)
@@ -60,11 +66,11 @@ def run_oha(oha, pin, url, connections, duration):
     return int(ok.group(1)), cpu, wall
 
 
-def run_locusta(cmd, pin, url, users, duration, http2):
+def run_locusta(cmd, pin, url, users, duration, http2, streams):
     with tempfile.TemporaryDirectory() as tmp:
         prefix = f"{tmp}/run"
         proc, cpu, _, wall = run_measured(
-            pin + cmd + ["--headless", "-u", str(users), "-r", "100000", "-t", f"{duration}s",
+            ["env", f"HAMMER_STREAMS={streams}", f"H2_STREAMS={streams}"] + pin + cmd + ["--headless", "-u", str(users), "-r", "100000", "-t", f"{duration}s",
                          "--only-summary", "--csv", prefix, "-H", url, "-L", "WARNING",
                          "--http2", http2]
         )
@@ -86,6 +92,7 @@ def main() -> int:
     ap.add_argument("--tls", action="store_true", help="HTTP/2 over TLS (ALPN h2) instead of h2c")
     ap.add_argument("--python", help="also run the Python FastHttpUser with this interpreter (locusta installed)")
     ap.add_argument("--oha", help="also run oha (this binary)")
+    ap.add_argument("--streams", type=int, default=1, help="requests in flight per connection (default 1)")
     ap.add_argument("--gen-core", type=int, default=1)
     ap.add_argument("--server-core", type=int, default=0)
     args = ap.parse_args()
@@ -100,7 +107,7 @@ def main() -> int:
     if args.oha:
         tools["oha"] = None
     if args.python:
-        lf = ROOT / "bench" / "locustfiles" / "http2_get.py"
+        lf = ROOT / "bench" / "locustfiles" / ("http2_get.py" if args.streams == 1 else "http2_streams.py")
         tools["locusta-py"] = [args.python, "-m", "locusta", "-f", str(lf)]
     results = {t: [] for t in tools}
     h2_port = args.port + 1
@@ -117,13 +124,14 @@ def main() -> int:
             for _ in range(args.rounds):
                 for tool, cmd in tools.items():
                     if tool == "h2load":
-                        results[tool].append(run_h2load(h2load, pin, url, args.connections, args.duration))
+                        results[tool].append(run_h2load(h2load, pin, url, args.connections, args.duration, args.streams))
                     elif tool == "oha":
-                        results[tool].append(run_oha(args.oha, pin, url, args.connections, args.duration))
+                        results[tool].append(run_oha(args.oha, pin, url, args.connections, args.duration, args.streams))
                     else:
-                        results[tool].append(run_locusta(cmd, pin, url, args.connections, args.duration, http2))
+                        results[tool].append(run_locusta(cmd, pin, url, args.connections, args.duration, http2, args.streams))
 
-    print(f"\nall runs ({args.duration} s each, {args.connections} connections, {mode}; generator pinned "
+    print(f"\nall runs ({args.duration} s each, {args.connections} connections, {args.streams} stream(s) in flight "
+          f"on each, {mode}; generator pinned "
           f"to core {args.gen_core}, nginx to core {args.server_core})")
     print(f"{'tool':<11} {'round':>5} {'requests':>10} {'cpu s':>7} {'cpu %':>6} {'req/cpu-s':>10} {'req/s':>9}")
     for tool, rows in results.items():

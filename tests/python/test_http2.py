@@ -8,7 +8,10 @@ greenlets) must share one connection as streams."""
 import json
 import os
 import re
+import socket
+import socketserver
 import subprocess
+import threading
 import urllib.request
 
 import pytest
@@ -101,6 +104,64 @@ def test_the_http2_option_negotiates_over_tls_and_off_keeps_http1(run_locustfile
     assert opened == 3
     opened, _ = run_users(run_locustfile, plain, "TlsPlainHttpUser", host=https, expect="HTTP/1.1")
     assert opened == 0
+
+
+class _TunnelHandler(socketserver.BaseRequestHandler):
+    """A forward proxy that only tunnels: ``CONNECT host:port``, then bytes both ways."""
+
+    def handle(self):
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.request.recv(4096)
+            if not chunk:
+                return
+            head += chunk
+        line = head.split(b"\r\n", 1)[0].decode()
+        self.server.lines.append(line)
+        method, authority, _ = line.split(" ", 2)
+        if method != "CONNECT":
+            self.request.sendall(b"HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\n\r\n")
+            return
+        host, port = authority.rsplit(":", 1)
+        upstream = socket.create_connection((host, int(port)), timeout=30)
+        self.request.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+
+        def pump(src, dst):
+            try:
+                while data := src.recv(65536):
+                    dst.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for s in (src, dst):
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+        back = threading.Thread(target=pump, args=(upstream, self.request), daemon=True)
+        back.start()
+        pump(self.request, upstream)
+        back.join(timeout=30)
+        upstream.close()
+
+
+def test_fasthttpuser_negotiates_h2_inside_a_proxys_connect_tunnel(run_locustfile, tls_target):
+    plain, https = tls_target
+    socketserver.ThreadingTCPServer.daemon_threads = True
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), _TunnelHandler) as proxy:
+        proxy.lines = []
+        threading.Thread(target=proxy.serve_forever, daemon=True).start()
+        os.environ["HTTP2_PROXY_PORT"] = str(proxy.server_address[1])
+        try:
+            opened, _ = run_users(run_locustfile, plain, "TlsProxiedFastHttpUser", host=https)
+        finally:
+            del os.environ["HTTP2_PROXY_PORT"]
+            proxy.shutdown()
+    # one tunnel per user, HTTP/2 inside it, the user's ten concurrent requests as its streams
+    assert opened == 3
+    authority = https.removeprefix("https://")
+    assert proxy.lines == [f"CONNECT {authority} HTTP/1.1"] * 3, proxy.lines
 
 
 def test_httpuser_verifies_the_certificate_by_default(run_locustfile, tls_target):

@@ -91,6 +91,19 @@ class TlsPlainHttpUser(HttpUser):
         check_and_fan_out(self)
 
 
+class TlsProxiedFastHttpUser(FastHttpUser):
+    """ALPN over TLS inside a proxy's CONNECT tunnel (the proxy's port from HTTP2_PROXY_PORT)."""
+
+    http2 = True
+    proxy_host = "127.0.0.1"
+    proxy_port = int(os.environ.get("HTTP2_PROXY_PORT", "0"))
+    wait_time = constant(0)
+
+    @task
+    def check(self):
+        check_and_fan_out(self)
+
+
 class VerifyingHttpUser(HttpUser):
     """HttpUser's default: the self-signed certificate is refused."""
 
