@@ -36,6 +36,8 @@ pub(crate) struct Counters {
     pub connections_open: AtomicU64,
     /// Connections that spoke HTTP/2 (h2c with prior knowledge).
     pub http2_connections: AtomicU64,
+    /// WebSocket connections open now (after the handshake, until either side closes).
+    pub websockets_open: AtomicU64,
     pub logins: AtomicU64,
     pub cart_adds: AtomicU64,
     pub orders_created: AtomicU64,
@@ -59,6 +61,7 @@ impl Counters {
             "connections_accepted": get(&self.connections_accepted),
             "connections_open": get(&self.connections_open),
             "http2_connections": get(&self.http2_connections),
+            "websockets_open": get(&self.websockets_open),
             "logins": get(&self.logins),
             "cart_adds": get(&self.cart_adds),
             "orders_created": get(&self.orders_created),
