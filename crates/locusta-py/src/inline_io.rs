@@ -366,8 +366,7 @@ mod tests {
             tokio::task::yield_now().await;
             let _ = tx.send(7);
         };
-        let jobs: Vec<(u64, Pin<Box<dyn Future<Output = ()> + Send>>)> =
-            vec![(1, Box::pin(receive)), (2, Box::pin(send))];
+        let jobs: Vec<(u64, Job)> = vec![(1, Box::pin(receive)), (2, Box::pin(send))];
         rt.turn(jobs);
         assert_eq!(done.load(Ordering::SeqCst), 7);
         assert_eq!(rt.live_jobs(), 0, "finished jobs free their slots");
