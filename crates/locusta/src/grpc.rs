@@ -1,5 +1,5 @@
-//! gRPC calls of Rust-native users: `user.client.grpc()` sends unary and server-streaming calls
-//! on the user's own HTTP/2 session and records them like its HTTP requests (request_type
+//! gRPC calls of Rust-native users: `user.client.grpc()` sends unary, server-streaming,
+//! client-streaming and bidirectional calls on the user's own HTTP/2 session and records them like its HTTP requests (request_type
 //! `grpc`, named by the method path `/package.Service/Method`).
 //!
 //! The user class must speak HTTP/2 to its host: `http2: Some(Http2Mode::PriorKnowledge)` in
@@ -101,6 +101,28 @@ impl<'c> GrpcCalls<'c> {
     ) -> Result<Vec<Bytes>, Status> {
         let session = &self.client.session;
         calls::server_streaming(session, method, request, &self.options, self.recorder()).await
+    }
+
+    /// A client-streaming call: every encoded request message (all sent as the call starts),
+    /// then its encoded response.
+    pub async fn client_streaming<M: AsRef<[u8]>>(
+        &self,
+        method: &str,
+        requests: &[M],
+    ) -> Result<Bytes, Status> {
+        let session = &self.client.session;
+        calls::client_streaming(session, method, requests, &self.options, self.recorder()).await
+    }
+
+    /// A bidirectional call: every encoded request message (all sent as the call starts); every
+    /// response message, read to the end (recorded once, at the end).
+    pub async fn bidi_streaming<M: AsRef<[u8]>>(
+        &self,
+        method: &str,
+        requests: &[M],
+    ) -> Result<Vec<Bytes>, Status> {
+        let session = &self.client.session;
+        calls::bidi_streaming(session, method, requests, &self.options, self.recorder()).await
     }
 
     /// Starts a call whose messages the caller reads one by one as they arrive
