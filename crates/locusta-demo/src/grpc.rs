@@ -689,4 +689,37 @@ mod tests {
             Some(&HeaderValue::from_static("AAE="))
         );
     }
+
+    #[tokio::test]
+    async fn responses_are_gzipped_when_asked_and_accepted() {
+        let ask = |accept: &'static str| {
+            let mut req = call(
+                "/locusta.demo.Shop/GetProduct",
+                &ProductRequest { id: 7, delay_ms: 0 },
+            );
+            req.headers_mut()
+                .insert("x-compress", HeaderValue::from_static("gzip"));
+            req.headers_mut()
+                .insert("grpc-accept-encoding", HeaderValue::from_static(accept));
+            req
+        };
+        let (head, data, _) = frames(handle(ask("identity,gzip")).await).await;
+        assert_eq!(
+            head.get("grpc-encoding"),
+            Some(&HeaderValue::from_static("gzip"))
+        );
+        assert_eq!(data.len(), 1);
+        assert_eq!(data[0][0], 1, "the compressed flag");
+        let mut unpacked = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(&data[0][5..]),
+            &mut unpacked,
+        )
+        .expect("gzip");
+        assert_eq!(Product::decode(&unpacked[..]).ok(), Some(product(7)));
+        // a client that does not accept gzip gets plain messages
+        let (head, data, _) = frames(handle(ask("identity")).await).await;
+        assert_eq!(head.get("grpc-encoding"), None);
+        assert_eq!(data, vec![frame(&product(7))]);
+    }
 }
