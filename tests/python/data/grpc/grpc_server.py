@@ -40,6 +40,7 @@ def product(i):
 
 class Hello(hello_pb2_grpc.HelloServiceServicer):
     def SayHello(self, request, context):
+        compress_if_asked(context)
         return hello_pb2.HelloResponse(message=f"Hello from locusta, {request.name}!")
 
 

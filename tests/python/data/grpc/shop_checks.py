@@ -4,6 +4,8 @@ prints ``CHECK <name> ok`` for each check that held, ``CHECK <name> FAILED <why>
 import time
 
 import grpc
+import hello_pb2
+import hello_pb2_grpc
 import shop_pb2
 import shop_pb2_grpc
 from locust import events, task
@@ -127,6 +129,15 @@ class ShopUser(GrpcUser):
             p.name == "Product 9" and [i.id for i in items] == [1, 2, 3]
             and seen[-1][3] == sum(i.ByteSize() for i in items) and seen[-1][4] is None,
             (p, items, seen[-1]),
+        )
+        # grpcio compresses only when that makes the message smaller: a large one
+        hello = hello_pb2_grpc.HelloServiceStub(self._channel).SayHello(
+            hello_pb2.HelloRequest(name="x" * 2000), metadata=[("x-compress", "gzip")]
+        )
+        check(
+            "gzip_large",
+            hello.message == f"Hello from locusta, {'x' * 2000}!" and seen[-1][3] == hello.ByteSize(),
+            (len(hello.message), seen[-1]),
         )
 
         # client streaming: an iterator of requests in, one response out; one row per call
