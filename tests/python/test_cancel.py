@@ -1,7 +1,8 @@
 """A greenlet that stops waiting for its Rust job (killed, stopped, or a ``gevent.Timeout``)
 ends the job at once, in both I/O modes: a WebSocket receive without a time limit lets go of
 its connection (the demo target sees it close), and a timed-out request's half-used connection
-closes instead of going back to the pool, the next request working on a fresh one."""
+closes instead of going back to the pool, the next request working on a fresh one; WebSocket
+users removed by a ramp-down end their connections."""
 
 import re
 
@@ -40,3 +41,13 @@ def test_a_gevent_timeout_frees_the_connection_and_the_next_request_works(run_lo
     # the abandoned request is not recorded (as with Locust, where the timeout escapes requests)
     assert ("GET", "slow") not in counts, counts
     assert counts[("GET", "next")] == (1, 0), counts
+
+
+@pytest.mark.parametrize("io", ["inline", "thread"])
+def test_a_ramp_down_ends_the_websockets_of_the_users_it_stops(run_locustfile, target, io, monkeypatch):
+    monkeypatch.setenv("LOCUSTA_PY_IO", io)
+    run = run_locustfile(lf("ws_ramp_down.py"), target, users=3, rate=50, time_s="6s")
+    out = run.stdout + run.stderr
+    got = dict(re.findall(r"^CHECK (\w+)=(\S+)", out, re.M))
+    assert got.get("open_running") == "3", out[-3000:]
+    assert got.get("open_after") == "0", out[-3000:]
