@@ -168,8 +168,6 @@ def _metadata_pairs(metadata):
         if isinstance(value, bytes):
             if not key.endswith("-bin"):
                 raise ValueError(f"metadata {key!r} has a bytes value: binary metadata keys end in '-bin'")
-            import base64
-
             value = base64.b64encode(value).decode("ascii")
         pairs.append((str(key).lower(), str(value)))
     return pairs
