@@ -170,21 +170,28 @@ class Runtime:
         """A new gRPC channel (one user's HTTP/2 session) to ``target`` (``host:port`` or a URL)."""
         return _core.GrpcChannelCore(self.http_io, target, verify)
 
-    def grpc_call(self, channel, method, request, timeout, metadata, streaming):
+    def grpc_call(self, channel, method, request, timeout, metadata, streaming, stream_requests=None):
         """One gRPC call on ``channel``, parking the calling greenlet until it ends: returns
-        ``(messages, code, details, response_time_ms, response_length)``."""
+        ``(messages, code, details, response_time_ms, response_length, initial_metadata,
+        trailing_metadata)``. ``stream_requests``: the serialized request messages of a
+        client-streaming or bidirectional call (``request`` is then unused)."""
         if self._hub is None:
             self._ensure_watcher()
         return self._park(
-            _core.grpc_submit(self.http_io, channel, getcurrent(), method, request, timeout, metadata, streaming)
+            _core.grpc_submit(
+                self.http_io, channel, getcurrent(), method, request, timeout, metadata, streaming, stream_requests
+            )
         )
 
-    def grpc_open(self, channel, method, request, timeout, metadata):
-        """Starts a server-streaming call on ``channel``, parking until its response head is in
-        (or it failed to start); returns its ``GrpcCallCore``."""
+    def grpc_open(self, channel, method, request, timeout, metadata, stream_requests=None):
+        """Starts a call with a streamed response on ``channel`` (bidirectional with
+        ``stream_requests``), parking until its response head is in (or it failed to start);
+        returns its ``GrpcCallCore``."""
         if self._hub is None:
             self._ensure_watcher()
-        return self._park(_core.grpc_open(self.http_io, channel, getcurrent(), method, request, timeout, metadata))
+        return self._park(
+            _core.grpc_open(self.http_io, channel, getcurrent(), method, request, timeout, metadata, stream_requests)
+        )
 
     def grpc_next(self, call):
         """The next message of a streaming call, parking until it arrives: bytes, None at the

@@ -66,12 +66,18 @@ def test_unary_streaming_errors_deadlines_and_listeners(run_locustfile, server, 
     run = run_locustfile(os.path.join(DATA, "shop_checks.py"), server, users=1, rate=1, time_s="20s", cwd=DATA)
     checks = dict(re.findall(r"^CHECK (\S+) (.*)$", run.stdout, re.M))
     expected = ["unary", "listener", "not_found", "stream", "stream_length", "stream_incremental",
-                "stream_cancel", "deadline", "with_call", "unimplemented", "unavailable"]
+                "stream_cancel", "deadline", "with_call", "metadata", "metadata_bin", "error_metadata",
+                "stream_metadata", "gzip", "gzip_large", "client_stream", "client_stream_with_call", "bidi",
+                "unimplemented", "unavailable"]
     assert {k: checks.get(k) for k in expected} == {k: "ok" for k in expected}, (run.stdout, run.stderr[-3000:])
     counts = run.counts()
     # id 7 ok, 999 NOT_FOUND, the deadline: 3 calls, 2 failures (+ the refused one on port 1)
-    assert counts[("grpc", "/locusta.demo.Shop/GetProduct")] == (4, 3), counts
-    assert counts[("grpc", "/locusta.demo.Shop/ListProducts")] == (3, 0), counts
+    assert counts[("grpc", "/locusta.demo.Shop/GetProduct")] == (5, 3), counts
+    assert counts[("grpc", "/locusta.demo.Shop/ListProducts")] == (5, 0), counts
+    assert counts[("grpc", "/locusta.demo.Shop/Sum")] == (2, 0), counts
+    assert counts[("grpc", "/locusta.demo.Shop/Chat")] == (1, 0), counts
+    # with_call twice (the second with metadata), and the refused checkout
+    assert counts[("grpc", "/locusta.demo.Shop/Checkout")] == (3, 1), counts
     assert counts[("grpc", "/locusta.demo.Shop/Nope")] == (1, 1), counts
     errors = {r["Error"] for r in run.csv_rows("failures")}
     assert any("StatusCode.NOT_FOUND" in e and "no product with id 999" in e for e in errors), errors

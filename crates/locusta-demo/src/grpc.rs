@@ -1,11 +1,14 @@
 //! The demo target's gRPC services, so that gRPC users have a local target end to end:
-//! `locusta.demo.Shop` (proto/shop.proto: a unary lookup, a server stream, and a checkout that
-//! fails on purpose) and `locust.hello.HelloService` (proto/hello.proto, the service of Locust's
+//! `locusta.demo.Shop` (proto/shop.proto: a unary lookup, a server stream, a checkout that
+//! fails on purpose, a client-streaming sum and a bidirectional echo; every method echoes
+//! request metadata named `x-echo*` in its response head and trailers, and compresses its
+//! response messages with gzip when asked with `x-compress: gzip` and the client accepts it) and `locust.hello.HelloService` (proto/hello.proto, the service of Locust's
 //! gRPC example, answered at once).
 //!
 //! Messages are prost structs written by hand from the `.proto` files (no build step needing
 //! `protoc`). [`handle`] answers one gRPC request; whatever serves HTTP/2 routes the requests
-//! [`is_grpc`] accepts to it.
+//! [`is_grpc`] accepts to it. The request stream is read whole before the answer (the
+//! bidirectional `Chat` answers every message once the client has half-closed).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -29,8 +32,10 @@ pub const HELLO_PROTO: &str = include_str!("../proto/hello.proto");
 const PRODUCTS: i32 = 100;
 /// Stock of every product: a checkout of more fails.
 const STOCK: u32 = 5;
-/// Largest request message read.
+/// Largest request body read (all its messages).
 const MAX_REQUEST: usize = 1 << 20;
+/// Most request messages of a streamed request.
+const MAX_REQUEST_MESSAGES: usize = 10_000;
 
 #[derive(Clone, PartialEq, Message)]
 struct ProductRequest {
@@ -72,6 +77,26 @@ struct Receipt {
     order_id: String,
     #[prost(int64, tag = "2")]
     total_cents: i64,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct SumRequest {
+    #[prost(int64, tag = "1")]
+    value: i64,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct SumReply {
+    #[prost(int64, tag = "1")]
+    total: i64,
+    #[prost(uint32, tag = "2")]
+    count: u32,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct ChatMessage {
+    #[prost(string, tag = "1")]
+    text: String,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -235,8 +260,8 @@ const FAILED_PRECONDITION: u32 = 9;
 const UNIMPLEMENTED: u32 = 12;
 const INTERNAL: u32 = 13;
 
-/// Reads the one request message of a unary or server-streaming call.
-async fn request_message<B>(body: B) -> Result<Bytes, Failure>
+/// Reads every request message of a call (a unary call's one, a streamed request's all).
+async fn request_messages<B>(body: B) -> Result<Vec<Bytes>, Failure>
 where
     B: Body,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -251,25 +276,122 @@ where
             ))
         }
     };
-    if data.len() < 5 {
-        return Err(failure(INTERNAL, "request without a whole message"));
+    let mut messages = Vec::new();
+    while !data.is_empty() {
+        if data.len() < 5 {
+            return Err(failure(INTERNAL, "request without a whole message"));
+        }
+        let compressed = data[0];
+        let len = u32::from_be_bytes([data[1], data[2], data[3], data[4]]) as usize;
+        if compressed != 0 {
+            return Err(failure(
+                UNIMPLEMENTED,
+                "compressed requests are not supported",
+            ));
+        }
+        data.advance(5);
+        if data.len() < len {
+            return Err(failure(
+                INTERNAL,
+                "the request ends in the middle of a message",
+            ));
+        }
+        if messages.len() == MAX_REQUEST_MESSAGES {
+            return Err(failure(
+                RESOURCE_EXHAUSTED,
+                &format!("more than {MAX_REQUEST_MESSAGES} request messages"),
+            ));
+        }
+        messages.push(data.split_to(len));
     }
-    let compressed = data[0];
-    let len = u32::from_be_bytes([data[1], data[2], data[3], data[4]]) as usize;
-    if compressed != 0 {
-        return Err(failure(
-            UNIMPLEMENTED,
-            "compressed requests are not supported",
-        ));
-    }
-    data.advance(5);
-    if data.len() != len {
-        return Err(failure(
+    Ok(messages)
+}
+
+/// The one request message of a unary or server-streaming call.
+fn single(messages: Vec<Bytes>) -> Result<Bytes, Failure> {
+    let mut it = messages.into_iter();
+    match (it.next(), it.next()) {
+        (Some(m), None) => Ok(m),
+        _ => Err(failure(
             INTERNAL,
             "the request body is not exactly one message",
-        ));
+        )),
     }
-    Ok(data)
+}
+
+/// The request metadata the service echoes: fields named `x-echo*`.
+fn echoed(headers: &HeaderMap) -> HeaderMap {
+    let mut echo = HeaderMap::new();
+    for (name, value) in headers {
+        if name.as_str().starts_with("x-echo") {
+            echo.append(name.clone(), value.clone());
+        }
+    }
+    echo
+}
+
+/// Whether the request asks for gzip-compressed response messages (`x-compress: gzip`) and
+/// accepts them (`grpc-accept-encoding` lists gzip).
+fn wants_gzip(headers: &HeaderMap) -> bool {
+    let has = |name: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|e| e.trim().eq_ignore_ascii_case("gzip"))
+    };
+    has("x-compress") && has("grpc-accept-encoding")
+}
+
+/// Compresses every response message with gzip (a head with `grpc-encoding: gzip`); a
+/// trailers-only response has none.
+fn gzipped(mut resp: Response<GrpcBody>) -> Response<GrpcBody> {
+    use std::io::Write;
+    if resp.headers().contains_key("grpc-status") {
+        return resp;
+    }
+    resp.headers_mut()
+        .insert("grpc-encoding", HeaderValue::from_static("gzip"));
+    for frame in resp.body_mut().frames.iter_mut() {
+        let Some(data) = frame.data_mut() else {
+            continue;
+        };
+        let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        // writing to memory cannot fail
+        let packed = z
+            .write_all(&data[5..])
+            .and_then(|()| z.finish())
+            .unwrap_or_default();
+        let mut out = BytesMut::with_capacity(5 + packed.len());
+        out.put_u8(1);
+        out.put_u32(packed.len() as u32);
+        out.put_slice(&packed);
+        *data = out.freeze();
+    }
+    resp
+}
+
+/// Adds `echo` to the response head (initial metadata, or a trailers-only response's
+/// trailing metadata) and to the trailers.
+fn with_echo(mut resp: Response<GrpcBody>, echo: &HeaderMap) -> Response<GrpcBody> {
+    if echo.is_empty() {
+        return resp;
+    }
+    for (name, value) in echo {
+        resp.headers_mut().append(name.clone(), value.clone());
+    }
+    if let Some(trailers) = resp
+        .body_mut()
+        .frames
+        .back_mut()
+        .and_then(Frame::trailers_mut)
+    {
+        for (name, value) in echo {
+            trailers.append(name.clone(), value.clone());
+        }
+    }
+    resp
 }
 
 fn decode<M: Message + Default>(data: Bytes) -> Result<M, Failure> {
@@ -283,15 +405,47 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let path = req.uri().path().to_string();
-    let answered = match request_message(req.into_body()).await {
-        Ok(data) => answer(&path, data).await,
+    let echo = echoed(req.headers());
+    let gzip = wants_gzip(req.headers());
+    let answered = match request_messages(req.into_body()).await {
+        Ok(messages) => answer(&path, messages).await,
         Err(f) => Err(f),
     };
-    answered.unwrap_or_else(|f| trailers_only(&f))
+    let resp = with_echo(answered.unwrap_or_else(|f| trailers_only(&f)), &echo);
+    if gzip {
+        gzipped(resp)
+    } else {
+        resp
+    }
 }
 
-async fn answer(path: &str, data: Bytes) -> Result<Response<GrpcBody>, Failure> {
+async fn answer(path: &str, messages: Vec<Bytes>) -> Result<Response<GrpcBody>, Failure> {
     let unary = |msg: &dyn Fn() -> Bytes| Ok(head(GrpcBody::new(vec![msg()], Duration::ZERO)));
+    match path {
+        "/locusta.demo.Shop/Sum" => {
+            let mut reply = SumReply::default();
+            for m in messages {
+                let req: SumRequest = decode(m)?;
+                reply.total = reply.total.wrapping_add(req.value);
+                reply.count += 1;
+            }
+            return unary(&|| frame(&reply));
+        }
+        "/locusta.demo.Shop/Chat" => {
+            let replies = messages
+                .into_iter()
+                .map(|m| {
+                    let req: ChatMessage = decode(m)?;
+                    Ok(frame(&ChatMessage {
+                        text: format!("echo: {}", req.text),
+                    }))
+                })
+                .collect::<Result<Vec<_>, Failure>>()?;
+            return Ok(head(GrpcBody::new(replies, Duration::ZERO)));
+        }
+        _ => {}
+    }
+    let data = single(messages)?;
     match path {
         "/locusta.demo.Shop/GetProduct" => {
             let req: ProductRequest = decode(data)?;
@@ -458,5 +612,114 @@ mod tests {
             head.get("grpc-status"),
             Some(&HeaderValue::from_static("12"))
         );
+    }
+
+    fn streamed(path: &str, msgs: &[impl Message]) -> Request<Full<Bytes>> {
+        let mut body = BytesMut::new();
+        for m in msgs {
+            body.extend_from_slice(&frame(m));
+        }
+        let mut req = call(path, &HelloRequest::default());
+        *req.body_mut() = Full::new(body.freeze());
+        req
+    }
+
+    #[tokio::test]
+    async fn sum_and_chat_read_a_request_stream_and_metadata_is_echoed() {
+        let values: Vec<SumRequest> = [3, 4, 5]
+            .iter()
+            .map(|&value| SumRequest { value })
+            .collect();
+        let mut req = streamed("/locusta.demo.Shop/Sum", &values);
+        req.headers_mut()
+            .insert("x-echo-id", HeaderValue::from_static("abc"));
+        let (head, data, trailers) = frames(handle(req).await).await;
+        assert_eq!(
+            data,
+            vec![frame(&SumReply {
+                total: 12,
+                count: 3
+            })]
+        );
+        assert_eq!(
+            head.get("x-echo-id"),
+            Some(&HeaderValue::from_static("abc"))
+        );
+        let trailers = trailers.unwrap_or_default();
+        assert_eq!(
+            trailers.get("x-echo-id"),
+            Some(&HeaderValue::from_static("abc"))
+        );
+        assert_eq!(
+            trailers.get("grpc-status"),
+            Some(&HeaderValue::from_static("0"))
+        );
+
+        let chat: Vec<ChatMessage> = ["a", "b"]
+            .iter()
+            .map(|t| ChatMessage {
+                text: t.to_string(),
+            })
+            .collect();
+        let (_, data, _) = frames(handle(streamed("/locusta.demo.Shop/Chat", &chat)).await).await;
+        let replies: Vec<String> = data
+            .into_iter()
+            .map(|mut d| {
+                d.advance(5);
+                ChatMessage::decode(d).map(|m| m.text).unwrap_or_default()
+            })
+            .collect();
+        assert_eq!(replies, vec!["echo: a", "echo: b"]);
+
+        // a unary method refuses two messages; a trailers-only answer echoes in its head
+        let two = [
+            ProductRequest { id: 1, delay_ms: 0 },
+            ProductRequest { id: 2, delay_ms: 0 },
+        ];
+        let mut req = streamed("/locusta.demo.Shop/GetProduct", &two);
+        req.headers_mut()
+            .insert("x-echo-bin", HeaderValue::from_static("AAE="));
+        let (head, _, _) = frames(handle(req).await).await;
+        assert_eq!(
+            head.get("grpc-status"),
+            Some(&HeaderValue::from_static("13"))
+        );
+        assert_eq!(
+            head.get("x-echo-bin"),
+            Some(&HeaderValue::from_static("AAE="))
+        );
+    }
+
+    #[tokio::test]
+    async fn responses_are_gzipped_when_asked_and_accepted() {
+        let ask = |accept: &'static str| {
+            let mut req = call(
+                "/locusta.demo.Shop/GetProduct",
+                &ProductRequest { id: 7, delay_ms: 0 },
+            );
+            req.headers_mut()
+                .insert("x-compress", HeaderValue::from_static("gzip"));
+            req.headers_mut()
+                .insert("grpc-accept-encoding", HeaderValue::from_static(accept));
+            req
+        };
+        let (head, data, _) = frames(handle(ask("identity,gzip")).await).await;
+        assert_eq!(
+            head.get("grpc-encoding"),
+            Some(&HeaderValue::from_static("gzip"))
+        );
+        assert_eq!(data.len(), 1);
+        assert_eq!(data[0][0], 1, "the compressed flag");
+        let mut unpacked = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(&data[0][5..]),
+            &mut unpacked,
+        )
+        .expect("gzip");
+        assert_eq!(Product::decode(&unpacked[..]).ok(), Some(product(7)));
+        // a client that does not accept gzip gets plain messages
+        let (head, data, _) = frames(handle(ask("identity")).await).await;
+        assert_eq!(head.get("grpc-encoding"), None);
+        assert_eq!(data, vec![frame(&product(7))]);
     }
 }

@@ -38,6 +38,8 @@ pub(crate) struct Counters {
     pub http2_connections: AtomicU64,
     /// Connections of the TLS listener whose handshake completed.
     pub tls_connections: AtomicU64,
+    /// WebSocket connections open now (after the handshake, until either side closes).
+    pub websockets_open: AtomicU64,
     pub logins: AtomicU64,
     pub cart_adds: AtomicU64,
     pub orders_created: AtomicU64,
@@ -62,6 +64,7 @@ impl Counters {
             "connections_open": get(&self.connections_open),
             "http2_connections": get(&self.http2_connections),
             "tls_connections": get(&self.tls_connections),
+            "websockets_open": get(&self.websockets_open),
             "logins": get(&self.logins),
             "cart_adds": get(&self.cart_adds),
             "orders_created": get(&self.orders_created),

@@ -31,7 +31,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use crate::server::{ConnControl, RawAction, Resp, RespFuture, Socket};
-use crate::state::Shared;
+use crate::state::{Counters, Shared};
 
 /// Messages of the chat room in flight at once; slower readers skip older ones.
 pub(crate) const CHAT_BACKLOG: usize = 1024;
@@ -197,6 +197,7 @@ pub(crate) async fn serve<S: Socket>(
         .write_buffer_size(0)
         .max_message_size(Some(MAX_MESSAGE_BYTES))
         .max_frame_size(Some(MAX_MESSAGE_BYTES));
+    let _open = OpenWebSocket::enter(&shared);
     let ws = WebSocketStream::from_partially_read(
         stream,
         read_ahead.to_vec(),
@@ -207,6 +208,26 @@ pub(crate) async fn serve<S: Socket>(
     match upgrade.route {
         WsRoute::Echo { close_after } => echo(ws, close_after).await,
         WsRoute::Chat => chat(ws, &shared.chat).await,
+    }
+}
+
+/// Counts an open WebSocket connection in `/_test/stats` (`websockets_open`) while it lives,
+/// including when its task is aborted at shutdown.
+struct OpenWebSocket<'a>(&'a Shared);
+
+impl<'a> OpenWebSocket<'a> {
+    fn enter(shared: &'a Shared) -> OpenWebSocket<'a> {
+        Counters::bump(&shared.counters.websockets_open);
+        OpenWebSocket(shared)
+    }
+}
+
+impl Drop for OpenWebSocket<'_> {
+    fn drop(&mut self) {
+        self.0
+            .counters
+            .websockets_open
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

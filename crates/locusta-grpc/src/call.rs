@@ -7,6 +7,16 @@
 //! Every way a call can end is a [`Status`]: the server's, a deadline (`DEADLINE_EXCEEDED`), a
 //! transport failure (`UNAVAILABLE`), or a response that is not gRPC (the spec's HTTP status
 //! mapping), so a caller records one outcome per call, as a request is recorded for HTTP.
+//!
+//! Client-streaming and bidirectional calls ([`ResponseStream::start_streaming`]) send their
+//! request messages as one request body, all of them framed one after the other, and half-close
+//! the stream: the server sees the messages of a request stream, and the responses are read as
+//! they arrive. A request cannot depend on a response of the same call (the request messages
+//! are all known when the call starts).
+//!
+//! The server's metadata is kept: [`ResponseStream::initial_metadata`] (the response head's
+//! custom fields) and [`ResponseStream::trailing_metadata`] (the trailers', or a trailers-only
+//! head's, without `grpc-status` and `grpc-message`).
 
 use std::time::{Duration, Instant};
 
@@ -65,11 +75,17 @@ pub fn method_path(method: &str) -> Result<String, Status> {
     }
 }
 
+/// One metadata entry as received: its (lower-case) name and raw value (base64 for `-bin`
+/// names, as on the wire).
+pub type MetadataEntry = (String, Bytes);
+
 /// A call whose response messages are read one by one as they arrive (server streaming; a
 /// unary call is one with exactly one message).
 #[derive(Debug)]
 pub struct ResponseStream {
     path: String,
+    initial: Vec<MetadataEntry>,
+    trailing: Vec<MetadataEntry>,
     started: Instant,
     deadline: Option<Duration>,
     body: Option<BodyStream>,
@@ -91,9 +107,37 @@ impl ResponseStream {
         request: &[u8],
         options: &CallOptions,
     ) -> ResponseStream {
+        Self::start_body(session, method, frame::encode(request), options).await
+    }
+
+    /// Sends every request message (already encoded) of a client-streaming or bidirectional
+    /// call for `method`, then the end of the request stream, and waits for the response head.
+    /// The responses are read as for [`ResponseStream::start`].
+    pub async fn start_streaming<M: AsRef<[u8]>>(
+        session: &Session,
+        method: &str,
+        requests: &[M],
+        options: &CallOptions,
+    ) -> ResponseStream {
+        let len = requests.iter().map(|m| 5 + m.as_ref().len()).sum();
+        let mut body = bytes::BytesMut::with_capacity(len);
+        for m in requests {
+            body.extend_from_slice(&frame::encode(m.as_ref()));
+        }
+        Self::start_body(session, method, body.freeze(), options).await
+    }
+
+    async fn start_body(
+        session: &Session,
+        method: &str,
+        body: Bytes,
+        options: &CallOptions,
+    ) -> ResponseStream {
         let started = Instant::now();
         let mut stream = ResponseStream {
             path: method.to_string(),
+            initial: Vec::new(),
+            trailing: Vec::new(),
             started,
             deadline: options.timeout,
             body: None,
@@ -111,7 +155,7 @@ impl ResponseStream {
             }
         };
         stream.path = path;
-        let spec = match request_spec(&stream.path, request, options) {
+        let spec = match request_spec(&stream.path, body, options) {
             Ok(s) => s,
             Err(status) => {
                 stream.finish(Err(status));
@@ -154,8 +198,15 @@ impl ResponseStream {
         }
         // a trailers-only response carries its status in the head
         if let Some(end) = Status::from_fields(resp.headers.map()) {
+            self.trailing = metadata(resp.headers.map(), TRAILING_RESERVED);
             return self.finish(end);
         }
+        self.initial = metadata(resp.headers.map(), INITIAL_RESERVED);
+        let encoding = resp
+            .headers
+            .get("grpc-encoding")
+            .and_then(|v| v.to_str().ok());
+        self.reader.set_encoding(encoding);
         if resp.status != 200 {
             return self.finish(Err(Status::new(
                 Code::from_http_status(resp.status),
@@ -229,6 +280,9 @@ impl ResponseStream {
             match next {
                 Ok(Some(data)) => self.reader.push(&data),
                 Ok(None) => {
+                    if let Some(fields) = body.trailers() {
+                        self.trailing = metadata(fields, TRAILING_RESERVED);
+                    }
                     let end = body
                         .trailers()
                         .and_then(Status::from_fields)
@@ -280,6 +334,19 @@ impl ResponseStream {
         }
     }
 
+    /// The server's initial metadata (the response head's fields but the protocol's own:
+    /// `content-type`, `grpc-encoding`, `grpc-accept-encoding`); empty for a trailers-only
+    /// response, whose fields are trailing metadata.
+    pub fn initial_metadata(&self) -> &[MetadataEntry] {
+        &self.initial
+    }
+
+    /// The server's trailing metadata (the trailers' fields but `grpc-status` and
+    /// `grpc-message`), once the call has ended.
+    pub fn trailing_metadata(&self) -> &[MetadataEntry] {
+        &self.trailing
+    }
+
     /// The request path, `/package.Service/Method`: the name the call is recorded under.
     pub fn path(&self) -> &str {
         &self.path
@@ -323,9 +390,33 @@ impl ResponseStream {
     }
 }
 
-fn request_spec(path: &str, request: &[u8], options: &CallOptions) -> Result<RequestSpec, Status> {
-    let mut spec =
-        RequestSpec::post(path).bytes(frame::encode(request), Some("application/grpc".to_string()));
+/// Response head fields that are the protocol's, not initial metadata.
+const INITIAL_RESERVED: &[&str] = &["content-type", "grpc-encoding", "grpc-accept-encoding"];
+/// Trailer fields that are the status, not trailing metadata.
+const TRAILING_RESERVED: &[&str] = &[
+    "grpc-status",
+    "grpc-message",
+    "content-type",
+    "grpc-encoding",
+    "grpc-accept-encoding",
+];
+
+/// The metadata among `fields`: every field but the `reserved` ones, in received order.
+fn metadata(fields: &http::HeaderMap, reserved: &[&str]) -> Vec<MetadataEntry> {
+    fields
+        .iter()
+        .filter(|(name, _)| !reserved.contains(&name.as_str()))
+        .map(|(name, value)| {
+            (
+                name.as_str().to_string(),
+                Bytes::copy_from_slice(value.as_bytes()),
+            )
+        })
+        .collect()
+}
+
+fn request_spec(path: &str, body: Bytes, options: &CallOptions) -> Result<RequestSpec, Status> {
+    let mut spec = RequestSpec::post(path).bytes(body, Some("application/grpc".to_string()));
     let bad = |name: &str, e: http::Error| {
         Status::new(
             Code::InvalidArgument,
@@ -334,6 +425,8 @@ fn request_spec(path: &str, request: &[u8], options: &CallOptions) -> Result<Req
     };
     spec.insert_header("te", "trailers")
         .map_err(|e| bad("te", e))?;
+    spec.insert_header("grpc-accept-encoding", frame::ACCEPT_ENCODING)
+        .map_err(|e| bad("grpc-accept-encoding", e))?;
     if let Some(limit) = options.timeout {
         spec.insert_header("grpc-timeout", &grpc_timeout(limit))
             .map_err(|e| bad("grpc-timeout", e))?;
@@ -421,12 +514,41 @@ mod tests {
     }
 
     #[test]
+    fn metadata_leaves_out_the_protocols_fields() {
+        let mut fields = http::HeaderMap::new();
+        fields.insert("grpc-status", http::HeaderValue::from_static("0"));
+        fields.insert("grpc-message", http::HeaderValue::from_static("fine"));
+        fields.insert("x-id", http::HeaderValue::from_static("7"));
+        fields.insert("x-raw-bin", http::HeaderValue::from_static("AAE"));
+        fields.insert(
+            "content-type",
+            http::HeaderValue::from_static("application/grpc"),
+        );
+        let got = metadata(&fields, TRAILING_RESERVED);
+        assert_eq!(
+            got,
+            vec![
+                ("x-id".to_string(), Bytes::from_static(b"7")),
+                ("x-raw-bin".to_string(), Bytes::from_static(b"AAE")),
+            ]
+        );
+        let got = metadata(&fields, INITIAL_RESERVED);
+        assert_eq!(
+            got.len(),
+            4,
+            "a head's grpc-status is left to the trailers-only rule"
+        );
+    }
+
+    #[test]
     fn reserved_metadata_is_refused() {
         let opts = CallOptions {
             metadata: vec![("grpc-status".into(), "0".into())],
             ..CallOptions::default()
         };
-        let err = request_spec("/a.B/C", b"", &opts).err().map(|s| s.code);
+        let err = request_spec("/a.B/C", Bytes::new(), &opts)
+            .err()
+            .map(|s| s.code);
         assert_eq!(err, Some(Code::InvalidArgument));
     }
 }

@@ -118,8 +118,31 @@ impl GrpcClient {
         .await
     }
 
+    /// A client-streaming call: every encoded request message, then its encoded response.
+    /// Recorded once, at its end.
+    pub async fn client_streaming<M: AsRef<[u8]>>(
+        &self,
+        method: &str,
+        requests: &[M],
+    ) -> Result<Bytes, Status> {
+        let (session, options) = (&self.session, &self.options);
+        calls::client_streaming(session, method, requests, options, self.recorder()).await
+    }
+
+    /// A bidirectional call: every encoded request message; every response message. Recorded
+    /// once, at its end.
+    pub async fn bidi_streaming<M: AsRef<[u8]>>(
+        &self,
+        method: &str,
+        requests: &[M],
+    ) -> Result<Vec<Bytes>, Status> {
+        let (session, options) = (&self.session, &self.options);
+        calls::bidi_streaming(session, method, requests, options, self.recorder()).await
+    }
+
     /// A call with a JSON request, by the schema: a unary method's response as JSON, a
-    /// server-streaming method's messages as a JSON array. Recorded.
+    /// server-streaming method's messages as a JSON array (a JSON array of requests for
+    /// client-streaming and bidirectional methods). Recorded.
     pub async fn call_json(
         &self,
         method: &str,

@@ -1,5 +1,7 @@
-//! gRPC for locusta users: unary and server-streaming calls, timed and recorded like HTTP
-//! requests (request_type `grpc`, named by the method path `/package.Service/Method`).
+//! gRPC for locusta users: unary, server-streaming, client-streaming and bidirectional calls,
+//! timed and recorded like HTTP requests (request_type `grpc`, named by the method path
+//! `/package.Service/Method`, one request per call). Streamed requests are all sent when the
+//! call starts (see [`ResponseStream::start_streaming`]).
 //!
 //! Calls run on locusta-http's HTTP/2 client ([`locusta_http::Session`] with HTTP/2 on): one
 //! connection per user and origin, its streams multiplexed, TLS with ALPN `h2`, and the same
@@ -25,7 +27,7 @@ mod frame;
 mod schema;
 mod status;
 
-pub use call::{method_path, CallOptions, ResponseStream, REQUEST_TYPE};
+pub use call::{method_path, CallOptions, MetadataEntry, ResponseStream, REQUEST_TYPE};
 pub use client::{target_url, GrpcClient};
 pub use frame::{encode as encode_frame, MessageReader, DEFAULT_MAX_MESSAGE_BYTES};
 pub use schema::{Method, Schema, SchemaError};

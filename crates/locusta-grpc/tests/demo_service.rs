@@ -339,3 +339,113 @@ async fn calls_run_over_tls_on_alpn_h2() {
     assert_eq!(listed.as_array().map(Vec::len), Some(3), "{listed}");
     assert_eq!(client.session().http2_connections(), 1);
 }
+
+#[tokio::test]
+async fn client_streaming_and_bidirectional_calls_are_one_request_each() {
+    let addr = grpc_server().await;
+    let (client, stats) = client(addr);
+    let sum = client
+        .call_json(
+            "locusta.demo.Shop/Sum",
+            &json!([{"value": 5}, {"value": 6}, {"value": 7}]),
+        )
+        .await
+        .expect("Sum answers");
+    assert_eq!(sum["total"], json!("18")); // int64 is a JSON string
+    assert_eq!(sum["count"], json!(3));
+    // no request message at all is a stream too
+    let empty = client
+        .call_json("locusta.demo.Shop/Sum", &json!([]))
+        .await
+        .expect("Sum of nothing");
+    assert_eq!(empty.get("count"), None, "0 is proto3's default: {empty}");
+    assert_eq!(counts(&stats, "/locusta.demo.Shop/Sum").0, 2);
+
+    let replies = client
+        .call_json(
+            "locusta.demo.Shop/Chat",
+            &json!([{"text": "one"}, {"text": "two"}]),
+        )
+        .await
+        .expect("Chat answers");
+    assert_eq!(
+        replies,
+        json!([{"text": "echo: one"}, {"text": "echo: two"}])
+    );
+    // bytes in and out: ChatMessage { text: "x" } is field 1, length 1
+    let raw = client
+        .bidi_streaming("locusta.demo.Shop/Chat", &[b"\x0a\x01x".to_vec()])
+        .await
+        .expect("Chat answers bytes");
+    assert_eq!(raw, vec![bytes::Bytes::from_static(b"\x0a\x07echo: x")]);
+    let (requests, failures, length) = counts(&stats, "/locusta.demo.Shop/Chat");
+    assert_eq!((requests, failures), (2, 0));
+    assert_eq!(length, 11 + 11 + 9);
+
+    let err = client
+        .call_json("locusta.demo.Shop/Sum", &json!({"value": 1}))
+        .await
+        .expect_err("a stream of requests is a JSON array");
+    assert_eq!(err.code, Code::InvalidArgument);
+    assert!(err.message.contains("JSON array"), "{err}");
+}
+
+#[tokio::test]
+async fn request_metadata_goes_out_and_the_servers_comes_back() {
+    let addr = grpc_server().await;
+    let (mut client, _stats) = client(addr);
+    client.set_metadata(vec![
+        ("x-echo-id".into(), "42".into()),
+        ("x-echo-bin".into(), "AAH/".into()),
+    ]);
+    let mut call = client
+        .open("locusta.demo.Shop/GetProduct", b"\x08\x07")
+        .await;
+    let expected = vec![
+        ("x-echo-id".to_string(), bytes::Bytes::from_static(b"42")),
+        ("x-echo-bin".to_string(), bytes::Bytes::from_static(b"AAH/")),
+    ];
+    // the echoed entries (hyper's server adds a `date`, which is metadata too, as in grpcio)
+    let echoed = |entries: &[locusta_grpc::MetadataEntry]| -> Vec<locusta_grpc::MetadataEntry> {
+        entries
+            .iter()
+            .filter(|(name, _)| name.starts_with("x-echo"))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(echoed(call.initial_metadata()), expected);
+    assert!(call.trailing_metadata().is_empty(), "not ended yet");
+    call.single().await.expect("GetProduct answers");
+    assert_eq!(echoed(call.trailing_metadata()), expected);
+
+    // a trailers-only failure carries the metadata as trailing metadata
+    let mut call = client
+        .open("locusta.demo.Shop/GetProduct", b"\x08\xe7\x07")
+        .await;
+    let err = call.single().await.expect_err("id 999 is not found");
+    assert_eq!(err.code, Code::NotFound);
+    assert!(echoed(call.initial_metadata()).is_empty());
+    assert_eq!(echoed(call.trailing_metadata()), expected);
+}
+
+#[tokio::test]
+async fn gzip_compressed_responses_are_decompressed() {
+    let addr = grpc_server().await;
+    let (mut client, stats) = client(addr);
+    // the demo target compresses when asked and the client accepts gzip (it says so)
+    client.set_metadata(vec![("x-compress".into(), "gzip".into())]);
+    let mut call = client
+        .open("locusta.demo.Shop/ListProducts", b"\x08\x03")
+        .await;
+    let all = call.collect().await.expect("ListProducts answers");
+    assert_eq!(all.len(), 3);
+    let product = client
+        .call_json("locusta.demo.Shop/GetProduct", &json!({"id": 7}))
+        .await
+        .expect("GetProduct answers");
+    assert_eq!(product["name"], json!("Product 7"));
+    // the recorded length is the messages' own size, not the compressed one
+    let (requests, failures, length) = counts(&stats, "/locusta.demo.Shop/GetProduct");
+    assert_eq!((requests, failures), (1, 0));
+    assert_eq!(length, 2 + 2 + 9 + 3); // id 7, "Product 7", price 275
+}

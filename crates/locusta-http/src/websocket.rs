@@ -11,6 +11,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -213,6 +214,9 @@ pub struct WebSocket {
     protocol: Option<String>,
     /// Set once the connection is closed (by either side, or broken).
     closed: std::sync::Mutex<Option<WsError>>,
+    /// The TCP socket's descriptor, for [`WebSocket::abort`]; owned by the stream in the halves,
+    /// so it stays open as long as this connection lives.
+    fd: RawFd,
 }
 
 /// The read half and the messages read while waiting for a pong (handed out first by `recv`).
@@ -359,6 +363,10 @@ async fn open(
     let stream = open_stream(ctx.shared, &origin)
         .await
         .map_err(WsError::Connect)?;
+    let fd = match &stream {
+        Stream::Plain(tcp) => tcp.as_raw_fd(),
+        Stream::Tls(tls) => tls.get_ref().0.as_raw_fd(),
+    };
     let config = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(0)
@@ -382,6 +390,7 @@ async fn open(
         }),
         protocol,
         closed: std::sync::Mutex::new(None),
+        fd,
     })
 }
 
@@ -481,6 +490,28 @@ impl WebSocket {
             *closed = Some(e.clone());
         }
         e
+    }
+
+    /// Ends the connection at once, without a closing handshake and without waiting (for a user
+    /// that stops): the socket is shut down, so the server sees it end, and every operation,
+    /// one waiting included, fails with a closed connection. Nothing happens when the
+    /// connection is closed already.
+    pub fn abort(&self) {
+        {
+            let mut closed = self.closed_state();
+            if closed.is_some() {
+                return;
+            }
+            *closed = Some(WsError::Closed {
+                code: None,
+                reason: "the client ended the connection (its user stopped)".into(),
+            });
+        }
+        // SAFETY: `fd` belongs to the stream this connection owns, open until it drops; shutdown
+        // leaves the descriptor itself to the stream.
+        unsafe {
+            libc::shutdown(self.fd, libc::SHUT_RDWR);
+        }
     }
 
     /// Sends a message and waits until it is written to the socket.
@@ -587,6 +618,52 @@ impl WebSocket {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn abort_ends_a_waiting_receive_and_the_server_sees_the_end() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.expect("accept");
+            let mut ws = tokio_tungstenite::accept_async(tcp)
+                .await
+                .expect("handshake");
+            // runs until the client's end arrives
+            while let Some(Ok(_)) = ws.next().await {}
+        });
+        let client = crate::HttpClient::new(crate::ClientConfig::default()).expect("client");
+        let session = client.session(None).expect("session");
+        let ws = std::sync::Arc::new(
+            session
+                .websocket(&format!("ws://{addr}/"), &WsConnectOptions::default())
+                .await
+                .expect("connect"),
+        );
+        let waiting = std::sync::Arc::clone(&ws);
+        // no time limit: only the end of the connection ends it
+        let receive = tokio::spawn(async move { waiting.recv(None).await });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!ws.is_closed());
+        ws.abort();
+        assert!(ws.is_closed());
+        let limit = Duration::from_secs(5);
+        let got = tokio::time::timeout(limit, receive)
+            .await
+            .expect("the receive ends at once")
+            .expect("task");
+        assert!(matches!(got, Err(WsError::Closed { .. })), "{got:?}");
+        tokio::time::timeout(limit, server)
+            .await
+            .expect("the server sees the end at once")
+            .expect("server task");
+        assert!(matches!(
+            ws.send(WsMessage::Text("late".into())).await,
+            Err(WsError::Closed { .. })
+        ));
+        ws.abort(); // again: nothing happens
+    }
 
     #[test]
     fn relative_paths_join_the_host_and_switch_the_scheme() {

@@ -4,11 +4,17 @@
 //! `HttpIo` job like a request (queued with the parked greenlet as its waiter, run on the
 //! runtime, handed back by `drain`), so gRPC users share the HTTP users' I/O runtime and wake-ups.
 //! Messages cross as bytes: the Python side serializes with the stubs' own serializers.
+//! Client-streaming and bidirectional calls take the list of their request messages
+//! (`stream_requests`), all sent as the call starts. The server's initial and trailing metadata
+//! cross as `(name, raw value)` pairs; the Python side decodes `-bin` values from base64.
+//!
+//! A job ended by `HttpIo.cancel` (its greenlet was killed) drops its call: the stream is reset
+//! and the connection stays for the channel's other calls.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use locusta_grpc::{CallOptions, ResponseStream, Status};
+use locusta_grpc::{CallOptions, MetadataEntry, ResponseStream, Status};
 use locusta_http::{Http2Mode, Session, SessionOptions};
 use locusta_util::lock;
 use pyo3::exceptions::PyValueError;
@@ -82,29 +88,67 @@ struct CallResult {
     details: String,
     elapsed: Duration,
     response_length: u64,
+    initial: Vec<MetadataEntry>,
+    trailing: Vec<MetadataEntry>,
+}
+
+/// Metadata as a list of `(name: str, raw value: bytes)` pairs.
+fn metadata_list<'py>(py: Python<'py>, entries: &[MetadataEntry]) -> PyResult<Bound<'py, PyList>> {
+    PyList::new(
+        py,
+        entries
+            .iter()
+            .map(|(name, value)| (name.as_str(), PyBytes::new(py, value))),
+    )
 }
 
 impl ToPython for CallResult {
     /// `(messages: list[bytes], code: int, details: str, response_time_ms: float,
-    /// response_length: int)`.
+    /// response_length: int, initial_metadata, trailing_metadata)`, the metadata as lists of
+    /// `(name, raw value)` pairs.
     fn to_python(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let messages = PyList::new(py, self.messages.iter().map(|m| PyBytes::new(py, m)))?;
         let ms = self.elapsed.as_secs_f64() * 1000.0;
-        Ok(
-            (messages, self.code, self.details, ms, self.response_length)
-                .into_pyobject(py)?
-                .into_any()
-                .unbind(),
+        let initial = metadata_list(py, &self.initial)?;
+        let trailing = metadata_list(py, &self.trailing)?;
+        Ok((
+            messages,
+            self.code,
+            self.details,
+            ms,
+            self.response_length,
+            initial,
+            trailing,
         )
+            .into_pyobject(py)?
+            .into_any()
+            .unbind())
     }
 }
 
-/// Queues a call of `method` (`/package.Service/Method`) with the serialized `request` for
-/// `waiter`; returns its token. Unary calls (`streaming` false) must answer one message;
-/// server-streaming calls are read to their end. It completes with `(messages, code, details,
-/// response_time_ms, response_length)`.
+/// Starts a call: with `stream_requests` a client-streaming or bidirectional one (those
+/// messages), else one with the single `request`.
+async fn start(
+    session: &Session,
+    method: &str,
+    request: &[u8],
+    stream_requests: Option<&[Vec<u8>]>,
+    options: &CallOptions,
+) -> ResponseStream {
+    match stream_requests {
+        Some(all) => ResponseStream::start_streaming(session, method, all, options).await,
+        None => ResponseStream::start(session, method, request, options).await,
+    }
+}
+
+/// Queues a call of `method` (`/package.Service/Method`) with the serialized `request` (or,
+/// for a client-streaming or bidirectional call, the serialized `stream_requests`) for
+/// `waiter`; returns its token. Calls with a unary response (`streaming` false) must answer
+/// one message; streamed responses are read to their end. It completes with `(messages, code,
+/// details, response_time_ms, response_length, initial_metadata, trailing_metadata)`.
 #[pyfunction]
-#[pyo3(signature = (io, channel, waiter, method, request, timeout=None, metadata=None, streaming=false))]
+#[pyo3(signature = (io, channel, waiter, method, request, timeout=None, metadata=None, streaming=false,
+    stream_requests=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn grpc_submit(
     io: &HttpIo,
@@ -115,11 +159,13 @@ pub fn grpc_submit(
     timeout: Option<f64>,
     metadata: Option<Vec<(String, String)>>,
     streaming: bool,
+    stream_requests: Option<Vec<Vec<u8>>>,
 ) -> PyResult<u64> {
     let options = call_options(timeout, metadata)?;
     let session = Arc::clone(&channel.session);
     let job = async move {
-        let mut call = ResponseStream::start(&session, &method, &request, &options).await;
+        let requests = stream_requests.as_deref();
+        let mut call = start(&session, &method, &request, requests, &options).await;
         let messages = if streaming {
             call.collect().await
         } else {
@@ -135,6 +181,8 @@ pub fn grpc_submit(
             details,
             elapsed: call.elapsed(),
             response_length: call.response_length(),
+            initial: call.initial_metadata().to_vec(),
+            trailing: call.trailing_metadata().to_vec(),
         }) as Box<dyn ToPython>
     };
     Ok(queue(io, waiter, job))
@@ -164,6 +212,17 @@ impl GrpcCallCore {
             }
             None => (None, String::new(), 0.0, 0),
         }
+    }
+
+    /// `(initial_metadata, trailing_metadata)` as lists of `(name, raw value)` pairs (the
+    /// trailing metadata once the call has ended).
+    fn metadata<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyList>, Bound<'py, PyList>)> {
+        let call = lock(&self.call);
+        let (initial, trailing) = match call.as_ref() {
+            Some(c) => (c.initial_metadata(), c.trailing_metadata()),
+            None => (&[][..], &[][..]),
+        };
+        Ok((metadata_list(py, initial)?, metadata_list(py, trailing)?))
     }
 
     /// Stops reading: the stream is reset (RST_STREAM) and its connection stays for other calls.
@@ -197,10 +256,11 @@ impl ToPython for Next {
     }
 }
 
-/// Queues the start of a server-streaming call for `waiter` (it completes with a
-/// `GrpcCallCore` once the response head is in, or the call failed to start); returns its token.
+/// Queues the start of a call with a streamed response (server-streaming, or bidirectional
+/// with `stream_requests`) for `waiter` (it completes with a `GrpcCallCore` once the response
+/// head is in, or the call failed to start); returns its token.
 #[pyfunction]
-#[pyo3(signature = (io, channel, waiter, method, request, timeout=None, metadata=None))]
+#[pyo3(signature = (io, channel, waiter, method, request, timeout=None, metadata=None, stream_requests=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn grpc_open(
     io: &HttpIo,
@@ -210,11 +270,13 @@ pub fn grpc_open(
     request: Vec<u8>,
     timeout: Option<f64>,
     metadata: Option<Vec<(String, String)>>,
+    stream_requests: Option<Vec<Vec<u8>>>,
 ) -> PyResult<u64> {
     let options = call_options(timeout, metadata)?;
     let session = Arc::clone(&channel.session);
     let job = async move {
-        let call = ResponseStream::start(&session, &method, &request, &options).await;
+        let requests = stream_requests.as_deref();
+        let call = start(&session, &method, &request, requests, &options).await;
         Box::new(Opened(Arc::new(Mutex::new(Some(call))))) as Box<dyn ToPython>
     };
     Ok(queue(io, waiter, job))

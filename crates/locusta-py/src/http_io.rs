@@ -9,7 +9,16 @@
 //! calls `HttpIo.drain`, which hands back (waiter, response) pairs, and switches to each waiter.
 //! Python objects are built on the hub thread only; tokio threads never touch Python (they only
 //! move the waiter's reference).
+//!
+//! `HttpIo.cancel(token)` ends the job of a greenlet that stopped waiting (killed, stopped by
+//! the runner, interrupted by a `gevent.Timeout`): a job not started yet is dropped from the
+//! queue, an inline job is dropped from the inline runtime's table, and a job on the I/O threads
+//! is aborted through its task's `AbortHandle`. Dropping a job closes what it held (a
+//! half-used HTTP connection is never returned to the pool: it goes back only when an exchange
+//! ends; a WebSocket or gRPC stream read releases its connection), so a stopped user does not
+//! keep sockets open until their requests would have ended.
 
+use std::collections::HashMap;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -63,19 +72,43 @@ type SharedBody = Arc<Mutex<Option<Box<BodyStream>>>>;
 
 /// Completed exchanges waiting for the hub, and the eventfd that wakes it.
 struct Completions {
-    queue: Mutex<Vec<Completed>>,
+    state: Mutex<CompletionState>,
     efd: RawFd,
     /// Whether a push must wake the hub through the eventfd (threaded I/O); inline I/O runs on
     /// the hub itself, which drains the queue right after each turn.
     notify: bool,
+    /// Threaded I/O: a job's completion is queued only while the job is listed in `running`
+    /// (a cancelled job is not, so its late result is dropped).
+    tracked: bool,
+}
+
+/// The completion queue and, for threaded I/O, the jobs handed to the I/O threads; one lock, so
+/// a job cannot complete between a `cancel` finding it running and removing it.
+#[derive(Default)]
+struct CompletionState {
+    queue: Vec<Completed>,
+    running: HashMap<u64, Running>,
+}
+
+/// A job on the I/O threads: its greenlet (kept here, so it is only ever dropped on the hub) and
+/// how to abort its task (None until the task is spawned).
+struct Running {
+    waiter: Option<Py<PyAny>>,
+    abort: Option<tokio::task::AbortHandle>,
 }
 
 impl Completions {
-    fn push(&self, done: Completed) {
+    fn push(&self, mut done: Completed) {
         let was_empty = {
-            let mut q = lock(&self.queue);
-            let was_empty = q.is_empty();
-            q.push(done);
+            let mut st = lock(&self.state);
+            if self.tracked {
+                let Some(running) = st.running.remove(&done.token) else {
+                    return; // cancelled: nobody waits for it
+                };
+                done.waiter = running.waiter;
+            }
+            let was_empty = st.queue.is_empty();
+            st.queue.push(done);
             was_empty
         };
         if was_empty && self.notify {
@@ -101,8 +134,9 @@ impl Drop for Completions {
 /// record it when the Python side needs no verdict (the fast path).
 struct Job {
     token: u64,
-    /// The greenlet parked on this request.
-    waiter: Py<PyAny>,
+    /// The greenlet parked on this request (moved to [`CompletionState::running`] when the job
+    /// goes to the I/O threads).
+    waiter: Option<Py<PyAny>>,
     work: Work,
 }
 
@@ -156,7 +190,7 @@ impl Job {
         };
         done.push(Completed {
             token: self.token,
-            waiter: Some(self.waiter),
+            waiter: self.waiter,
             outcome,
         });
     }
@@ -233,9 +267,6 @@ pub struct HttpIo {
     done: Arc<Completions>,
     next: AtomicU64,
     pending: Mutex<Vec<Job>>,
-    /// Tokens of requests whose greenlet stopped waiting (killed while parked): their
-    /// completions are dropped.
-    cancelled: Mutex<Vec<u64>>,
 }
 
 /// One simulated user's HTTP state (`self.client`'s connections, cookies and default headers).
@@ -443,7 +474,7 @@ impl HttpIo {
         let token = self.next.fetch_add(1, Ordering::Relaxed);
         lock(&self.pending).push(Job {
             token,
-            waiter,
+            waiter: Some(waiter),
             work,
         });
         token
@@ -493,9 +524,10 @@ impl HttpIo {
         };
         let is_inline = inline_rt.is_some();
         let done = Arc::new(Completions {
-            queue: Mutex::new(Vec::new()),
+            state: Mutex::default(),
             efd,
             notify: !is_inline,
+            tracked: !is_inline,
         });
         let (runtime, handle) = match &inline_rt {
             Some(rt) => (None, rt.handle().clone()),
@@ -533,7 +565,6 @@ impl HttpIo {
             done,
             next: AtomicU64::new(1),
             pending: Mutex::new(Vec::new()),
-            cancelled: Mutex::new(Vec::new()),
         })
     }
 
@@ -703,9 +734,42 @@ impl HttpIo {
         self.queue_work(waiter, Work::Read(response.body.clone()))
     }
 
-    /// Drops the completion of `token` when it comes: its greenlet no longer waits for it.
+    /// Ends the job of `token`: its greenlet no longer waits for it (killed while parked). A
+    /// job not started yet is dropped, a running one is dropped (inline I/O) or aborted (I/O
+    /// threads) with whatever it holds open, and a result not handed out yet is discarded.
     fn cancel(&self, token: u64) {
-        lock(&self.cancelled).push(token);
+        let queued = {
+            let mut pending = lock(&self.pending);
+            let at = pending.iter().position(|j| j.token == token);
+            at.map(|i| pending.remove(i))
+        };
+        if queued.is_some() {
+            return;
+        }
+        if let Some(rt) = lock(&self.inline).as_mut() {
+            if rt.cancel(token) {
+                return;
+            }
+        }
+        // Taken out under the lock, dropped after it (a greenlet's last reference may run
+        // Python code).
+        let (running, completed) = {
+            let mut st = lock(&self.done.state);
+            match st.running.remove(&token) {
+                Some(r) => (Some(r), None),
+                None => {
+                    let at = st.queue.iter().position(|c| c.token == token);
+                    (None, at.map(|i| st.queue.remove(i)))
+                }
+            }
+        };
+        if let Some(Running {
+            abort: Some(abort), ..
+        }) = &running
+        {
+            abort.abort();
+        }
+        drop((running, completed));
     }
 
     /// Hands every request submitted since the last flush to the I/O threads; returns how many.
@@ -714,21 +778,42 @@ impl HttpIo {
             // The hub's next `drain` spawns them inside the runtime and turns it.
             return lock(&self.pending).len();
         }
-        let jobs = std::mem::take(&mut *lock(&self.pending));
+        let mut jobs = std::mem::take(&mut *lock(&self.pending));
         let n = jobs.len();
         if n == 0 {
             return 0;
         }
         let done = Arc::clone(&self.done);
+        let mut st = lock(&self.done.state);
         if n == 1 {
-            if let Some(job) = jobs.into_iter().next() {
-                self.handle.spawn(job.run(done));
+            if let Some(mut job) = jobs.pop() {
+                let (token, waiter) = (job.token, job.waiter.take());
+                // spawned under the lock: the job cannot complete before it is listed
+                let abort = Some(self.handle.spawn(job.run(done)).abort_handle());
+                st.running.insert(token, Running { waiter, abort });
             }
             return 1;
         }
+        // Listed now, so a `cancel` before the spawning task runs finds them; that task spawns
+        // only the jobs still listed.
+        for job in &mut jobs {
+            let waiter = job.waiter.take();
+            st.running.insert(
+                job.token,
+                Running {
+                    waiter,
+                    abort: None,
+                },
+            );
+        }
+        drop(st);
         self.handle.spawn(async move {
+            let mut st = lock(&done.state);
             for job in jobs {
-                tokio::spawn(job.run(Arc::clone(&done)));
+                if let Some(running) = st.running.get_mut(&job.token) {
+                    let task = tokio::spawn(job.run(Arc::clone(&done)));
+                    running.abort = Some(task.abort_handle());
+                }
             }
         });
         n
@@ -741,7 +826,10 @@ impl HttpIo {
             let jobs = std::mem::take(&mut *lock(&self.pending));
             let done = Arc::clone(&self.done);
             if let Some(rt) = lock(&self.inline).as_mut() {
-                rt.turn(jobs.into_iter().map(|j| j.run(Arc::clone(&done))));
+                rt.turn(
+                    jobs.into_iter()
+                        .map(|j| (j.token, j.run(Arc::clone(&done)))),
+                );
             }
         } else {
             let mut buf = [0u8; 8];
@@ -750,16 +838,9 @@ impl HttpIo {
                 libc::read(self.done.efd, buf.as_mut_ptr().cast(), 8);
             }
         }
-        let items = std::mem::take(&mut *lock(&self.done.queue));
-        let mut cancelled = lock(&self.cancelled);
+        let items = std::mem::take(&mut lock(&self.done.state).queue);
         let mut out = Vec::with_capacity(items.len());
         for c in items {
-            if !cancelled.is_empty() {
-                if let Some(i) = cancelled.iter().position(|&t| t == c.token) {
-                    cancelled.swap_remove(i);
-                    continue;
-                }
-            }
             let Some(waiter) = c.waiter else { continue };
             let result = match c.outcome {
                 Outcome::Exchange(ex, body) => {
@@ -1054,9 +1135,10 @@ mod tests {
         let efd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
         assert!(efd >= 0);
         let done = Completions {
-            queue: Mutex::new(Vec::new()),
+            state: Mutex::default(),
             efd,
             notify: true,
+            tracked: false,
         };
         let ex = |url: &str| Exchange {
             started: std::time::SystemTime::now(),
@@ -1083,10 +1165,45 @@ mod tests {
             1,
             "only the first push of a batch wakes the hub"
         );
-        assert_eq!(lock(&done.queue).len(), 2);
+        assert_eq!(lock(&done.state).queue.len(), 2);
         assert_eq!(
             error_kind(&HttpError::MissingSchema { url: "x".into() }),
             "MissingSchema"
+        );
+    }
+
+    #[test]
+    fn threaded_completions_of_cancelled_jobs_are_dropped() {
+        // SAFETY: plain syscall; checked below.
+        let efd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        assert!(efd >= 0);
+        let done = Completions {
+            state: Mutex::default(),
+            efd,
+            notify: true,
+            tracked: true,
+        };
+        let completed = |token| Completed {
+            token,
+            waiter: None,
+            outcome: Outcome::Piece(Ok(None)),
+        };
+        let running = || Running {
+            waiter: None,
+            abort: None,
+        };
+        lock(&done.state).running.insert(1, running());
+        lock(&done.state).running.insert(2, running());
+        // token 2 is cancelled: no longer listed
+        lock(&done.state).running.remove(&2);
+        done.push(completed(1));
+        done.push(completed(2));
+        let st = lock(&done.state);
+        let tokens: Vec<u64> = st.queue.iter().map(|c| c.token).collect();
+        assert_eq!(tokens, vec![1]);
+        assert!(
+            st.running.is_empty(),
+            "a completed job is no longer running"
         );
     }
 

@@ -23,6 +23,11 @@
 //! The HTTP client's background tasks (HTTP/2 connections) join the same table through
 //! [`InlineRuntime::spawner`]: a `tokio::spawn`ed task would only run when something else
 //! happened to turn the runtime.
+//!
+//! Each job carries its `HttpIo` token, so [`InlineRuntime::cancel`] can drop a job whose
+//! greenlet stopped waiting (killed, or a `gevent.Timeout`): its socket closes at once instead
+//! of when the request, receive or stream read would have ended. Cancelling is rare, so it
+//! looks the token up by scanning the slots: a job costs nothing more than its token.
 
 use std::fs;
 use std::future::Future;
@@ -41,6 +46,9 @@ const MAX_PASSES: usize = 64;
 
 /// A job: one request's future, boxed once.
 type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The token of jobs that cannot be cancelled (the HTTP client's background tasks).
+const NO_TOKEN: u64 = 0;
 
 /// A current-thread runtime with the descriptor that tells when it has I/O to handle, and the
 /// jobs it runs.
@@ -89,16 +97,17 @@ impl InlineRuntime {
 
     /// Adds `new_jobs`, runs every job that can make progress and handles ready sockets and
     /// expired timers, without blocking. Must not be called from inside the runtime.
-    pub fn turn<F>(&mut self, new_jobs: impl IntoIterator<Item = F>)
+    /// Each new job comes with its token ([`InlineRuntime::cancel`]); 0 for none.
+    pub fn turn<F>(&mut self, new_jobs: impl IntoIterator<Item = (u64, F)>)
     where
         F: Future<Output = ()> + Send + 'static,
     {
         let jobs = &mut self.jobs;
         let spawned = &self.spawned;
-        for job in new_jobs {
+        for (token, job) in new_jobs {
             // unconstrained: the jobs polled in one pass share the pass's task, whose
             // cooperative budget would otherwise run out after a few dozen socket operations
-            jobs.add(Box::pin(tokio::task::unconstrained(job)));
+            jobs.add(token, Box::pin(tokio::task::unconstrained(job)));
         }
         self.runtime.block_on(async {
             for _ in 0..MAX_PASSES {
@@ -106,7 +115,7 @@ impl InlineRuntime {
                 // tasks the jobs just spawned are queued for the next pass
                 for task in std::mem::take(&mut *spawned.lock().unwrap_or_else(|p| p.into_inner()))
                 {
-                    jobs.add(Box::pin(tokio::task::unconstrained(task)));
+                    jobs.add(NO_TOKEN, Box::pin(tokio::task::unconstrained(task)));
                 }
                 // The scheduler polls the driver with a zero timeout before it resumes this
                 // future: ready sockets and expired timers wake their jobs.
@@ -116,6 +125,22 @@ impl InlineRuntime {
                 }
             }
         });
+    }
+
+    /// Drops the unfinished job of `token` (its sockets close, its timers stop); false when no
+    /// such job is running (it finished, or never started). Must not be called from inside the
+    /// runtime.
+    pub fn cancel(&mut self, token: u64) -> bool {
+        if token == NO_TOKEN {
+            return false;
+        }
+        let Some(job) = self.jobs.remove(token) else {
+            return false;
+        };
+        // dropped inside the runtime's context: its sockets deregister from the reactor
+        let _enter = self.runtime.enter();
+        drop(job);
+        true
     }
 
     /// Jobs not finished yet.
@@ -143,6 +168,8 @@ impl InlineRuntime {
 #[derive(Default)]
 struct Jobs {
     slots: Vec<Option<Job>>,
+    /// The token of each slot's job ([`InlineRuntime::cancel`]).
+    tokens: Vec<u64>,
     /// One waker per slot, made once and reused by every job that takes the slot. A waker kept
     /// by an earlier job of the slot may wake a later one: a spurious poll, which futures allow.
     wakers: Vec<Waker>,
@@ -185,15 +212,17 @@ impl Wake for SlotWaker {
 
 impl Jobs {
     /// Stores `job` in a free slot and queues it for its first poll.
-    fn add(&mut self, job: Job) {
+    fn add(&mut self, token: u64, job: Job) {
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.slots[slot] = Some(job);
+                self.tokens[slot] = token;
                 slot
             }
             None => {
                 let slot = self.slots.len();
                 self.slots.push(Some(job));
+                self.tokens.push(token);
                 self.wakers.push(Waker::from(Arc::new(SlotWaker {
                     slot,
                     queue: Arc::clone(&self.woken),
@@ -230,6 +259,19 @@ impl Jobs {
         }
         polling.clear();
         self.polling = polling;
+    }
+
+    /// Takes the unfinished job of `token` out of its slot, which becomes free (a wake-up still
+    /// queued for it polls the slot's next job spuriously, which futures allow).
+    fn remove(&mut self, token: u64) -> Option<Job> {
+        let slot = self
+            .tokens
+            .iter()
+            .zip(&self.slots)
+            .position(|(&t, job)| t == token && job.is_some())?;
+        let job = self.slots[slot].take();
+        self.free.push(slot);
+        job
     }
 
     fn any_woken(&self) -> bool {
@@ -324,14 +366,13 @@ mod tests {
             tokio::task::yield_now().await;
             let _ = tx.send(7);
         };
-        let jobs: Vec<Pin<Box<dyn Future<Output = ()> + Send>>> =
-            vec![Box::pin(receive), Box::pin(send)];
+        let jobs: Vec<(u64, Job)> = vec![(1, Box::pin(receive)), (2, Box::pin(send))];
         rt.turn(jobs);
         assert_eq!(done.load(Ordering::SeqCst), 7);
         assert_eq!(rt.live_jobs(), 0, "finished jobs free their slots");
         // the freed slots take new jobs
         let again = Arc::clone(&done);
-        rt.turn(vec![async move { again.store(8, Ordering::SeqCst) }]);
+        rt.turn(vec![(3, async move { again.store(8, Ordering::SeqCst) })]);
         assert_eq!(done.load(Ordering::SeqCst), 8);
         assert_eq!(rt.jobs.slots.len(), 2);
     }
@@ -354,7 +395,7 @@ mod tests {
                 g.store(v, Ordering::SeqCst);
             }
         };
-        rt.turn(vec![job]);
+        rt.turn(vec![(1, job)]);
         assert_eq!(got.load(Ordering::SeqCst), 9);
         assert_eq!(rt.live_jobs(), 0);
     }
@@ -375,10 +416,10 @@ mod tests {
                 }
             }
         };
-        rt.turn(vec![read_one]);
+        rt.turn(vec![(1, read_one)]);
         assert_eq!(rt.live_jobs(), 1, "the job waits for its byte");
         let (mut peer, _) = listener.accept().expect("accept");
-        rt.turn(Vec::<std::future::Ready<()>>::new());
+        rt.turn(Vec::<(u64, std::future::Ready<()>)>::new());
         std::io::Write::write_all(&mut peer, &[42]).expect("write");
         // Wait (bounded) for the epoll descriptor to report readiness, as the hub's loop would.
         let mut pfd = libc::pollfd {
@@ -389,7 +430,42 @@ mod tests {
         // SAFETY: polls one valid pollfd.
         let n = unsafe { libc::poll(&mut pfd, 1, 5_000) };
         assert_eq!(n, 1, "the epoll descriptor should become readable");
-        rt.turn(Vec::<std::future::Ready<()>>::new());
+        rt.turn(Vec::<(u64, std::future::Ready<()>)>::new());
         assert_eq!(got.load(Ordering::SeqCst), 42);
+    }
+
+    #[test]
+    fn a_cancelled_job_is_dropped_and_its_socket_closes() {
+        let mut rt = InlineRuntime::new().expect("inline runtime");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let wait_forever = async move {
+            use tokio::io::AsyncReadExt;
+            if let Ok(mut s) = tokio::net::TcpStream::connect(addr).await {
+                let mut b = [0u8; 1];
+                let _ = s.read_exact(&mut b).await;
+            }
+        };
+        rt.turn(vec![(7, wait_forever)]);
+        let (mut peer, _) = listener.accept().expect("accept");
+        rt.turn(Vec::<(u64, std::future::Ready<()>)>::new());
+        assert_eq!(rt.live_jobs(), 1);
+        assert!(!rt.cancel(8), "no job has token 8");
+        assert!(!rt.cancel(NO_TOKEN));
+        assert!(rt.cancel(7));
+        assert_eq!(rt.live_jobs(), 0);
+        assert!(!rt.cancel(7), "already gone");
+        // the peer sees the connection close (EOF) without the runtime being turned again
+        peer.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .expect("timeout");
+        let mut b = [0u8; 1];
+        let n = std::io::Read::read(&mut peer, &mut b).expect("EOF, not a timeout");
+        assert_eq!(n, 0);
+        // the freed slot takes the next job
+        let got = Arc::new(AtomicU64::new(0));
+        let g = Arc::clone(&got);
+        rt.turn(vec![(9, async move { g.store(1, Ordering::SeqCst) })]);
+        assert_eq!(got.load(Ordering::SeqCst), 1);
+        assert_eq!(rt.jobs.slots.len(), 1);
     }
 }

@@ -147,6 +147,13 @@ impl WsConn {
         self.inner.is_closed()
     }
 
+    /// Ends the connection at once, without a closing handshake (a stopping user's
+    /// connections): the socket is shut down and every operation fails as closed. Nothing
+    /// happens when it is closed already.
+    fn abort(&self) {
+        self.inner.abort();
+    }
+
     /// Queues sending `data` (`str`: a text message, `bytes`: binary); completes with
     /// `(elapsed, None, kind, message)`.
     fn submit_send(

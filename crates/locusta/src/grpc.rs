@@ -1,6 +1,7 @@
-//! gRPC calls of Rust-native users: `user.client.grpc()` sends unary and server-streaming calls
-//! on the user's own HTTP/2 session and records them like its HTTP requests (request_type
-//! `grpc`, named by the method path `/package.Service/Method`).
+//! gRPC calls of Rust-native users: `user.client.grpc()` sends unary, server-streaming,
+//! client-streaming and bidirectional calls on the user's own HTTP/2 session and records them
+//! like its HTTP requests (request_type `grpc`, named by the method path
+//! `/package.Service/Method`, one request per call).
 //!
 //! The user class must speak HTTP/2 to its host: `http2: Some(Http2Mode::PriorKnowledge)` in
 //! its [`SessionOptions`](crate::SessionOptions) for a plain-text `http://host:port` gRPC
@@ -101,6 +102,28 @@ impl<'c> GrpcCalls<'c> {
     ) -> Result<Vec<Bytes>, Status> {
         let session = &self.client.session;
         calls::server_streaming(session, method, request, &self.options, self.recorder()).await
+    }
+
+    /// A client-streaming call: every encoded request message (all sent as the call starts),
+    /// then its encoded response.
+    pub async fn client_streaming<M: AsRef<[u8]>>(
+        &self,
+        method: &str,
+        requests: &[M],
+    ) -> Result<Bytes, Status> {
+        let session = &self.client.session;
+        calls::client_streaming(session, method, requests, &self.options, self.recorder()).await
+    }
+
+    /// A bidirectional call: every encoded request message (all sent as the call starts); every
+    /// response message, read to the end (recorded once, at the end).
+    pub async fn bidi_streaming<M: AsRef<[u8]>>(
+        &self,
+        method: &str,
+        requests: &[M],
+    ) -> Result<Vec<Bytes>, Status> {
+        let session = &self.client.session;
+        calls::bidi_streaming(session, method, requests, &self.options, self.recorder()).await
     }
 
     /// Starts a call whose messages the caller reads one by one as they arrive
@@ -207,8 +230,26 @@ mod tests {
         }
         assert_eq!(read, 2);
         grpc.record(&call);
+        // client streaming (SumRequest { value }) and bidirectional (ChatMessage { text })
+        let sum = grpc
+            .client_streaming("locusta.demo.Shop/Sum", &[[8u8, 2], [8, 3]])
+            .await
+            .expect("Sum");
+        assert_eq!(&sum[..], &[8, 5, 16, 2]); // total 5, count 2
+        let chat = grpc
+            .bidi_streaming("locusta.demo.Shop/Chat", &[b"\x0a\x01a".to_vec()])
+            .await
+            .expect("Chat");
+        assert_eq!(chat, vec![Bytes::from_static(b"\x0a\x07echo: a")]);
 
         stats.merge();
+        let streams = stats.read(|agg| {
+            ["Sum", "Chat"].map(|m| {
+                agg.entry(&format!("/locusta.demo.Shop/{m}"), "grpc")
+                    .map(|e| e.num_requests())
+            })
+        });
+        assert_eq!(streams, [Some(1), Some(1)]);
         let (get, list) = stats.read(|agg| {
             let get = agg
                 .entry("/locusta.demo.Shop/GetProduct", "grpc")

@@ -22,13 +22,22 @@ and response length (bytes of the response messages); a status other than OK rai
 ``RpcError`` (a ``grpc.RpcError`` when grpcio is installed) with ``code()`` and ``details()`` and
 is recorded as a failure. ``events.request`` listeners fire as for HTTP requests.
 
-Unary-unary and unary-stream (server streaming) methods are supported. A server-streaming call
-starts when the stub method is called and returns an iterator that hands over each message as
-it arrives; the call is recorded once, when the stream ends (or is cancelled or dropped: then
-as a success with what arrived so far). Client-streaming and bidirectional methods raise
-``NotImplementedError``.
+Every kind of method is supported: unary-unary, unary-stream (server streaming), stream-unary
+(client streaming) and stream-stream (bidirectional); each call is one request in the
+statistics. A call with a streamed response starts when the stub method is called and returns
+an iterator that hands over each message as it arrives; the call is recorded once, when the
+stream ends (or is cancelled or dropped: then as a success with what arrived so far). The
+request iterator of a client-streaming or bidirectional call is read to its end before the call
+starts, and its messages are sent together: a request cannot wait for a response of the same
+call (a ping-pong conversation), which grpcio allows.
+
+Metadata: ``metadata=`` is sent with the call (``-bin`` keys take bytes, sent as base64);
+``initial_metadata()`` and ``trailing_metadata()`` of ``with_call``'s call object, of an
+``RpcError`` and of a response iterator give the server's, as grpcio does: a tuple of
+``(key, value)`` pairs, ``bytes`` values for ``-bin`` keys, ``str`` otherwise.
 """
 
+import base64
 import enum
 
 from ... import _runtime
@@ -84,8 +93,27 @@ def _code(number):
     return getattr(StatusCode, name)
 
 
+def _metadata(pairs):
+    """The server's metadata as grpcio hands it over: a tuple of (key, value) pairs, the value
+    ``bytes`` (decoded from base64) for a ``-bin`` key, else ``str``."""
+    out = []
+    for key, raw in pairs or ():
+        if key.endswith("-bin"):
+            try:
+                value = base64.b64decode(raw + b"=" * (-len(raw) % 4))
+            except ValueError:
+                value = bytes(raw)
+        else:
+            value = raw.decode("utf-8", "replace")
+        out.append((key, value))
+    return tuple(out)
+
+
 class _CallStatus:
-    """grpcio's accessors of a finished call: its status and (always empty here) metadata."""
+    """grpcio's accessors of a finished call: its status and the server's metadata."""
+
+    _initial = ()
+    _trailing = ()
 
     def code(self):
         return self._code
@@ -94,21 +122,23 @@ class _CallStatus:
         return self._details
 
     def trailing_metadata(self):
-        return ()
+        return self._trailing
 
     def initial_metadata(self):
-        return ()
+        return self._initial
 
 
 class RpcError(_CallStatus, _RpcErrorBase):
     """A call that ended with a status other than OK, as grpcio raises it: ``code()`` is a
     ``StatusCode``, ``details()`` the server's ``grpc-message`` (or what the client saw)."""
 
-    def __init__(self, code, details, method=None):
+    def __init__(self, code, details, method=None, initial=(), trailing=()):
         super().__init__(code, details)
         self._code = code
         self._details = details
         self._method = method
+        self._initial = initial
+        self._trailing = trailing
 
     def __str__(self):
         return repr(self)
@@ -120,9 +150,11 @@ class RpcError(_CallStatus, _RpcErrorBase):
 class _Call(_CallStatus):
     """The call object of ``with_call``: its status after the call."""
 
-    def __init__(self, code, details):
+    def __init__(self, code, details, initial=(), trailing=()):
         self._code = code
         self._details = details
+        self._initial = initial
+        self._trailing = trailing
 
     def is_active(self):
         return False
@@ -136,52 +168,64 @@ def _metadata_pairs(metadata):
         if isinstance(value, bytes):
             if not key.endswith("-bin"):
                 raise ValueError(f"metadata {key!r} has a bytes value: binary metadata keys end in '-bin'")
-            import base64
-
             value = base64.b64encode(value).decode("ascii")
         pairs.append((str(key).lower(), str(value)))
     return pairs
 
 
 class _Method:
-    """A callable for one method of a channel, as grpcio's multi-callables."""
+    """A callable for one method of a channel, as grpcio's multi-callables: the request is one
+    message, or an iterator of messages (``request_streaming``); the response one message, or
+    an iterator (``streaming``)."""
 
-    def __init__(self, channel, method, request_serializer, response_deserializer, streaming):
+    def __init__(self, channel, method, request_serializer, response_deserializer, streaming,
+                 request_streaming=False):
         self._channel = channel
         self._method = method if isinstance(method, str) else method.decode("utf-8")
         self._serialize = request_serializer
         self._deserialize = response_deserializer
         self._streaming = streaming
+        self._request_streaming = request_streaming
+
+    def _encode(self, request):
+        serialize = self._serialize
+        return bytes(request if serialize is None else serialize(request))
 
     def _invoke(self, request, timeout, metadata):
-        payload = request if self._serialize is None else self._serialize(request)
+        if self._request_streaming:
+            # the whole request stream is sent as the call starts
+            payload, stream_requests = b"", [self._encode(r) for r in request]
+        else:
+            payload, stream_requests = self._encode(request), None
         channel = self._channel
+        pairs = _metadata_pairs(metadata)
         if self._streaming:
-            core = channel._rt.grpc_open(channel._core, self._method, bytes(payload), timeout, _metadata_pairs(metadata))
-            return _ServerStream(channel, self._method, core, self._deserialize), None, 0, ""
-        messages, number, details, response_time, length = channel._rt.grpc_call(
-            channel._core, self._method, bytes(payload), timeout, _metadata_pairs(metadata), self._streaming
+            core = channel._rt.grpc_open(channel._core, self._method, payload, timeout, pairs, stream_requests)
+            return _ServerStream(channel, self._method, core, self._deserialize), None
+        messages, number, details, response_time, length, initial, trailing = channel._rt.grpc_call(
+            channel._core, self._method, payload, timeout, pairs, False, stream_requests
         )
-        exception = None if number == 0 else RpcError(_code(number), details, self._method)
+        initial, trailing = _metadata(initial), _metadata(trailing)
+        exception = None if number == 0 else RpcError(_code(number), details, self._method, initial, trailing)
         deserialize = self._deserialize
         decoded = [m if deserialize is None else deserialize(m) for m in messages]
         response = None if exception is not None else decoded[0]
         channel._record(self._method, response_time, length, response, exception)
-        return response, exception, number, details
+        return response, exception if exception is not None else _Call(_code(number), details, initial, trailing)
 
     def __call__(self, request, timeout=None, metadata=None, credentials=None, wait_for_ready=None, compression=None):
-        response, exception, _, _ = self._invoke(request, timeout, metadata)
-        if exception is not None:
-            raise exception
+        response, outcome = self._invoke(request, timeout, metadata)
+        if isinstance(outcome, RpcError):
+            raise outcome
         return response
 
     def with_call(self, request, timeout=None, metadata=None, credentials=None, wait_for_ready=None, compression=None):
         if self._streaming:
-            raise AttributeError("with_call is for unary-unary methods")
-        response, exception, number, details = self._invoke(request, timeout, metadata)
-        if exception is not None:
-            raise exception
-        return response, _Call(_code(number), details)
+            raise AttributeError("with_call is for methods with a unary response (unary-unary, stream-unary)")
+        response, outcome = self._invoke(request, timeout, metadata)
+        if isinstance(outcome, RpcError):
+            raise outcome
+        return response, outcome
 
     def future(self, *args, **kwargs):
         raise NotImplementedError(
@@ -191,8 +235,8 @@ class _Method:
 
 
 class _ServerStream:
-    """The iterator a server-streaming call returns: each ``next()`` parks until the next
-    message arrives; the end raises ``StopIteration`` (OK) or the ``RpcError``."""
+    """The iterator a call with a streamed response returns: each ``next()`` parks until the
+    next message arrives; the end raises ``StopIteration`` (OK) or the ``RpcError``."""
 
     def __init__(self, channel, method, core, deserialize):
         self._channel = channel
@@ -217,7 +261,9 @@ class _ServerStream:
         number = 0 if item is None else item[0]
         details = "" if item is None else item[1]
         self._code, self._details = _code(number), details
-        exception = None if number == 0 else RpcError(self._code, details, self._method)
+        initial, trailing = self._core.metadata()
+        exception = None if number == 0 else RpcError(self._code, details, self._method, _metadata(initial),
+                                                      _metadata(trailing))
         self._channel._record(self._method, response_time, length, self if exception is None else None, exception)
         if exception is not None:
             raise exception
@@ -247,10 +293,12 @@ class _ServerStream:
         return not self._done
 
     def trailing_metadata(self):
-        return ()
+        """The server's trailing metadata once the call has ended (empty before)."""
+        return _metadata(self._core.metadata()[1])
 
     def initial_metadata(self):
-        return ()
+        """The server's initial metadata (the response head came in when the call started)."""
+        return _metadata(self._core.metadata()[0])
 
     def __del__(self):
         try:
@@ -277,20 +325,11 @@ class GrpcChannel:
     def unary_stream(self, method, request_serializer=None, response_deserializer=None, *args, **kwargs):
         return _Method(self, method, request_serializer, response_deserializer, streaming=True)
 
-    def stream_unary(self, method, *args, **kwargs):
-        return self._unsupported(method)
+    def stream_unary(self, method, request_serializer=None, response_deserializer=None, *args, **kwargs):
+        return _Method(self, method, request_serializer, response_deserializer, streaming=False, request_streaming=True)
 
-    def stream_stream(self, method, *args, **kwargs):
-        return self._unsupported(method)
-
-    def _unsupported(self, method):
-        def call(*args, **kwargs):
-            raise NotImplementedError(
-                f"{method}: locusta's gRPC channel supports unary and server-streaming methods, "
-                "not client-streaming or bidirectional ones"
-            )
-
-        return call
+    def stream_stream(self, method, request_serializer=None, response_deserializer=None, *args, **kwargs):
+        return _Method(self, method, request_serializer, response_deserializer, streaming=True, request_streaming=True)
 
     def _record(self, method, response_time, length, response, exception):
         meta = {

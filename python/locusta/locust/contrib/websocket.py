@@ -13,7 +13,9 @@ Every operation parks only the calling greenlet, like an HTTP request, and is re
     WSP  <name>   ping() until its pong
 
 ``<name>`` is the connection's name (``connect(name=...)``, default the URL's path) or the one
-given to the call. Failures (refused handshake, timeout, closed connection) are recorded on the
+given to the call. When the user stops (the run ends, the ramp-down or a shape removes it, or
+its greenlet is killed), the connections it has not closed itself (``on_stop`` may close them
+with a closing handshake) are ended at once, so the server sees them go. Failures (refused handshake, timeout, closed connection) are recorded on the
 operation's row and raised as the exceptions below; a task that does not catch them ends its
 iteration as with any exception.
 
@@ -37,6 +39,8 @@ Example::
         def on_stop(self):
             self.ws.close()
 """
+
+import weakref
 
 from greenlet import getcurrent
 
@@ -213,6 +217,10 @@ class WebSocketClient:
         5). Not recorded; closing a closed connection does nothing."""
         self._run(self._conn.submit_close, timeout)
 
+    def _abort(self):
+        """Ends the connection at once, without a closing handshake (its user stopped)."""
+        self._conn.abort()
+
 
 class WebSocketUser(User):
     """A user with WebSocket connections run by the Rust engine (a locusta addition): see
@@ -221,6 +229,15 @@ class WebSocketUser(User):
     abstract = True
     #: The last connection ``connect`` opened (None before).
     ws = None
+
+    def run(self):
+        try:
+            super().run()
+        finally:
+            # The user has stopped: end what it left open at once, rather than when the
+            # garbage collector gets to the user (a user and its task set reference each other).
+            for client in list(self.__dict__.pop("_ws_clients", ())):
+                client._abort()
 
     def connect(self, url, name=None, headers=None, subprotocols=None, timeout=None, recv_timeout=None):
         """Opens a WebSocket connection to ``url`` and returns it (also as ``self.ws``).
@@ -260,6 +277,8 @@ class WebSocketUser(User):
         if exc is not None:
             raise exc
         self.ws = WebSocketClient(conn, name, event, rt, recv_timeout)
+        # weakly: a client the user no longer references closes when Python frees it
+        self.__dict__.setdefault("_ws_clients", weakref.WeakSet()).add(self.ws)
         return self.ws
 
 

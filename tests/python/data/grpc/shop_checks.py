@@ -4,6 +4,8 @@ prints ``CHECK <name> ok`` for each check that held, ``CHECK <name> FAILED <why>
 import time
 
 import grpc
+import hello_pb2
+import hello_pb2_grpc
 import shop_pb2
 import shop_pb2_grpc
 from locust import events, task
@@ -86,6 +88,84 @@ class ShopUser(GrpcUser):
 
         response, call = self.stub.Checkout.with_call(shop_pb2.CheckoutRequest(product_id=2, quantity=2))
         check("with_call", response.order_id == "order-2-2" and call.code() == grpc.StatusCode.OK, response)
+
+        # request metadata is sent; the server's initial and trailing metadata come back
+        response, call = self.stub.Checkout.with_call(
+            shop_pb2.CheckoutRequest(product_id=1, quantity=1),
+            metadata=(("x-echo-id", "abc-1"), ("x-echo-bin", b"\x00\x01\xff")),
+        )
+        initial, trailing = dict(call.initial_metadata()), dict(call.trailing_metadata())
+        check(
+            "metadata",
+            initial.get("x-echo-id") == "abc-1" and trailing.get("x-echo-id") == "abc-1"
+            and "grpc-status" not in trailing and "content-type" not in initial,
+            (call.initial_metadata(), call.trailing_metadata()),
+        )
+        check(
+            "metadata_bin",
+            initial.get("x-echo-bin") == b"\x00\x01\xff" and trailing.get("x-echo-bin") == b"\x00\x01\xff",
+            (call.initial_metadata(), call.trailing_metadata()),
+        )
+        try:
+            self.stub.Checkout(shop_pb2.CheckoutRequest(product_id=1, quantity=9), metadata=[("x-echo-id", "e")])
+            check("error_metadata", False, "no error raised")
+        except grpc.RpcError as e:
+            got = dict(e.trailing_metadata())
+            check("error_metadata", got.get("x-echo-id") == "e", (e.initial_metadata(), e.trailing_metadata()))
+        stream = self.stub.ListProducts(shop_pb2.ListRequest(limit=2), metadata=[("x-echo-id", "s")])
+        items = list(stream)
+        check(
+            "stream_metadata",
+            len(items) == 2 and dict(stream.initial_metadata()).get("x-echo-id") == "s"
+            and dict(stream.trailing_metadata()).get("x-echo-id") == "s",
+            (stream.initial_metadata(), stream.trailing_metadata()),
+        )
+
+        # gzip-compressed responses are decompressed (both servers compress when asked)
+        p = self.stub.GetProduct(shop_pb2.ProductRequest(id=9), metadata=[("x-compress", "gzip")])
+        items = list(self.stub.ListProducts(shop_pb2.ListRequest(limit=3), metadata=[("x-compress", "gzip")]))
+        check(
+            "gzip",
+            p.name == "Product 9" and [i.id for i in items] == [1, 2, 3]
+            and seen[-1][3] == sum(i.ByteSize() for i in items) and seen[-1][4] is None,
+            (p, items, seen[-1]),
+        )
+        # grpcio compresses only when that makes the message smaller: a large one
+        hello = hello_pb2_grpc.HelloServiceStub(self._channel).SayHello(
+            hello_pb2.HelloRequest(name="x" * 2000), metadata=[("x-compress", "gzip")]
+        )
+        check(
+            "gzip_large",
+            hello.message == f"Hello from locusta, {'x' * 2000}!" and seen[-1][3] == hello.ByteSize(),
+            (len(hello.message), seen[-1]),
+        )
+
+        # client streaming: an iterator of requests in, one response out; one row per call
+        before = len(seen)
+        reply = self.stub.Sum(shop_pb2.SumRequest(value=v) for v in (1, 2, 3, 4))
+        check(
+            "client_stream",
+            reply.total == 10 and reply.count == 4 and len(seen) == before + 1
+            and seen[-1][1] == "/locusta.demo.Shop/Sum" and seen[-1][3] == reply.ByteSize(),
+            (reply, seen[before:]),
+        )
+        reply, call = self.stub.Sum.with_call(iter([]), metadata=[("x-echo-id", "z")])
+        check(
+            "client_stream_with_call",
+            reply.total == 0 and reply.count == 0 and call.code() == grpc.StatusCode.OK
+            and dict(call.trailing_metadata()).get("x-echo-id") == "z",
+            (reply, call.trailing_metadata()),
+        )
+
+        # bidirectional: an iterator of requests in, an iterator of responses out
+        before = len(seen)
+        texts = [m.text for m in self.stub.Chat(shop_pb2.ChatMessage(text=t) for t in ("a", "bc", "d"))]
+        check(
+            "bidi",
+            texts == ["echo: a", "echo: bc", "echo: d"] and len(seen) == before + 1
+            and seen[-1][1] == "/locusta.demo.Shop/Chat" and seen[-1][4] is None,
+            (texts, seen[before:]),
+        )
 
         nope = self._channel.unary_unary(
             "/locusta.demo.Shop/Nope",

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\nshop.proto\x12\x0clocusta.demo\".\n\x0eProductRequest\x12\n\n\x02id\x18\x01 \x01(\x05\x12\x10\n\x08\x64\x65lay_ms\x18\x02 \x01(\r\"8\n\x07Product\x12\n\n\x02id\x18\x01 \x01(\x05\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0bprice_cents\x18\x03 \x01(\x03\"1\n\x0bListRequest\x12\r\n\x05limit\x18\x01 \x01(\r\x12\x13\n\x0binterval_ms\x18\x02 \x01(\r\"7\n\x0f\x43heckoutRequest\x12\x12\n\nproduct_id\x18\x01 \x01(\x05\x12\x10\n\x08quantity\x18\x02 \x01(\r\"0\n\x07Receipt\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x13\n\x0btotal_cents\x18\x02 \x01(\x03\x32\xcf\x01\n\x04Shop\x12\x41\n\nGetProduct\x12\x1c.locusta.demo.ProductRequest\x1a\x15.locusta.demo.Product\x12\x42\n\x0cListProducts\x12\x19.locusta.demo.ListRequest\x1a\x15.locusta.demo.Product0\x01\x12@\n\x08\x43heckout\x12\x1d.locusta.demo.CheckoutRequest\x1a\x15.locusta.demo.Receiptb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\nshop.proto\x12\x0clocusta.demo\".\n\x0eProductRequest\x12\n\n\x02id\x18\x01 \x01(\x05\x12\x10\n\x08\x64\x65lay_ms\x18\x02 \x01(\r\"8\n\x07Product\x12\n\n\x02id\x18\x01 \x01(\x05\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0bprice_cents\x18\x03 \x01(\x03\"1\n\x0bListRequest\x12\r\n\x05limit\x18\x01 \x01(\r\x12\x13\n\x0binterval_ms\x18\x02 \x01(\r\"7\n\x0f\x43heckoutRequest\x12\x12\n\nproduct_id\x18\x01 \x01(\x05\x12\x10\n\x08quantity\x18\x02 \x01(\r\"0\n\x07Receipt\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x13\n\x0btotal_cents\x18\x02 \x01(\x03\"\x1b\n\nSumRequest\x12\r\n\x05value\x18\x01 \x01(\x03\"(\n\x08SumReply\x12\r\n\x05total\x18\x01 \x01(\x03\x12\r\n\x05\x63ount\x18\x02 \x01(\r\"\x1b\n\x0b\x43hatMessage\x12\x0c\n\x04text\x18\x01 \x01(\t2\xcc\x02\n\x04Shop\x12\x41\n\nGetProduct\x12\x1c.locusta.demo.ProductRequest\x1a\x15.locusta.demo.Product\x12\x42\n\x0cListProducts\x12\x19.locusta.demo.ListRequest\x1a\x15.locusta.demo.Product0\x01\x12@\n\x08\x43heckout\x12\x1d.locusta.demo.CheckoutRequest\x1a\x15.locusta.demo.Receipt\x12\x39\n\x03Sum\x12\x18.locusta.demo.SumRequest\x1a\x16.locusta.demo.SumReply(\x01\x12@\n\x04\x43hat\x12\x19.locusta.demo.ChatMessage\x1a\x19.locusta.demo.ChatMessage(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,6 +41,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CHECKOUTREQUEST']._serialized_end=240
   _globals['_RECEIPT']._serialized_start=242
   _globals['_RECEIPT']._serialized_end=290
-  _globals['_SHOP']._serialized_start=293
-  _globals['_SHOP']._serialized_end=500
+  _globals['_SUMREQUEST']._serialized_start=292
+  _globals['_SUMREQUEST']._serialized_end=319
+  _globals['_SUMREPLY']._serialized_start=321
+  _globals['_SUMREPLY']._serialized_end=361
+  _globals['_CHATMESSAGE']._serialized_start=363
+  _globals['_CHATMESSAGE']._serialized_end=390
+  _globals['_SHOP']._serialized_start=393
+  _globals['_SHOP']._serialized_end=725
 # @@protoc_insertion_point(module_scope)

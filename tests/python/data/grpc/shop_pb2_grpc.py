@@ -26,7 +26,9 @@ if _version_not_supported:
 
 
 class ShopStub:
-    """Missing associated documentation comment in .proto file."""
+    """Every method echoes the request metadata whose names start with "x-echo" (e.g. "x-echo-id",
+    "x-echo-bin") in its response head (initial metadata) and in its trailers (trailing metadata).
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -49,10 +51,22 @@ class ShopStub:
                 request_serializer=shop__pb2.CheckoutRequest.SerializeToString,
                 response_deserializer=shop__pb2.Receipt.FromString,
                 _registered_method=True)
+        self.Sum = channel.stream_unary(
+                '/locusta.demo.Shop/Sum',
+                request_serializer=shop__pb2.SumRequest.SerializeToString,
+                response_deserializer=shop__pb2.SumReply.FromString,
+                _registered_method=True)
+        self.Chat = channel.stream_stream(
+                '/locusta.demo.Shop/Chat',
+                request_serializer=shop__pb2.ChatMessage.SerializeToString,
+                response_deserializer=shop__pb2.ChatMessage.FromString,
+                _registered_method=True)
 
 
 class ShopServicer:
-    """Missing associated documentation comment in .proto file."""
+    """Every method echoes the request metadata whose names start with "x-echo" (e.g. "x-echo-id",
+    "x-echo-bin") in its response head (initial metadata) and in its trailers (trailing metadata).
+    """
 
     def GetProduct(self, request, context):
         """One product by id (1..=100); NOT_FOUND otherwise. delay_ms holds the answer back (at most
@@ -78,6 +92,20 @@ class ShopServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Sum(self, request_iterator, context):
+        """Client streaming: adds up the values of every request message (at most 10000 messages).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Chat(self, request_iterator, context):
+        """Bidirectional streaming: answers each message with "echo: " and its text.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ShopServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -96,6 +124,16 @@ def add_ShopServicer_to_server(servicer, server):
                     request_deserializer=shop__pb2.CheckoutRequest.FromString,
                     response_serializer=shop__pb2.Receipt.SerializeToString,
             ),
+            'Sum': grpc.stream_unary_rpc_method_handler(
+                    servicer.Sum,
+                    request_deserializer=shop__pb2.SumRequest.FromString,
+                    response_serializer=shop__pb2.SumReply.SerializeToString,
+            ),
+            'Chat': grpc.stream_stream_rpc_method_handler(
+                    servicer.Chat,
+                    request_deserializer=shop__pb2.ChatMessage.FromString,
+                    response_serializer=shop__pb2.ChatMessage.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'locusta.demo.Shop', rpc_method_handlers)
@@ -105,7 +143,9 @@ def add_ShopServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Shop:
-    """Missing associated documentation comment in .proto file."""
+    """Every method echoes the request metadata whose names start with "x-echo" (e.g. "x-echo-id",
+    "x-echo-bin") in its response head (initial metadata) and in its trailers (trailing metadata).
+    """
 
     @staticmethod
     def GetProduct(request,
@@ -178,6 +218,60 @@ class Shop:
             '/locusta.demo.Shop/Checkout',
             shop__pb2.CheckoutRequest.SerializeToString,
             shop__pb2.Receipt.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Sum(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/locusta.demo.Shop/Sum',
+            shop__pb2.SumRequest.SerializeToString,
+            shop__pb2.SumReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Chat(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/locusta.demo.Shop/Chat',
+            shop__pb2.ChatMessage.SerializeToString,
+            shop__pb2.ChatMessage.FromString,
             options,
             channel_credentials,
             insecure,
