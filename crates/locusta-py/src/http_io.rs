@@ -1129,17 +1129,23 @@ mod tests {
         assert!(parse_method("BAD METHOD").is_err());
     }
 
-    #[test]
-    fn eventfd_is_written_once_per_batch() {
+    /// A completion queue with a fresh eventfd; `tracked` as for threaded I/O.
+    fn completions(tracked: bool) -> Completions {
         // SAFETY: plain syscall; checked below.
         let efd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
         assert!(efd >= 0);
-        let done = Completions {
+        Completions {
             state: Mutex::default(),
             efd,
             notify: true,
-            tracked: false,
-        };
+            tracked,
+        }
+    }
+
+    #[test]
+    fn eventfd_is_written_once_per_batch() {
+        let done = completions(false);
+        let efd = done.efd;
         let ex = |url: &str| Exchange {
             started: std::time::SystemTime::now(),
             elapsed: Duration::from_micros(5),
@@ -1174,15 +1180,7 @@ mod tests {
 
     #[test]
     fn threaded_completions_of_cancelled_jobs_are_dropped() {
-        // SAFETY: plain syscall; checked below.
-        let efd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-        assert!(efd >= 0);
-        let done = Completions {
-            state: Mutex::default(),
-            efd,
-            notify: true,
-            tracked: true,
-        };
+        let done = completions(true);
         let completed = |token| Completed {
             token,
             waiter: None,
