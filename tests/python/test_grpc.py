@@ -67,12 +67,15 @@ def test_unary_streaming_errors_deadlines_and_listeners(run_locustfile, server, 
     checks = dict(re.findall(r"^CHECK (\S+) (.*)$", run.stdout, re.M))
     expected = ["unary", "listener", "not_found", "stream", "stream_length", "stream_incremental",
                 "stream_cancel", "deadline", "with_call", "metadata", "metadata_bin", "error_metadata",
-                "stream_metadata", "gzip", "gzip_large", "client_stream", "client_stream_with_call", "bidi",
+                "stream_metadata", "gzip", "gzip_large", "ignored_arguments", "client_stream", "client_stream_with_call", "bidi",
                 "unimplemented", "unavailable"]
     assert {k: checks.get(k) for k in expected} == {k: "ok" for k in expected}, (run.stdout, run.stderr[-3000:])
     counts = run.counts()
-    # id 7 ok, 999 NOT_FOUND, the deadline: 3 calls, 2 failures (+ the refused one on port 1)
-    assert counts[("grpc", "/locusta.demo.Shop/GetProduct")] == (5, 3), counts
+    # id 7 ok, 999 NOT_FOUND, the deadline: 3 calls, 2 failures (+ the refused one on port 1),
+    # and the two with arguments the channel ignores
+    assert counts[("grpc", "/locusta.demo.Shop/GetProduct")] == (7, 3), counts
+    assert run.stderr.count("gRPC channel ignores compression=") == 1, run.stderr[-3000:]
+    assert "wait_for_ready" not in run.stderr, run.stderr[-3000:]
     assert counts[("grpc", "/locusta.demo.Shop/ListProducts")] == (5, 0), counts
     assert counts[("grpc", "/locusta.demo.Shop/Sum")] == (2, 0), counts
     assert counts[("grpc", "/locusta.demo.Shop/Chat")] == (1, 0), counts

@@ -39,6 +39,7 @@ Metadata: ``metadata=`` is sent with the call (``-bin`` keys take bytes, sent as
 
 import base64
 import enum
+import logging
 
 from ... import _runtime
 from ..clients import parse_error
@@ -107,6 +108,32 @@ def _metadata(pairs):
             value = raw.decode("utf-8", "replace")
         out.append((key, value))
     return tuple(out)
+
+
+#: grpcio arguments locusta's channel does not apply, and what happens instead.
+_IGNORED = {
+    "credentials": "per-call credentials are not supported; send a token with metadata= instead",
+    "wait_for_ready": "calls do not wait for the channel to be ready: a refused connection fails at once "
+    "with UNAVAILABLE",
+    "compression": "requests are sent uncompressed (gzip-compressed responses are decoded)",
+    "options": "channel options are not applied (messages up to 4 MiB are accepted)",
+}
+_warned = set()
+
+
+def _warn_ignored(**arguments):
+    """Warns once per argument that a call or channel was given something it does not apply."""
+    for key, value in arguments.items():
+        if value is None or value is False or key in _warned:
+            continue
+        if key == "compression":
+            try:
+                if int(value) == 0:  # grpc.Compression.NoCompression: what is done anyway
+                    continue
+            except (TypeError, ValueError):
+                pass
+        _warned.add(key)
+        logging.getLogger(__name__).warning("locusta's gRPC channel ignores %s=...: %s", key, _IGNORED[key])
 
 
 class _CallStatus:
@@ -214,12 +241,16 @@ class _Method:
         return response, exception if exception is not None else _Call(_code(number), details, initial, trailing)
 
     def __call__(self, request, timeout=None, metadata=None, credentials=None, wait_for_ready=None, compression=None):
+        if credentials is not None or wait_for_ready or compression is not None:
+            _warn_ignored(credentials=credentials, wait_for_ready=wait_for_ready, compression=compression)
         response, outcome = self._invoke(request, timeout, metadata)
         if isinstance(outcome, RpcError):
             raise outcome
         return response
 
     def with_call(self, request, timeout=None, metadata=None, credentials=None, wait_for_ready=None, compression=None):
+        if credentials is not None or wait_for_ready or compression is not None:
+            _warn_ignored(credentials=credentials, wait_for_ready=wait_for_ready, compression=compression)
         if self._streaming:
             raise AttributeError("with_call is for methods with a unary response (unary-unary, stream-unary)")
         response, outcome = self._invoke(request, timeout, metadata)
@@ -366,6 +397,8 @@ class GrpcChannel:
 def insecure_channel(target, options=None, compression=None):
     """``grpc.insecure_channel`` for locustfiles that build their own channel: a
     :class:`GrpcChannel` without a request event (calls are recorded, listeners not fired)."""
+    if options or compression is not None:
+        _warn_ignored(options=options or None, compression=compression)
     return GrpcChannel(target)
 
 
