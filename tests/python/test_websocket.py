@@ -61,6 +61,18 @@ def socketio_server():
     proc.wait()
 
 
+def test_the_open_models_start_delay_counts_in_websocket_rows(target, run_locustfile):
+    closed = run_locustfile(lf("ws_open_model.py"), target, users=2, time_s="4s")
+    opened = run_locustfile(lf("ws_open_model.py"), target, "--arrival-rate", "20", users=2, time_s="4s")
+    assert closed.code == 0 and opened.code == 0, opened.stderr[-2000:]
+    closed_p50 = float({r["Name"]: r for r in closed.csv_rows()}["pair"]["50%"])
+    opened_p50 = float({r["Name"]: r for r in opened.csv_rows()}["pair"]["50%"])
+    # Closed: an echo on loopback. Open: 2 users cannot start 20 iterations a second, so
+    # iterations start ever later and their delay is part of the pair's time.
+    assert closed_p50 < 100, closed_p50
+    assert opened_p50 > 600, opened_p50
+
+
 def test_socketio_user_like_locust(socketio_server, run_locustfile, real_locust):
     """Locust's SocketIOUser example pattern, side by side with the real Locust 2.47: the same
     rows (request types and names), no failures, and what the users saw."""

@@ -112,11 +112,13 @@ class WebSocketClient:
     ``bytes`` (binary). Greenlets of the same user may share it: a ``recv`` waiting in one does
     not hold up a ``send`` from another."""
 
-    def __init__(self, conn, name, request_event, rt, recv_timeout):
+    def __init__(self, conn, name, request_event, rt, recv_timeout, user=None):
         self._conn = conn
         self.name = name
         self._event = request_event
         self._rt = rt
+        # the open model's start delay of the user's iteration is added to timed rows
+        self._user = None if user is None else weakref.ref(user)
         #: Default limit, in seconds, of ``recv``, ``request`` and ``ping`` (None: no limit).
         self.recv_timeout = recv_timeout
 
@@ -131,6 +133,8 @@ class WebSocketClient:
         return self._conn.closed
 
     def _fire(self, request_type, name, seconds, length, exception):
+        if request_type != "WSR" and self._user is not None:
+            seconds += _schedule_lag(self._user())
         self._event.fire(
             request_type=request_type,
             name=name,
@@ -268,7 +272,7 @@ class WebSocketUser(User):
         event.fire(
             request_type="WS",
             name=name,
-            response_time=elapsed * 1000.0,
+            response_time=(elapsed + _schedule_lag(self)) * 1000.0,
             response_length=0,
             response=None,
             context={},
@@ -276,10 +280,16 @@ class WebSocketUser(User):
         )
         if exc is not None:
             raise exc
-        self.ws = WebSocketClient(conn, name, event, rt, recv_timeout)
+        self.ws = WebSocketClient(conn, name, event, rt, recv_timeout, self)
         # weakly: a client the user no longer references closes when Python frees it
         self.__dict__.setdefault("_ws_clients", weakref.WeakSet()).add(self.ws)
         return self.ws
+
+
+def _schedule_lag(user):
+    """The open model's start delay (seconds) of ``user``'s current iteration (0 in the closed
+    model): added to the response times of its timed rows, as to its HTTP requests."""
+    return getattr(user, "_schedule_lag", 0.0) or 0.0
 
 
 def _core_connect(rt, session, url, headers, subprotocols, timeout):

@@ -334,6 +334,8 @@ class TaskSet(metaclass=TaskSetMeta):
         if delay > 0:
             gevent.sleep(delay)
         lag = model.started(slot)
+        # read by clients that record in Python (WebSocketUser's connections)
+        user._schedule_lag = lag
         core = getattr(getattr(user, "client", None), "_core", None)
         if core is not None:
             core.set_schedule_lag(lag)
