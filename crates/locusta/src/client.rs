@@ -20,8 +20,24 @@ pub struct Client {
     pub(crate) stats: Arc<StatsHub>,
     request_name: Option<String>,
     /// Open model: how late the current iteration started; added to every response time so
-    /// latency counts from the intended start (see `arrival`).
-    pub(crate) schedule_lag: std::time::Duration,
+    /// latency counts from the intended start (see `arrival`). Shared with the user's WebSocket
+    /// connections, which record on their own.
+    schedule_lag: Arc<ScheduleLag>,
+}
+
+/// How late a user's current iteration started (open model), in microseconds.
+#[derive(Debug, Default)]
+pub(crate) struct ScheduleLag(std::sync::atomic::AtomicU64);
+
+impl ScheduleLag {
+    pub(crate) fn get(&self) -> std::time::Duration {
+        std::time::Duration::from_micros(self.0.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    fn set(&self, lag: std::time::Duration) {
+        let us = u64::try_from(lag.as_micros()).unwrap_or(u64::MAX);
+        self.0.store(us, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl Client {
@@ -30,17 +46,22 @@ impl Client {
             session,
             stats,
             request_name: None,
-            schedule_lag: std::time::Duration::ZERO,
+            schedule_lag: Arc::default(),
         }
     }
 
     pub(crate) fn set_schedule_lag(&mut self, lag: std::time::Duration) {
-        self.schedule_lag = lag;
+        self.schedule_lag.set(lag);
     }
 
-    /// How late the current iteration started (open model), for the WebSocket connect.
+    /// How late the current iteration started (open model).
     pub(crate) fn schedule_lag(&self) -> std::time::Duration {
-        self.schedule_lag
+        self.schedule_lag.get()
+    }
+
+    /// The lag as the user's WebSocket connections read it, iteration after iteration.
+    pub(crate) fn shared_schedule_lag(&self) -> &Arc<ScheduleLag> {
+        &self.schedule_lag
     }
 
     /// Where the user's samples go (shared with its WebSocket connections).
@@ -114,7 +135,7 @@ impl Client {
         self.stats.record(&Sample {
             method: response.method.as_str(),
             name: &response.name,
-            response_time_us: Some((response.elapsed + self.schedule_lag).as_micros() as u64),
+            response_time_us: Some((response.elapsed + self.schedule_lag()).as_micros() as u64),
             content_length,
             error,
         });

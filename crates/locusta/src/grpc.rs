@@ -78,7 +78,7 @@ impl<'c> GrpcCalls<'c> {
     fn recorder(&self) -> Option<Recorder<'c>> {
         Some(Recorder {
             stats: &self.client.stats,
-            extra: self.client.schedule_lag,
+            extra: self.client.schedule_lag(),
         })
     }
 
@@ -135,7 +135,7 @@ impl<'c> GrpcCalls<'c> {
     /// Records a call opened with [`GrpcCalls::open`] (as it stands: a success unless it ended
     /// with a status other than OK).
     pub fn record(&self, call: &ResponseStream) {
-        call.record(&self.client.stats, self.client.schedule_lag);
+        call.record(&self.client.stats, self.client.schedule_lag());
     }
 
     /// A call with a JSON request, by the schema: a unary method's response as JSON, a

@@ -39,7 +39,7 @@ use bytes::Bytes;
 use locusta_http::{WebSocket, WsConnectOptions, WsError, WsMessage};
 use locusta_stats::{Sample, StatsHub};
 
-use crate::client::Client;
+use crate::client::{Client, ScheduleLag};
 use crate::user::TaskError;
 
 /// Request type of a connect and of a request/response pair.
@@ -120,8 +120,9 @@ impl WebSocketBuilder<'_> {
             .await;
         let recorder = Recorder {
             stats: Arc::clone(self.client.stats()),
+            lag: Arc::clone(self.client.shared_schedule_lag()),
         };
-        let elapsed = started.elapsed() + self.client.schedule_lag();
+        let elapsed = started.elapsed();
         match result {
             Ok(socket) => {
                 recorder.record(WS_CONNECT, &name, elapsed, 0, None);
@@ -150,6 +151,8 @@ fn default_name(url: &str) -> String {
 
 struct Recorder {
     stats: Arc<StatsHub>,
+    /// The user's open-model lag: added to every timed row (not to `WSR`, whose time is 0).
+    lag: Arc<ScheduleLag>,
 }
 
 impl Recorder {
@@ -162,6 +165,11 @@ impl Recorder {
         error: Option<&WsError>,
     ) {
         let error = error.map(ToString::to_string);
+        let elapsed = if request_type == WS_RECEIVE {
+            elapsed
+        } else {
+            elapsed + self.lag.get()
+        };
         self.stats.record(&Sample {
             method: request_type,
             name,
@@ -352,7 +360,46 @@ impl From<WsError> for TaskError {
 
 #[cfg(test)]
 mod tests {
-    use super::default_name;
+    use std::sync::Arc;
+
+    use locusta_http::{ClientConfig, HttpClient};
+    use locusta_stats::{StatsHub, StatsLimits};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_open_models_lag_counts_in_a_connections_timed_rows() {
+        let demo = locusta_demo::DemoServer::start(
+            ([127, 0, 0, 1], 0).into(),
+            locusta_demo::DemoConfig::default(),
+        )
+        .expect("demo target");
+        let http = HttpClient::new(ClientConfig::default()).expect("http client");
+        let session = http.session(Some(&demo.base_url())).expect("session");
+        let stats = StatsHub::new(StatsLimits::default());
+        let mut client = Client::new(session, Arc::clone(&stats));
+        let mut ws = client
+            .websocket("/ws/echo")
+            .name("echo")
+            .connect()
+            .await
+            .expect("connect");
+        // a later iteration starts 50 ms late: the connection opened before sees its lag
+        client.set_schedule_lag(Duration::from_millis(50));
+        let reply = ws
+            .request("pair", WsMessage::Text("hi".into()), |_| true)
+            .await
+            .expect("echo");
+        assert_eq!(reply, WsMessage::Text("hi".into()));
+        stats.merge();
+        let (connect, pair) = stats.read(|agg| {
+            let time =
+                |name: &str, kind: &str| agg.entry(name, kind).and_then(|e| e.min_response_time());
+            (time("echo", WS_CONNECT), time("pair", WS_CONNECT))
+        });
+        assert!(connect.unwrap_or(f64::MAX) < 50.0, "{connect:?}");
+        assert!(pair.unwrap_or_default() >= 50.0, "{pair:?}");
+    }
 
     #[test]
     fn the_default_name_is_the_path() {
