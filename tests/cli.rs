@@ -329,6 +329,42 @@ fn sigterm_stops_gracefully_and_still_writes_outputs() {
 }
 
 #[test]
+fn demo_help_names_its_own_flag_and_classes_before_locusts_options() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run(&["demo", "--help"], dir.path());
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    for needle in [
+        "locusta demo [--tls]",
+        "--tls",
+        "GrpcShopUser",
+        "ChatUser",
+        "PoolUser",
+        "--users",
+    ] {
+        assert!(stdout.contains(needle), "{needle} missing:\n{stdout}");
+    }
+}
+
+#[test]
+fn help_into_a_closed_pipe_is_no_panic() {
+    // `locusta --help | head -1`: the reader goes away before the help is written
+    for args in [&["--help"][..], &["demo", "--help"][..]] {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn locusta");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        let stderr = text(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
 fn bad_input_is_refused_before_any_load() {
     let dir = tempfile::tempdir().expect("tempdir");
     for (args, needle) in [

@@ -210,10 +210,11 @@ impl RunPlan {
     /// logs every refusal (target `locusta.main`), so the caller only exits with the code.
     pub fn build(parsed: Parsed, facts: LocustfileFacts) -> Setup {
         if parsed.options.list_commands {
-            println!("Available Users:");
+            let mut list = String::from("Available Users:\n");
             for class in &facts.classes {
-                println!("    {}", class.name);
+                list.push_str(&format!("    {}\n", class.name));
             }
+            locusta_util::print_stdout(&list);
             return Setup::Exit(0);
         }
         let opts = &parsed.options;
@@ -221,11 +222,11 @@ impl RunPlan {
             // As Locust: the classes the run would use (positional names, tags), then exit.
             return match select_classes(opts, facts.classes) {
                 Ok(classes) if opts.show_task_ratio => {
-                    print!("{}", crate::task_ratio::text(&classes, opts.num_users));
+                    locusta_util::print_stdout(&crate::task_ratio::text(&classes, opts.num_users));
                     Setup::Exit(0)
                 }
                 Ok(classes) => {
-                    print!("{}", crate::task_ratio::json(&classes, opts.num_users));
+                    locusta_util::print_stdout(&crate::task_ratio::json(&classes, opts.num_users));
                     Setup::Exit(0)
                 }
                 Err(e) => {

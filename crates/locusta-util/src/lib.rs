@@ -1,10 +1,19 @@
 //! Small helpers that several locusta crates need, kept in one place instead of a copy per
 //! crate: a mutex lock that survives a poisoned mutex, the wall clock as unix seconds, local
-//! time (for log lines and Locust's file names), the host name, and Locust's wording of user
-//! counts per class.
+//! time (for log lines and Locust's file names), the host name, Locust's wording of user
+//! counts per class, and printing to a standard output that may have been closed.
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Writes `text` to standard output. A closed output (`locusta --help | head -3`) or any other
+/// write error is not a failure of the command: the reader has what it wanted, and `print!`
+/// would panic.
+pub fn print_stdout(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
 
 /// Locks `m`, carrying on when another thread panicked while holding it: everything locusta
 /// keeps behind a mutex is plain data (counters, queues, snapshots) that stays usable, and a

@@ -52,7 +52,7 @@ pub(crate) fn parse(args: Vec<OsString>) -> Result<Parsed, i32> {
             format!("{}\n", e.message)
         };
         if e.use_stdout {
-            print!("{text}");
+            locusta_util::print_stdout(&text);
         } else {
             eprint!("{text}");
         }

@@ -37,8 +37,34 @@ fn is_default(parsed: &locusta_options::Parsed, key: &str) -> bool {
     matches!(parsed.sources.get(key), None | Some(Source::Default))
 }
 
+/// What `locusta demo --help` says before Locust's options: the demo's own flag, its defaults
+/// and the user classes it can run by name.
+fn demo_usage() -> String {
+    format!(
+        "Usage: locusta demo [--tls] [UserClass ...] [options]\n\n\
+         A real load test with nothing to set up: the built-in shop target on 127.0.0.1 (a free\n\
+         port), {DEMO_USERS} users started {DEMO_SPAWN_RATE} a second, {DEMO_SECONDS} s, headless (--headful or\n\
+         --autostart: the web UI). Every option below changes it; -H runs the demo users against\n\
+         another host.\n\n\
+         Demo flag:\n  \
+         --tls    serve the demo's target over TLS (self-signed certificate; the demo users do not\n           \
+         verify it); with --http2 negotiate, HTTP/2 by ALPN. Not with -H (give an https:// URL)\n\n\
+         More user classes, run by name: ChatUser (WebSocket chat), GrpcShopUser (gRPC), and the\n\
+         diagnosis's degradation patterns: {patterns}.\n\
+         -l lists the default ones.\n\n",
+        patterns = crate::demo_patterns::pattern_user_classes()
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
 /// `locusta demo [--tls] [flags]`: `args` excludes the word `demo`.
 pub fn run_demo(mut args: Vec<OsString>) -> i32 {
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        locusta_util::print_stdout(&demo_usage());
+    }
     // `--tls` is the demo's own flag: Locust's parser must not see it
     let tls = args.len();
     args.retain(|a| a != "--tls");
