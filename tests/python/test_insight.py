@@ -52,8 +52,11 @@ def test_seed_shop_checkout_failing_at_every_load_is_not_healthy(run_locustfile,
     import os
 
     report = tmp_path / "shop.html"
+    # "failing" needs at least 3 failed checkouts in the per-second history: with the seed's
+    # 1-5 s waits and checkout one task in ten, 40 users for 8 s made only ~5-8 checkouts and
+    # sometimes fewer than 3 recorded; 60 users for 10 s make ~15
     run = run_locustfile(os.path.join(EXAMPLES, "seed_shop.py"), target, "--html", str(report),
-                         users=40, rate=8, time_s="8s")
+                         users=60, rate=12, time_s="10s")
     assert "Failing at every load" in run.stderr, run.stderr
     assert "POST /api/orders: failing at every load" in run.stderr, run.stderr
     html = report.read_text()
