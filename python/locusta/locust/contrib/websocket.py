@@ -133,7 +133,7 @@ class WebSocketClient:
         return self._conn.closed
 
     def _fire(self, request_type, name, seconds, length, exception):
-        if request_type != "WSR" and self._user is not None:
+        if request_type != "WSR" and _runtime.open_model is not None and self._user is not None:
             seconds += _schedule_lag(self._user())
         self._event.fire(
             request_type=request_type,
