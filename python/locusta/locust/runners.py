@@ -13,6 +13,7 @@ from gevent.pool import Group
 from .. import _core
 from .event import state as _event_state
 from .exception import StopTest
+from .user.resting import UserGroup
 
 logger = logging.getLogger("locusta.runners")
 
@@ -136,7 +137,7 @@ class LocalRunner(Runner):
 
     def __init__(self, environment):
         super().__init__(environment)
-        self.user_greenlets = Group()
+        self.user_greenlets = UserGroup()
         self.spawning_greenlet = None
         self._users = []  # started users, oldest first (ramp-down stops the newest)
         self._classes = list(environment.user_classes)
@@ -158,7 +159,7 @@ class LocalRunner(Runner):
     def user_classes_count(self):
         counts = {c.__name__: 0 for c in self._classes}
         for u in self._users:
-            if not u.greenlet.dead:
+            if u._alive():
                 counts[type(u).__name__] += 1
         return counts
 
@@ -175,7 +176,7 @@ class LocalRunner(Runner):
         self._dispatch.pop()
         while self._users:
             user = self._users.pop()
-            if not user.greenlet.dead:
+            if user._alive():
                 user.stop(force=force)
                 return True
         return False
@@ -258,7 +259,7 @@ class LocalRunner(Runner):
                 if target:
                     logger.error("The master asked for users of unknown class %s", name)
                 continue
-            alive = [u for u in self._users if type(u) is cls and not u.greenlet.dead]
+            alive = [u for u in self._users if type(u) is cls and u._alive()]
             for user in reversed(alive[target:]):
                 user.stop(force=not self.environment.stop_timeout)
                 self._users.remove(user)
@@ -303,7 +304,7 @@ class LocalRunner(Runner):
         timeout = self.environment.stop_timeout or 0
         if timeout:
             for user in reversed(self._users):
-                if not user.greenlet.dead:
+                if user._alive():
                     user.stop(force=False)
             if not self.user_greenlets.join(timeout=timeout):
                 logger.info("Not all users finished their tasks & terminated in %s seconds. Killing them...", timeout)

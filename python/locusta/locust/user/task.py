@@ -11,6 +11,7 @@ import gevent
 from gevent import GreenletExit
 
 from ... import _runtime
+from . import resting
 from ..exception import (
     InterruptTaskSet,
     LocustError,
@@ -183,7 +184,13 @@ class TaskSet(metaclass=TaskSetMeta):
             if e.reschedule:
                 raise RescheduleTaskImmediately(e.reschedule).with_traceback(e.__traceback__)
             raise RescheduleTask(e.reschedule).with_traceback(e.__traceback__)
+        return self._loop(None)
 
+    def _loop(self, resumed):
+        """Picks, runs and waits, until an exception ends it. Returns only for a user that rests
+        through its wait (the root TaskSet of a user that may, see resting.py): the seconds to
+        rest; ``_loop(resting.WOKEN)`` then carries on after the wait, ``_loop(resting.KILLED)``
+        stops as a user killed in its wait."""
         # With Locust's own schedule_task / execute_next_task, a task picked for an empty queue
         # runs at once instead of through the queue: the same order, two calls fewer per run.
         cls = type(self)
@@ -193,8 +200,21 @@ class TaskSet(metaclass=TaskSetMeta):
         user_tasks = direct and cls is DefaultTaskSet
         user = self._user
         queue = self._task_queue
+        # Only the root TaskSet's waits can rest: a nested one's state is in its caller's frames.
+        may_rest = (
+            user._rests
+            and self is user._taskset_instance
+            and cls.wait is TaskSet.wait
+            and cls._sleep is TaskSet._sleep
+        )
         while True:
             try:
+                if resumed is not None:
+                    how, resumed = resumed, None
+                    if how == resting.KILLED:
+                        raise GreenletExit()
+                    self._after_wait()
+                    continue
                 task = None
                 if queue or not direct:
                     if not queue:
@@ -216,9 +236,19 @@ class TaskSet(metaclass=TaskSetMeta):
                 except RescheduleTaskImmediately:
                     pass
                 except RescheduleTask:
-                    self.wait()
+                    if may_rest:
+                        rest = self._wait_or_rest()
+                        if rest is not None:
+                            return rest
+                    else:
+                        self.wait()
                 else:
-                    self.wait()
+                    if may_rest:
+                        rest = self._wait_or_rest()
+                        if rest is not None:
+                            return rest
+                    else:
+                        self.wait()
             except InterruptTaskSet as e:
                 try:
                     self.on_stop()
@@ -242,7 +272,12 @@ class TaskSet(metaclass=TaskSetMeta):
                     tb = traceback.format_exc()
                     logger.error("%s\n%s", e, tb)
                     env._log_exception(e, tb)
-                    self.wait()
+                    if may_rest:
+                        rest = self._wait_or_rest()
+                        if rest is not None:
+                            return rest
+                    else:
+                        self.wait()
                 else:
                     raise
 
@@ -309,10 +344,36 @@ class TaskSet(metaclass=TaskSetMeta):
                 seconds = self.wait_time()
             if seconds or not user._yielded:
                 self._sleep(seconds)
+        self._after_wait()
+
+    def _after_wait(self):
+        user = self._user
         user._yielded = False
         if user._state == LOCUST_STATE_STOPPING:
             raise StopUser()
         user._state = LOCUST_STATE_RUNNING
+
+    def _wait_or_rest(self):
+        """``wait()`` for a user that may rest: a long enough wait is returned (the loop ends
+        and the user rests without its greenlet, see resting.py) instead of slept."""
+        user = self._user
+        if _runtime.open_model is not None:
+            self.wait()
+            return None
+        if user._state == LOCUST_STATE_STOPPING:
+            raise StopUser()
+        user._state = LOCUST_STATE_WAITING
+        wait_time = user.wait_time
+        if wait_time and type(self).wait_time is _TASKSET_WAIT_TIME:
+            seconds = wait_time()
+        else:
+            seconds = self.wait_time()
+        if type(seconds) in (float, int) and seconds >= resting.REST_AFTER and user._may_rest_now():
+            return seconds
+        if seconds or not user._yielded:
+            self._sleep(seconds)
+        self._after_wait()
+        return None
 
     def _sleep(self, seconds):
         gevent.sleep(seconds)

@@ -8,11 +8,12 @@ import warnings
 from contextlib import contextmanager
 from json.decoder import JSONDecodeError
 
-from gevent import GreenletExit
+from gevent import GreenletExit, getcurrent
 
 from ... import _runtime
 from ..clients import HttpSession, RestResponseContextManager  # noqa: F401
 from ..exception import StopTest, StopUser
+from . import resting
 from .task import (
     LOCUST_STATE_RUNNING,
     LOCUST_STATE_STOPPING,
@@ -69,6 +70,13 @@ class User(metaclass=UserMeta):
         self._state = None
         self._greenlet = None
         self._group = None
+        # Resting between tasks without a greenlet (resting.py): allowed for this user, pinned
+        # to one greenlet (its greenlet was asked for), and the rest in progress.
+        self._rests = False
+        self._pinned = False
+        self._rest_timer = None
+        self._rest_until = 0.0
+        self._rest_context = None
         self._taskset_instance = None
         self._cp_last_run = time.perf_counter()
         self._cp_last_wait_time = 0
@@ -95,9 +103,30 @@ class User(metaclass=UserMeta):
             if _runtime.open_model is not None:
                 # Open model: the first iteration waits for its slot too.
                 self._taskset_instance._wait_for_slot(_runtime.open_model)
-            self._taskset_instance.run()
+            return self._taskset_instance.run()
         except (GreenletExit, StopUser, StopTest):
             self.on_stop()
+
+    def _resume(self, how):
+        """Carries on after a rest (resting.py) where ``run()`` left off: its root TaskSet's loop,
+        then ``on_stop`` as ``run()`` would. Returns the seconds of the next rest, if any."""
+        try:
+            return self._taskset_instance._loop(how)
+        except (GreenletExit, StopUser, StopTest):
+            self.on_stop()
+
+    def _may_rest_now(self):
+        """Whether the user may end its greenlet for the wait now: it runs in its own greenlet
+        (not a caller's), nobody holds that greenlet, and no greenlet-local values would be lost."""
+        greenlet = self._greenlet
+        return not self._pinned and getcurrent() is greenlet and not resting.holds_greenlet_locals(greenlet)
+
+    def _alive(self):
+        """Started and not ended: running, waiting or resting (reads no ``greenlet``, which would
+        pin the user)."""
+        if self._rest_timer is not None:
+            return True
+        return self._greenlet is not None and not self._greenlet.dead
 
     def wait(self):
         """Sleeps for the wait time (a stopping user ends here)."""
@@ -109,14 +138,21 @@ class User(metaclass=UserMeta):
         def run_user(user):
             user.run()
 
-        self._greenlet = group.spawn(run_user, self)
+        self._rests = resting.ENABLED and isinstance(group, resting.UserGroup) and type(self).run is User.run
+        if self._rests:
+            self._greenlet = group.spawn(resting.run_started_user, group, self)
+        else:
+            self._greenlet = group.spawn(run_user, self)
         self._group = group
         return self._greenlet
 
     def stop(self, force=False):
         """Kills a waiting user at once; lets a running one finish its task (unless ``force``)."""
         if force or self._state in (None, LOCUST_STATE_WAITING):
-            self._group.killone(self._greenlet)
+            if self._rest_timer is not None:
+                self._group.stop_resting(self).join()
+            else:
+                self._group.killone(self._greenlet)
             return True
         if self._state == LOCUST_STATE_RUNNING:
             self._state = LOCUST_STATE_STOPPING
@@ -131,6 +167,12 @@ class User(metaclass=UserMeta):
 
     @property
     def greenlet(self):
+        # Whoever asks for the greenlet may keep it (join, link, kill it): from now on the user
+        # keeps one greenlet for its life, as in Locust, and a resting one wakes into it.
+        if not self._pinned:
+            self._pinned = True
+            if self._rest_timer is not None:
+                self._group.pin(self)
         return self._greenlet
 
     def context(self):
