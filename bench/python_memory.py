@@ -65,14 +65,16 @@ def main():
         raise SystemExit(f"open-file limit {hard} is too low for {args.users} users; raise it (ulimit -n)")
     modes = {"on": [True], "off": [False], "both": [True, False]}[args.rest]
     print(f"{'users':>8} {'resting':>8} {'peak RSS MB':>12} {'KB/user':>8} {'requests':>9} {'failures':>9} {'wall s':>7}")
-    met = True
+    met = None
     with nginx(args.port, 0, worker_connections=args.users + 1000) as url:
         for rest in modes:
             rss, requests, failures, wall = run_once(args, url, rest)
             print(f"{args.users:>8} {'on' if rest else 'off':>8} {rss / 1024:>12.1f} {rss / args.users:>8.2f} "
                   f"{requests:>9} {failures:>9} {wall:>7.1f}", flush=True)
-            met = met and rss / 1024 < GOAL_MB
-    print(f"goal: below {GOAL_MB} MB -> {'met' if met else 'NOT met'}")
+            if rest:
+                met = rss / 1024 < GOAL_MB
+    if met is not None:
+        print(f"goal: below {GOAL_MB} MB with resting users (the default) -> {'met' if met else 'NOT met'}")
     return 0
 
 

@@ -289,3 +289,185 @@ def test_nested_tasksets_task_exceptions_and_stop_user_across_rests(tmp_path, ru
     assert rep["tasks"].get("stopped") == 10, rep["tasks"]
     assert rep["user_count"][-1] == 0, rep["user_count"]
     assert "a task that fails" in run.stderr
+
+
+SEQUENCES = """
+from locust import SequentialTaskSet
+
+LOGS = {}
+
+
+def log(user, what):
+    LOGS.setdefault(user._n, []).append(what)
+
+
+class Checkout(SequentialTaskSet):
+    def on_start(self):
+        log(self.user, "checkout.start")
+
+    @task
+    def cart(self):
+        log(self.user, "cart")
+        self.user.carts += 1
+        if self.user.carts == FAIL_AT:
+            raise ValueError("second cart fails")
+
+    @task
+    def pay(self):
+        log(self.user, "pay")
+        self.interrupt(reschedule=False)
+
+    def on_stop(self):
+        log(self.user, "checkout.stop")
+
+
+class Browse(SequentialTaskSet):
+    def on_start(self):
+        log(self.user, "browse.start")
+
+    def listing(self):
+        log(self.user, "list")
+
+    def leave(self):
+        log(self.user, "leave")
+        self.user.leaves += 1
+        if self.user.leaves == LEAVES:
+            raise StopUser()
+        self.interrupt()
+
+    tasks = [listing, Checkout, leave]
+
+    def on_stop(self):
+        log(self.user, "browse.stop")
+
+
+COUNT = [0]
+
+
+class Shopper(User):
+    wait_time = constant(0.1)
+    tasks = [Browse]
+
+    def on_start(self):
+        self._n = COUNT[0]
+        COUNT[0] += 1
+        self.carts = self.leaves = 0
+        log(self, "user.start")
+
+    def on_stop(self):
+        log(self, "user.stop")
+
+
+@events.test_stop.add_listener
+def _print_logs(**kw):
+    print("LOGS " + json.dumps(LOGS), flush=True)
+"""
+
+
+def sequences(run):
+    # exit code 1: the task exception of each user's second cart
+    assert run.code in (0, 1), run.stderr[-3000:]
+    assert "Unhandled exception" not in run.stderr, run.stderr[-3000:]
+    line = [line for line in run.stdout.splitlines() if line.startswith("LOGS ")][-1]
+    return json.loads(line[len("LOGS "):])
+
+
+def test_nested_tasksets_run_the_same_sequence_resting_or_not(tmp_path, run_locustfile):
+    """Users that stop themselves after three rounds of nested SequentialTaskSets (interrupts,
+    a task exception, StopUser) log the same calls whether they rest in their waits or not."""
+    body = SEQUENCES.replace("LEAVES", "3").replace("FAIL_AT", "2")
+    runs = {}
+    for rest in ("1", "0"):
+        run = run_locustfile(write(tmp_path, body), None, users=20, rate=400, time_s="5s",
+                             env={"LOCUSTA_USERS_REST": rest})
+        runs[rest] = sequences(run)
+        assert "second cart fails" in run.stderr
+    expected = (["user.start"] + ["browse.start", "list", "checkout.start", "cart", "pay", "checkout.stop", "leave",
+                                  "browse.stop"] * 3)
+    expected[-1:] = ["browse.stop", "user.stop"]
+    for rest, logs in runs.items():
+        assert len(logs) == 20
+        for calls in logs.values():
+            # the second cart raised: the checkout carried on with pay after its wait
+            assert calls == expected, (rest, calls)
+
+
+def test_users_stopped_while_resting_in_a_nested_taskset_unwind_it(tmp_path, run_locustfile):
+    """Stopped by the end of the run wherever they rest, users leave their TaskSets in order:
+    each on_stop of an open TaskSet, innermost first, then the user's."""
+    # (no task exception here: see the next test for a stop in the wait that follows one)
+    body = SEQUENCES.replace("LEAVES", "10**9").replace("FAIL_AT", "-1") + "\nfrom locust import between\nShopper.wait_time = between(0.1, 0.5)\n"
+    run = run_locustfile(write(tmp_path, body), None, users=30, rate=400, time_s="2s")
+    logs = sequences(run)
+    assert len(logs) == 30
+    inside_checkout = 0
+    for calls in logs.values():
+        stack = []
+        for call in calls:
+            if call.endswith(".start"):
+                stack.append(call[: -len(".start")])
+            elif call.endswith(".stop"):
+                assert stack and stack[-1] == call[: -len(".stop")], calls
+                stack.pop()
+        assert stack == [], calls
+        inside_checkout += calls[-3:] == ["checkout.stop", "browse.stop", "user.stop"]
+    # the users were stopped at various points, some of them resting inside Checkout
+    assert inside_checkout > 0
+
+
+CRASH = """
+LOGS = {}
+COUNT = [0]
+
+
+def log(user, what):
+    LOGS.setdefault(user._n, []).append(what)
+
+
+class Crash(TaskSet):
+    def on_start(self):
+        log(self.user, "crash.start")
+
+    @task
+    def boom(self):
+        log(self.user, "crash.task")
+        if self.user._n % 2 == 0:
+            raise ValueError("boom")
+
+    def on_stop(self):
+        log(self.user, "crash.stop")
+
+
+class Shopper(User):
+    wait_time = constant(5)
+    tasks = [Crash]
+
+    def on_start(self):
+        self._n = COUNT[0]
+        COUNT[0] += 1
+        log(self, "user.start")
+
+    def on_stop(self):
+        log(self, "user.stop")
+
+
+@events.test_stop.add_listener
+def _print_logs(**kw):
+    print("LOGS " + json.dumps(LOGS), flush=True)
+"""
+
+
+def test_a_stop_in_the_wait_after_a_task_exception_skips_on_stop_as_in_locust(tmp_path, run_locustfile, real_locust):
+    """Locust waits after a task's exception inside its exception handler, so a user killed in
+    that wait leaves the TaskSet without its on_stop; resting users do the same."""
+    locustfile = write(tmp_path, CRASH)
+    logs = {}
+    for name, cmd, env in (("locust", real_locust, None), ("resting", None, {"LOCUSTA_USERS_REST": "1"}),
+                           ("greenlets", None, {"LOCUSTA_USERS_REST": "0"})):
+        run = run_locustfile(locustfile, None, users=4, rate=100, time_s="1s", cmd=cmd, env=env)
+        assert run.code in (0, 1), run.stderr[-3000:]
+        logs[name] = json.loads([line for line in run.stdout.splitlines() if line.startswith("LOGS ")][-1][5:])
+    assert logs["locust"]["0"] == ["user.start", "crash.start", "crash.task", "user.stop"]
+    assert logs["locust"]["1"] == ["user.start", "crash.start", "crash.task", "crash.stop", "user.stop"]
+    assert logs["resting"] == logs["locust"]
+    assert logs["greenlets"] == logs["locust"]

@@ -136,7 +136,7 @@ class UserGroup(Group):
         greenlet.start()
 
     def kill(self, exception=GreenletExit, block=True, timeout=None):
-        stopping = [self.stop_resting(user) for user in list(self._resting)]
+        stopping = {self.stop_resting(user) for user in list(self._resting)}
         others = [g for g in self.greenlets if g not in stopping]
         gevent.killall(others, exception, block=False)
         idle, self._idle = self._idle, []

@@ -146,6 +146,11 @@ class TaskSet(metaclass=TaskSetMeta):
     min_wait = None
     max_wait = None
     wait_function = None
+    # resting (resting.py): started by a loop that can resume this one; the nested TaskSet this
+    # one's loop is resting in
+    _in_rest_chain = False
+    _resting_child = None
+    _rested_in_handler = False
 
     def __init__(self, parent):
         self._task_queue = _TaskQueue()
@@ -188,9 +193,12 @@ class TaskSet(metaclass=TaskSetMeta):
 
     def _loop(self, resumed):
         """Picks, runs and waits, until an exception ends it. Returns only for a user that rests
-        through its wait (the root TaskSet of a user that may, see resting.py): the seconds to
-        rest; ``_loop(resting.WOKEN)`` then carries on after the wait, ``_loop(resting.KILLED)``
-        stops as a user killed in its wait."""
+        through a wait (see resting.py): the seconds to rest; ``_loop(resting.WOKEN)`` then
+        carries on after the wait, ``_loop(resting.KILLED)`` stops as a user killed in its wait.
+
+        The wait may be this TaskSet's or a nested TaskSet's this loop started: the nested one
+        is kept in ``_resting_child`` and resumed in its place, inside the same handlers as the
+        task that started it, so its ``interrupt()`` and exceptions reach this loop as before."""
         # With Locust's own schedule_task / execute_next_task, a task picked for an empty queue
         # runs at once instead of through the queue: the same order, two calls fewer per run.
         cls = type(self)
@@ -200,23 +208,40 @@ class TaskSet(metaclass=TaskSetMeta):
         user_tasks = direct and cls is DefaultTaskSet
         user = self._user
         queue = self._task_queue
-        # Only the root TaskSet's waits can rest: a nested one's state is in its caller's frames.
+        # A wait can rest when every loop under it can be resumed: the root TaskSet, or a nested
+        # one started by such a loop as Locust's execute_task would (a nested loop called from
+        # a task's own code keeps its caller's frames, so it sleeps).
         may_rest = (
             user._rests
-            and self is user._taskset_instance
+            and (self._in_rest_chain or self is user._taskset_instance)
             and cls.wait is TaskSet.wait
             and cls._sleep is TaskSet._sleep
         )
+        # nested TaskSets are started here (to be resumable) only where execute_task is Locust's
+        nests = may_rest and direct and cls.execute_task is (DefaultTaskSet.execute_task if user_tasks else TaskSet.execute_task)
         while True:
+            if resumed is not None and self._rested_in_handler:
+                # The wait was the one after a task's exception (in the handler below): what it
+                # raises (a kill, StopUser) leaves this loop without on_stop, as in Locust.
+                how, resumed = resumed, None
+                self._rested_in_handler = False
+                if how == resting.KILLED:
+                    raise GreenletExit()
+                self._after_wait()
             try:
+                child = None
                 if resumed is not None:
                     how, resumed = resumed, None
-                    if how == resting.KILLED:
-                        raise GreenletExit()
-                    self._after_wait()
-                    continue
+                    child, self._resting_child = self._resting_child, None
+                    if child is None:
+                        if how == resting.KILLED:
+                            raise GreenletExit()
+                        self._after_wait()
+                        continue
                 task = None
-                if queue or not direct:
+                if child is not None:
+                    pass
+                elif queue or not direct:
                     if not queue:
                         self.schedule_task(self.get_next_task())
                 elif user_tasks:
@@ -225,12 +250,24 @@ class TaskSet(metaclass=TaskSetMeta):
                 else:
                     task = self.get_next_task()
                 try:
-                    if user._state == LOCUST_STATE_STOPPING:
+                    if child is not None:
+                        rest = child._loop(how)
+                        if rest is not None:
+                            self._resting_child = child
+                            return rest
+                    elif user._state == LOCUST_STATE_STOPPING:
                         raise StopUser()
-                    if task is None:
+                    elif task is None:
                         self.execute_next_task()
                     elif user_tasks and type(task) is FunctionType:
                         task(user)
+                    elif nests and isinstance(task, type) and issubclass(task, TaskSet) and task.run is TaskSet.run:
+                        child = task(user if user_tasks else self)
+                        child._in_rest_chain = True
+                        rest = child.run()
+                        if rest is not None:
+                            self._resting_child = child
+                            return rest
                     else:
                         self.execute_task(task)
                 except RescheduleTaskImmediately:
@@ -275,6 +312,7 @@ class TaskSet(metaclass=TaskSetMeta):
                     if may_rest:
                         rest = self._wait_or_rest()
                         if rest is not None:
+                            self._rested_in_handler = True
                             return rest
                     else:
                         self.wait()
