@@ -234,14 +234,12 @@ class WebSocketUser(User):
     #: The last connection ``connect`` opened (None before).
     ws = None
 
-    def run(self):
-        try:
-            super().run()
-        finally:
-            # The user has stopped: end what it left open at once, rather than when the
-            # garbage collector gets to the user (a user and its task set reference each other).
-            for client in list(self.__dict__.pop("_ws_clients", ())):
-                client._abort()
+    def _ended(self):
+        # The user has stopped: end what it left open at once, rather than when the garbage
+        # collector gets to the user (a user and its task set reference each other). Not an
+        # override of run(), so that an idle WebSocket user rests without a greenlet.
+        for client in list(self.__dict__.pop("_ws_clients", ())):
+            client._abort()
 
     def connect(self, url, name=None, headers=None, subprotocols=None, timeout=None, recv_timeout=None):
         """Opens a WebSocket connection to ``url`` and returns it (also as ``self.ws``).

@@ -90,6 +90,7 @@ class User(metaclass=UserMeta):
     def run(self):
         self._state = LOCUST_STATE_RUNNING
         self._taskset_instance = DefaultTaskSet(self)
+        rest = None
         try:
             try:
                 self.on_start()
@@ -103,17 +104,30 @@ class User(metaclass=UserMeta):
             if _runtime.open_model is not None:
                 # Open model: the first iteration waits for its slot too.
                 self._taskset_instance._wait_for_slot(_runtime.open_model)
-            return self._taskset_instance.run()
+            rest = self._taskset_instance.run()
+            return rest
         except (GreenletExit, StopUser, StopTest):
             self.on_stop()
+        finally:
+            if rest is None:
+                self._ended()
 
     def _resume(self, how):
         """Carries on after a rest (resting.py) where ``run()`` left off: its root TaskSet's loop,
         then ``on_stop`` as ``run()`` would. Returns the seconds of the next rest, if any."""
+        rest = None
         try:
-            return self._taskset_instance._loop(how)
+            rest = self._taskset_instance._loop(how)
+            return rest
         except (GreenletExit, StopUser, StopTest):
             self.on_stop()
+        finally:
+            if rest is None:
+                self._ended()
+
+    def _ended(self):
+        """Called once the user's run is over for good (after ``on_stop``, if it ran), however
+        it ended; not when it only rests. For the users that hold resources to release then."""
 
     def _may_rest_now(self):
         """Whether the user may end its greenlet for the wait now: it runs in its own greenlet
