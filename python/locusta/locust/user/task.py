@@ -271,21 +271,15 @@ class TaskSet(metaclass=TaskSetMeta):
                     else:
                         self.execute_task(task)
                 except RescheduleTaskImmediately:
-                    pass
+                    continue
                 except RescheduleTask:
-                    if may_rest:
-                        rest = self._wait_or_rest()
-                        if rest is not None:
-                            return rest
-                    else:
-                        self.wait()
+                    pass
+                if may_rest:
+                    rest = self._wait(True)
+                    if rest is not None:
+                        return rest
                 else:
-                    if may_rest:
-                        rest = self._wait_or_rest()
-                        if rest is not None:
-                            return rest
-                    else:
-                        self.wait()
+                    self.wait()
             except InterruptTaskSet as e:
                 try:
                     self.on_stop()
@@ -310,7 +304,7 @@ class TaskSet(metaclass=TaskSetMeta):
                     logger.error("%s\n%s", e, tb)
                     env._log_exception(e, tb)
                     if may_rest:
-                        rest = self._wait_or_rest()
+                        rest = self._wait(True)
                         if rest is not None:
                             self._rested_in_handler = True
                             return rest
@@ -367,6 +361,11 @@ class TaskSet(metaclass=TaskSetMeta):
 
         A zero wait after a task that already yielded to the hub (it made a request) does not
         yield again: gevent.sleep(0) would only add a round trip through the hub."""
+        self._wait(False)
+
+    def _wait(self, may_rest):
+        """``wait()``; for a user that ``may_rest`` (resting.py), a wait long enough to rest is
+        returned instead of slept (the loop then ends and the user rests without its greenlet)."""
         user = self._user
         if user._state == LOCUST_STATE_STOPPING:
             raise StopUser()
@@ -380,9 +379,12 @@ class TaskSet(metaclass=TaskSetMeta):
                 seconds = wait_time()  # TaskSet.wait_time's common case, one call less
             else:
                 seconds = self.wait_time()
+            if may_rest and type(seconds) in (float, int) and seconds >= resting.REST_AFTER and user._may_rest_now():
+                return seconds
             if seconds or not user._yielded:
                 self._sleep(seconds)
         self._after_wait()
+        return None
 
     def _after_wait(self):
         user = self._user
@@ -390,28 +392,6 @@ class TaskSet(metaclass=TaskSetMeta):
         if user._state == LOCUST_STATE_STOPPING:
             raise StopUser()
         user._state = LOCUST_STATE_RUNNING
-
-    def _wait_or_rest(self):
-        """``wait()`` for a user that may rest: a long enough wait is returned (the loop ends
-        and the user rests without its greenlet, see resting.py) instead of slept."""
-        user = self._user
-        if _runtime.open_model is not None:
-            self.wait()
-            return None
-        if user._state == LOCUST_STATE_STOPPING:
-            raise StopUser()
-        user._state = LOCUST_STATE_WAITING
-        wait_time = user.wait_time
-        if wait_time and type(self).wait_time is _TASKSET_WAIT_TIME:
-            seconds = wait_time()
-        else:
-            seconds = self.wait_time()
-        if type(seconds) in (float, int) and seconds >= resting.REST_AFTER and user._may_rest_now():
-            return seconds
-        if seconds or not user._yielded:
-            self._sleep(seconds)
-        self._after_wait()
-        return None
 
     def _sleep(self, seconds):
         gevent.sleep(seconds)
