@@ -931,23 +931,18 @@ class HttpSession:
         """The exception of a request that got no response."""
         return _CONN_ERRORS.get(kind, ConnectionError)(raw.error)
 
-    def _plain(self):
-        """Whether the session's own settings let a call skip ``request()``: none of
-        ``rename_request``, ``client.params``, ``client.auth``, ``client.verify`` set, and no
-        request listener besides the statistics."""
-        if self.request_name or self.params or self.auth is not None or self.verify is not True:
-            return False
-        ev = self.request_event
-        return ev is None or ev._handlers == ev._stats_only
-
     def _fast_send(self, method, url, kwargs, body=None, allow_redirects=None):
         """The common calls without ``request()``'s general path: ``url`` a str and ``kwargs``
         at most ``name=`` (a str), ``catch_response=True``, ``params=`` and ``headers=`` (dicts),
         ``body`` the encoded ``json=`` body or None. Sent and timed in Rust (and without
         ``catch_response`` recorded there); returns the response, or None when the call must take
         ``request()`` (nothing was sent). Same request, statistics, response and exceptions as
-        ``request()``."""
-        if type(url) is not str or not self._fast or not self._plain():
+        ``request()``.
+
+        Skipped when the session's settings matter (``rename_request``, ``client.params``,
+        ``client.auth``, ``client.verify``) or someone listens to the request event."""
+        if type(url) is not str or not self._fast or self.request_name or self.params or self.auth is not None or \
+                self.verify is not True or ((ev := self.request_event) is not None and ev._handlers != ev._stats_only):
             return None
         name = headers = q = None
         catch = False
@@ -1007,15 +1002,26 @@ class HttpSession:
         return self._fast_send(method, url, kwargs, body)
 
     def get(self, url, **kwargs):
-        plain = _plain_get(url, kwargs)
-        if plain is None or not self._fast or not self._plain():
-            if "headers" in kwargs and type(kwargs["headers"]) is dict and "allow_redirects" not in kwargs:
-                resp = self._fast_send("GET", url, kwargs, None, True)
-                if resp is not None:
-                    return resp
+        # _plain_get's and _fast_send's checks, inlined: this is the hottest call of most locustfiles
+        if kwargs:
+            name = kwargs.get("name")
+            catch = kwargs.get("catch_response") is True
+            params = kwargs.get("params")
+            if len(kwargs) != (name is not None) + catch + (type(params) is dict) or \
+                    (name is not None and type(name) is not str):
+                if "headers" in kwargs and "allow_redirects" not in kwargs:
+                    resp = self._fast_send("GET", url, kwargs, None, True)
+                    if resp is not None:
+                        return resp
+                kwargs.setdefault("allow_redirects", True)
+                return self.request("GET", url, **kwargs)
+        else:
+            name = params = None
+            catch = False
+        if type(url) is not str or not self._fast or self.request_name or self.params or self.auth is not None or \
+                self.verify is not True or ((ev := self.request_event) is not None and ev._handlers != ev._stats_only):
             kwargs.setdefault("allow_redirects", True)
             return self.request("GET", url, **kwargs)
-        name, catch, params = plain
         # The common calls (a plain get, with name=, params= (a dict), catch_response=True): sent and timed in
         # Rust, and without catch_response recorded there too; the response is built lazily.
         raw = self._rt.get(self._core, url, name, not catch, _pairs(params) if params else None)
@@ -1047,10 +1053,12 @@ class HttpSession:
         return self.request("HEAD", url, **kwargs)
 
     def post(self, url, data=None, json=None, **kwargs):
-        if json is not None and data is None:
-            resp = self._fast_json("POST", url, json, kwargs)
-            if resp is not None:
-                return resp
+        if json is not None and data is None and self._fast:  # _fast_json, inlined
+            body = _core.json_dumps_or(json, _UNDECODED)
+            if body is not _UNDECODED:
+                resp = self._fast_send("POST", url, kwargs, body)
+                if resp is not None:
+                    return resp
         return self.request("POST", url, data=data, json=json, **kwargs)
 
     def put(self, url, data=None, **kwargs):
