@@ -208,3 +208,30 @@ def test_rename_request_and_subclasses_keep_the_general_path():
     """))
     assert "entry POST renamed 1 0" in out and "entry DELETE renamed 1 0" in out, out
     assert "request() POST /d" in out and "request() PUT /g" in out, out
+
+
+def test_a_request_wrapped_at_run_time_sees_every_call():
+    # a plugin replacing HttpSession.request after import: every call goes through it, as in Locust
+    out = _both(_snippet("""
+        calls = []
+        _request = HttpSession.request
+
+        def wrapped(self, method, url, *args, **kwargs):
+            calls.append((method, url))
+            return _request(self, method, url, *args, **kwargs)
+
+        HttpSession.request = wrapped
+        s.get("/a")
+        s.get("/b", name="b")
+        with s.get("/c", catch_response=True) as r:
+            r.success()
+        s.post("/d", json={"a": 1})
+        with s.post("/e", json={"a": 1}, catch_response=True) as r:
+            r.success()
+        s.put("/f", json=[1])
+        s.delete("/g")
+        s.get("/h", headers={"X-A": "1"})
+        HttpSession.request = _request
+        print(calls)
+    """))
+    assert "('POST', '/d')" in out and "('GET', '/a')" in out and "('DELETE', '/g')" in out, out

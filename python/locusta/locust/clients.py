@@ -744,7 +744,8 @@ class HttpSession:
     _json_encoder = _JSON_BODY
     #: Whether the common calls may skip ``request()`` (``_fast_send``, the ``get`` fast path):
     #: only where ``request()`` and what it calls are HttpSession's own (a subclass overriding
-    #: them, FastHttpSession included, gets every call through its ``request()``).
+    #: them, FastHttpSession included, gets every call through its ``request()``). The calls
+    #: also check that ``request`` is still HttpSession's (a plugin may wrap it at run time).
     _fast = True
 
     def __init_subclass__(cls, **kwargs):
@@ -941,8 +942,9 @@ class HttpSession:
 
         Skipped when the session's settings matter (``rename_request``, ``client.params``,
         ``client.auth``, ``client.verify``) or someone listens to the request event."""
-        if type(url) is not str or not self._fast or self.request_name or self.params or self.auth is not None or \
-                self.verify is not True or ((ev := self.request_event) is not None and ev._handlers != ev._stats_only):
+        if type(url) is not str or not self._fast or type(self).request is not _REQUEST or self.request_name or \
+                self.params or self.auth is not None or self.verify is not True or \
+                ((ev := self.request_event) is not None and ev._handlers != ev._stats_only):
             return None
         name = headers = q = None
         catch = False
@@ -994,7 +996,7 @@ class HttpSession:
     def _fast_json(self, method, url, obj, kwargs):
         """``method`` with ``json=obj`` on the fast path (``_fast_send``) when the call and the
         body allow it (the Rust encoder encodes ``obj``), else None."""
-        if type(url) is not str or not self._fast:
+        if type(url) is not str or not self._fast or type(self).request is not _REQUEST:
             return None
         body = _core.json_dumps_or(obj, _UNDECODED)  # json.dumps(obj, allow_nan=False)'s bytes
         if body is _UNDECODED:
@@ -1018,8 +1020,9 @@ class HttpSession:
         else:
             name = params = None
             catch = False
-        if type(url) is not str or not self._fast or self.request_name or self.params or self.auth is not None or \
-                self.verify is not True or ((ev := self.request_event) is not None and ev._handlers != ev._stats_only):
+        if type(url) is not str or not self._fast or type(self).request is not _REQUEST or self.request_name or \
+                self.params or self.auth is not None or self.verify is not True or \
+                ((ev := self.request_event) is not None and ev._handlers != ev._stats_only):
             kwargs.setdefault("allow_redirects", True)
             return self.request("GET", url, **kwargs)
         # The common calls (a plain get, with name=, params= (a dict), catch_response=True): sent and timed in
@@ -1053,7 +1056,7 @@ class HttpSession:
         return self.request("HEAD", url, **kwargs)
 
     def post(self, url, data=None, json=None, **kwargs):
-        if json is not None and data is None and self._fast:  # _fast_json, inlined
+        if json is not None and data is None and self._fast and type(self).request is _REQUEST:  # _fast_json, inlined
             body = _core.json_dumps_or(json, _UNDECODED)
             if body is not _UNDECODED:
                 resp = self._fast_send("POST", url, kwargs, body)
@@ -1088,6 +1091,11 @@ class HttpSession:
     def close(self):
         self._core.close()
 
+
+
+#: ``HttpSession.request`` as defined here: the fast paths are taken only while a session's
+#: ``request`` is this function (not overridden, not replaced at run time).
+_REQUEST = HttpSession.request
 
 def _multipart(data, files):
     """Encodes ``files=`` (and ``data=`` fields) as multipart/form-data, like requests."""
