@@ -7,11 +7,10 @@ locusta's general path.
 Each snippet runs in a new process under locusta (the import hook installed) and, where the real
 Locust is installed, under Locust too; the printed results must match."""
 
+import sys
 import textwrap
 
 from test_library_parity import _both, _run
-
-import sys
 
 # A target that echoes what it received: method, path, Content-Type, body, and the X- headers
 # with their spelling as received; /status/N answers N.
