@@ -1092,10 +1092,10 @@ class HttpSession:
         self._core.close()
 
 
-
 #: ``HttpSession.request`` as defined here: the fast paths are taken only while a session's
 #: ``request`` is this function (not overridden, not replaced at run time).
 _REQUEST = HttpSession.request
+
 
 def _multipart(data, files):
     """Encodes ``files=`` (and ``data=`` fields) as multipart/form-data, like requests."""
