@@ -180,8 +180,8 @@ impl Job {
                 // when the response was in, without another clock read
                 let ended = unix_secs(ex.started + ex.elapsed);
                 ex.elapsed += lag;
-                if let Some(Record { hub, name }) = &record {
-                    record_default(hub, &ex, name.as_deref(), ended);
+                if let Some(Record { hub, method, name }) = &record {
+                    record_default(hub, &ex, method.as_str(), name.as_deref(), ended);
                 }
                 Outcome::Exchange(ex, body)
             }
@@ -212,17 +212,25 @@ async fn read_piece(body: Option<SharedBody>) -> Result<Option<Bytes>, HttpError
     piece
 }
 
-/// Where the fast path records an exchange: the run's statistics, under `name` (None: Locust's
-/// default name).
+/// Where the fast path records an exchange: the run's statistics, under `method` and `name`
+/// (None: Locust's default name).
 struct Record {
     hub: Arc<StatsHub>,
+    method: Method,
     name: Option<String>,
 }
 
-/// Records `ex` as Locust's HttpSession reports a `get(url)` or `get(url, name=...)`: under
-/// `name`, else Locust's default name ([`Exchange::stats_name`]), failing on an error or a
-/// status >= 400. URL errors are not recorded (they raise in Python, as in Locust).
-fn record_default(hub: &StatsHub, ex: &Exchange, name: Option<&str>, ended_unix: f64) {
+/// Records `ex` as Locust's HttpSession reports a request without `catch_response` (`get(url)`,
+/// `post(url, json=..., name=...)`): under `method` and `name`, else Locust's default name
+/// ([`Exchange::stats_name`]), failing on an error or a status >= 400. URL errors are not
+/// recorded (they raise in Python, as in Locust).
+fn record_default(
+    hub: &StatsHub,
+    ex: &Exchange,
+    method: &str,
+    name: Option<&str>,
+    ended_unix: f64,
+) {
     if let Err(
         HttpError::MissingSchema { .. }
         | HttpError::InvalidSchema { .. }
@@ -235,7 +243,7 @@ fn record_default(hub: &StatsHub, ex: &Exchange, name: Option<&str>, ended_unix:
     let err = ex.failure_text(name);
     hub.record_at(
         &Sample {
-            method: "GET",
+            method,
             name,
             response_time_us: Some(ex.elapsed.as_micros() as u64),
             content_length: ex.content_length() as u64,
@@ -417,6 +425,32 @@ impl PyConnectionPool {
 }
 
 /// An HTTP/2 mode named by a user class attribute or `--http2`.
+/// Adds a call's `headers=` pairs (already strings, None values left out) to `spec`.
+fn add_headers(spec: &mut RequestSpec, headers: Option<Vec<(String, String)>>) -> PyResult<()> {
+    for (k, v) in headers.into_iter().flatten() {
+        header_pair(&k, &v)?;
+        spec.insert_header(&k, &v)
+            .map_err(|e| PyValueError::new_err(format!("invalid header {k:?}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// `spec` with `body`, and `content_type` as its Content-Type unless the call's headers set one.
+fn with_body(
+    spec: RequestSpec,
+    body: Bytes,
+    content_type: Option<String>,
+) -> PyResult<RequestSpec> {
+    let mut spec = spec.bytes(body, content_type.clone());
+    if let Some(ct) = content_type {
+        if !spec.headers.contains_key(http::header::CONTENT_TYPE) {
+            let (n, v) = header_pair("content-type", &ct)?;
+            spec.headers.insert(n, v);
+        }
+    }
+    Ok(spec)
+}
+
 fn http2_mode(mode: &str) -> PyResult<Http2Mode> {
     mode.parse().map_err(PyValueError::new_err)
 }
@@ -659,21 +693,9 @@ impl HttpIo {
         if let Some(p) = params {
             spec.query = p;
         }
-        if let Some(hs) = headers {
-            for (k, v) in hs {
-                header_pair(&k, &v)?;
-                spec.insert_header(&k, &v)
-                    .map_err(|e| PyValueError::new_err(format!("invalid header {k:?}: {e}")))?;
-            }
-        }
+        add_headers(&mut spec, headers)?;
         if let Some(b) = body {
-            spec = spec.bytes(Bytes::from(b), content_type.clone());
-            if let Some(ct) = content_type {
-                if !spec.headers.contains_key(http::header::CONTENT_TYPE) {
-                    let (n, v) = header_pair("content-type", &ct)?;
-                    spec.headers.insert(n, v);
-                }
-            }
+            spec = with_body(spec, Bytes::from(b), content_type)?;
         }
         if let Some((u, p)) = auth {
             spec = spec.basic_auth(u, p);
@@ -719,12 +741,63 @@ impl HttpIo {
         }
         let record = stats.map(|stats| Record {
             hub: stats.hub(),
+            method: Method::GET,
             name,
         });
         if let Some(p) = params {
             spec.query = p;
         }
         self.queue(session, waiter, spec, record)
+    }
+
+    /// The common calls of a locustfile beyond a plain `get` (`post(url, json=...)`,
+    /// `get(url, headers=...)`, with `name=` and `catch_response=True`), queued as `submit`
+    /// queues them with every other argument at its default; returns the token. `allow_redirects`
+    /// None leaves the client's default. With `stats`, recorded there by Rust under `method` and
+    /// `name` (or Locust's default name) when it completes, as `submit_get` does: for a caller
+    /// with nothing to judge in Python (no `catch_response`, no request listeners).
+    #[pyo3(signature = (session, waiter, method, url, stats, name=None, params=None, headers=None,
+        body=None, content_type=None, allow_redirects=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn submit_common(
+        &self,
+        session: &SessionCore,
+        waiter: Py<PyAny>,
+        method: &str,
+        url: String,
+        stats: Option<&Stats>,
+        name: Option<String>,
+        params: Option<Vec<(String, String)>>,
+        headers: Option<Vec<(String, String)>>,
+        body: Option<&Bound<'_, PyBytes>>,
+        content_type: Option<String>,
+        allow_redirects: Option<bool>,
+    ) -> PyResult<u64> {
+        let method = match method {
+            "GET" => Method::GET,
+            "POST" => Method::POST,
+            _ => parse_method(method)?,
+        };
+        let mut spec = RequestSpec::new(method.clone(), url);
+        if let Some(p) = params {
+            spec.query = p;
+        }
+        add_headers(&mut spec, headers)?;
+        if let Some(b) = body {
+            spec = with_body(spec, Bytes::copy_from_slice(b.as_bytes()), content_type)?;
+        }
+        if let Some(a) = allow_redirects {
+            spec = spec.allow_redirects(a);
+        }
+        if locusta_http::tracing_hook::tracing_enabled() {
+            spec.span_name.clone_from(&name);
+        }
+        let record = stats.map(|stats| Record {
+            hub: stats.hub(),
+            method,
+            name,
+        });
+        Ok(self.queue(session, waiter, spec, record))
     }
 
     /// Queues reading the next piece of `response`'s streamed body for `waiter`; returns its
@@ -1226,6 +1299,7 @@ mod tests {
                 "x",
                 HttpError::MissingSchema { url: "x".into() },
             ),
+            "GET",
             None,
             now,
         );
@@ -1234,27 +1308,52 @@ mod tests {
             errno: 111,
             message: "Connection refused".into(),
         };
-        record_default(&hub, &ex("http://a", "/", refused()), None, now);
-        record_default(&hub, &ex("http://a/p?q=1", "/p?q=1", refused()), None, now);
+        record_default(&hub, &ex("http://a", "/", refused()), "GET", None, now);
+        record_default(
+            &hub,
+            &ex("http://a/p?q=1", "/p?q=1", refused()),
+            "GET",
+            None,
+            now,
+        );
         record_default(
             &hub,
             &ex("http://a/p/7", "/p/7", refused()),
+            "GET",
+            Some("/p/[id]"),
+            now,
+        );
+        // `post(url, json=..., name=...)` (`submit_common`): under its own method.
+        record_default(
+            &hub,
+            &ex("http://a/p/7", "/p/7", refused()),
+            "POST",
             Some("/p/[id]"),
             now,
         );
         hub.merge();
         hub.read(|agg| {
-            let names: Vec<(String, u64, u64)> = agg
+            let mut names: Vec<(String, String, u64, u64)> = agg
                 .entries()
                 .iter()
-                .map(|e| (e.name().to_string(), e.num_requests(), e.num_failures()))
+                .map(|e| {
+                    (
+                        e.method().to_string(),
+                        e.name().to_string(),
+                        e.num_requests(),
+                        e.num_failures(),
+                    )
+                })
                 .collect();
+            names.sort();
+            let row = |m: &str, n: &str| (m.to_string(), n.to_string(), 1, 1);
             assert_eq!(
                 names,
                 vec![
-                    ("/".to_string(), 1, 1),
-                    ("/p/[id]".to_string(), 1, 1),
-                    ("/p?q=1".to_string(), 1, 1)
+                    row("GET", "/"),
+                    row("GET", "/p/[id]"),
+                    row("GET", "/p?q=1"),
+                    row("POST", "/p/[id]"),
                 ]
             );
         });

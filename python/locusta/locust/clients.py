@@ -12,6 +12,8 @@ from collections.abc import Mapping, MutableMapping
 from contextlib import contextmanager
 from urllib.parse import urlencode
 
+from greenlet import getcurrent as _getcurrent
+
 from .. import _core, _runtime
 from .exception import CatchResponseError, LocustError, ResponseError
 
@@ -455,6 +457,9 @@ class ResponseContextManager(Response):
     #: The method, stats name and ``context=`` of the call (for ``request_meta``).
     _method = "GET"
     _name = None
+    #: The ``name=`` of a fast-path call without ``catch_response`` (recorded in Rust, which
+    #: made the stats name): ``request_meta`` makes the same name from it when read.
+    _name_arg = None
     _context = {}
     _stream = False
 
@@ -468,10 +473,13 @@ class ResponseContextManager(Response):
             user = self._session.user
             if user is not None:
                 context = {**user.context(), **context}
+            name = self._name
+            if name is None:
+                name = self._name = raw.stats_name(self._name_arg)
             meta = self._meta = {
                 "request_type": self._method,
                 "response_time": response_time,
-                "name": self._name,
+                "name": name,
                 "context": context,
                 "response": self,
                 "exception": None,
@@ -502,6 +510,14 @@ class ResponseContextManager(Response):
     def __exit__(self, exc, value, tb):
         result = self._manual_result
         if result is not None:
+            if result is True and self._meta is None and not self._stream:
+                # success() without request listeners, request_meta unread (the common case):
+                # what _report does, inlined
+                session = self._session
+                ev = session.request_event
+                if ev is None or ev._handlers == ev._stats_only:
+                    self._raw.record_as(session._rt.stats, self._method, self._name, None)
+                    return exc is None
             self._report(None if result is True else result)
             return exc is None
         if exc:
@@ -726,6 +742,22 @@ class HttpSession:
     _response_class = ResponseContextManager
     #: Encodes ``json=`` bodies (what the Rust encoder leaves to Python).
     _json_encoder = _JSON_BODY
+    #: Whether the common calls may skip ``request()`` (``_fast_send``, the ``get`` fast path):
+    #: only where ``request()`` and what it calls are HttpSession's own (a subclass overriding
+    #: them, FastHttpSession included, gets every call through its ``request()``). The calls
+    #: also check that ``request`` is still HttpSession's (a plugin may wrap it at run time).
+    _fast = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._fast = (
+            cls.request is HttpSession.request
+            and cls._response_class is ResponseContextManager
+            and cls._ok_codes is None
+            and cls._stats_name is HttpSession._stats_name
+            and cls._connection_error is HttpSession._connection_error
+            and cls._json_encoder is _JSON_BODY
+        )
 
     def __init__(self, base_url, request_event=None, user=None, *args, pool_manager=None, http2=None, **kwargs):
         self._rt = _runtime.current()
@@ -900,15 +932,99 @@ class HttpSession:
         """The exception of a request that got no response."""
         return _CONN_ERRORS.get(kind, ConnectionError)(raw.error)
 
+    def _fast_send(self, method, url, kwargs, body=None, allow_redirects=None):
+        """The common calls without ``request()``'s general path: ``url`` a str and ``kwargs``
+        at most ``name=`` (a str), ``catch_response=True``, ``params=`` and ``headers=`` (dicts),
+        ``body`` the encoded ``json=`` body or None. Sent and timed in Rust (and without
+        ``catch_response`` recorded there); returns the response, or None when the call must take
+        ``request()`` (nothing was sent). Same request, statistics, response and exceptions as
+        ``request()``.
+
+        Skipped when the session's settings matter (``rename_request``, ``client.params``,
+        ``client.auth``, ``client.verify``) or someone listens to the request event."""
+        if type(url) is not str or not self._fast or type(self).request is not _REQUEST or self.request_name or \
+                self.params or self.auth is not None or self.verify is not True or \
+                ((ev := self.request_event) is not None and ev._handlers != ev._stats_only):
+            return None
+        name = headers = q = None
+        catch = False
+        if kwargs:
+            name = kwargs.get("name")
+            catch = kwargs.get("catch_response") is True
+            params = kwargs.get("params")
+            headers = kwargs.get("headers")
+            if len(kwargs) != (name is not None) + catch + (type(params) is dict) + (type(headers) is dict) or \
+                    (name is not None and type(name) is not str):
+                return None
+            if params:
+                q = _pairs(params)
+            if headers:
+                headers = [(str(k), _s(v)) for k, v in headers.items() if v is not None]
+            else:
+                headers = None
+        rt = self._rt
+        if rt._hub is None:
+            rt._ensure_watcher()
+        raw = rt._park(rt.http_io.submit_common(
+            self._core, _getcurrent(), method, url, None if catch else rt.stats, name, q, headers, body,
+            None if body is None else "application/json", allow_redirects,
+        ))
+        user = self.user
+        if user is not None:
+            user._yielded = True
+        resp = _new_response(ResponseContextManager)
+        resp._raw = raw
+        resp.status_code = status = raw.status_code
+        resp._session = self
+        resp._method = method
+        if headers is not None:
+            resp._sent_headers = headers
+        if body is not None:
+            resp._sent_body = body
+        if not status:  # no response: the error says why
+            kind = raw.error_kind
+            if kind in _URL_ERRORS:
+                raise _URL_ERRORS[kind](raw.error)
+            resp.error = _CONN_ERRORS.get(kind, ConnectionError)(raw.error)
+        if catch:
+            resp._catch_response = True
+            resp._name = raw.stats_name(name)
+        elif name is not None:
+            resp._name_arg = name
+        return resp
+
+    def _fast_json(self, method, url, obj, kwargs):
+        """``method`` with ``json=obj`` on the fast path (``_fast_send``) when the call and the
+        body allow it (the Rust encoder encodes ``obj``), else None."""
+        if type(url) is not str or not self._fast or type(self).request is not _REQUEST:
+            return None
+        body = _core.json_dumps_or(obj, _UNDECODED)  # json.dumps(obj, allow_nan=False)'s bytes
+        if body is _UNDECODED:
+            return None  # request() encodes it with Python's json (and raises what it raises)
+        return self._fast_send(method, url, kwargs, body)
+
     def get(self, url, **kwargs):
-        plain = _plain_get(url, kwargs)
-        if plain is None or self.request_name or self._ok_codes is not None or self.auth is not None or \
-                self.verify is not True or self.params:
+        # _plain_get's and _fast_send's checks, inlined: this is the hottest call of most locustfiles
+        if kwargs:
+            name = kwargs.get("name")
+            catch = kwargs.get("catch_response") is True
+            params = kwargs.get("params")
+            if len(kwargs) != (name is not None) + catch + (type(params) is dict) or \
+                    (name is not None and type(name) is not str):
+                if "headers" in kwargs and "allow_redirects" not in kwargs:
+                    resp = self._fast_send("GET", url, kwargs, None, True)
+                    if resp is not None:
+                        return resp
+                kwargs.setdefault("allow_redirects", True)
+                return self.request("GET", url, **kwargs)
+        else:
+            name = params = None
+            catch = False
+        if type(url) is not str or not self._fast or type(self).request is not _REQUEST or self.request_name or \
+                self.params or self.auth is not None or self.verify is not True or \
+                ((ev := self.request_event) is not None and ev._handlers != ev._stats_only):
             kwargs.setdefault("allow_redirects", True)
             return self.request("GET", url, **kwargs)
-        name, catch, params = plain
-        if self._listened():  # user listeners: the full path
-            return self.request("GET", url, name=name, catch_response=catch, params=params, allow_redirects=True)
         # The common calls (a plain get, with name=, params= (a dict), catch_response=True): sent and timed in
         # Rust, and without catch_response recorded there too; the response is built lazily.
         raw = self._rt.get(self._core, url, name, not catch, _pairs(params) if params else None)
@@ -927,6 +1043,8 @@ class HttpSession:
         if catch:
             resp._catch_response = True
             resp._name = raw.stats_name(name)
+        elif name is not None:
+            resp._name_arg = name
         return resp
 
     def options(self, url, **kwargs):
@@ -938,19 +1056,45 @@ class HttpSession:
         return self.request("HEAD", url, **kwargs)
 
     def post(self, url, data=None, json=None, **kwargs):
+        if json is not None and data is None and self._fast and type(self).request is _REQUEST:  # _fast_json, inlined
+            body = _core.json_dumps_or(json, _UNDECODED)
+            if body is not _UNDECODED:
+                resp = self._fast_send("POST", url, kwargs, body)
+                if resp is not None:
+                    return resp
         return self.request("POST", url, data=data, json=json, **kwargs)
 
     def put(self, url, data=None, **kwargs):
+        if data is None and kwargs.get("json") is not None:
+            obj = kwargs.pop("json")
+            resp = self._fast_json("PUT", url, obj, kwargs)
+            if resp is not None:
+                return resp
+            kwargs["json"] = obj
         return self.request("PUT", url, data=data, **kwargs)
 
     def patch(self, url, data=None, **kwargs):
+        if data is None and kwargs.get("json") is not None:
+            obj = kwargs.pop("json")
+            resp = self._fast_json("PATCH", url, obj, kwargs)
+            if resp is not None:
+                return resp
+            kwargs["json"] = obj
         return self.request("PATCH", url, data=data, **kwargs)
 
     def delete(self, url, **kwargs):
+        resp = self._fast_send("DELETE", url, kwargs)
+        if resp is not None:
+            return resp
         return self.request("DELETE", url, **kwargs)
 
     def close(self):
         self._core.close()
+
+
+#: ``HttpSession.request`` as defined here: the fast paths are taken only while a session's
+#: ``request`` is this function (not overridden, not replaced at run time).
+_REQUEST = HttpSession.request
 
 
 def _multipart(data, files):
