@@ -969,6 +969,17 @@ class HttpSession:
             self._core, _getcurrent(), method, url, None if catch else rt.stats, name, q, headers, body,
             None if body is None else "application/json", allow_redirects,
         ))
+        resp = self._fast_response(raw, catch, name)
+        resp._method = method
+        if headers is not None:
+            resp._sent_headers = headers
+        if body is not None:
+            resp._sent_body = body
+        return resp
+
+    def _fast_response(self, raw, catch, name):
+        """The response of a fast-path call (``get``, ``_fast_send``), its fields read from
+        ``raw`` when asked for; raises a URL error as ``request()`` would."""
         user = self.user
         if user is not None:
             user._yielded = True
@@ -976,11 +987,6 @@ class HttpSession:
         resp._raw = raw
         resp.status_code = status = raw.status_code
         resp._session = self
-        resp._method = method
-        if headers is not None:
-            resp._sent_headers = headers
-        if body is not None:
-            resp._sent_body = body
         if not status:  # no response: the error says why
             kind = raw.error_kind
             if kind in _URL_ERRORS:
@@ -1028,24 +1034,7 @@ class HttpSession:
         # The common calls (a plain get, with name=, params= (a dict), catch_response=True): sent and timed in
         # Rust, and without catch_response recorded there too; the response is built lazily.
         raw = self._rt.get(self._core, url, name, not catch, _pairs(params) if params else None)
-        user = self.user
-        if user is not None:
-            user._yielded = True
-        resp = _new_response(ResponseContextManager)
-        resp._raw = raw
-        resp.status_code = status = raw.status_code
-        resp._session = self
-        if not status:  # no response: the error says why
-            kind = raw.error_kind
-            if kind in _URL_ERRORS:
-                raise _URL_ERRORS[kind](raw.error)
-            resp.error = _CONN_ERRORS.get(kind, ConnectionError)(raw.error)
-        if catch:
-            resp._catch_response = True
-            resp._name = raw.stats_name(name)
-        elif name is not None:
-            resp._name_arg = name
-        return resp
+        return self._fast_response(raw, catch, name)
 
     def options(self, url, **kwargs):
         kwargs.setdefault("allow_redirects", True)
