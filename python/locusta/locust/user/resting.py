@@ -2,9 +2,10 @@
 
 A parked greenlet costs about 8 KB (CPython gives every greenlet a data-stack chunk of its own,
 and greenlet keeps the saved C stack), which is most of what 10,000 mostly-idle users cost. A
-user whose next step is only "sleep, then pick the next task of the root TaskSet" keeps nothing
-in its frames that its objects do not already hold, so its greenlet can end at the wait and a
-new one start the next task when the wait is over. While it rests, the user is a timer in the
+user whose next step is only "sleep, then carry on with its TaskSets' loops" keeps nothing in its
+frames that its objects do not already hold (the loops' state is in the TaskSet objects, the
+nested one being rested in kept by its parent), so its greenlet can leave it at the wait and a
+pooled greenlet carry on when the wait is over. While it rests, the user is a timer in the
 gevent loop and an entry in :class:`UserGroup`.
 
 What Locust users can see is kept:
@@ -16,9 +17,10 @@ What Locust users can see is kept:
 * the user's ``contextvars`` context goes with it from greenlet to greenlet; a user whose greenlet
   holds ``threading.local`` / ``gevent.local`` values (its tasks set some) never rests;
 * only waits of at least :data:`REST_AFTER` seconds rest (shorter ones sleep as before, so fast
-  users pay nothing); users that override ``run`` or ``start``, TaskSets' own waits (a nested
-  TaskSet's loop lives in its frames), the open model (``--arrival-rate``) and users run outside
-  a runner (``run_single_user``) sleep in their greenlet as before.
+  users pay nothing). These sleep in their greenlet as before: users that override ``run``, a
+  TaskSet overriding ``wait``, ``execute_task``, ``schedule_task`` or ``execute_next_task`` (and
+  the TaskSets it runs), a TaskSet run from a task's own code (``MyTaskSet(self).run()``), the
+  open model (``--arrival-rate``), users run outside a runner (``run_single_user``).
 
 ``LOCUSTA_USERS_REST=0`` turns resting off for the whole run.
 """
@@ -31,8 +33,8 @@ from gevent import Greenlet, GreenletExit, getcurrent
 from gevent.event import Event
 from gevent.pool import Group
 
-#: Waits shorter than this (seconds) are slept in the user's greenlet: a rest costs a greenlet
-#: start (~10 µs) where a sleep costs ~2 µs, nothing next to 0.1 s.
+#: Waits shorter than this (seconds) are slept in the user's greenlet: a rest and a wake cost
+#: ~4 µs more than a sleep (bench/resting_cost.py), nothing next to 0.1 s.
 REST_AFTER = 0.1
 
 #: ``LOCUSTA_USERS_REST=0`` keeps every user in its greenlet.
