@@ -17,10 +17,11 @@ What Locust users can see is kept:
 * the user's ``contextvars`` context goes with it from greenlet to greenlet; a user whose greenlet
   holds ``threading.local`` / ``gevent.local`` values (its tasks set some) never rests;
 * only waits of at least :data:`REST_AFTER` seconds rest (shorter ones sleep as before, so fast
-  users pay nothing). These sleep in their greenlet as before: users that override ``run``, a
-  TaskSet overriding ``wait``, ``execute_task``, ``schedule_task`` or ``execute_next_task`` (and
-  the TaskSets it runs), a TaskSet run from a task's own code (``MyTaskSet(self).run()``), the
-  open model (``--arrival-rate``), users run outside a runner (``run_single_user``).
+  users pay nothing). These sleep in their greenlet as before: users that override ``run``,
+  TaskSets that override ``wait``, the TaskSets a TaskSet runs through its own
+  ``execute_task``, ``schedule_task`` or ``execute_next_task`` or that a task runs itself
+  (``MyTaskSet(self).run()``), the open model (``--arrival-rate``), users run outside a runner
+  (``run_single_user``).
 
 ``LOCUSTA_USERS_REST=0`` turns resting off for the whole run.
 """
