@@ -190,7 +190,7 @@ class Later(User):
         self.times.append(time.monotonic())
         if len(self.times) > 1:
             gap = self.times[-1] - self.times[-2]
-            if not 0.45 < gap < 0.8:
+            if not 0.45 < gap < 1.5:  # (a loaded machine may be late, never early)
                 REPORT["violations"].append(f"wait of 0.5 s took {gap:.3f} s")
         if hasattr(self, "g") and gevent.getcurrent() is not self.g:
             REPORT["violations"].append("woke outside its pinned greenlet")
