@@ -74,8 +74,8 @@ def _snippet(body, listener=False):
             def on_request(request_type, name, response_time, response_length, response, context, exception,
                            start_time, url, **kw):
                 print("event", request_type, name, response_length, response.status_code, context,
-                      # (no response: Locust passes the innermost OS error, locusta requests' own)
-                      repr(exception)[:80] if response.status_code else "-", url.replace(BASE, "BASE"), sorted(kw),
+                      # (no response: the innermost OS error, as Locust unwraps requests' own)
+                      repr(exception)[:80], url.replace(BASE, "BASE"), sorted(kw),
                       type(response_time).__name__, type(start_time).__name__)
             env.events.request.add_listener(on_request)
         s = HttpSession(base_url=BASE, request_event=env.events.request, user=None)

@@ -79,6 +79,15 @@ def os_error_from_text(text):
     return None
 
 
+def _innermost(error):
+    """What Locust's request listeners get for a failed request: for a connection error whose
+    cause is an OS error (refused, reset), that OS error itself, as Locust unwraps requests'
+    ``ConnectionError`` to its innermost cause; any other exception as it is."""
+    if isinstance(error, ConnectionError) and error.args and isinstance(error.args[0], str):
+        return os_error_from_text(error.args[0]) or error
+    return error
+
+
 def parse_error(error):
     """Locust's error text for statistics: ``repr`` of the exception (or the string itself),
     with object addresses masked."""
@@ -541,7 +550,7 @@ class ResponseContextManager(Response):
             self._raw.record_as(session._rt.stats, self._method, self._name, text)
             return
         meta = self.request_meta
-        meta["exception"] = exception
+        meta["exception"] = _innermost(exception)
         session._record(meta, None if exception is None else parse_error(exception))
 
     def _report_request(self):
@@ -910,7 +919,7 @@ class HttpSession:
             exc = resp.error
             if exc is None:
                 exc = self._status_error(resp, name)
-            meta["exception"] = exc
+            meta["exception"] = _innermost(exc)
         self.request_event.fire_user(**meta)
         return resp
 
