@@ -1063,22 +1063,21 @@ class HttpSession:
         return self.request("POST", url, data=data, json=json, **kwargs)
 
     def put(self, url, data=None, **kwargs):
-        if data is None and kwargs.get("json") is not None:
-            obj = kwargs.pop("json")
-            resp = self._fast_json("PUT", url, obj, kwargs)
-            if resp is not None:
-                return resp
-            kwargs["json"] = obj
-        return self.request("PUT", url, data=data, **kwargs)
+        return self._json_or_request("PUT", url, data, kwargs)
 
     def patch(self, url, data=None, **kwargs):
+        return self._json_or_request("PATCH", url, data, kwargs)
+
+    def _json_or_request(self, method, url, data, kwargs):
+        """``put``/``patch``: a ``json=`` call on the fast path (``_fast_json``) when it can take
+        it, else ``request()``."""
         if data is None and kwargs.get("json") is not None:
             obj = kwargs.pop("json")
-            resp = self._fast_json("PATCH", url, obj, kwargs)
+            resp = self._fast_json(method, url, obj, kwargs)
             if resp is not None:
                 return resp
             kwargs["json"] = obj
-        return self.request("PATCH", url, data=data, **kwargs)
+        return self.request(method, url, data=data, **kwargs)
 
     def delete(self, url, **kwargs):
         resp = self._fast_send("DELETE", url, kwargs)

@@ -203,10 +203,11 @@ def _pooled_worker(group, user, how):
 
 def _wait_idle(group):
     """Parks the current greenlet in ``group``'s pool until a user wakes in it: returns that
-    ``(user, how)``, or None when the greenlet should end instead (a full pool, greenlet-local
-    values it holds, or the group killed)."""
+    ``(user, how)``, or None when the greenlet should end instead (a full pool, or the group
+    killed). It holds no greenlet-local values: its user checked before resting
+    (``User._may_rest_now``)."""
     me = getcurrent()
-    if len(group._idle) >= MAX_IDLE or holds_greenlet_locals(me):
+    if len(group._idle) >= MAX_IDLE:
         return None
     group._idle.append(me)
     try:
