@@ -6,8 +6,11 @@ bench/realistic.py's shop nginx (core 0), every generator pinned to core 1. Prin
 per locustfile, the medians and per-round ratios B/A, A and B against Locust: what a change
 gains on a real locustfile, measured side by side (this machine is shared and noisy).
 
+With --fast-twins, builds A and B run the ``*_fast.py`` twins (FastHttpUser) as well: what a
+change to locusta's FastHttpSession gains.
+
 Usage: bench/realistic_ab.py --a VENV_A/bin/python --b VENV_B/bin/python [--rounds 5]
-       [--duration 10] [--users 50] [--only shop,shop_validated] [--locust PATH]
+       [--duration 10] [--users 50] [--only shop,shop_validated] [--locust PATH] [--fast-twins]
 """
 
 import argparse
@@ -32,10 +35,12 @@ def main() -> int:
     ap.add_argument("--only", default="shop,shop_validated", help="comma-separated locustfiles of bench/locustfiles")
     ap.add_argument("--locust", default="/opt/locust-venv/bin/locust", help="Locust 2.47's command")
     ap.add_argument("--port", type=int, default=18125)
+    ap.add_argument("--fast-twins", action="store_true", help="A and B run the FastHttpUser twins (*_fast.py)")
     args = ap.parse_args()
 
     files = args.only.split(",")
-    tools = [("A", [args.a, "-m", "locusta"], ""), ("B", [args.b, "-m", "locusta"], ""),
+    twin = "_fast" if args.fast_twins else ""
+    tools = [("A", [args.a, "-m", "locusta"], twin), ("B", [args.b, "-m", "locusta"], twin),
              ("LocustFast", [args.locust], "_fast"), ("LocustHttp", [args.locust], "")]
     pin = ["taskset", "-c", "1"]
     eff = {(name, tool): [] for name in files for tool, _, _ in tools}

@@ -2,7 +2,8 @@
 ``delete(url)``, ``get(url, headers=...)``, with ``name=`` and ``catch_response=True``; see
 ``HttpSession._fast_send``) and the inlined ``catch_response`` success: the same requests on the
 wire, statistics, failure texts, responses, ``request_meta`` and exceptions as Locust's, and as
-locusta's general path.
+locusta's general path. The same calls on a ``FastHttpSession`` (its own fast path,
+``FastHttpSession._fast_send``) against Locust's ``FastHttpSession``.
 
 Each snippet runs in a new process under locusta (the import hook installed) and, where the real
 Locust is installed, under Locust too; the printed results must match."""
@@ -234,3 +235,67 @@ def test_a_request_wrapped_at_run_time_sees_every_call():
         print(calls)
     """))
     assert "('POST', '/d')" in out and "('GET', '/a')" in out and "('DELETE', '/g')" in out, out
+
+
+def _as_fast(code):
+    """``code`` run with FastHttpSession as ``HttpSession``; what Locust's FastResponse does not
+    have (``request_meta`` outside ``catch_response``, ``error``) left out, and URL errors
+    compared as ValueErrors (geventhttpclient raises ValueError itself, locusta requests'
+    InvalidURL, a subclass of it)."""
+    code = code.replace("from locust.clients import HttpSession",
+                        "from locust.contrib.fasthttp import FastHttpSession as HttpSession")
+    code = code.replace('r.request_meta["name"], r.request_meta["request_type"], ', "")
+    code = code.replace(", type(r.error).__name__)", ")")
+    code = code.replace('print("url error", type(e).__name__)', 'print("url error", isinstance(e, ValueError))')
+    code = code.replace("print(r.status_code, type(r.error).__name__)", "print(r.status_code)")
+    assert "request_meta" not in code.split("def show")[1].split("\n\n")[0]
+    return code
+
+
+def test_fasthttp_calls_match_locust():
+    out = _both(_as_fast(_snippet(_CALLS)))
+    # FastHttpSession's own rules: its success codes, the URL as given as stats name, json headers
+    assert "error GET me LocustBadStatusCode(code=401) 1" in out, out
+    assert "entry POST /api/items/status/404 1 1" in out, out
+    assert "[1, 2, 3] BASE/api/items/status/404 True" in out, out  # every FastResponse is true
+    assert "BASE/api/items?page=2&q=a+b True" not in out, out  # its url has no params
+
+
+def test_fasthttp_calls_match_locust_with_request_listener():
+    out = _both(_as_fast(_snippet(_CALLS, listener=True)))
+    assert "event POST with params 113 200 {} None BASE/api/items [] float float" in out, out
+
+
+def test_fasthttp_fast_path_and_general_path_agree():
+    code = _as_fast(_snippet(_CALLS + _UNENCODABLE))
+    fast = _run(sys.executable, code, hook=True)
+    general = _run(sys.executable, code.replace(
+        "s = HttpSession(", "env.events.request.add_listener(lambda **kw: None)\ns = HttpSession(", 1), hook=True)
+    assert fast == general
+
+
+def test_the_common_calls_skip_request():
+    # the calls the fast paths take send nothing through the general path (Runtime.send);
+    # the others do, so this cannot pass by accident
+    for session in ("from locust.clients import HttpSession",
+                    "from locust.contrib.fasthttp import FastHttpSession as HttpSession"):
+        out = _run(sys.executable, _snippet("""
+            general = []
+            _send = s._rt.send
+            s._rt.send = lambda *a: general.append(a[1]) or _send(*a)
+            s.get("/a")
+            s.get("/a", name="a", params={"p": 1}, headers={"X-A": "1"})
+            s.post("/b", json={"a": 1}, name="b", headers={"X-B": "2"})
+            with s.post("/c", json=[1], catch_response=True) as r:
+                r.success()
+            s.put("/d", json={"d": 1})
+            s.patch("/e", json={"e": 1}, params={"q": "x"})
+            s.delete("/f", name="f")
+            print("general", general)
+            s.post("/g", data="form")
+            s.get("/h", timeout=3)
+            s.post("/i", json={"nan": float("nan")}) if "Fast" in type(s).__name__ else s.options("/i")
+            print("general", general)
+        """).replace("from locust.clients import HttpSession", session), hook=True)
+        assert "general []\n" in out, out
+        assert "general ['POST', 'GET', " in out, out

@@ -471,6 +471,8 @@ class ResponseContextManager(Response):
     _name_arg = None
     _context = {}
     _stream = False
+    #: The URL reported when it is not the one requested (FastHttpSession's, without params).
+    _built_url = None
 
     @property
     def request_meta(self):
@@ -493,7 +495,7 @@ class ResponseContextManager(Response):
                 "response": self,
                 "exception": None,
                 "start_time": raw.start_time,
-                "url": raw.request_url,
+                "url": raw.request_url if self._built_url is None else self._built_url,
                 "response_length": response_length,
             }
         return meta
@@ -673,21 +675,22 @@ def _merged_params(params, session_params):
     return params
 
 
-def _plain_get(url, kwargs):
-    """``(name, catch_response, params)`` of a ``get()`` the Rust fast path can send (a str URL
-    with at most ``name=`` a str, ``params=`` a dict, ``catch_response=True``), else None; the
-    sessions add their own conditions."""
+def _common_call(url, kwargs):
+    """``(name, catch_response, params, headers)`` of a call the Rust fast paths can send (a str
+    URL with at most ``name=`` a str, ``catch_response=True``, ``params=`` and ``headers=`` dicts),
+    else None; the sessions add their own conditions."""
     if type(url) is not str:
         return None
     if not kwargs:
-        return None, False, None
+        return None, False, None, None
     name = kwargs.get("name")
     catch = kwargs.get("catch_response") is True
     params = kwargs.get("params")
-    if len(kwargs) != (name is not None) + catch + (type(params) is dict) or \
+    headers = kwargs.get("headers")
+    if len(kwargs) != (name is not None) + catch + (type(params) is dict) + (type(headers) is dict) or \
             (name is not None and type(name) is not str):
         return None
-    return name, catch, params
+    return name, catch, params, headers
 
 
 def _pairs(obj):
@@ -752,21 +755,17 @@ class HttpSession:
     #: Encodes ``json=`` bodies (what the Rust encoder leaves to Python).
     _json_encoder = _JSON_BODY
     #: Whether the common calls may skip ``request()`` (``_fast_send``, the ``get`` fast path):
-    #: only where ``request()`` and what it calls are HttpSession's own (a subclass overriding
-    #: them, FastHttpSession included, gets every call through its ``request()``). The calls
-    #: also check that ``request`` is still HttpSession's (a plugin may wrap it at run time).
+    #: only where ``request()`` and what it calls are those of the class the fast paths
+    #: reproduce (``_fast_model``: HttpSession, or FastHttpSession for its subclasses); a
+    #: subclass overriding them gets every call through its ``request()``. The calls also check
+    #: that ``request`` is still the model's (a plugin may wrap it at run time).
     _fast = True
+    _fast_model = None  # HttpSession, set below
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        cls._fast = (
-            cls.request is HttpSession.request
-            and cls._response_class is ResponseContextManager
-            and cls._ok_codes is None
-            and cls._stats_name is HttpSession._stats_name
-            and cls._connection_error is HttpSession._connection_error
-            and cls._json_encoder is _JSON_BODY
-        )
+        model = cls._fast_model
+        cls._fast = all(getattr(cls, hook) is getattr(model, hook) for hook in _FAST_PATH_HOOKS)
 
     def __init__(self, base_url, request_event=None, user=None, *args, pool_manager=None, http2=None, **kwargs):
         self._rt = _runtime.current()
@@ -837,10 +836,11 @@ class HttpSession:
         if kwargs:
             _warn_unsupported(kwargs)
         url = str(url)
-        q = None
+        q = built_url = None
         if params is not None or self.params:
             params = _merged_params(params, self.params)
             if params:
+                built_url = self._url_without_params(url)
                 if isinstance(params, (str, bytes)):
                     p = params.decode() if isinstance(params, bytes) else params
                     url = url + ("&" if "?" in url else "?") + p.lstrip("?&")
@@ -897,6 +897,8 @@ class HttpSession:
         resp = self._response_class(raw, method, h, body)
         resp._session = self
         resp._name = name
+        if built_url is not None:
+            resp._built_url = built_url
         if kind is not None:
             resp.error = self._connection_error(raw, kind)
         if stream:
@@ -933,6 +935,11 @@ class HttpSession:
             return parse_error(self._status_error(resp, name))
         return None
 
+    def _url_without_params(self, url):
+        """The URL a response reports when ``params`` were added to ``url``; None: the URL
+        requested, params included (requests')."""
+        return None
+
     def _stats_name(self, raw, url, name):
         """The name a request is recorded under: Locust's default when none is given."""
         return raw.stats_name(name)  # Rust's rule: the first URL's path and query
@@ -951,33 +958,16 @@ class HttpSession:
 
         Skipped when the session's settings matter (``rename_request``, ``client.params``,
         ``client.auth``, ``client.verify``) or someone listens to the request event."""
-        if type(url) is not str or not self._fast or type(self).request is not _REQUEST or self.request_name or \
+        call = _common_call(url, kwargs)
+        if call is None or not self._fast or type(self).request is not _REQUEST or self.request_name or \
                 self.params or self.auth is not None or self.verify is not True or \
                 ((ev := self.request_event) is not None and ev._handlers != ev._stats_only):
             return None
-        name = headers = q = None
-        catch = False
-        if kwargs:
-            name = kwargs.get("name")
-            catch = kwargs.get("catch_response") is True
-            params = kwargs.get("params")
-            headers = kwargs.get("headers")
-            if len(kwargs) != (name is not None) + catch + (type(params) is dict) + (type(headers) is dict) or \
-                    (name is not None and type(name) is not str):
-                return None
-            if params:
-                q = _pairs(params)
-            if headers:
-                headers = [(str(k), _s(v)) for k, v in headers.items() if v is not None]
-            else:
-                headers = None
-        rt = self._rt
-        if rt._hub is None:
-            rt._ensure_watcher()
-        raw = rt._park(rt.http_io.submit_common(
-            self._core, _getcurrent(), method, url, None if catch else rt.stats, name, q, headers, body,
-            None if body is None else "application/json", allow_redirects,
-        ))
+        name, catch, params, headers = call
+        if headers is not None:
+            headers = [(str(k), _s(v)) for k, v in headers.items() if v is not None] if headers else None
+        raw = self._submit(method, url, None if catch else self._rt.stats, name, params, headers, body,
+                           allow_redirects)
         resp = self._fast_response(raw, catch, name)
         resp._method = method
         if headers is not None:
@@ -985,6 +975,17 @@ class HttpSession:
         if body is not None:
             resp._sent_body = body
         return resp
+
+    def _submit(self, method, url, stats, name, params, headers, body, allow_redirects):
+        """Queues a fast-path call in Rust (recorded there under ``name`` when ``stats`` is given)
+        and parks this greenlet until its response (a RawResponse) is in."""
+        rt = self._rt
+        if rt._hub is None:
+            rt._ensure_watcher()
+        return rt._park(rt.http_io.submit_common(
+            self._core, _getcurrent(), method, url, stats, name, _pairs(params) if params else None, headers, body,
+            None if body is None else "application/json", allow_redirects,
+        ))
 
     def _fast_response(self, raw, catch, name):
         """The response of a fast-path call (``get``, ``_fast_send``), its fields read from
@@ -1011,7 +1012,7 @@ class HttpSession:
     def _fast_json(self, method, url, obj, kwargs):
         """``method`` with ``json=obj`` on the fast path (``_fast_send``) when the call and the
         body allow it (the Rust encoder encodes ``obj``), else None."""
-        if type(url) is not str or not self._fast or type(self).request is not _REQUEST:
+        if type(url) is not str or not self._fast:
             return None
         body = _core.json_dumps_or(obj, _UNDECODED)  # json.dumps(obj, allow_nan=False)'s bytes
         if body is _UNDECODED:
@@ -1019,7 +1020,7 @@ class HttpSession:
         return self._fast_send(method, url, kwargs, body)
 
     def get(self, url, **kwargs):
-        # _plain_get's and _fast_send's checks, inlined: this is the hottest call of most locustfiles
+        # _common_call's and _fast_send's checks, inlined: this is the hottest call of most locustfiles
         if kwargs:
             name = kwargs.get("name")
             catch = kwargs.get("catch_response") is True
@@ -1054,7 +1055,7 @@ class HttpSession:
         return self.request("HEAD", url, **kwargs)
 
     def post(self, url, data=None, json=None, **kwargs):
-        if json is not None and data is None and self._fast and type(self).request is _REQUEST:  # _fast_json, inlined
+        if json is not None and data is None and self._fast:  # _fast_json, inlined
             body = _core.json_dumps_or(json, _UNDECODED)
             if body is not _UNDECODED:
                 resp = self._fast_send("POST", url, kwargs, body)
@@ -1092,6 +1093,9 @@ class HttpSession:
 #: ``HttpSession.request`` as defined here: the fast paths are taken only while a session's
 #: ``request`` is this function (not overridden, not replaced at run time).
 _REQUEST = HttpSession.request
+HttpSession._fast_model = HttpSession
+#: What the fast paths do in their own way: a subclass overriding one of these takes ``request()``.
+_FAST_PATH_HOOKS = ("request", "_response_class", "_ok_codes", "_stats_name", "_connection_error", "_json_encoder")
 
 
 def _multipart(data, files):

@@ -6,9 +6,10 @@ when no response arrived."""
 
 import json as _json
 import logging
+import re
 
 from ..clients import ConnectionError, HttpSession, ResponseContextManager, os_error_from_text  # noqa: A004
-from ..clients import _URL_ERRORS, _PieceReader, http2_mode, _new_response, _pairs, _plain_get, _rechunk, parse_error, rust_pool_for
+from ..clients import _URL_ERRORS, _PieceReader, http2_mode, _new_response, _pairs, _common_call, _rechunk, _s, parse_error, rust_pool_for
 from ..clients import RestResponseContextManager as _RestResponse
 from ..exception import LocustError, StopTest
 from ..user.users import RestMixin, User
@@ -31,6 +32,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 
 _SUCCESS = frozenset([200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 301, 302, 303, 304, 307, 308])
+_ABSOLUTE_URL = re.compile(r"^https?://", re.I)
 _log = logging.getLogger(__name__)
 
 #: What a session made directly (``FastHttpSession(...)``) gets, as geventhttpclient's own
@@ -70,7 +72,12 @@ class FastResponse(ResponseContextManager):
 
     @property
     def url(self):
-        return self._raw.request_url
+        return self._raw.request_url if self._built_url is None else self._built_url
+
+    def __bool__(self):
+        # geventhttpclient's response defines no truth value: every response is true, a failed
+        # one included (``ok`` says whether the status is below 400)
+        return True
 
     @property
     def content(self):
@@ -254,14 +261,11 @@ class FastHttpSession(HttpSession):
             name = url
         json = kwargs.get("json")
         data = kwargs.get("data")
+        headers = kwargs.get("headers")
+        if headers and None in headers.values():
+            headers = kwargs["headers"] = {k: _s(v) for k, v in headers.items()}  # sent as "None"
         if json is not None and not data:
-            headers = dict(kwargs.get("headers") or {})
-            lower = {k.lower() for k in headers}
-            if "content-type" not in lower:
-                headers["Content-Type"] = "application/json"
-            if "accept" not in lower:
-                headers["Accept"] = "application/json"
-            kwargs["headers"] = headers
+            kwargs["headers"] = _json_headers(headers)
         resp = super().request(method, url, name, *args, **kwargs)
         if json is not None and not data:
             # FastRequest.body: the JSON text that was sent (the ASCII bytes encoded once)
@@ -271,24 +275,66 @@ class FastHttpSession(HttpSession):
             resp.error = self._status_error(resp, name)  # as geventhttpclient's status check
         return resp
 
+    def _url_without_params(self, url):
+        """The URL FastHttpSession reports (``response.url``, the request event's ``url``): the
+        base URL and the path, without ``params=``."""
+        return url if _ABSOLUTE_URL.match(url) else f"{self.base_url}{url}"
+
+    def _fast_ready(self):
+        """Whether the common calls may skip ``request()`` (see ``HttpSession._fast_send``)."""
+        return self._fast and type(self).request is _FAST_REQUEST and not self.request_name and \
+            self._ssl_context_factory is None and self.auth is None and self.verify is (not self._insecure) and \
+            not self.params and not self._listened()
+
     def get(self, url, **kwargs):
-        plain = _plain_get(url, kwargs)
-        if plain is None or self.request_name or self._ssl_context_factory is not None or self.auth is not None or \
-                self.verify is not (not self._insecure) or self.params or self._listened():
+        call = _common_call(url, kwargs)
+        if call is None or not self._fast_ready():
             return super().get(url, **kwargs)
-        name, catch, params = plain
+        name, catch, params, headers = call
+        if headers is not None:
+            resp = self._fast_send("GET", url, kwargs, None, True)
+            return resp if resp is not None else super().get(url, **kwargs)
         # The common calls (a plain get, with name=, params= (a dict), catch_response=True): sent and timed in
         # Rust with the session's settings; judged here with FastHttpSession's success codes.
-        raw = self._rt.get(self._core, url, None, False, _pairs(params) if params else None)
+        resp = self._judged(self._rt.get(self._core, url, None, False, _pairs(params) if params else None),
+                            "GET", name or url, catch)
+        if params:
+            resp._built_url = self._url_without_params(url)
+        return resp
+
+    def _fast_send(self, method, url, kwargs, body=None, allow_redirects=None):
+        """FastHttpSession's common calls without ``request()``, as ``HttpSession._fast_send``:
+        the same request, statistics, response and exceptions as its ``request()``."""
+        call = _common_call(url, kwargs)
+        if call is None or not self._fast_ready():
+            return None
+        name, catch, params, headers = call
+        if body is not None:
+            headers = _json_headers(headers)
+        headers = [(str(k), _s(v)) for k, v in headers.items()] if headers else None  # None sent as "None"
+        name = name or url
+        raw = self._submit(method, url, None, name, params, headers, body, allow_redirects)
+        resp = self._judged(raw, method, name, catch)
+        if headers is not None:
+            resp._sent_headers = headers
+        if body is not None:
+            resp._sent_body = body.decode("ascii")
+        if params:
+            resp._built_url = self._url_without_params(url)
+        return resp
+
+    def _judged(self, raw, method, name, catch):
+        """The response of a fast-path call, judged with FastHttpSession's success codes and,
+        without ``catch_response``, recorded under ``name``; raises a URL error as ``request()``."""
         user = self.user
         if user is not None:
             user._yielded = True
-        name = name or url
         resp = _new_response(FastResponse)
         resp._raw = raw
         resp.status_code = status = raw.status_code
         resp._session = self
         resp._name = name
+        resp._method = method
         if not status:
             kind = raw.error_kind
             if kind in _URL_ERRORS:
@@ -299,9 +345,9 @@ class FastHttpSession(HttpSession):
         if catch:
             resp._catch_response = True
         elif resp.error is None:
-            raw.record_as(self._rt.stats, "GET", name, None)
+            raw.record_as(self._rt.stats, method, name, None)
         else:
-            self._rt.stats.record("GET", name, raw.response_time, raw.content_length, parse_error(resp.error))
+            self._rt.stats.record(method, name, raw.response_time, raw.content_length, parse_error(resp.error))
         return resp
 
     def iter_lines(self, url, method="GET", **kwargs):
@@ -319,6 +365,24 @@ class FastHttpSession(HttpSession):
                 yield line
         if buffer:
             yield buffer
+
+
+FastHttpSession._fast_model = FastHttpSession
+FastHttpSession._fast = True
+#: ``FastHttpSession.request`` as defined here (see ``clients._REQUEST``).
+_FAST_REQUEST = FastHttpSession.request
+
+
+def _json_headers(headers):
+    """``headers`` (a dict or None) with what FastHttpSession adds to a ``json=`` request:
+    ``Content-Type`` and ``Accept`` ``application/json`` unless given (in any spelling)."""
+    headers = dict(headers) if headers else {}
+    lower = {str(k).lower() for k in headers}
+    if "content-type" not in lower:
+        headers["Content-Type"] = "application/json"
+    if "accept" not in lower:
+        headers["Accept"] = "application/json"
+    return headers
 
 
 def _seconds(value):
