@@ -335,7 +335,8 @@ def profile_pyspy(args, locustfile, url, pyspy) -> None:
     inclusive = collections.Counter()
     startup = 0
     for stack, n in stacks.items():
-        if "run_user (" not in stack and "Hub.run (" not in stack:
+        # a user's greenlet starts in run_started_user (run_user before resting users)
+        if "run_started_user (" not in stack and "run_user (" not in stack and "Hub.run (" not in stack:
             startup += n  # imports, argument parsing, spawning: not per request
             continue
         frames = stack.split(";")
