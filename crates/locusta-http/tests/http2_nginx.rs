@@ -24,7 +24,8 @@ fn free_port() -> u16 {
         .expect("free port")
 }
 
-/// nginx on three fresh ports: h2c, TLS offering h2 and http/1.1, TLS with http/1.1 only.
+/// nginx on three fresh ports: h2c, TLS offering h2 and http/1.1, TLS with http/1.1 only. One
+/// process (`master_process off`), so killing it leaves no worker behind.
 struct Nginx {
     child: Child,
     h2c: u16,
@@ -54,6 +55,7 @@ fn start_nginx(binary: &Path) -> Nginx {
         r#"
 worker_processes 1;
 daemon off;
+master_process off;
 pid {dp}/nginx.pid;
 error_log {dp}/error.log;
 events {{ worker_connections 256; }}
