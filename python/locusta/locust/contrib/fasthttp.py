@@ -292,8 +292,7 @@ class FastHttpSession(HttpSession):
             return super().get(url, **kwargs)
         name, catch, params, headers = call
         if headers is not None:
-            resp = self._fast_send("GET", url, kwargs, None, True)
-            return resp if resp is not None else super().get(url, **kwargs)
+            return self._send_common("GET", url, call, None, True)
         # The common calls (a plain get, with name=, params= (a dict), catch_response=True): sent and timed in
         # Rust with the session's settings; judged here with FastHttpSession's success codes.
         resp = self._judged(self._rt.get(self._core, url, None, False, _pairs(params) if params else None),
@@ -308,6 +307,10 @@ class FastHttpSession(HttpSession):
         call = _common_call(url, kwargs)
         if call is None or not self._fast_ready():
             return None
+        return self._send_common(method, url, call, body, allow_redirects)
+
+    def _send_common(self, method, url, call, body, allow_redirects):
+        """Sends a call ``_common_call`` accepted (``_fast_ready`` checked) from Rust."""
         name, catch, params, headers = call
         if body is not None:
             headers = _json_headers(headers)
