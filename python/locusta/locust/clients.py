@@ -756,14 +756,17 @@ class HttpSession:
     _json_encoder = _JSON_BODY
     #: Whether the common calls may skip ``request()`` (``_fast_send``, the ``get`` fast path):
     #: only where ``request()`` and what it calls are those of the class the fast paths
-    #: reproduce (``_fast_model``: HttpSession, or FastHttpSession for its subclasses); a
-    #: subclass overriding them gets every call through its ``request()``. The calls also check
-    #: that ``request`` is still the model's (a plugin may wrap it at run time).
+    #: reproduce (``_fast_model``: HttpSession, or a subclass declared with ``fast_model=True``
+    #: that has fast paths of its own, FastHttpSession); a subclass overriding them gets every
+    #: call through its ``request()``. The calls also check that ``request`` is still the
+    #: model's (a plugin may wrap it at run time).
     _fast = True
     _fast_model = None  # HttpSession, set below
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, fast_model=False, **kwargs):
         super().__init_subclass__(**kwargs)
+        if fast_model:
+            cls._fast_model = cls
         model = cls._fast_model
         cls._fast = all(getattr(cls, hook) is getattr(model, hook) for hook in _FAST_PATH_HOOKS)
 
@@ -964,8 +967,7 @@ class HttpSession:
                 ((ev := self.request_event) is not None and ev._handlers != ev._stats_only):
             return None
         name, catch, params, headers = call
-        if headers is not None:
-            headers = [(str(k), _s(v)) for k, v in headers.items() if v is not None] if headers else None
+        headers = [(str(k), _s(v)) for k, v in headers.items() if v is not None] if headers else None
         raw = self._submit(method, url, None if catch else self._rt.stats, name, params, headers, body,
                            allow_redirects)
         resp = self._fast_response(raw, catch, name)

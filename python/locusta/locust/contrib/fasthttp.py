@@ -149,7 +149,7 @@ class RestResponseContextManager(FastResponse, _RestResponse):
 FastResponseContextManager = FastResponse
 
 
-class FastHttpSession(HttpSession):
+class FastHttpSession(HttpSession, fast_model=True):
     """A user's client with FastHttpSession's naming, success codes and settings."""
 
     _ok_codes = _SUCCESS
@@ -370,8 +370,6 @@ class FastHttpSession(HttpSession):
             yield buffer
 
 
-FastHttpSession._fast_model = FastHttpSession
-FastHttpSession._fast = True
 #: ``FastHttpSession.request`` as defined here (see ``clients._REQUEST``).
 _FAST_REQUEST = FastHttpSession.request
 
